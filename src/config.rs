@@ -1,0 +1,334 @@
+//! Configuration: one TOML file (see `conf/trustgate.example.toml`) plus a
+//! few environment overrides for secrets and URLs. Every field has a usable
+//! default, so `trustgate serve` with no file runs a development CA.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+
+/// Environment variables that override the file (12-factor deployments).
+pub const ENV_DATABASE_URL: &str = "TRUSTGATE_DATABASE_URL";
+pub const ENV_BASE_URL: &str = "TRUSTGATE_BASE_URL";
+pub const ENV_LISTEN: &str = "TRUSTGATE_LISTEN";
+pub const ENV_DATA_DIR: &str = "TRUSTGATE_DATA_DIR";
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Directory for the SQLite database and the development CA when their
+    /// paths are relative.
+    pub data_dir: PathBuf,
+    pub server: ServerConfig,
+    pub database: DatabaseConfig,
+    pub ca: CaConfig,
+    pub acme: AcmeConfig,
+    pub va: VaConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Address the ACME listener binds.
+    pub listen: SocketAddr,
+    /// The URL clients use to reach the directory's origin, without a
+    /// trailing slash (e.g. `https://acme.example.com`). Defaults to
+    /// `https://localhost:<port>` (or `http://` when `tls = "none"`).
+    pub base_url: Option<String>,
+    /// `self-issued`: a serving certificate the CA issues to itself for the
+    /// names in `tls_names`; `files`: `tls_cert` + `tls_key` PEM files;
+    /// `none`: plain HTTP behind a TLS-terminating proxy.
+    pub tls: TlsMode,
+    /// DNS names of the self-issued serving certificate.
+    pub tls_names: Vec<String>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    /// Largest request body accepted, in bytes (a JWS with a 4096-bit RSA
+    /// CSR is well under 16 KiB).
+    pub max_body_bytes: usize,
+    /// Upper bound on handling one request, in seconds.
+    pub request_timeout_secs: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TlsMode {
+    SelfIssued,
+    Files,
+    None,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    /// `sqlite://path` (or a bare path) for the embedded default;
+    /// `postgres://…` to scale out.
+    pub url: String,
+    /// Connections in the pool.
+    pub pool_size: u32,
+    /// Seconds to wait for a pooled connection before answering 503.
+    pub connect_timeout_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CaConfig {
+    /// PEM of the root certificate (served to operators; not in the chain).
+    pub root_cert: PathBuf,
+    /// PEM of the intermediate that signs subscriber certificates.
+    pub intermediate_cert: PathBuf,
+    /// PKCS#8 PEM private key of the intermediate.
+    pub intermediate_key: PathBuf,
+    /// Generate a development root + intermediate on first start when the
+    /// files above do not exist. Never enable this for a production CA.
+    pub generate_dev_ca: bool,
+    /// Organization name written into a generated development hierarchy.
+    pub dev_ca_name: String,
+    /// Certificate lifetime in days, capped by the CA/Browser Forum maximum
+    /// in force at issuance (see `ca::schedule`).
+    pub validity_days: u32,
+    /// Backdate notBefore by this many seconds to absorb client clock skew.
+    pub backdate_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AcmeConfig {
+    /// Terms of service URL; when set, newAccount must agree to it.
+    pub terms_of_service: Option<String>,
+    pub website: Option<String>,
+    /// Domain names that CAA `issue` records must name for this CA.
+    pub caa_identities: Vec<String>,
+    /// External Account Binding is required (RFC 8555 §7.3.4); an OV/EV CA
+    /// always requires it, the switch exists for completeness.
+    pub external_account_required: bool,
+    /// Most DNS names in one order.
+    pub max_names: usize,
+    /// Names under these suffixes are refused with rejectedIdentifier.
+    pub blocked_suffixes: Vec<String>,
+    /// Lifetime of a pending order, in hours.
+    pub order_lifetime_hours: u64,
+    /// Lifetime of a pending authorization, in hours.
+    pub authz_lifetime_hours: u64,
+    /// Lifetime of a nonce, in seconds.
+    pub nonce_lifetime_secs: u64,
+    /// Orders per page of an account's orders list.
+    pub orders_page_size: usize,
+    /// Profile used when an order names none.
+    pub default_profile: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct VaConfig {
+    /// Port http-01 connects to. 80 in production; tests use a high port.
+    pub http01_port: u16,
+    /// Overall bound on one validation attempt, in seconds.
+    pub timeout_secs: u64,
+    /// DNS resolvers (`ip:port`); empty means the system's.
+    pub resolvers: Vec<SocketAddr>,
+    /// Allow validation to loopback/private/reserved addresses. Only for
+    /// tests: a public CA must never connect there.
+    pub allow_private_addresses: bool,
+    /// Redirects followed during http-01 (RFC 8555 §8.3 allows them).
+    pub max_redirects: usize,
+    /// Bytes of an http-01 response body read at most.
+    pub max_response_bytes: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: PathBuf::from("data"),
+            server: ServerConfig::default(),
+            database: DatabaseConfig::default(),
+            ca: CaConfig::default(),
+            acme: AcmeConfig::default(),
+            va: VaConfig::default(),
+        }
+    }
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 14000)),
+            base_url: None,
+            tls: TlsMode::SelfIssued,
+            tls_names: vec!["localhost".into()],
+            tls_cert: None,
+            tls_key: None,
+            max_body_bytes: 64 * 1024,
+            request_timeout_secs: 30,
+        }
+    }
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        DatabaseConfig {
+            url: "sqlite://trustgate.db".into(),
+            pool_size: 8,
+            connect_timeout_secs: 5,
+        }
+    }
+}
+
+impl Default for CaConfig {
+    fn default() -> Self {
+        CaConfig {
+            root_cert: PathBuf::from("ca/root.pem"),
+            intermediate_cert: PathBuf::from("ca/intermediate.pem"),
+            intermediate_key: PathBuf::from("ca/intermediate.key"),
+            generate_dev_ca: true,
+            dev_ca_name: "trustgate Development CA".into(),
+            validity_days: 90,
+            backdate_secs: 60,
+        }
+    }
+}
+
+impl Default for AcmeConfig {
+    fn default() -> Self {
+        AcmeConfig {
+            terms_of_service: None,
+            website: None,
+            caa_identities: vec![],
+            external_account_required: true,
+            max_names: 100,
+            blocked_suffixes: vec![],
+            order_lifetime_hours: 7 * 24,
+            authz_lifetime_hours: 7 * 24,
+            nonce_lifetime_secs: 3600,
+            orders_page_size: 100,
+            default_profile: "dv".into(),
+        }
+    }
+}
+
+impl Default for VaConfig {
+    fn default() -> Self {
+        VaConfig {
+            http01_port: 80,
+            timeout_secs: 10,
+            resolvers: vec![],
+            allow_private_addresses: false,
+            max_redirects: 10,
+            max_response_bytes: 8 * 1024,
+        }
+    }
+}
+
+impl Config {
+    /// Reads `path` (if given) and applies the environment overrides.
+    pub fn load(path: Option<&Path>) -> Result<Config> {
+        let mut cfg = match path {
+            Some(p) => {
+                let text = std::fs::read_to_string(p).map_err(|e| {
+                    Error::internal(format!("reading config {}: {e}", p.display()))
+                })?;
+                Self::parse(&text)?
+            }
+            None => Config::default(),
+        };
+        cfg.apply_env(|k| std::env::var(k).ok());
+        Ok(cfg)
+    }
+
+    pub fn parse(text: &str) -> Result<Config> {
+        toml::from_str(text).map_err(|e| Error::internal(format!("invalid configuration: {e}")))
+    }
+
+    fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) {
+        if let Some(v) = get(ENV_DATA_DIR) {
+            self.data_dir = v.into();
+        }
+        if let Some(v) = get(ENV_DATABASE_URL) {
+            self.database.url = v;
+        }
+        if let Some(v) = get(ENV_BASE_URL) {
+            self.server.base_url = Some(v);
+        }
+        if let Some(v) = get(ENV_LISTEN) {
+            if let Ok(addr) = v.parse() {
+                self.server.listen = addr;
+            }
+        }
+    }
+
+    /// A path from the config, relative to `data_dir` unless absolute.
+    pub fn data_path(&self, p: &Path) -> PathBuf {
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            self.data_dir.join(p)
+        }
+    }
+
+    /// The origin clients use, without a trailing slash.
+    pub fn base_url(&self) -> String {
+        match &self.server.base_url {
+            Some(u) => u.trim_end_matches('/').to_owned(),
+            None => {
+                let scheme = if self.server.tls == TlsMode::None {
+                    "http"
+                } else {
+                    "https"
+                };
+                format!("{scheme}://localhost:{}", self.server.listen.port())
+            }
+        }
+    }
+
+    /// The database URL with a relative SQLite path resolved against
+    /// `data_dir`.
+    pub fn database_url(&self) -> String {
+        let url = &self.database.url;
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return url.clone();
+        }
+        let path = url.strip_prefix("sqlite://").unwrap_or(url);
+        if path == ":memory:" {
+            return path.into();
+        }
+        self.data_path(Path::new(path)).to_string_lossy().into_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn example_config_parses() {
+        let text = include_str!("../conf/trustgate.example.toml");
+        let cfg = Config::parse(text).expect("example config parses");
+        assert_eq!(cfg.va.max_redirects, 10);
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected() {
+        let err = Config::parse("[server]\nlisten = \"127.0.0.1:1\"\nlistne = 1\n").unwrap_err();
+        assert!(err.detail.contains("unknown field"), "{}", err.detail);
+    }
+
+    #[test]
+    fn env_overrides_apply() {
+        let mut cfg = Config::default();
+        cfg.apply_env(|k| match k {
+            ENV_DATABASE_URL => Some("postgres://x@127.0.0.1/db".into()),
+            ENV_BASE_URL => Some("https://acme.example/".into()),
+            _ => None,
+        });
+        assert_eq!(cfg.database_url(), "postgres://x@127.0.0.1/db");
+        assert_eq!(cfg.base_url(), "https://acme.example");
+    }
+
+    #[test]
+    fn relative_sqlite_path_resolves_under_data_dir() {
+        let cfg = Config::default();
+        assert_eq!(cfg.database_url(), "data/trustgate.db");
+    }
+}
