@@ -112,6 +112,9 @@ pub struct AcmeConfig {
     pub order_lifetime_hours: u64,
     /// Lifetime of a pending authorization, in hours.
     pub authz_lifetime_hours: u64,
+    /// Days a valid authorization is reused for later orders of the same
+    /// account, capped by the BR limit in force (see `ca::schedule`).
+    pub authz_reuse_days: u32,
     /// Lifetime of a nonce, in seconds.
     pub nonce_lifetime_secs: u64,
     /// Orders per page of an account's orders list.
@@ -201,6 +204,7 @@ impl Default for AcmeConfig {
             blocked_suffixes: vec![],
             order_lifetime_hours: 7 * 24,
             authz_lifetime_hours: 7 * 24,
+            authz_reuse_days: 30,
             nonce_lifetime_secs: 3600,
             orders_page_size: 100,
             default_profile: "dv".into(),
@@ -226,9 +230,8 @@ impl Config {
     pub fn load(path: Option<&Path>) -> Result<Config> {
         let mut cfg = match path {
             Some(p) => {
-                let text = std::fs::read_to_string(p).map_err(|e| {
-                    Error::internal(format!("reading config {}: {e}", p.display()))
-                })?;
+                let text = std::fs::read_to_string(p)
+                    .map_err(|e| Error::internal(format!("reading config {}: {e}", p.display())))?;
                 Self::parse(&text)?
             }
             None => Config::default(),
@@ -293,7 +296,9 @@ impl Config {
         if path == ":memory:" {
             return path.into();
         }
-        self.data_path(Path::new(path)).to_string_lossy().into_owned()
+        self.data_path(Path::new(path))
+            .to_string_lossy()
+            .into_owned()
     }
 }
 

@@ -24,6 +24,8 @@ pub enum ErrorKind {
     ExternalAccountRequired,
     IncorrectResponse,
     InvalidContact,
+    /// draft-ietf-acme-profiles: the order names an unknown profile.
+    InvalidProfile,
     Malformed,
     OrderNotReady,
     RateLimited,

@@ -2,5 +2,14 @@
 //! certificates. See `DESIGN.md` for the flow through these modules.
 
 pub mod acme;
+pub mod app;
+pub mod ca;
 pub mod config;
+pub mod core;
 pub mod error;
+pub mod jose;
+pub mod ra;
+pub mod sa;
+pub mod va;
+pub mod vetting;
+pub mod wfe;

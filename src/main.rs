@@ -1,1 +1,227 @@
-fn main() {}
+//! The `trustgate` command: serve the ACME CA, or administer it.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use tokio::sync::watch;
+use trustgate::app::{self, App};
+use trustgate::config::Config;
+use trustgate::error::{Error, Result};
+use trustgate::vetting::eab;
+
+/// Used when --config is not given and this file exists.
+const DEFAULT_CONFIG: &str = "conf/trustgate.toml";
+
+#[derive(Parser)]
+#[command(
+    name = "trustgate",
+    version,
+    about = "An ACME (RFC 8555) CA for OV and EV certificates"
+)]
+struct Cli {
+    /// Configuration file (TOML). Default: conf/trustgate.toml if it
+    /// exists, else built-in development defaults.
+    #[arg(long, short, global = true, env = "TRUSTGATE_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the ACME API (the default command).
+    Serve,
+    /// Write a development CA hierarchy and a config file; refuses to
+    /// overwrite either.
+    Init,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// External Account Binding credentials.
+    #[command(subcommand)]
+    Eab(EabCommand),
+}
+
+#[derive(Subcommand)]
+enum EabCommand {
+    /// Create a credential; its HMAC key is printed once and never again.
+    Create {
+        /// Who the credential is for (shown to staff).
+        #[arg(long)]
+        note: String,
+        /// Allow more than one account to bind with it.
+        #[arg(long)]
+        reusable: bool,
+        /// Days until the credential can no longer be used.
+        #[arg(long)]
+        expires_days: Option<u32>,
+    },
+    /// List credentials (never their keys).
+    List,
+    /// Revoke a credential by key id.
+    Revoke { key_id: String },
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("trustgate: starting the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("trustgate: {}", e.detail);
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<()> {
+    let config_path = cli.config.clone().or_else(|| {
+        Path::new(DEFAULT_CONFIG)
+            .exists()
+            .then(|| DEFAULT_CONFIG.into())
+    });
+    let command = cli.command.unwrap_or(Command::Serve);
+    if let Command::Init = command {
+        return init(&cli.config.unwrap_or_else(|| DEFAULT_CONFIG.into()));
+    }
+    let cfg = Config::load(config_path.as_deref())?;
+    match command {
+        Command::Serve => serve(cfg).await,
+        Command::Init => Ok(()),
+        Command::Migrate => {
+            app::open_store(&cfg)?;
+            println!("migrations applied to {}", redact_url(&cfg.database_url()));
+            Ok(())
+        }
+        Command::Eab(cmd) => eab_command(cfg, cmd).await,
+    }
+}
+
+async fn serve(cfg: Config) -> Result<()> {
+    let listener = tokio::net::TcpListener::bind(cfg.server.listen)
+        .await
+        .map_err(|e| Error::internal(format!("binding {}: {e}", cfg.server.listen)))?;
+    let app = App::build(cfg).await?;
+    let (tx, rx) = watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!("signal received; shutting down");
+        let _ = tx.send(true);
+    });
+    app.run(listener, rx).await
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! { _ = term.recv() => {}, _ = tokio::signal::ctrl_c() => {} }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+/// `trustgate init`: a config file pointing at ./data and a development
+/// CA in it.
+fn init(config_path: &Path) -> Result<()> {
+    if config_path.exists() {
+        return Err(Error::internal(format!(
+            "{} already exists; not overwriting it",
+            config_path.display()
+        )));
+    }
+    let cfg = Config::default();
+    let (root, int_cert, int_key) = app::ca_paths(&cfg);
+    trustgate::ca::dev::generate_hierarchy(&cfg.ca.dev_ca_name, &root, &int_cert, &int_key)?;
+    if let Some(dir) = config_path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Error::internal(format!("creating {}: {e}", dir.display())))?;
+    }
+    let text = format!(
+        "# Written by `trustgate init`; see conf/trustgate.example.toml for every key.\n\
+         data_dir = \"data\"\n\n[ca]\nroot_cert = \"ca/root.pem\"\nintermediate_cert = \"ca/intermediate.pem\"\n\
+         intermediate_key = \"ca/intermediate.key\"\n# The hierarchy above exists now; never generate another silently.\n\
+         generate_dev_ca = false\n"
+    );
+    std::fs::write(config_path, text)
+        .map_err(|e| Error::internal(format!("writing {}: {e}", config_path.display())))?;
+    println!("wrote {}", config_path.display());
+    println!(
+        "wrote development CA: {}, {}, {}",
+        root.display(),
+        int_cert.display(),
+        int_key.display()
+    );
+    Ok(())
+}
+
+async fn eab_command(cfg: Config, cmd: EabCommand) -> Result<()> {
+    let store = app::open_store(&cfg)?;
+    match cmd {
+        EabCommand::Create {
+            note,
+            reusable,
+            expires_days,
+        } => {
+            let issued = eab::create(
+                &store,
+                eab::CreateOptions {
+                    note,
+                    single_use: !reusable,
+                    expires_in: expires_days.map(|d| time::Duration::days(d.into())),
+                },
+            )
+            .await?;
+            // Printed once, to stdout only; it is stored but never shown again.
+            println!("key_id:   {}", issued.credential.key_id);
+            println!("hmac_key: {}", issued.hmac_key);
+            Ok(())
+        }
+        EabCommand::List => {
+            for c in eab::list(&store).await? {
+                let state = if c.revoked_at.is_some() {
+                    "revoked"
+                } else if c.single_use && c.used_at.is_some() {
+                    "used"
+                } else {
+                    "active"
+                };
+                println!("{}\t{state}\t{}", c.key_id, c.note);
+            }
+            Ok(())
+        }
+        EabCommand::Revoke { key_id } => {
+            eab::revoke(&store, &key_id).await?;
+            println!("revoked {key_id}");
+            Ok(())
+        }
+    }
+}
+
+/// Database URLs may carry a password.
+fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => format!("{}://…{}", &url[..s], &url[at..]),
+        _ => url.to_owned(),
+    }
+}

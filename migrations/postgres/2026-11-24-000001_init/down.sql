@@ -1,0 +1,9 @@
+DROP TABLE server_secrets;
+DROP TABLE used_nonces;
+DROP TABLE certificates;
+DROP TABLE challenges;
+DROP TABLE order_authorizations;
+DROP TABLE authorizations;
+DROP TABLE orders;
+DROP TABLE accounts;
+DROP TABLE eab_credentials;

@@ -1,0 +1,266 @@
+//! Assembly: opens the store, loads (or on first start generates) the CA,
+//! builds va → ra → wfe, and runs the listener and background tasks.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::ca::{self, CertificateAuthority};
+use crate::config::{Config, TlsMode};
+use crate::error::{Error, Result};
+use crate::ra::Ra;
+use crate::sa::{self, Store};
+use crate::va::Validator;
+use crate::wfe::{self, Wfe};
+
+/// How often expired nonce records are deleted.
+const NONCE_PRUNE_EVERY: Duration = Duration::from_secs(600);
+/// How often validations abandoned by a dead process are looked for.
+const STALE_SWEEP_EVERY: Duration = Duration::from_secs(30);
+
+pub struct App {
+    pub cfg: Arc<Config>,
+    pub store: Store,
+    pub ca: Arc<CertificateAuthority>,
+    pub ra: Ra,
+    pub wfe: Arc<Wfe>,
+}
+
+/// Opens the database (applying migrations).
+pub fn open_store(cfg: &Config) -> Result<Store> {
+    Store::open(
+        &cfg.database_url(),
+        cfg.database.pool_size,
+        Duration::from_secs(cfg.database.connect_timeout_secs),
+    )
+}
+
+/// Loads the CA, generating a development hierarchy first if configured
+/// and the files do not exist yet.
+pub fn load_ca(cfg: &Config) -> Result<CertificateAuthority> {
+    let (root, int_cert, int_key) = ca_paths(cfg);
+    if !int_cert.exists() && !int_key.exists() && !root.exists() {
+        if !cfg.ca.generate_dev_ca {
+            return Err(Error::internal(format!(
+                "CA certificate {} does not exist (set ca.generate_dev_ca = true for a development CA)",
+                int_cert.display()
+            )));
+        }
+        tracing::warn!(dir = %root.parent().map(|p| p.display().to_string()).unwrap_or_default(),
+            "generating a DEVELOPMENT CA hierarchy; never use it for real certificates");
+        ca::dev::generate_hierarchy(&cfg.ca.dev_ca_name, &root, &int_cert, &int_key)?;
+    }
+    CertificateAuthority::load(&root, &int_cert, &int_key)
+}
+
+pub fn ca_paths(cfg: &Config) -> (PathBuf, PathBuf, PathBuf) {
+    (
+        cfg.data_path(&cfg.ca.root_cert),
+        cfg.data_path(&cfg.ca.intermediate_cert),
+        cfg.data_path(&cfg.ca.intermediate_key),
+    )
+}
+
+impl App {
+    pub async fn build(cfg: Config) -> Result<App> {
+        let cfg = Arc::new(cfg);
+        let c2 = cfg.clone();
+        let store = tokio::task::spawn_blocking(move || open_store(&c2))
+            .await
+            .map_err(|e| Error::internal(format!("opening the store: {e}")))??;
+        let ca = Arc::new(load_ca(&cfg)?);
+        let va = Validator::new(&cfg.va)?;
+        let ra = Ra::new(cfg.clone(), store.clone(), ca.clone(), va);
+        let wfe = Arc::new(Wfe::new(cfg.clone(), ra.clone(), store.clone()).await?);
+        Ok(App {
+            cfg,
+            store,
+            ca,
+            ra,
+            wfe,
+        })
+    }
+
+    /// The TLS settings of the ACME listener.
+    pub fn tls_config(&self) -> Result<Option<Arc<rustls::ServerConfig>>> {
+        let s = &self.cfg.server;
+        match s.tls {
+            TlsMode::None => Ok(None),
+            TlsMode::Files => {
+                let (Some(cert), Some(key)) = (&s.tls_cert, &s.tls_key) else {
+                    return Err(Error::internal(
+                        "server.tls = \"files\" needs tls_cert and tls_key",
+                    ));
+                };
+                let read = |p: &PathBuf| {
+                    std::fs::read_to_string(self.cfg.data_path(p))
+                        .map_err(|e| Error::internal(format!("reading {}: {e}", p.display())))
+                };
+                wfe::server::tls_config(&read(cert)?, &read(key)?).map(Some)
+            }
+            TlsMode::SelfIssued => {
+                let (chain, key) = self.self_issued_tls()?;
+                wfe::server::tls_config(&chain, &key).map(Some)
+            }
+        }
+    }
+
+    /// A serving certificate from our own CA, kept in the data directory
+    /// and renewed when it nears expiry.
+    fn self_issued_tls(&self) -> Result<(String, String)> {
+        let dir = self.cfg.data_dir.join("tls");
+        let (cert_path, key_path) = (dir.join("server.pem"), dir.join("server.key"));
+        if let (Ok(chain), Ok(key)) = (
+            std::fs::read_to_string(&cert_path),
+            std::fs::read_to_string(&key_path),
+        ) {
+            if serving_cert_fresh(&chain, &self.cfg.server.tls_names) {
+                return Ok((chain, key));
+            }
+        }
+        let (chain, key) = self
+            .ca
+            .issue_server_certificate(&self.cfg.server.tls_names)?;
+        std::fs::create_dir_all(&dir)
+            .and_then(|_| std::fs::write(&cert_path, &chain))
+            .and_then(|_| write_private(&key_path, &key))
+            .map_err(|e| Error::internal(format!("writing {}: {e}", dir.display())))?;
+        Ok((chain, key))
+    }
+
+    /// Serves on `listener` until `shutdown` flips to true.
+    pub async fn run(
+        self,
+        listener: TcpListener,
+        mut shutdown: watch::Receiver<bool>,
+    ) -> Result<()> {
+        let tls = self.tls_config()?;
+        self.spawn_background(shutdown.clone());
+        tracing::info!(
+            addr = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(),
+            directory = %self.wfe.urls().abs(wfe::urls::DIRECTORY),
+            "trustgate is serving"
+        );
+        wfe::server::serve(listener, tls, self.wfe.clone(), async move {
+            let _ = shutdown.wait_for(|s| *s).await;
+        })
+        .await;
+        Ok(())
+    }
+
+    fn spawn_background(&self, shutdown: watch::Receiver<bool>) {
+        let store = self.store.clone();
+        let mut sd = shutdown.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(NONCE_PRUNE_EVERY);
+            loop {
+                tokio::select! { _ = tick.tick() => {}, _ = sd.wait_for(|s| *s) => return }
+                let now = sa::now();
+                match store.run(move |c| sa::nonces::prune(c, now)).await {
+                    Ok(n) if n > 0 => tracing::debug!(pruned = n, "expired nonce records deleted"),
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "pruning nonces failed"),
+                }
+            }
+        });
+        let ra = self.ra.clone();
+        let mut sd = shutdown;
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(STALE_SWEEP_EVERY);
+            loop {
+                tokio::select! { _ = tick.tick() => {}, _ = sd.wait_for(|s| *s) => return }
+                match ra.resume_stale_validations().await {
+                    Ok(n) if n > 0 => tracing::info!(resumed = n, "resumed abandoned validations"),
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "resuming validations failed"),
+                }
+            }
+        });
+    }
+}
+
+/// A running server, for tests and embedding.
+pub struct Running {
+    pub addr: SocketAddr,
+    pub directory_url: String,
+    pub root_pem: String,
+    shutdown: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<Result<()>>,
+}
+
+impl Running {
+    pub async fn stop(self) -> Result<()> {
+        let _ = self.shutdown.send(true);
+        self.task
+            .await
+            .map_err(|e| Error::internal(format!("server task: {e}")))?
+    }
+}
+
+/// Binds the configured address (port 0 picks a free port, and the base
+/// URL follows it), builds the app and serves in the background.
+pub async fn start(mut cfg: Config) -> Result<Running> {
+    let listener = TcpListener::bind(cfg.server.listen)
+        .await
+        .map_err(|e| Error::internal(format!("binding {}: {e}", cfg.server.listen)))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| Error::internal(format!("local address: {e}")))?;
+    cfg.server.listen = addr;
+    let app = App::build(cfg).await?;
+    let directory_url = app.wfe.urls().abs(wfe::urls::DIRECTORY);
+    let root_pem = app.ca.root_pem().to_owned();
+    let (tx, rx) = watch::channel(false);
+    let task = tokio::spawn(app.run(listener, rx));
+    Ok(Running {
+        addr,
+        directory_url,
+        root_pem,
+        shutdown: tx,
+        task,
+    })
+}
+
+fn serving_cert_fresh(chain_pem: &str, names: &[String]) -> bool {
+    use x509_parser::prelude::*;
+    let Ok(p) = ::pem::parse(chain_pem) else {
+        return false;
+    };
+    let Ok((_, cert)) = X509Certificate::from_der(p.contents()) else {
+        return false;
+    };
+    let left =
+        cert.validity().not_after.timestamp() - ::time::OffsetDateTime::now_utc().unix_timestamp();
+    let sans: Vec<String> = cert
+        .subject_alternative_name()
+        .ok()
+        .flatten()
+        .map(|s| {
+            s.value
+                .general_names
+                .iter()
+                .filter_map(|g| match g {
+                    GeneralName::DNSName(d) => Some(d.to_string()),
+                    _ => None,
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    left > 7 * 86400 && names.iter().all(|n| sans.contains(n))
+}
+
+/// Writes a private key readable by the owner only.
+pub fn write_private(path: &std::path::Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    #[cfg(unix)]
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    opts.mode(0o600);
+    opts.open(path)?.write_all(contents.as_bytes())
+}

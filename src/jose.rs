@@ -1,0 +1,331 @@
+//! JOSE key handling shared by `wfe` (request signatures) and `ra` (key
+//! authorizations, CSR key checks, EAB): account key parsing and policy,
+//! RFC 7638 thumbprints, signature and MAC verification.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use base64::Engine;
+use josekit::jwk::Jwk;
+use josekit::jws::JwsVerifier;
+use serde_json::{Map, Value};
+
+use crate::error::{Error, ErrorKind, Result};
+
+/// Signature algorithms accepted on ACME requests (RFC 8555 §6.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Alg {
+    Rs256,
+    Es256,
+    Es384,
+    EdDsa,
+}
+
+/// Names of the accepted algorithms, for `badSignatureAlgorithm` problems.
+pub const SUPPORTED_ALGS: &[&str] = &["RS256", "ES256", "ES384", "EdDSA"];
+
+impl Alg {
+    pub fn parse(s: &str) -> Option<Alg> {
+        Some(match s {
+            "RS256" => Alg::Rs256,
+            "ES256" => Alg::Es256,
+            "ES384" => Alg::Es384,
+            "EdDSA" => Alg::EdDsa,
+            _ => return None,
+        })
+    }
+}
+
+/// The kind of an account key, as far as policy cares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyKind {
+    Rsa { bits: usize },
+    P256,
+    P384,
+    Ed25519,
+}
+
+impl KeyKind {
+    /// The one algorithm this key signs with.
+    fn alg(self) -> Alg {
+        match self {
+            KeyKind::Rsa { .. } => Alg::Rs256,
+            KeyKind::P256 => Alg::Es256,
+            KeyKind::P384 => Alg::Es384,
+            KeyKind::Ed25519 => Alg::EdDsa,
+        }
+    }
+}
+
+/// A validated public account key.
+#[derive(Debug, Clone)]
+pub struct AccountKey {
+    /// Only the public members RFC 7638 names, so stored keys compare
+    /// equal however the client decorated them.
+    jwk: Map<String, Value>,
+    kind: KeyKind,
+    thumbprint: String,
+}
+
+impl AccountKey {
+    /// Parses and vets a JWK from a request. Private keys, unknown key
+    /// types and weak keys are refused.
+    pub fn from_jwk(jwk: &Map<String, Value>) -> Result<AccountKey> {
+        let text = |k: &str| -> Result<&str> {
+            jwk.get(k)
+                .and_then(Value::as_str)
+                .ok_or_else(|| Error::malformed(format!("JWK is missing member {k:?}")))
+        };
+        if jwk.contains_key("d") {
+            return Err(Error::malformed("JWK contains a private key"));
+        }
+        let b64 = |k: &str| -> Result<Vec<u8>> {
+            B64.decode(text(k)?)
+                .map_err(|_| Error::malformed(format!("JWK member {k:?} is not base64url")))
+        };
+        let (kind, members): (KeyKind, &[&str]) = match text("kty")? {
+            "RSA" => {
+                let n = b64("n")?;
+                let e = b64("e")?;
+                let bits = significant_bits(&n);
+                if !(2048..=4096).contains(&bits) {
+                    return Err(Error::new(
+                        ErrorKind::BadPublicKey,
+                        format!("RSA keys must be 2048 to 4096 bits, not {bits}"),
+                    ));
+                }
+                let e_bits = significant_bits(&e);
+                if e_bits < 2 || e_bits > 33 || e.last().is_some_and(|b| b & 1 == 0) {
+                    return Err(Error::new(
+                        ErrorKind::BadPublicKey,
+                        "bad RSA public exponent",
+                    ));
+                }
+                (KeyKind::Rsa { bits }, &["e", "kty", "n"])
+            }
+            "EC" => {
+                let (kind, len) = match text("crv")? {
+                    "P-256" => (KeyKind::P256, 32),
+                    "P-384" => (KeyKind::P384, 48),
+                    c => {
+                        return Err(Error::new(
+                            ErrorKind::BadPublicKey,
+                            format!("unsupported EC curve {c:?}; use P-256 or P-384"),
+                        ))
+                    }
+                };
+                if b64("x")?.len() != len || b64("y")?.len() != len {
+                    return Err(Error::malformed("EC JWK coordinates have the wrong length"));
+                }
+                (kind, &["crv", "kty", "x", "y"])
+            }
+            "OKP" => {
+                if text("crv")? != "Ed25519" {
+                    return Err(Error::new(
+                        ErrorKind::BadPublicKey,
+                        "unsupported OKP curve; use Ed25519",
+                    ));
+                }
+                if b64("x")?.len() != 32 {
+                    return Err(Error::malformed("Ed25519 JWK has the wrong length"));
+                }
+                (KeyKind::Ed25519, &["crv", "kty", "x"])
+            }
+            t => {
+                return Err(Error::new(
+                    ErrorKind::BadPublicKey,
+                    format!("unsupported key type {t:?}"),
+                ))
+            }
+        };
+        let mut public = Map::new();
+        for m in members {
+            public.insert((*m).to_owned(), Value::String(text(m)?.to_owned()));
+        }
+        // RFC 7638 §3: members in lexicographic order, no whitespace;
+        // `members` is sorted and serde_json's Map keeps keys sorted.
+        let canonical = Value::Object(public.clone()).to_string();
+        let thumbprint = B64.encode(ring::digest::digest(
+            &ring::digest::SHA256,
+            canonical.as_bytes(),
+        ));
+        Ok(AccountKey {
+            jwk: public,
+            kind,
+            thumbprint,
+        })
+    }
+
+    pub fn jwk(&self) -> &Map<String, Value> {
+        &self.jwk
+    }
+
+    pub fn kind(&self) -> KeyKind {
+        self.kind
+    }
+
+    /// RFC 7638 thumbprint, base64url.
+    pub fn thumbprint(&self) -> &str {
+        &self.thumbprint
+    }
+
+    /// Verifies a JWS signature by this key. The algorithm must be the
+    /// one the key type implies (RFC 8555 §6.2, RFC 7518).
+    pub fn verify(&self, alg: Alg, signing_input: &[u8], signature: &[u8]) -> Result<()> {
+        if alg != self.kind.alg() {
+            return Err(Error::new(
+                ErrorKind::BadSignatureAlgorithm,
+                "the JWS algorithm does not match the key type",
+            ));
+        }
+        let jwk = Jwk::from_map(self.jwk.clone())
+            .map_err(|e| Error::malformed(format!("invalid JWK: {e}")))?;
+        let bad_key = |e: josekit::JoseError| {
+            Error::new(ErrorKind::BadPublicKey, format!("unusable key: {e}"))
+        };
+        let verifier: Box<dyn JwsVerifier> = match alg {
+            Alg::Rs256 => Box::new(
+                josekit::jws::RS256
+                    .verifier_from_jwk(&jwk)
+                    .map_err(bad_key)?,
+            ),
+            Alg::Es256 => Box::new(
+                josekit::jws::ES256
+                    .verifier_from_jwk(&jwk)
+                    .map_err(bad_key)?,
+            ),
+            Alg::Es384 => Box::new(
+                josekit::jws::ES384
+                    .verifier_from_jwk(&jwk)
+                    .map_err(bad_key)?,
+            ),
+            Alg::EdDsa => Box::new(
+                josekit::jws::EdDSA
+                    .verifier_from_jwk(&jwk)
+                    .map_err(bad_key)?,
+            ),
+        };
+        verifier
+            .verify(signing_input, signature)
+            .map_err(|_| Error::malformed("JWS signature is invalid"))
+    }
+
+    /// Whether a SubjectPublicKeyInfo (from a CSR) holds this same key.
+    pub fn matches_spki(&self, spki_der: &[u8]) -> bool {
+        use x509_parser::prelude::FromDer;
+        use x509_parser::public_key::PublicKey;
+        let Ok((_, spki)) = x509_parser::x509::SubjectPublicKeyInfo::from_der(spki_der) else {
+            return false;
+        };
+        let member = |k: &str| {
+            self.jwk
+                .get(k)
+                .and_then(Value::as_str)
+                .and_then(|s| B64.decode(s).ok())
+                .unwrap_or_default()
+        };
+        match spki.parsed() {
+            Ok(PublicKey::RSA(rsa)) => {
+                strip_zeros(rsa.modulus) == strip_zeros(&member("n"))
+                    && strip_zeros(rsa.exponent) == strip_zeros(&member("e"))
+            }
+            Ok(PublicKey::EC(point)) => {
+                let mut xy = vec![4u8];
+                xy.extend(member("x"));
+                xy.extend(member("y"));
+                point.data() == xy.as_slice()
+            }
+            _ => spki.subject_public_key.data.as_ref() == member("x").as_slice(),
+        }
+    }
+}
+
+/// Verifies an External Account Binding MAC (RFC 8555 §7.3.4) in constant
+/// time. Only the HMAC algorithms of RFC 7518 §3.2 are accepted.
+pub fn verify_hmac(alg: &str, key: &[u8], signing_input: &[u8], mac: &[u8]) -> Result<()> {
+    let algorithm = match alg {
+        "HS256" => ring::hmac::HMAC_SHA256,
+        "HS384" => ring::hmac::HMAC_SHA384,
+        "HS512" => ring::hmac::HMAC_SHA512,
+        other => {
+            return Err(Error::new(
+                ErrorKind::BadSignatureAlgorithm,
+                format!("external account binding must use HS256, HS384 or HS512, not {other:?}"),
+            ))
+        }
+    };
+    let key = ring::hmac::Key::new(algorithm, key);
+    ring::hmac::verify(&key, signing_input, mac)
+        .map_err(|_| Error::unauthorized("external account binding MAC does not verify"))
+}
+
+fn strip_zeros(b: &[u8]) -> &[u8] {
+    let i = b.iter().position(|&x| x != 0).unwrap_or(b.len());
+    &b[i..]
+}
+
+fn significant_bits(b: &[u8]) -> usize {
+    let b = strip_zeros(b);
+    match b.first() {
+        None => 0,
+        Some(&first) => (b.len() - 1) * 8 + (8 - first.leading_zeros() as usize),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc7638_thumbprint_vector() {
+        // RFC 7638 §3.1.
+        let jwk: Map<String, Value> = serde_json::from_str(
+            r#"{"kty":"RSA","n":"0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw","e":"AQAB","alg":"RS256","kid":"2011-04-29"}"#,
+        )
+        .expect("vector parses");
+        let key = AccountKey::from_jwk(&jwk).expect("valid key");
+        assert_eq!(
+            key.thumbprint(),
+            "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
+        );
+        assert!(!key.jwk().contains_key("alg"));
+    }
+
+    #[test]
+    fn weak_rsa_and_unknown_curves_are_refused() {
+        let small = B64.encode([0xffu8; 128]); // 1024 bits
+        let jwk = serde_json::json!({"kty":"RSA","n": small,"e":"AQAB"});
+        let err = AccountKey::from_jwk(jwk.as_object().expect("object")).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::BadPublicKey);
+        let jwk = serde_json::json!({"kty":"EC","crv":"P-521","x":"AA","y":"AA"});
+        let err = AccountKey::from_jwk(jwk.as_object().expect("object")).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::BadPublicKey);
+        let jwk = serde_json::json!({"kty":"oct","k":"AA"});
+        let err = AccountKey::from_jwk(jwk.as_object().expect("object")).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::BadPublicKey);
+    }
+
+    #[test]
+    fn private_keys_are_refused() {
+        let jwk = serde_json::json!({"kty":"EC","crv":"P-256","x":"AA","y":"AA","d":"AA"});
+        let err = AccountKey::from_jwk(jwk.as_object().expect("object")).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Malformed);
+    }
+
+    #[test]
+    fn hmac_rejects_wrong_mac_and_alg() {
+        let key = [7u8; 32];
+        let tag = ring::hmac::sign(&ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &key), b"in");
+        assert!(verify_hmac("HS256", &key, b"in", tag.as_ref()).is_ok());
+        assert_eq!(
+            verify_hmac("HS256", &key, b"other", tag.as_ref())
+                .unwrap_err()
+                .kind,
+            ErrorKind::Unauthorized
+        );
+        assert_eq!(
+            verify_hmac("none", &key, b"in", tag.as_ref())
+                .unwrap_err()
+                .kind,
+            ErrorKind::BadSignatureAlgorithm
+        );
+    }
+}

@@ -1,0 +1,199 @@
+//! Accounts (RFC 8555 §7.3) and External Account Binding (§7.3.4).
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use base64::Engine;
+use serde_json::{Map, Value};
+
+use super::{policy, Ra};
+use crate::acme::AccountRequest;
+use crate::core::{Account, AccountStatus, EabId};
+use crate::error::{Error, ErrorKind, Result};
+use crate::jose::{self, AccountKey};
+use crate::sa::{self, accounts::Created};
+
+pub enum NewAccountOutcome {
+    /// 201: a new account.
+    Created(Account),
+    /// 200: the key already has an account (RFC 8555 §7.3.1).
+    Existing(Account),
+}
+
+impl Ra {
+    /// newAccount (RFC 8555 §7.3). `raw_jwk` is the key exactly as the
+    /// client sent it: the EAB payload must equal it.
+    pub async fn new_account(
+        &self,
+        key: &AccountKey,
+        raw_jwk: &Map<String, Value>,
+        req: AccountRequest,
+        new_account_url: &str,
+    ) -> Result<NewAccountOutcome> {
+        let thumbprint = key.thumbprint().to_owned();
+        let existing = self
+            .store()
+            .run(move |c| sa::accounts::by_thumbprint(c, &thumbprint))
+            .await?;
+        if let Some(acct) = existing {
+            if acct.status != AccountStatus::Valid {
+                return Err(Error::unauthorized(format!(
+                    "account {} is {}",
+                    acct.id, acct.status
+                )));
+            }
+            return Ok(NewAccountOutcome::Existing(acct));
+        }
+        if req.only_return_existing {
+            return Err(Error::new(
+                ErrorKind::AccountDoesNotExist,
+                "no account exists with this key",
+            ));
+        }
+        if self.cfg().acme.terms_of_service.is_some() && req.terms_of_service_agreed != Some(true) {
+            return Err(Error::malformed(
+                "the terms of service must be agreed to (termsOfServiceAgreed: true)",
+            ));
+        }
+        let contact = req.contact.unwrap_or_default();
+        policy::check_contacts(&contact)?;
+        let eab = match req.external_account_binding {
+            Some(v) => Some(self.check_eab(&v, raw_jwk, new_account_url).await?),
+            None if self.cfg().acme.external_account_required => {
+                return Err(Error::new(
+                    ErrorKind::ExternalAccountRequired,
+                    "this CA requires an external account binding (externalAccountBinding) from your CA account",
+                ))
+            }
+            None => None,
+        };
+        let new = sa::accounts::NewAccount {
+            key_thumbprint: key.thumbprint().to_owned(),
+            jwk: key.jwk().clone(),
+            contact,
+            eab_credential: eab,
+        };
+        let now = sa::now();
+        match self
+            .store()
+            .run(move |c| sa::accounts::create(c, new, now))
+            .await?
+        {
+            Created::New(a) => {
+                tracing::info!(account = a.id.0, eab = ?a.eab_credential.map(|e| e.0), "account created");
+                Ok(NewAccountOutcome::Created(a))
+            }
+            Created::Existing(a) => Ok(NewAccountOutcome::Existing(a)),
+        }
+    }
+
+    /// Verifies the binding JWS (RFC 8555 §7.3.4) and returns the
+    /// credential it names. Whether a single-use credential is still
+    /// unused is decided atomically when the account row is written.
+    async fn check_eab(
+        &self,
+        eab: &Value,
+        raw_jwk: &Map<String, Value>,
+        new_account_url: &str,
+    ) -> Result<EabId> {
+        let bad = |d: &str| Error::malformed(format!("externalAccountBinding: {d}"));
+        let obj = eab.as_object().ok_or_else(|| bad("must be a JWS object"))?;
+        if obj.contains_key("signatures") || obj.contains_key("header") {
+            return Err(bad("must be a flattened JWS without unprotected header"));
+        }
+        let field = |k: &str| {
+            obj.get(k)
+                .and_then(Value::as_str)
+                .ok_or_else(|| bad(&format!("missing {k:?}")))
+        };
+        let (protected_b64, payload_b64, sig_b64) =
+            (field("protected")?, field("payload")?, field("signature")?);
+        let protected: Map<String, Value> = B64
+            .decode(protected_b64)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .ok_or_else(|| bad("protected header is not base64url JSON"))?;
+        let alg = protected
+            .get("alg")
+            .and_then(Value::as_str)
+            .ok_or_else(|| bad("missing alg"))?;
+        let kid = protected
+            .get("kid")
+            .and_then(Value::as_str)
+            .ok_or_else(|| bad("missing kid"))?;
+        if protected.contains_key("nonce") {
+            return Err(bad("must not contain a nonce"));
+        }
+        if protected.get("url").and_then(Value::as_str) != Some(new_account_url) {
+            return Err(bad("url must be the newAccount URL"));
+        }
+        let payload: Value = B64
+            .decode(payload_b64)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .ok_or_else(|| bad("payload is not base64url JSON"))?;
+        if payload != Value::Object(raw_jwk.clone()) {
+            return Err(bad("payload must be the account key (jwk) of the request"));
+        }
+        let mac = B64
+            .decode(sig_b64)
+            .map_err(|_| bad("signature is not base64url"))?;
+        let key_id = kid.to_owned();
+        let cred = self
+            .store()
+            .run(move |c| sa::eab::by_key_id(c, &key_id))
+            .await?
+            .ok_or_else(|| {
+                Error::unauthorized(format!(
+                    "external account binding key id {kid:?} is unknown"
+                ))
+            })?;
+        let signing_input = format!("{protected_b64}.{payload_b64}");
+        jose::verify_hmac(alg, &cred.hmac_key, signing_input.as_bytes(), &mac)?;
+        let now = sa::now();
+        if cred.revoked_at.is_some() {
+            return Err(Error::unauthorized(format!(
+                "external account binding key {kid:?} has been revoked"
+            )));
+        }
+        if cred.expires_at.is_some_and(|t| t <= now) {
+            return Err(Error::unauthorized(format!(
+                "external account binding key {kid:?} has expired"
+            )));
+        }
+        if cred.single_use && cred.used_at.is_some() {
+            return Err(Error::unauthorized(format!(
+                "external account binding key {kid:?} has already been used to create an account"
+            )));
+        }
+        Ok(cred.id)
+    }
+
+    /// Account update and deactivation (RFC 8555 §7.3.2, §7.3.6).
+    pub async fn update_account(&self, acct: Account, req: AccountRequest) -> Result<Account> {
+        let mut acct = acct;
+        if let Some(status) = req.status.as_deref() {
+            if status != AccountStatus::Deactivated.as_str() {
+                return Err(Error::malformed(format!(
+                    "account status can only be changed to \"deactivated\", not {status:?}"
+                )));
+            }
+        }
+        if let Some(contact) = req.contact {
+            policy::check_contacts(&contact)?;
+            let id = acct.id;
+            let c2 = contact.clone();
+            self.store()
+                .run(move |c| sa::accounts::update_contact(c, id, &c2))
+                .await?;
+            acct.contact = contact;
+        }
+        if req.status.is_some() {
+            let id = acct.id;
+            self.store()
+                .run(move |c| sa::accounts::set_status(c, id, AccountStatus::Deactivated))
+                .await?;
+            tracing::info!(account = id.0, "account deactivated");
+            acct.status = AccountStatus::Deactivated;
+        }
+        Ok(acct)
+    }
+}

@@ -1,0 +1,191 @@
+//! Authorizations and challenges (RFC 8555 §7.5): answering a challenge
+//! starts an asynchronous validation by the VA.
+
+use time::Duration;
+
+use super::{owned_by, Ra};
+use crate::ca;
+use crate::core::{Account, Authorization, AuthzId, Challenge, ChallengeId, ChallengeStatus};
+use crate::error::{Error, Result};
+use crate::sa;
+use crate::va::ValidationRequest;
+
+/// A validation still `processing` this long after it started belongs to a
+/// process that died; another instance takes it over.
+const STALE_VALIDATION: Duration = Duration::minutes(2);
+
+impl Ra {
+    pub async fn authorization(&self, acct: &Account, id: AuthzId) -> Result<Authorization> {
+        let authz = self
+            .store()
+            .run(move |c| sa::orders::load_authz(c, id))
+            .await?
+            .ok_or_else(|| Error::not_found("no such authorization"))?;
+        owned_by(authz.account_id, acct, "authorization")?;
+        Ok(authz)
+    }
+
+    /// RFC 8555 §7.5.2.
+    pub async fn deactivate_authorization(
+        &self,
+        acct: &Account,
+        id: AuthzId,
+    ) -> Result<Authorization> {
+        let authz = self.authorization(acct, id).await?;
+        let changed = self
+            .store()
+            .run(move |c| sa::orders::deactivate_authz(c, id))
+            .await?;
+        if !changed {
+            return Err(Error::malformed(format!(
+                "an authorization that is {} cannot be deactivated",
+                authz.status(sa::now())
+            )));
+        }
+        self.authorization(acct, id).await
+    }
+
+    /// The challenge and its authorization, checked to be the account's.
+    pub async fn challenge(
+        &self,
+        acct: &Account,
+        id: ChallengeId,
+    ) -> Result<(Authorization, Challenge)> {
+        let authz_id = self
+            .store()
+            .run(move |c| sa::orders::challenge_authz(c, id))
+            .await?
+            .ok_or_else(|| Error::not_found("no such challenge"))?;
+        let authz = self.authorization(acct, authz_id).await?;
+        let chall = authz
+            .challenges
+            .iter()
+            .find(|c| c.id == id)
+            .cloned()
+            .ok_or_else(|| Error::not_found("no such challenge"))?;
+        Ok((authz, chall))
+    }
+
+    /// Responding to a challenge (RFC 8555 §7.5.1): a pending challenge of
+    /// a pending authorization moves to `processing` and is validated in
+    /// the background; any other state is returned unchanged.
+    pub async fn respond_challenge(
+        &self,
+        acct: &Account,
+        id: ChallengeId,
+    ) -> Result<(Authorization, Challenge)> {
+        let (authz, chall) = self.challenge(acct, id).await?;
+        let now = sa::now();
+        if chall.status != ChallengeStatus::Pending
+            || authz.status(now) != crate::acme::AuthorizationStatus::Pending
+        {
+            return Ok((authz, chall));
+        }
+        let started = self
+            .store()
+            .run(move |c| sa::orders::start_challenge(c, id, now))
+            .await?;
+        if started {
+            self.spawn_validation(acct.key_thumbprint.clone(), authz.clone(), chall.clone());
+        }
+        self.challenge(acct, id).await
+    }
+
+    fn spawn_validation(&self, thumbprint: String, authz: Authorization, chall: Challenge) {
+        let ra = self.clone();
+        tokio::spawn(async move {
+            if let Err(e) = ra.validate(&thumbprint, &authz, &chall).await {
+                // The challenge stays `processing`; the stale sweep retries.
+                tracing::error!(challenge = chall.id.0, error = %e, "recording validation failed");
+            }
+        });
+    }
+
+    async fn validate(
+        &self,
+        thumbprint: &str,
+        authz: &Authorization,
+        chall: &Challenge,
+    ) -> Result<()> {
+        let req = ValidationRequest {
+            method: chall.kind,
+            identifier: authz.identifier.clone(),
+            token: chall.token.clone(),
+            // RFC 8555 §8.1.
+            key_authorization: format!("{}.{}", chall.token, thumbprint),
+        };
+        let outcome = self.inner.va.validate(&req).await;
+        let now = sa::now();
+        let error = match &outcome.result {
+            Ok(()) => None,
+            Err(e) => Some(crate::acme::problem::Problem::from_error(e).to_json()),
+        };
+        tracing::info!(
+            challenge = chall.id.0,
+            authz = authz.id.0,
+            method = %chall.kind,
+            identifier = %authz.identifier,
+            ok = error.is_none(),
+            "validation finished"
+        );
+        let reuse = Duration::days(self.cfg().acme.authz_reuse_days as i64)
+            .min(ca::schedule::max_dcv_reuse(now));
+        let result = sa::orders::ValidationResult {
+            error,
+            records: serde_json::to_value(&outcome.records)
+                .map_err(|e| Error::internal(format!("encoding validation records: {e}")))?,
+            valid_until: now + reuse,
+        };
+        let (cid, aid) = (chall.id, authz.id);
+        self.store()
+            .run(move |c| sa::orders::finish_challenge(c, cid, aid, result, now))
+            .await
+    }
+
+    /// Picks up validations another (dead) process left `processing`.
+    pub async fn resume_stale_validations(&self) -> Result<usize> {
+        let now = sa::now();
+        let stale_before = now - STALE_VALIDATION;
+        let ids = self
+            .store()
+            .run(move |c| sa::orders::stale_challenges(c, stale_before, 100))
+            .await?;
+        let mut resumed = 0;
+        for id in ids {
+            let claimed = self
+                .store()
+                .run(move |c| sa::orders::reclaim_challenge(c, id, stale_before, now))
+                .await?;
+            if !claimed {
+                continue;
+            }
+            let Some(authz_id) = self
+                .store()
+                .run(move |c| sa::orders::challenge_authz(c, id))
+                .await?
+            else {
+                continue;
+            };
+            let Some(authz) = self
+                .store()
+                .run(move |c| sa::orders::load_authz(c, authz_id))
+                .await?
+            else {
+                continue;
+            };
+            let owner = authz.account_id;
+            let Some(acct) = self
+                .store()
+                .run(move |c| sa::accounts::by_id(c, owner))
+                .await?
+            else {
+                continue;
+            };
+            if let Some(chall) = authz.challenges.iter().find(|c| c.id == id).cloned() {
+                self.spawn_validation(acct.key_thumbprint, authz, chall);
+                resumed += 1;
+            }
+        }
+        Ok(resumed)
+    }
+}

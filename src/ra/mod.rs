@@ -1,0 +1,83 @@
+//! Registration authority: every decision about accounts, orders,
+//! authorizations and issuance. `wfe` calls in with verified requests;
+//! `ra` calls `sa` to store, `va` to validate and `ca` to sign.
+
+use std::sync::Arc;
+
+use crate::ca::CertificateAuthority;
+use crate::config::Config;
+use crate::core::{Account, AccountId, AccountStatus};
+use crate::error::{Error, Result};
+use crate::sa::Store;
+use crate::va::Validator;
+
+mod account;
+mod authz;
+mod order;
+pub mod policy;
+
+pub use account::NewAccountOutcome;
+
+#[derive(Clone)]
+pub struct Ra {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    cfg: Arc<Config>,
+    store: Store,
+    ca: Arc<CertificateAuthority>,
+    va: Validator,
+}
+
+impl Ra {
+    pub fn new(cfg: Arc<Config>, store: Store, ca: Arc<CertificateAuthority>, va: Validator) -> Ra {
+        Ra {
+            inner: Arc::new(Inner { cfg, store, ca, va }),
+        }
+    }
+
+    fn cfg(&self) -> &Config {
+        &self.inner.cfg
+    }
+
+    fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    pub fn ca(&self) -> &CertificateAuthority {
+        &self.inner.ca
+    }
+
+    /// The account behind a `kid`, refused unless it is valid (RFC 8555
+    /// §7.3.6: a deactivated account's key authorizes nothing).
+    pub async fn account_for_request(&self, id: AccountId) -> Result<Account> {
+        let acct = self
+            .store()
+            .run(move |c| crate::sa::accounts::by_id(c, id))
+            .await?
+            .ok_or_else(|| {
+                Error::new(
+                    crate::error::ErrorKind::AccountDoesNotExist,
+                    format!("account {id} does not exist"),
+                )
+            })?;
+        if acct.status != AccountStatus::Valid {
+            return Err(Error::unauthorized(format!(
+                "account {id} is {}",
+                acct.status
+            )));
+        }
+        Ok(acct)
+    }
+}
+
+/// A resource of another account is refused as if it did not exist, so
+/// account ids cannot be probed.
+fn owned_by(owner: AccountId, acct: &Account, what: &str) -> Result<()> {
+    if owner == acct.id {
+        Ok(())
+    } else {
+        Err(Error::not_found(format!("no such {what}")))
+    }
+}

@@ -1,0 +1,320 @@
+//! Orders: creation (RFC 8555 §7.4), finalization and certificates.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use base64::Engine;
+use time::{Duration, OffsetDateTime};
+
+use super::{owned_by, policy, Ra};
+use crate::acme::{ChallengeType, NewOrderRequest, OrderStatus};
+use crate::ca::{self, profile::Profile, IssuanceRequest};
+use crate::core::{Account, CertificateId, Order, OrderId};
+use crate::error::{Error, ErrorKind, Result};
+use crate::jose::AccountKey;
+use crate::sa::{self, orders::AuthzSpec};
+
+/// Challenge types offered for a non-wildcard name. Wildcards need dns-01
+/// (RFC 8555 §7.1.3), which is offered once the VA implements it.
+const OFFERED: &[ChallengeType] = &[ChallengeType::Http01];
+
+impl Ra {
+    pub async fn new_order(&self, acct: &Account, req: NewOrderRequest) -> Result<Order> {
+        let cfg = &self.cfg().acme;
+        let names = policy::order_names(&req.identifiers, cfg)?;
+        let profile_name = req.profile.as_deref().unwrap_or(&cfg.default_profile);
+        let profile = Profile::parse(profile_name).ok_or_else(|| {
+            Error::new(
+                ErrorKind::InvalidProfile,
+                format!("unknown profile {profile_name:?}; see the directory's meta.profiles"),
+            )
+        })?;
+        let wildcards: Vec<_> = names.iter().filter(|n| n.starts_with("*.")).collect();
+        if let Some(w) = wildcards.first() {
+            let detail = if !profile.allows_wildcards() {
+                format!("profile {:?} does not allow wildcard names", profile.name())
+            } else {
+                "wildcard names need dns-01 validation, which this server does not offer yet".into()
+            };
+            return Err(Error::new(ErrorKind::RejectedIdentifier, detail.clone())
+                .with_subproblems(vec![crate::error::SubProblem::new(
+                    ErrorKind::RejectedIdentifier,
+                    w,
+                    detail,
+                )]));
+        }
+        let now = sa::now();
+        let (not_before, not_after) = self.requested_validity(&req, now)?;
+        let expires_at = now + Duration::hours(cfg.order_lifetime_hours as i64);
+        let authz_expires = now + Duration::hours(cfg.authz_lifetime_hours as i64);
+        let account_id = acct.id;
+        let profile_name = profile.name().to_owned();
+        let order_id = self
+            .store()
+            .run(move |c| {
+                let mut specs = Vec::with_capacity(names.len());
+                for name in &names {
+                    let (identifier, wildcard) = match name.strip_prefix("*.") {
+                        Some(b) => (b.to_owned(), true),
+                        None => (name.clone(), false),
+                    };
+                    // Reuse only an authorization that outlives the order.
+                    if let Some(id) = sa::orders::reusable_authz(
+                        c,
+                        account_id,
+                        &identifier,
+                        wildcard,
+                        expires_at,
+                    )? {
+                        specs.push(AuthzSpec::Reuse(id));
+                        continue;
+                    }
+                    let mut challenges = Vec::with_capacity(OFFERED.len());
+                    for kind in OFFERED {
+                        challenges.push((*kind, new_token()?));
+                    }
+                    specs.push(AuthzSpec::New {
+                        identifier,
+                        wildcard,
+                        expires_at: authz_expires,
+                        challenges,
+                    });
+                }
+                sa::orders::create(
+                    c,
+                    sa::orders::NewOrder {
+                        account_id,
+                        names,
+                        profile: profile_name,
+                        not_before,
+                        not_after,
+                        expires_at,
+                        authorizations: specs,
+                    },
+                    now,
+                )
+            })
+            .await?;
+        self.load_order(order_id).await
+    }
+
+    /// notBefore/notAfter of newOrder (RFC 8555 §7.4), honoured within the
+    /// maximum validity in force.
+    fn requested_validity(
+        &self,
+        req: &NewOrderRequest,
+        now: OffsetDateTime,
+    ) -> Result<(Option<OffsetDateTime>, Option<OffsetDateTime>)> {
+        let parse = |field: &str, v: &Option<String>| -> Result<Option<OffsetDateTime>> {
+            v.as_deref()
+                .map(|s| {
+                    OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+                        .map_err(|_| Error::malformed(format!("{field} is not an RFC 3339 date")))
+                })
+                .transpose()
+        };
+        let nb = parse("notBefore", &req.not_before)?;
+        let na = parse("notAfter", &req.not_after)?;
+        let max = ca::schedule::max_validity(now);
+        let start = nb.unwrap_or(now);
+        if let Some(nb) = nb {
+            if nb < now - Duration::days(1) || nb > now + Duration::days(30) {
+                return Err(Error::malformed(
+                    "notBefore must be within a day before and 30 days after now",
+                ));
+            }
+        }
+        if let Some(na) = na {
+            if na <= start || na - start > max {
+                return Err(Error::malformed(format!(
+                    "notAfter must be after notBefore and at most {} days after it",
+                    max.whole_days()
+                )));
+            }
+        }
+        Ok((nb, na))
+    }
+
+    pub async fn order(&self, acct: &Account, id: OrderId) -> Result<Order> {
+        let order = self.load_order(id).await?;
+        owned_by(order.account_id, acct, "order")?;
+        Ok(order)
+    }
+
+    async fn load_order(&self, id: OrderId) -> Result<Order> {
+        self.store()
+            .run(move |c| sa::orders::load(c, id))
+            .await?
+            .ok_or_else(|| Error::not_found("no such order"))
+    }
+
+    /// One page of the account's orders (RFC 8555 §7.1.2.1) and the cursor
+    /// of the next page, if there is one.
+    pub async fn orders_page(
+        &self,
+        acct: &Account,
+        after: Option<OrderId>,
+    ) -> Result<(Vec<OrderId>, Option<OrderId>)> {
+        let limit = self.cfg().acme.orders_page_size.max(1) as i64;
+        let id = acct.id;
+        let mut ids = self
+            .store()
+            .run(move |c| sa::orders::ids_for_account(c, id, after, limit + 1))
+            .await?;
+        let next = if ids.len() as i64 > limit {
+            ids.truncate(limit as usize);
+            ids.last().copied()
+        } else {
+            None
+        };
+        Ok((ids, next))
+    }
+
+    /// finalize (RFC 8555 §7.4). A CSR the client can fix leaves the order
+    /// `ready`; the certificate is stored before the order turns `valid`.
+    pub async fn finalize(&self, acct: &Account, id: OrderId, csr_der: &[u8]) -> Result<Order> {
+        let order = self.order(acct, id).await?;
+        let now = sa::now();
+        match order.status(now) {
+            OrderStatus::Ready => {}
+            OrderStatus::Valid | OrderStatus::Processing => {
+                return Err(Error::new(
+                    ErrorKind::OrderNotReady,
+                    format!(
+                        "order is {} and cannot be finalized again",
+                        order.status(now)
+                    ),
+                ))
+            }
+            s => {
+                return Err(Error::new(
+                    ErrorKind::OrderNotReady,
+                    format!("order is {s}, not ready: every authorization must be valid first"),
+                ))
+            }
+        }
+        let csr = ca::csr::parse(csr_der)?;
+        check_csr_names(&order, &csr)?;
+        let account_key = AccountKey::from_jwk(&acct.jwk)?;
+        if account_key.matches_spki(&csr.public_key_der) {
+            return Err(Error::bad_csr(
+                "the CSR's public key must not be the account key",
+            ));
+        }
+        let profile = Profile::parse(&order.profile).ok_or_else(|| {
+            Error::internal(format!("order has unknown profile {}", order.profile))
+        })?;
+
+        let claimed = self
+            .store()
+            .run(move |c| sa::orders::begin_finalize(c, id, now))
+            .await?;
+        if !claimed {
+            return Err(Error::new(
+                ErrorKind::OrderNotReady,
+                "order is already being finalized",
+            ));
+        }
+        let issued = self.sign(&order, profile, csr.public_key_der, now);
+        let issued = match issued {
+            Ok(i) => i,
+            Err(e) => {
+                // Nothing was issued: the order goes back to `ready` so the
+                // client may retry once the fault is fixed.
+                self.store()
+                    .run(move |c| sa::orders::end_finalize_without_certificate(c, id, None, now))
+                    .await?;
+                return Err(e);
+            }
+        };
+        let serial = issued.serial.to_hex();
+        let new_cert = sa::orders::NewCertificate {
+            serial: serial.clone(),
+            der: issued.der,
+            not_before: issued.not_before,
+            not_after: issued.not_after,
+        };
+        let o2 = order.clone();
+        let stored_at = sa::now();
+        self.store()
+            .run(move |c| sa::orders::complete_finalize(c, &o2, new_cert, stored_at))
+            .await?;
+        tracing::info!(order = id.0, account = acct.id.0, %serial, profile = profile.name(), "certificate issued");
+        self.load_order(id).await
+    }
+
+    fn sign(
+        &self,
+        order: &Order,
+        profile: Profile,
+        public_key_der: Vec<u8>,
+        now: OffsetDateTime,
+    ) -> Result<ca::IssuedCertificate> {
+        let cfg = &self.cfg().ca;
+        let not_before = order
+            .not_before
+            .unwrap_or(now - Duration::seconds(cfg.backdate_secs as i64));
+        let cap = ca::schedule::max_validity(now);
+        let wanted = Duration::days(cfg.validity_days as i64);
+        // BR 6.3.2 counts validity inclusively, hence the second.
+        let longest = not_before + wanted.min(cap) - Duration::seconds(1);
+        let not_after = order.not_after.map_or(longest, |na| {
+            na.min(not_before + cap - Duration::seconds(1))
+        });
+        self.ca().issue(&IssuanceRequest {
+            public_key_der,
+            names: order.names.clone(),
+            profile,
+            not_before,
+            not_after,
+            serial: ca::Serial::random()?,
+            crl_url: None,
+            issuer_url: None,
+        })
+    }
+
+    /// The PEM chain of a certificate: leaf, then intermediate (RFC 8555
+    /// §7.4.2).
+    pub async fn certificate_chain(&self, acct: &Account, id: CertificateId) -> Result<String> {
+        let cert = self
+            .store()
+            .run(move |c| sa::certificates::by_id(c, id))
+            .await?
+            .ok_or_else(|| Error::not_found("no such certificate"))?;
+        owned_by(cert.account_id, acct, "certificate")?;
+        let leaf = pem::encode(&pem::Pem::new("CERTIFICATE", cert.der));
+        Ok(format!("{leaf}{}", self.ca().intermediate_pem()))
+    }
+}
+
+/// RFC 8555 §7.4: the CSR must name exactly the order's identifiers; a CN,
+/// if present, must be one of them.
+fn check_csr_names(order: &Order, csr: &ca::csr::ParsedCsr) -> Result<()> {
+    let mut names: Vec<String> = csr.names.clone();
+    if let Some(cn) = &csr.common_name {
+        if !csr.names.contains(cn) {
+            return Err(Error::bad_csr(format!(
+                "the CSR's common name {cn:?} is not among its subjectAltNames"
+            )));
+        }
+    }
+    names.sort();
+    names.dedup();
+    if names != order.names {
+        let extra: Vec<_> = names.iter().filter(|n| !order.names.contains(n)).collect();
+        let missing: Vec<_> = order.names.iter().filter(|n| !names.contains(n)).collect();
+        return Err(Error::bad_csr(format!(
+            "the CSR's names must be exactly the order's identifiers; not in the order: {extra:?}, missing from the CSR: {missing:?}"
+        )));
+    }
+    Ok(())
+}
+
+/// A challenge token: 128 bits from the OS CSPRNG, base64url (RFC 8555
+/// §8.3 asks for at least 128 bits of entropy).
+fn new_token() -> Result<String> {
+    use ring::rand::SecureRandom;
+    let mut b = [0u8; 16];
+    ring::rand::SystemRandom::new()
+        .fill(&mut b)
+        .map_err(|_| Error::internal("OS random number generator failed"))?;
+    Ok(B64.encode(b))
+}

@@ -1,0 +1,115 @@
+//! Accounts (RFC 8555 §7.3).
+
+use diesel::prelude::*;
+use time::OffsetDateTime;
+
+use super::models::AccountRow;
+use super::schema::{accounts, eab_credentials};
+use super::{db_err, is_unique_violation, to_db, DbConn};
+use crate::core::{Account, AccountId, AccountStatus, EabId};
+use crate::error::{Error, ErrorKind, Result};
+
+pub struct NewAccount {
+    pub key_thumbprint: String,
+    pub jwk: serde_json::Map<String, serde_json::Value>,
+    pub contact: Vec<String>,
+    pub eab_credential: Option<EabId>,
+}
+
+/// The outcome of creating an account: a concurrent request with the same
+/// key may have won the race, in which case that account is returned.
+pub enum Created {
+    New(Account),
+    Existing(Account),
+}
+
+/// Inserts the account and binds the EAB credential in one transaction;
+/// the credential's `used_at` update is conditional, so a single-use key
+/// binds exactly one account even under concurrent requests.
+pub fn create(conn: &mut DbConn, new: NewAccount, now: OffsetDateTime) -> Result<Created> {
+    let res = super::write_tx(conn, |c| {
+        if let Some(eab) = new.eab_credential {
+            let bound = diesel::update(
+                eab_credentials::table
+                    .filter(eab_credentials::id.eq(eab.0))
+                    .filter(
+                        eab_credentials::single_use
+                            .eq(false)
+                            .or(eab_credentials::used_at.is_null()),
+                    ),
+            )
+            .set(eab_credentials::used_at.eq(Some(to_db(now))))
+            .execute(c)?;
+            if bound != 1 {
+                return Err(Error::unauthorized(
+                    "external account binding key has already been used to create an account",
+                ));
+            }
+        }
+        let jwk = serde_json::Value::Object(new.jwk.clone()).to_string();
+        let contact = serde_json::to_string(&new.contact)
+            .map_err(|e| Error::internal(format!("encoding contact: {e}")))?;
+        let row: AccountRow = diesel::insert_into(accounts::table)
+            .values((
+                accounts::key_thumbprint.eq(&new.key_thumbprint),
+                accounts::jwk.eq(jwk),
+                accounts::contact.eq(contact),
+                accounts::status.eq(AccountStatus::Valid.as_str()),
+                accounts::eab_credential_id.eq(new.eab_credential.map(|e| e.0)),
+                accounts::created_at.eq(to_db(now)),
+            ))
+            .returning(accounts::all_columns)
+            .get_result(c)
+            .map_err(|e| {
+                if is_unique_violation(&e) {
+                    Error::new(ErrorKind::Conflict, "account key already registered")
+                } else {
+                    db_err(e)
+                }
+            })?;
+        row.into_core()
+    });
+    match res {
+        Ok(a) => Ok(Created::New(a)),
+        Err(e) if e.kind == ErrorKind::Conflict => by_thumbprint(conn, &new.key_thumbprint)?
+            .map(Created::Existing)
+            .ok_or(e),
+        Err(e) => Err(e),
+    }
+}
+
+pub fn by_id(conn: &mut DbConn, id: AccountId) -> Result<Option<Account>> {
+    accounts::table
+        .find(id.0)
+        .select(AccountRow::as_select())
+        .first(conn)
+        .optional()?
+        .map(AccountRow::into_core)
+        .transpose()
+}
+
+pub fn by_thumbprint(conn: &mut DbConn, thumbprint: &str) -> Result<Option<Account>> {
+    accounts::table
+        .filter(accounts::key_thumbprint.eq(thumbprint))
+        .select(AccountRow::as_select())
+        .first(conn)
+        .optional()?
+        .map(AccountRow::into_core)
+        .transpose()
+}
+
+pub fn update_contact(conn: &mut DbConn, id: AccountId, contact: &[String]) -> Result<()> {
+    let contact = serde_json::to_string(contact)
+        .map_err(|e| Error::internal(format!("encoding contact: {e}")))?;
+    diesel::update(accounts::table.find(id.0))
+        .set(accounts::contact.eq(contact))
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn set_status(conn: &mut DbConn, id: AccountId, status: AccountStatus) -> Result<()> {
+    diesel::update(accounts::table.find(id.0))
+        .set(accounts::status.eq(status.as_str()))
+        .execute(conn)?;
+    Ok(())
+}

@@ -1,0 +1,255 @@
+//! Storage authority: the only module that talks to the database.
+//!
+//! SQLite (bundled) is the embedded default; PostgreSQL is chosen by a
+//! `postgres://` URL. The backend is picked from the URL scheme here, never
+//! by diesel's `MultiConnection::establish`, which tries every backend in
+//! turn and lets SQLite accept any string as a file name.
+
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+use time::{OffsetDateTime, PrimitiveDateTime};
+
+use crate::error::{Error, ErrorKind, Result};
+
+pub mod accounts;
+pub mod certificates;
+pub mod eab;
+pub mod models;
+pub mod nonces;
+pub mod orders;
+pub mod schema;
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+#[derive(diesel::MultiConnection)]
+pub enum DbConn {
+    Sqlite(diesel::SqliteConnection),
+    Pg(diesel::PgConnection),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn of_url(url: &str) -> Backend {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Backend::Postgres
+        } else {
+            Backend::Sqlite
+        }
+    }
+}
+
+/// r2d2 manager that opens the backend the URL names, with the SQLite
+/// settings trustgate relies on.
+#[derive(Debug)]
+struct Manager {
+    url: String,
+    backend: Backend,
+}
+
+impl r2d2::ManageConnection for Manager {
+    type Connection = DbConn;
+    type Error = diesel::ConnectionError;
+
+    fn connect(&self) -> Result<DbConn, diesel::ConnectionError> {
+        match self.backend {
+            Backend::Postgres => diesel::PgConnection::establish(&self.url).map(DbConn::Pg),
+            Backend::Sqlite => {
+                let mut c = diesel::SqliteConnection::establish(&self.url)?;
+                // WAL keeps every committed transaction across a process
+                // crash (synchronous=NORMAL risks only the last commits on
+                // power loss); busy_timeout makes writers queue instead of
+                // failing with "database is locked".
+                c.batch_execute(
+                    "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; \
+                     PRAGMA busy_timeout=10000; PRAGMA foreign_keys=ON;",
+                )
+                .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+                Ok(DbConn::Sqlite(c))
+            }
+        }
+    }
+
+    fn is_valid(&self, conn: &mut DbConn) -> Result<(), diesel::ConnectionError> {
+        conn.batch_execute("SELECT 1")
+            .map_err(diesel::ConnectionError::CouldntSetupConfiguration)
+    }
+
+    fn has_broken(&self, _conn: &mut DbConn) -> bool {
+        false
+    }
+}
+
+/// The handle every other module uses. Cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    pool: r2d2::Pool<Manager>,
+    backend: Backend,
+    checkout_timeout: Duration,
+}
+
+impl Store {
+    /// Opens the pool and applies pending migrations.
+    pub fn open(url: &str, pool_size: u32, checkout_timeout: Duration) -> Result<Store> {
+        let backend = Backend::of_url(url);
+        if backend == Backend::Sqlite {
+            if let Some(dir) = std::path::Path::new(url).parent() {
+                if !dir.as_os_str().is_empty() {
+                    std::fs::create_dir_all(dir)
+                        .map_err(|e| Error::internal(format!("creating {}: {e}", dir.display())))?;
+                }
+            }
+        }
+        // Connect once outside the pool so a wrong password or host is
+        // reported as the database said it, not as a pool timeout.
+        let manager = Manager {
+            url: url.to_owned(),
+            backend,
+        };
+        let mut first = r2d2::ManageConnection::connect(&manager)
+            .map_err(|e| Error::unavailable(format!("connecting to the database: {e}")))?;
+        migrate(&mut first)?;
+        drop(first);
+        let pool = r2d2::Pool::builder()
+            .max_size(pool_size.max(1))
+            .connection_timeout(checkout_timeout)
+            .test_on_check_out(false)
+            .build(manager)
+            .map_err(|e| Error::unavailable(format!("opening the connection pool: {e}")))?;
+        Ok(Store {
+            pool,
+            backend,
+            checkout_timeout,
+        })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Runs blocking database work off the async runtime.
+    pub async fn run<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConn) -> Result<T> + Send + 'static,
+    {
+        let pool = self.pool.clone();
+        let timeout = self.checkout_timeout;
+        tokio::task::spawn_blocking(move || {
+            let mut conn = pool
+                .get_timeout(timeout)
+                .map_err(|e| Error::unavailable(format!("database unavailable: {e}")))?;
+            f(&mut conn)
+        })
+        .await
+        .map_err(|e| Error::internal(format!("database task failed: {e}")))?
+    }
+
+    /// Like `run`, inside one write transaction.
+    pub async fn write<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConn) -> Result<T> + Send + 'static,
+    {
+        self.run(move |c| write_tx(c, f)).await
+    }
+}
+
+/// Applies the embedded migrations of the connection's backend.
+pub fn migrate(conn: &mut DbConn) -> Result<()> {
+    let res = match conn {
+        DbConn::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|_| ()),
+        DbConn::Pg(c) => c.run_pending_migrations(POSTGRES_MIGRATIONS).map(|_| ()),
+    };
+    res.map_err(|e| Error::internal(format!("applying migrations: {e}")))
+}
+
+/// A write transaction. On SQLite it starts with `BEGIN IMMEDIATE` so that
+/// a transaction that reads before it writes waits for the write lock up
+/// front instead of failing with SQLITE_BUSY when it upgrades.
+pub fn write_tx<T>(conn: &mut DbConn, f: impl FnOnce(&mut DbConn) -> Result<T>) -> Result<T> {
+    match conn {
+        DbConn::Sqlite(_) => {
+            conn.batch_execute("BEGIN IMMEDIATE").map_err(db_err)?;
+            match f(conn) {
+                Ok(v) => {
+                    if let Err(e) = conn.batch_execute("COMMIT") {
+                        let _ = conn.batch_execute("ROLLBACK");
+                        return Err(db_err(e));
+                    }
+                    Ok(v)
+                }
+                Err(e) => {
+                    // The error being returned matters more than a failed
+                    // rollback, which SQLite performs anyway on close.
+                    let _ = conn.batch_execute("ROLLBACK");
+                    Err(e)
+                }
+            }
+        }
+        DbConn::Pg(_) => conn.transaction(|c| f(c)),
+    }
+}
+
+impl From<diesel::result::Error> for Error {
+    fn from(e: diesel::result::Error) -> Self {
+        db_err(e)
+    }
+}
+
+/// Maps a database error: connection trouble is `Unavailable` (503, retry),
+/// anything else an internal error whose detail is only logged.
+pub fn db_err(e: diesel::result::Error) -> Error {
+    use diesel::result::{DatabaseErrorKind as K, Error as E};
+    match &e {
+        E::NotFound => Error::not_found("no such resource"),
+        E::DatabaseError(K::ClosedConnection | K::UnableToSendCommand, _) => {
+            Error::unavailable(format!("database: {e}"))
+        }
+        E::DatabaseError(_, info) if info.message().contains("database is locked") => {
+            Error::unavailable(format!("database: {e}"))
+        }
+        _ => Error::internal(format!("database: {e}")),
+    }
+}
+
+pub fn is_unique_violation(e: &diesel::result::Error) -> bool {
+    matches!(
+        e,
+        diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)
+    )
+}
+
+/// Current time, truncated to microseconds: SQLite keeps nanoseconds and
+/// PostgreSQL microseconds, so values read back compare equal on both.
+pub fn now() -> OffsetDateTime {
+    let t = OffsetDateTime::now_utc();
+    t.replace_nanosecond(t.nanosecond() / 1000 * 1000)
+        .unwrap_or(t)
+}
+
+/// Times are stored as UTC without an offset.
+pub fn to_db(t: OffsetDateTime) -> PrimitiveDateTime {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    PrimitiveDateTime::new(t.date(), t.time())
+}
+
+pub fn from_db(t: PrimitiveDateTime) -> OffsetDateTime {
+    t.assume_utc()
+}
+
+/// An unexpected value in a row is a bug or corruption, never client input.
+pub(crate) fn corrupt(what: &str, value: &str) -> Error {
+    Error::new(
+        ErrorKind::ServerInternal,
+        format!("stored {what} has unexpected value {value:?}"),
+    )
+}

@@ -1,0 +1,434 @@
+//! Orders, authorizations and challenges (RFC 8555 §7.1.3–7.1.5, §7.4,
+//! §7.5, §8).
+
+use std::collections::HashMap;
+
+use diesel::prelude::*;
+use time::OffsetDateTime;
+
+use super::models::{AuthzRow, ChallengeRow, OrderRow};
+use super::schema::{authorizations, certificates, challenges, order_authorizations, orders};
+use super::{db_err, is_unique_violation, to_db, DbConn};
+use crate::core::*;
+use crate::error::{Error, ErrorKind, Result};
+
+/// One authorization of a new order: reuse a valid one or create it.
+pub enum AuthzSpec {
+    Reuse(AuthzId),
+    New {
+        identifier: String,
+        wildcard: bool,
+        expires_at: OffsetDateTime,
+        challenges: Vec<(ChallengeType, String)>,
+    },
+}
+
+pub struct NewOrder {
+    pub account_id: AccountId,
+    pub names: Vec<String>,
+    pub profile: String,
+    pub not_before: Option<OffsetDateTime>,
+    pub not_after: Option<OffsetDateTime>,
+    pub expires_at: OffsetDateTime,
+    pub authorizations: Vec<AuthzSpec>,
+}
+
+/// Creates the order with its new authorizations and challenges in one
+/// transaction and returns its id.
+pub fn create(conn: &mut DbConn, new: NewOrder, now: OffsetDateTime) -> Result<OrderId> {
+    super::write_tx(conn, |c| {
+        let names = serde_json::to_string(&new.names)
+            .map_err(|e| Error::internal(format!("encoding names: {e}")))?;
+        let order_id: i64 = diesel::insert_into(orders::table)
+            .values((
+                orders::account_id.eq(new.account_id.0),
+                orders::status.eq(StoredOrderStatus::Pending.as_str()),
+                orders::names.eq(names),
+                orders::profile.eq(&new.profile),
+                orders::not_before.eq(new.not_before.map(to_db)),
+                orders::not_after.eq(new.not_after.map(to_db)),
+                orders::expires_at.eq(to_db(new.expires_at)),
+                orders::created_at.eq(to_db(now)),
+                orders::updated_at.eq(to_db(now)),
+            ))
+            .returning(orders::id)
+            .get_result(c)?;
+        for spec in &new.authorizations {
+            let authz_id = match spec {
+                AuthzSpec::Reuse(id) => id.0,
+                AuthzSpec::New {
+                    identifier,
+                    wildcard,
+                    expires_at,
+                    challenges: challs,
+                } => {
+                    let id: i64 = diesel::insert_into(authorizations::table)
+                        .values((
+                            authorizations::account_id.eq(new.account_id.0),
+                            authorizations::identifier.eq(identifier),
+                            authorizations::wildcard.eq(*wildcard),
+                            authorizations::status.eq(AuthorizationStatus::Pending.as_str()),
+                            authorizations::expires_at.eq(to_db(*expires_at)),
+                            authorizations::created_at.eq(to_db(now)),
+                        ))
+                        .returning(authorizations::id)
+                        .get_result(c)?;
+                    for (kind, token) in challs {
+                        diesel::insert_into(challenges::table)
+                            .values((
+                                challenges::authorization_id.eq(id),
+                                challenges::kind.eq(kind.as_str()),
+                                challenges::token.eq(token),
+                                challenges::status.eq(ChallengeStatus::Pending.as_str()),
+                            ))
+                            .execute(c)?;
+                    }
+                    id
+                }
+            };
+            diesel::insert_into(order_authorizations::table)
+                .values((
+                    order_authorizations::order_id.eq(order_id),
+                    order_authorizations::authorization_id.eq(authz_id),
+                ))
+                .execute(c)?;
+        }
+        Ok(OrderId(order_id))
+    })
+}
+
+/// A valid, unexpired authorization of this account for the name, if any
+/// (authorization reuse, BR 4.2.1).
+pub fn reusable_authz(
+    conn: &mut DbConn,
+    account: AccountId,
+    identifier: &str,
+    wildcard: bool,
+    valid_until_at_least: OffsetDateTime,
+) -> Result<Option<AuthzId>> {
+    Ok(authorizations::table
+        .filter(authorizations::account_id.eq(account.0))
+        .filter(authorizations::identifier.eq(identifier))
+        .filter(authorizations::status.eq(AuthorizationStatus::Valid.as_str()))
+        .filter(authorizations::expires_at.gt(to_db(valid_until_at_least)))
+        .filter(authorizations::wildcard.eq(wildcard))
+        .order(authorizations::expires_at.desc())
+        .select(authorizations::id)
+        .first::<i64>(conn)
+        .optional()?
+        .map(AuthzId))
+}
+
+/// Loads an order with its authorizations, challenges and certificate id.
+pub fn load(conn: &mut DbConn, id: OrderId) -> Result<Option<Order>> {
+    let Some(row) = orders::table
+        .find(id.0)
+        .select(OrderRow::as_select())
+        .first(conn)
+        .optional()?
+    else {
+        return Ok(None);
+    };
+    let authz_rows: Vec<AuthzRow> = order_authorizations::table
+        .inner_join(authorizations::table)
+        .filter(order_authorizations::order_id.eq(id.0))
+        .order(authorizations::id.asc())
+        .select(AuthzRow::as_select())
+        .load(conn)?;
+    let authzs = attach_challenges(conn, authz_rows)?;
+    let cert = certificates::table
+        .filter(certificates::order_id.eq(id.0))
+        .select(certificates::id)
+        .first::<i64>(conn)
+        .optional()?
+        .map(CertificateId);
+    Ok(Some(row.into_core(authzs, cert)?))
+}
+
+/// Loads an authorization with its challenges.
+pub fn load_authz(conn: &mut DbConn, id: AuthzId) -> Result<Option<Authorization>> {
+    let Some(row) = authorizations::table
+        .find(id.0)
+        .select(AuthzRow::as_select())
+        .first(conn)
+        .optional()?
+    else {
+        return Ok(None);
+    };
+    Ok(attach_challenges(conn, vec![row])?.pop())
+}
+
+/// One query for the challenges of all the authorizations (no N+1).
+fn attach_challenges(conn: &mut DbConn, rows: Vec<AuthzRow>) -> Result<Vec<Authorization>> {
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    let mut by_authz: HashMap<i64, Vec<Challenge>> = HashMap::new();
+    for c in challenges::table
+        .filter(challenges::authorization_id.eq_any(&ids))
+        .order(challenges::id.asc())
+        .select(ChallengeRow::as_select())
+        .load(conn)?
+    {
+        let c = c.into_core()?;
+        by_authz.entry(c.authorization_id.0).or_default().push(c);
+    }
+    rows.into_iter()
+        .map(|r| {
+            let ch = by_authz.remove(&r.id).unwrap_or_default();
+            r.into_core(ch)
+        })
+        .collect()
+}
+
+/// The authorization id a challenge belongs to.
+pub fn challenge_authz(conn: &mut DbConn, id: ChallengeId) -> Result<Option<AuthzId>> {
+    Ok(challenges::table
+        .find(id.0)
+        .select(challenges::authorization_id)
+        .first::<i64>(conn)
+        .optional()?
+        .map(AuthzId))
+}
+
+/// Moves a pending challenge to `processing` (RFC 8555 §7.5.1). Returns
+/// false if it was not pending (already answered), which is not an error.
+pub fn start_challenge(conn: &mut DbConn, id: ChallengeId, now: OffsetDateTime) -> Result<bool> {
+    let n = diesel::update(
+        challenges::table
+            .find(id.0)
+            .filter(challenges::status.eq(ChallengeStatus::Pending.as_str())),
+    )
+    .set((
+        challenges::status.eq(ChallengeStatus::Processing.as_str()),
+        challenges::started_at.eq(Some(to_db(now))),
+    ))
+    .execute(conn)?;
+    Ok(n == 1)
+}
+
+/// Challenges left `processing` since before `stale_before` (their
+/// validating process died); they are validated again.
+pub fn stale_challenges(
+    conn: &mut DbConn,
+    stale_before: OffsetDateTime,
+    limit: i64,
+) -> Result<Vec<ChallengeId>> {
+    Ok(challenges::table
+        .filter(challenges::status.eq(ChallengeStatus::Processing.as_str()))
+        .filter(challenges::started_at.lt(to_db(stale_before)))
+        .select(challenges::id)
+        .limit(limit)
+        .load::<i64>(conn)?
+        .into_iter()
+        .map(ChallengeId)
+        .collect())
+}
+
+/// Claims a stale challenge for this process by moving its start time.
+pub fn reclaim_challenge(
+    conn: &mut DbConn,
+    id: ChallengeId,
+    stale_before: OffsetDateTime,
+    now: OffsetDateTime,
+) -> Result<bool> {
+    let n = diesel::update(
+        challenges::table
+            .find(id.0)
+            .filter(challenges::status.eq(ChallengeStatus::Processing.as_str()))
+            .filter(challenges::started_at.lt(to_db(stale_before))),
+    )
+    .set(challenges::started_at.eq(Some(to_db(now))))
+    .execute(conn)?;
+    Ok(n == 1)
+}
+
+pub struct ValidationResult {
+    /// None when validation succeeded; otherwise the problem document.
+    pub error: Option<serde_json::Value>,
+    pub records: serde_json::Value,
+    /// When a valid authorization stops being reusable.
+    pub valid_until: OffsetDateTime,
+}
+
+/// Records a finished validation: the challenge and its authorization
+/// become valid or invalid together (RFC 8555 §7.1.6).
+pub fn finish_challenge(
+    conn: &mut DbConn,
+    id: ChallengeId,
+    authz: AuthzId,
+    result: ValidationResult,
+    now: OffsetDateTime,
+) -> Result<()> {
+    super::write_tx(conn, |c| {
+        let ok = result.error.is_none();
+        let (cs, az) = if ok {
+            (ChallengeStatus::Valid, AuthorizationStatus::Valid)
+        } else {
+            (ChallengeStatus::Invalid, AuthorizationStatus::Invalid)
+        };
+        let n = diesel::update(
+            challenges::table
+                .find(id.0)
+                .filter(challenges::status.eq(ChallengeStatus::Processing.as_str())),
+        )
+        .set((
+            challenges::status.eq(cs.as_str()),
+            challenges::validated_at.eq(ok.then(|| to_db(now))),
+            challenges::error.eq(result.error.as_ref().map(|e| e.to_string())),
+            challenges::validation_records.eq(Some(result.records.to_string())),
+        ))
+        .execute(c)?;
+        if n == 0 {
+            // Another instance finished it first; its result stands.
+            return Ok(());
+        }
+        let expires = if ok {
+            to_db(result.valid_until)
+        } else {
+            to_db(now)
+        };
+        diesel::update(
+            authorizations::table
+                .find(authz.0)
+                .filter(authorizations::status.eq(AuthorizationStatus::Pending.as_str())),
+        )
+        .set((
+            authorizations::status.eq(az.as_str()),
+            authorizations::expires_at.eq(expires),
+        ))
+        .execute(c)?;
+        Ok(())
+    })
+}
+
+/// Deactivates an authorization (RFC 8555 §7.5.2); only pending or valid
+/// ones can be.
+pub fn deactivate_authz(conn: &mut DbConn, id: AuthzId) -> Result<bool> {
+    let n = diesel::update(
+        authorizations::table
+            .find(id.0)
+            .filter(authorizations::status.eq_any([
+                AuthorizationStatus::Pending.as_str(),
+                AuthorizationStatus::Valid.as_str(),
+            ])),
+    )
+    .set(authorizations::status.eq(AuthorizationStatus::Deactivated.as_str()))
+    .execute(conn)?;
+    Ok(n == 1)
+}
+
+/// Order ids of an account, oldest first, after `after` (keyset paging).
+pub fn ids_for_account(
+    conn: &mut DbConn,
+    account: AccountId,
+    after: Option<OrderId>,
+    limit: i64,
+) -> Result<Vec<OrderId>> {
+    let mut q = orders::table
+        .filter(orders::account_id.eq(account.0))
+        .select(orders::id)
+        .order(orders::id.asc())
+        .limit(limit)
+        .into_boxed();
+    if let Some(a) = after {
+        q = q.filter(orders::id.gt(a.0));
+    }
+    Ok(q.load::<i64>(conn)?.into_iter().map(OrderId).collect())
+}
+
+/// Claims a ready order for finalization: exactly one caller wins, however
+/// many finalize it at once (RFC 8555 §7.4).
+pub fn begin_finalize(conn: &mut DbConn, id: OrderId, now: OffsetDateTime) -> Result<bool> {
+    let n = diesel::update(
+        orders::table
+            .find(id.0)
+            .filter(orders::status.eq(StoredOrderStatus::Pending.as_str())),
+    )
+    .set((
+        orders::status.eq(StoredOrderStatus::Processing.as_str()),
+        orders::updated_at.eq(to_db(now)),
+    ))
+    .execute(conn)?;
+    Ok(n == 1)
+}
+
+/// Returns a claimed order to `pending` (so it is `ready` again) after a
+/// refusal the client can fix, or marks it invalid with `error`.
+pub fn end_finalize_without_certificate(
+    conn: &mut DbConn,
+    id: OrderId,
+    invalid_with: Option<serde_json::Value>,
+    now: OffsetDateTime,
+) -> Result<()> {
+    let status = if invalid_with.is_some() {
+        StoredOrderStatus::Invalid
+    } else {
+        StoredOrderStatus::Pending
+    };
+    diesel::update(
+        orders::table
+            .find(id.0)
+            .filter(orders::status.eq(StoredOrderStatus::Processing.as_str())),
+    )
+    .set((
+        orders::status.eq(status.as_str()),
+        orders::error.eq(invalid_with.map(|e| e.to_string())),
+        orders::updated_at.eq(to_db(now)),
+    ))
+    .execute(conn)?;
+    Ok(())
+}
+
+pub struct NewCertificate {
+    pub serial: String,
+    pub der: Vec<u8>,
+    pub not_before: OffsetDateTime,
+    pub not_after: OffsetDateTime,
+}
+
+/// Stores the certificate and marks the order valid in one transaction:
+/// the order is never `valid` without its certificate on disk.
+pub fn complete_finalize(
+    conn: &mut DbConn,
+    order: &Order,
+    cert: NewCertificate,
+    now: OffsetDateTime,
+) -> Result<CertificateId> {
+    super::write_tx(conn, |c| {
+        let id: i64 = diesel::insert_into(certificates::table)
+            .values((
+                certificates::serial.eq(&cert.serial),
+                certificates::order_id.eq(order.id.0),
+                certificates::account_id.eq(order.account_id.0),
+                certificates::der.eq(&cert.der),
+                certificates::not_before.eq(to_db(cert.not_before)),
+                certificates::not_after.eq(to_db(cert.not_after)),
+                certificates::created_at.eq(to_db(now)),
+            ))
+            .returning(certificates::id)
+            .get_result(c)
+            .map_err(|e| {
+                if is_unique_violation(&e) {
+                    Error::new(
+                        ErrorKind::ServerInternal,
+                        "certificate serial or order collision",
+                    )
+                } else {
+                    db_err(e)
+                }
+            })?;
+        let n = diesel::update(
+            orders::table
+                .find(order.id.0)
+                .filter(orders::status.eq(StoredOrderStatus::Processing.as_str())),
+        )
+        .set((
+            orders::status.eq(StoredOrderStatus::Valid.as_str()),
+            orders::updated_at.eq(to_db(now)),
+        ))
+        .execute(c)?;
+        if n != 1 {
+            return Err(Error::internal("order left processing during issuance"));
+        }
+        Ok(CertificateId(id))
+    })
+}

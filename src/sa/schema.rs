@@ -1,0 +1,126 @@
+//! Diesel table definitions, shared by both backends (see migrations/).
+
+diesel::table! {
+    eab_credentials (id) {
+        id -> BigInt,
+        key_id -> Text,
+        hmac_key -> Binary,
+        note -> Text,
+        single_use -> Bool,
+        created_at -> Timestamp,
+        expires_at -> Nullable<Timestamp>,
+        revoked_at -> Nullable<Timestamp>,
+        used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    accounts (id) {
+        id -> BigInt,
+        key_thumbprint -> Text,
+        jwk -> Text,
+        contact -> Text,
+        status -> Text,
+        eab_credential_id -> Nullable<BigInt>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    orders (id) {
+        id -> BigInt,
+        account_id -> BigInt,
+        status -> Text,
+        names -> Text,
+        profile -> Text,
+        not_before -> Nullable<Timestamp>,
+        not_after -> Nullable<Timestamp>,
+        expires_at -> Timestamp,
+        error -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    authorizations (id) {
+        id -> BigInt,
+        account_id -> BigInt,
+        identifier -> Text,
+        wildcard -> Bool,
+        status -> Text,
+        expires_at -> Timestamp,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    order_authorizations (order_id, authorization_id) {
+        order_id -> BigInt,
+        authorization_id -> BigInt,
+    }
+}
+
+diesel::table! {
+    challenges (id) {
+        id -> BigInt,
+        authorization_id -> BigInt,
+        kind -> Text,
+        token -> Text,
+        status -> Text,
+        validated_at -> Nullable<Timestamp>,
+        error -> Nullable<Text>,
+        validation_records -> Nullable<Text>,
+        started_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    certificates (id) {
+        id -> BigInt,
+        serial -> Text,
+        order_id -> BigInt,
+        account_id -> BigInt,
+        der -> Binary,
+        not_before -> Timestamp,
+        not_after -> Timestamp,
+        created_at -> Timestamp,
+        revoked_at -> Nullable<Timestamp>,
+        revocation_reason -> Nullable<Integer>,
+    }
+}
+
+diesel::table! {
+    used_nonces (nonce) {
+        nonce -> Text,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    server_secrets (name) {
+        name -> Text,
+        secret -> Binary,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(accounts -> eab_credentials (eab_credential_id));
+diesel::joinable!(orders -> accounts (account_id));
+diesel::joinable!(authorizations -> accounts (account_id));
+diesel::joinable!(order_authorizations -> orders (order_id));
+diesel::joinable!(order_authorizations -> authorizations (authorization_id));
+diesel::joinable!(challenges -> authorizations (authorization_id));
+diesel::joinable!(certificates -> orders (order_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    eab_credentials,
+    accounts,
+    orders,
+    authorizations,
+    order_authorizations,
+    challenges,
+    certificates,
+    used_nonces,
+    server_secrets,
+);

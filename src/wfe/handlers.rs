@@ -1,0 +1,205 @@
+//! One function per ACME resource: verify, call `ra`, render.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use base64::Engine;
+use hyper::StatusCode;
+
+use super::jws::{KeyUse, Signer, VerifiedPost};
+use super::urls::{self, Route};
+use super::{render, Body, Reply, Wfe};
+use crate::acme::{self, AccountRequest, ChallengeStatus, OrderStatus};
+use crate::core::{AccountId, OrderId};
+use crate::error::{Error, Result};
+use crate::ra::NewAccountOutcome;
+use crate::sa;
+
+/// Seconds a client is asked to wait before polling again.
+const POLL_AFTER_SECS: u64 = 1;
+
+impl Wfe {
+    pub(super) async fn dispatch(
+        &self,
+        route: Route,
+        content_type: Option<&str>,
+        body: &[u8],
+        url: &str,
+    ) -> Result<Reply> {
+        let key_use = match route {
+            Route::NewAccount => KeyUse::Jwk,
+            _ => KeyUse::Kid,
+        };
+        let post = self.verify_post(content_type, body, url, key_use).await?;
+        match route {
+            Route::NewAccount => self.new_account(post).await,
+            Route::Account(id) => self.account(post, id).await,
+            Route::Orders(id) => self.orders(post, id).await,
+            Route::NewOrder => self.new_order(post).await,
+            Route::Order(id) => self.order(post, id).await,
+            Route::Finalize(id) => self.finalize(post, id).await,
+            Route::Authz(id) => self.authz(post, id).await,
+            Route::Challenge(id) => self.challenge(post, id).await,
+            Route::Certificate(id) => self.certificate(post, id).await,
+            Route::RevokeCert | Route::KeyChange => Err(Error::malformed(
+                "this server does not support this request yet",
+            )),
+            Route::Directory | Route::NewNonce => {
+                Err(Error::internal("GET route dispatched as POST"))
+            }
+        }
+    }
+
+    /// RFC 8555 §7.3.
+    async fn new_account(&self, post: VerifiedPost) -> Result<Reply> {
+        let Signer::Jwk { key, raw } = post.signer() else {
+            return Err(Error::internal("newAccount verified without a jwk"));
+        };
+        let req: AccountRequest = post.json()?;
+        let outcome = self
+            .ra
+            .new_account(key, raw, req, &self.urls.abs(urls::NEW_ACCOUNT))
+            .await?;
+        let (status, acct) = match outcome {
+            NewAccountOutcome::Created(a) => (StatusCode::CREATED, a),
+            NewAccountOutcome::Existing(a) => (StatusCode::OK, a),
+        };
+        Ok(Reply::json(status, &render::account(&self.urls, &acct))?
+            .location(self.urls.account(acct.id)))
+    }
+
+    /// RFC 8555 §7.3.2 (update), §7.3.6 (deactivation); POST-as-GET reads.
+    async fn account(&self, post: VerifiedPost, id: AccountId) -> Result<Reply> {
+        let acct = post.account()?;
+        if acct.id != id {
+            return Err(Error::unauthorized("the kid and the account URL differ"));
+        }
+        let acct = if post.is_post_as_get() {
+            acct.clone()
+        } else {
+            let req: AccountRequest = post.json()?;
+            self.ra.update_account(acct.clone(), req).await?
+        };
+        Ok(
+            Reply::json(StatusCode::OK, &render::account(&self.urls, &acct))?
+                .location(self.urls.account(acct.id)),
+        )
+    }
+
+    /// RFC 8555 §7.1.2.1, paginated with Link rel="next".
+    async fn orders(&self, post: VerifiedPost, id: AccountId) -> Result<Reply> {
+        post.require_post_as_get()?;
+        let acct = post.account()?;
+        if acct.id != id {
+            return Err(Error::unauthorized("the kid and the account URL differ"));
+        }
+        let cursor = match post.url().split_once("?cursor=") {
+            Some((_, c)) => Some(
+                c.parse::<OrderId>()
+                    .map_err(|_| Error::malformed("bad cursor"))?,
+            ),
+            None => None,
+        };
+        let (ids, next) = self.ra.orders_page(acct, cursor).await?;
+        let list = acme::OrdersList {
+            orders: ids.into_iter().map(|o| self.urls.order(o)).collect(),
+        };
+        let mut reply = Reply::json(StatusCode::OK, &list)?;
+        if let Some(n) = next {
+            reply = reply.link(&self.urls.orders(id, Some(n)), "next");
+        }
+        Ok(reply)
+    }
+
+    /// RFC 8555 §7.4.
+    async fn new_order(&self, post: VerifiedPost) -> Result<Reply> {
+        let req: acme::NewOrderRequest = post.json()?;
+        let order = self.ra.new_order(post.account()?, req).await?;
+        Ok(Reply::json(
+            StatusCode::CREATED,
+            &render::order(&self.urls, &order, sa::now()),
+        )?
+        .location(self.urls.order(order.id)))
+    }
+
+    async fn order(&self, post: VerifiedPost, id: OrderId) -> Result<Reply> {
+        post.require_post_as_get()?;
+        let order = self.ra.order(post.account()?, id).await?;
+        self.order_reply(&order)
+    }
+
+    /// RFC 8555 §7.4: the order is returned as it stands after finalize.
+    async fn finalize(&self, post: VerifiedPost, id: OrderId) -> Result<Reply> {
+        let req: acme::FinalizeRequest = post.json()?;
+        let csr = B64
+            .decode(req.csr.trim_end_matches('='))
+            .map_err(|_| Error::bad_csr("csr is not base64url DER"))?;
+        let order = self.ra.finalize(post.account()?, id, &csr).await?;
+        self.order_reply(&order)
+    }
+
+    fn order_reply(&self, order: &crate::core::Order) -> Result<Reply> {
+        let rendered = render::order(&self.urls, order, sa::now());
+        let processing = rendered.status == OrderStatus::Processing;
+        let mut reply = Reply::json(StatusCode::OK, &rendered)?.location(self.urls.order(order.id));
+        if processing {
+            reply = reply.retry_after(POLL_AFTER_SECS);
+        }
+        Ok(reply)
+    }
+
+    /// RFC 8555 §7.5 (read), §7.5.2 (deactivation).
+    async fn authz(&self, post: VerifiedPost, id: crate::core::AuthzId) -> Result<Reply> {
+        let acct = post.account()?;
+        let authz = if post.is_post_as_get() {
+            self.ra.authorization(acct, id).await?
+        } else {
+            let req: acme::AuthorizationUpdate = post.json()?;
+            if req.status.as_deref() != Some("deactivated") {
+                return Err(Error::malformed(
+                    "an authorization can only be updated to status \"deactivated\"",
+                ));
+            }
+            self.ra.deactivate_authorization(acct, id).await?
+        };
+        let mut reply = Reply::json(
+            StatusCode::OK,
+            &render::authorization(&self.urls, &authz, sa::now()),
+        )?;
+        if authz
+            .challenges
+            .iter()
+            .any(|c| c.status == ChallengeStatus::Processing)
+        {
+            reply = reply.retry_after(POLL_AFTER_SECS);
+        }
+        Ok(reply)
+    }
+
+    /// RFC 8555 §7.5.1: an empty JSON object answers the challenge;
+    /// POST-as-GET reads it.
+    async fn challenge(&self, post: VerifiedPost, id: crate::core::ChallengeId) -> Result<Reply> {
+        let acct = post.account()?;
+        let (authz, chall) = if post.is_post_as_get() {
+            self.ra.challenge(acct, id).await?
+        } else {
+            let _: serde_json::Map<String, serde_json::Value> = post.json()?;
+            self.ra.respond_challenge(acct, id).await?
+        };
+        let mut reply = Reply::json(StatusCode::OK, &render::challenge(&self.urls, &chall))?
+            .link(&self.urls.authz(authz.id), "up");
+        if chall.status == ChallengeStatus::Processing {
+            reply = reply.retry_after(POLL_AFTER_SECS);
+        }
+        Ok(reply)
+    }
+
+    /// RFC 8555 §7.4.2.
+    async fn certificate(
+        &self,
+        post: VerifiedPost,
+        id: crate::core::CertificateId,
+    ) -> Result<Reply> {
+        post.require_post_as_get()?;
+        let chain = self.ra.certificate_chain(post.account()?, id).await?;
+        Ok(Reply::new(StatusCode::OK, Body::PemChain(chain)))
+    }
+}

@@ -1,0 +1,289 @@
+//! Web front end: HTTP routing, JWS and nonce checks, rendering, and
+//! problem documents. It parses, verifies and renders; `ra` decides.
+//!
+//! Every request goes through `Wfe::handle`, which adds the headers RFC
+//! 8555 wants on every response (Replay-Nonce, Link rel="index",
+//! Cache-Control) and turns errors into problem documents; handlers only
+//! return a `Reply` or an `Error`.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::header::{self, HeaderValue};
+use hyper::{Method, Request, Response, StatusCode};
+
+use crate::acme::problem::Problem;
+use crate::config::Config;
+use crate::error::{Error, ErrorKind, Result};
+use crate::ra::Ra;
+use crate::sa::{self, Store};
+
+mod handlers;
+pub mod jws;
+pub mod nonce;
+mod render;
+pub mod server;
+pub mod urls;
+
+use nonce::Nonces;
+use urls::{Route, Urls};
+
+pub struct Wfe {
+    cfg: Arc<Config>,
+    urls: Urls,
+    ra: Ra,
+    store: Store,
+    nonces: Nonces,
+    /// The directory never changes while the process runs.
+    directory: Bytes,
+}
+
+/// What a handler answers.
+pub struct Reply {
+    status: StatusCode,
+    body: Body,
+    location: Option<String>,
+    links: Vec<String>,
+    retry_after: Option<u64>,
+}
+
+enum Body {
+    Empty,
+    Json(Vec<u8>),
+    PemChain(String),
+}
+
+impl Reply {
+    fn json<T: serde::Serialize>(status: StatusCode, value: &T) -> Result<Reply> {
+        let body = serde_json::to_vec_pretty(value)
+            .map_err(|e| Error::internal(format!("rendering JSON: {e}")))?;
+        Ok(Reply::new(status, Body::Json(body)))
+    }
+    fn new(status: StatusCode, body: Body) -> Reply {
+        Reply {
+            status,
+            body,
+            location: None,
+            links: Vec::new(),
+            retry_after: None,
+        }
+    }
+    fn location(mut self, url: String) -> Reply {
+        self.location = Some(url);
+        self
+    }
+    fn link(mut self, url: &str, rel: &str) -> Reply {
+        self.links.push(format!("<{url}>;rel=\"{rel}\""));
+        self
+    }
+    fn retry_after(mut self, secs: u64) -> Reply {
+        self.retry_after = Some(secs);
+        self
+    }
+}
+
+impl Wfe {
+    pub async fn new(cfg: Arc<Config>, ra: Ra, store: Store) -> Result<Wfe> {
+        let now = sa::now();
+        let secret = store
+            .run(move |c| {
+                sa::nonces::shared_secret(c, nonce::SECRET_NAME, Nonces::generate_secret, now)
+            })
+            .await?;
+        let nonces = Nonces::new(
+            &secret,
+            time::Duration::seconds(cfg.acme.nonce_lifetime_secs as i64),
+        );
+        let urls = Urls::new(&cfg.base_url());
+        let directory = serde_json::to_vec_pretty(&render::directory(&urls, &cfg))
+            .map_err(|e| Error::internal(format!("rendering directory: {e}")))?
+            .into();
+        Ok(Wfe {
+            cfg,
+            urls,
+            ra,
+            store,
+            nonces,
+            directory,
+        })
+    }
+
+    pub fn urls(&self) -> &Urls {
+        &self.urls
+    }
+
+    /// The one wrapper every request passes through.
+    pub async fn handle(&self, req: Request<Incoming>) -> Response<Full<Bytes>> {
+        let method = req.method().clone();
+        let path = req.uri().path().to_owned();
+        let timeout = std::time::Duration::from_secs(self.cfg.server.request_timeout_secs);
+        let result = match tokio::time::timeout(timeout, self.route(req)).await {
+            Ok(r) => r,
+            Err(_) => Err(Error::unavailable("request timed out")),
+        };
+        let mut resp = match result {
+            Ok(reply) => self.render_reply(reply),
+            Err(e) => self.render_error(&method, &path, &e),
+        };
+        self.common_headers(&mut resp);
+        if method == Method::HEAD {
+            *resp.body_mut() = Full::new(Bytes::new());
+        }
+        resp
+    }
+
+    async fn route(&self, req: Request<Incoming>) -> Result<Reply> {
+        let path = req.uri().path().to_owned();
+        let route = Route::parse(&path)
+            .ok_or_else(|| Error::not_found(format!("no resource at {path}")))?;
+        if !route.methods().contains(&req.method().as_str()) {
+            return Err(Error::new(
+                ErrorKind::MethodNotAllowed,
+                format!(
+                    "{} is not allowed here; use {}",
+                    req.method(),
+                    route.methods().join(", ")
+                ),
+            ));
+        }
+        match route {
+            Route::Directory => Ok(Reply::new(
+                StatusCode::OK,
+                Body::Json(self.directory.to_vec()),
+            )),
+            // RFC 8555 §7.2: 200 for HEAD, 204 for GET.
+            Route::NewNonce if req.method() == Method::HEAD => {
+                Ok(Reply::new(StatusCode::OK, Body::Empty))
+            }
+            Route::NewNonce => Ok(Reply::new(StatusCode::NO_CONTENT, Body::Empty)),
+            _ => {
+                let content_type = req
+                    .headers()
+                    .get(header::CONTENT_TYPE)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned);
+                let url = match req.uri().query() {
+                    Some(q) => format!("{}?{q}", self.urls.abs(&path)),
+                    None => self.urls.abs(&path),
+                };
+                let body = self.read_body(req).await?;
+                self.dispatch(route, content_type.as_deref(), &body, &url)
+                    .await
+            }
+        }
+    }
+
+    async fn read_body(&self, req: Request<Incoming>) -> Result<Bytes> {
+        let limit = self.cfg.server.max_body_bytes;
+        if let Some(len) = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok())
+        {
+            if len > limit {
+                return Err(too_large(limit));
+            }
+        }
+        match Limited::new(req.into_body(), limit).collect().await {
+            Ok(b) => Ok(b.to_bytes()),
+            Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(too_large(limit)),
+            Err(e) => Err(Error::malformed(format!("reading the request body: {e}"))),
+        }
+    }
+
+    fn render_reply(&self, reply: Reply) -> Response<Full<Bytes>> {
+        let (body, content_type) = match reply.body {
+            Body::Empty => (Bytes::new(), None),
+            Body::Json(b) => (Bytes::from(b), Some("application/json")),
+            Body::PemChain(s) => (Bytes::from(s), Some("application/pem-certificate-chain")),
+        };
+        let mut resp = Response::new(Full::new(body));
+        *resp.status_mut() = reply.status;
+        let h = resp.headers_mut();
+        if let Some(ct) = content_type {
+            h.insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
+        }
+        if let Some(loc) = reply.location.and_then(|l| HeaderValue::from_str(&l).ok()) {
+            h.insert(header::LOCATION, loc);
+        }
+        for l in reply.links {
+            if let Ok(v) = HeaderValue::from_str(&l) {
+                h.append(header::LINK, v);
+            }
+        }
+        if let Some(s) = reply.retry_after {
+            h.insert(header::RETRY_AFTER, HeaderValue::from(s));
+        }
+        resp
+    }
+
+    fn render_error(&self, method: &Method, path: &str, e: &Error) -> Response<Full<Bytes>> {
+        let problem = Problem::from_error(e);
+        match e.kind {
+            ErrorKind::ServerInternal | ErrorKind::Unavailable => {
+                tracing::error!(%method, path, error = %e, "request failed")
+            }
+            _ => {
+                tracing::info!(%method, path, problem = %problem.kind, detail = %problem.detail, "request refused")
+            }
+        }
+        let body = serde_json::to_vec_pretty(&problem).unwrap_or_default();
+        let mut resp = Response::new(Full::new(Bytes::from(body)));
+        *resp.status_mut() =
+            StatusCode::from_u16(problem.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let h = resp.headers_mut();
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        if e.kind == ErrorKind::MethodNotAllowed {
+            if let Some(route) = Route::parse(path) {
+                if let Ok(v) = HeaderValue::from_str(&route.methods().join(", ")) {
+                    h.insert(header::ALLOW, v);
+                }
+            }
+        }
+        if e.kind == ErrorKind::Unavailable {
+            h.insert(header::RETRY_AFTER, HeaderValue::from(5u32));
+        }
+        if let Some(loc) = e
+            .location
+            .as_deref()
+            .and_then(|l| HeaderValue::from_str(l).ok())
+        {
+            h.insert(header::LOCATION, loc);
+        }
+        resp
+    }
+
+    /// RFC 8555 §6.5 (a fresh nonce on every response), §7.1 (Link to the
+    /// directory), and no caching of account-specific resources.
+    fn common_headers(&self, resp: &mut Response<Full<Bytes>>) {
+        let h = resp.headers_mut();
+        match self.nonces.issue(sa::now()) {
+            Ok(n) => {
+                if let Ok(v) = HeaderValue::from_str(&n) {
+                    h.insert("replay-nonce", v);
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "issuing a nonce failed"),
+        }
+        if let Ok(v) = HeaderValue::from_str(&format!(
+            "<{}>;rel=\"index\"",
+            self.urls.abs(urls::DIRECTORY)
+        )) {
+            h.append(header::LINK, v);
+        }
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+}
+
+fn too_large(limit: usize) -> Error {
+    Error::new(
+        ErrorKind::PayloadTooLarge,
+        format!("request body is larger than {limit} bytes"),
+    )
+}
