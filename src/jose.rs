@@ -93,7 +93,7 @@ impl AccountKey {
                     ));
                 }
                 let e_bits = significant_bits(&e);
-                if e_bits < 2 || e_bits > 33 || e.last().is_some_and(|b| b & 1 == 0) {
+                if !(2..=33).contains(&e_bits) || e.last().is_some_and(|b| b & 1 == 0) {
                     return Err(Error::new(
                         ErrorKind::BadPublicKey,
                         "bad RSA public exponent",

@@ -157,12 +157,16 @@ fn init(config_path: &Path) -> Result<()> {
         std::fs::create_dir_all(dir)
             .map_err(|e| Error::internal(format!("creating {}: {e}", dir.display())))?;
     }
-    let text = format!(
-        "# Written by `trustgate init`; see conf/trustgate.example.toml for every key.\n\
-         data_dir = \"data\"\n\n[ca]\nroot_cert = \"ca/root.pem\"\nintermediate_cert = \"ca/intermediate.pem\"\n\
-         intermediate_key = \"ca/intermediate.key\"\n# The hierarchy above exists now; never generate another silently.\n\
-         generate_dev_ca = false\n"
-    );
+    let text = r#"# Written by `trustgate init`; see conf/trustgate.example.toml for every key.
+data_dir = "data"
+
+[ca]
+root_cert = "ca/root.pem"
+intermediate_cert = "ca/intermediate.pem"
+intermediate_key = "ca/intermediate.key"
+# The hierarchy above exists now; never generate another silently.
+generate_dev_ca = false
+"#;
     std::fs::write(config_path, text)
         .map_err(|e| Error::internal(format!("writing {}: {e}", config_path.display())))?;
     println!("wrote {}", config_path.display());

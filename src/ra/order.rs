@@ -285,17 +285,10 @@ impl Ra {
     }
 }
 
-/// RFC 8555 §7.4: the CSR must name exactly the order's identifiers; a CN,
-/// if present, must be one of them.
+/// RFC 8555 §7.4: the CSR must name exactly the order's identifiers, each
+/// in a subjectAltName or the common name.
 fn check_csr_names(order: &Order, csr: &ca::csr::ParsedCsr) -> Result<()> {
-    let mut names: Vec<String> = csr.names.clone();
-    if let Some(cn) = &csr.common_name {
-        if !csr.names.contains(cn) {
-            return Err(Error::bad_csr(format!(
-                "the CSR's common name {cn:?} is not among its subjectAltNames"
-            )));
-        }
-    }
+    let mut names = csr.identifiers();
     names.sort();
     names.dedup();
     if names != order.names {

@@ -1,34 +1,346 @@
-// TEMPORARY stand-in matching the helper contract; replaced by wip-va.
-#![allow(unused)]
-use crate::error::Result;
+//! Validation authority: proves that an ACME client controls a DNS name
+//! (RFC 8555 §8) by fetching what the challenge asks for, and records what
+//! it contacted as evidence.
+//!
+//! One file per method, as in Boulder's `va/`: `http01.rs` now, `dns01.rs`
+//! and `tlsalpn01.rs` later. A method gets the shared resolver, the request,
+//! the attempt's deadline and the evidence list, and returns `Result<()>`;
+//! `Validator::validate` dispatches, bounds the attempt and never panics.
+
+use std::future::Future;
 use std::net::IpAddr;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tokio::time::Instant;
+
+use crate::acme::ChallengeType;
+use crate::config::VaConfig;
+use crate::error::{Error, ErrorKind, Result};
+
+pub mod addr;
+pub mod dns;
+pub mod http01;
+mod tls;
+
+#[cfg(test)]
+mod testutil;
+
+/// Validates challenges. Cheap to clone; all clones share one resolver.
 #[derive(Clone)]
-pub struct Validator;
-impl Validator {
-    pub fn new(cfg: &crate::config::VaConfig) -> Result<Self> {
-        todo!()
-    }
-    pub async fn validate(&self, req: &ValidationRequest) -> ValidationOutcome {
-        todo!()
-    }
+pub struct Validator {
+    inner: Arc<Inner>,
 }
+
+struct Inner {
+    timeout_secs: u64,
+    resolver: dns::Resolver,
+    http01: http01::Http01,
+}
+
+/// One challenge to validate.
+#[derive(Clone)]
 pub struct ValidationRequest {
-    pub method: crate::acme::ChallengeType,
+    pub method: ChallengeType,
+    /// The DNS name being validated; never a wildcard (`*.`), which is
+    /// validated through its base name (RFC 8555 §7.1.3).
     pub identifier: String,
     pub token: String,
+    /// `token || '.' || base64url(JWK thumbprint)` (RFC 8555 §8.1).
     pub key_authorization: String,
 }
+
+// Hand-written so a stray `{:?}` in a log line never prints the key
+// authorization.
+impl std::fmt::Debug for ValidationRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ValidationRequest")
+            .field("method", &self.method)
+            .field("identifier", &self.identifier)
+            .field("token", &self.token)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The result of one attempt and the evidence gathered on the way, also
+/// when the attempt failed.
+#[derive(Debug, Clone)]
 pub struct ValidationOutcome {
     pub result: Result<()>,
     pub records: Vec<ValidationRecord>,
 }
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
+
+/// What was contacted, stored with the challenge as evidence (RFC 8555
+/// §8.3; Boulder's `validationRecord`). One per HTTP request, so a
+/// redirect chain gives one record per hop.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
 pub struct ValidationRecord {
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
     pub hostname: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub port: Option<u16>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub addresses_resolved: Vec<IpAddr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub address_used: Option<IpAddr>,
+    /// TXT answers seen by dns-01.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub dns_answers: Vec<String>,
+}
+
+impl Validator {
+    pub fn new(cfg: &VaConfig) -> Result<Self> {
+        Ok(Validator {
+            inner: Arc::new(Inner {
+                timeout_secs: cfg.timeout_secs.max(1),
+                resolver: dns::Resolver::new(cfg)?,
+                http01: http01::Http01::new(cfg)?,
+            }),
+        })
+    }
+
+    /// The resolver, for CAA checks and other lookups outside a challenge.
+    pub fn resolver(&self) -> &dns::Resolver {
+        &self.inner.resolver
+    }
+
+    /// One validation attempt; never panics; the whole attempt is bounded
+    /// by `timeout_secs` (a timeout is `ErrorKind::Connection`
+    /// "timeout after Ns").
+    pub async fn validate(&self, req: &ValidationRequest) -> ValidationOutcome {
+        let secs = self.inner.timeout_secs;
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        let mut records = Vec::new();
+        let attempt = CatchUnwind(Box::pin(self.attempt(req, deadline, &mut records)));
+        let result = match tokio::time::timeout_at(deadline, attempt).await {
+            Ok(Ok(r)) => r,
+            Ok(Err(_panic)) => {
+                tracing::error!(
+                    identifier = %req.identifier, method = %req.method, "validation panicked"
+                );
+                Err(Error::internal("validation failed unexpectedly"))
+            }
+            Err(_) => Err(timeout_error(secs)),
+        };
+        match &result {
+            Ok(()) => tracing::info!(
+                identifier = %req.identifier, method = %req.method, "validation succeeded"
+            ),
+            Err(e) => {
+                // The detail can quote the key authorization (a mismatch
+                // says what was expected), so it stays at debug.
+                tracing::info!(
+                    identifier = %req.identifier, method = %req.method, kind = ?e.kind,
+                    "validation failed"
+                );
+                tracing::debug!(
+                    identifier = %req.identifier, detail = %e.detail, "validation failure detail"
+                );
+            }
+        }
+        ValidationOutcome { result, records }
+    }
+
+    async fn attempt(
+        &self,
+        req: &ValidationRequest,
+        deadline: Instant,
+        records: &mut Vec<ValidationRecord>,
+    ) -> Result<()> {
+        check_identifier(&req.identifier)?;
+        check_token(&req.token)?;
+        let inner = &self.inner;
+        match req.method {
+            ChallengeType::Http01 => {
+                inner
+                    .http01
+                    .validate(&inner.resolver, req, deadline, records)
+                    .await
+            }
+            ChallengeType::Dns01 | ChallengeType::TlsAlpn01 => {
+                Err(Error::malformed("challenge type not supported"))
+            }
+        }
+    }
+}
+
+/// The error for an attempt that ran out of time, wherever it happened.
+pub(crate) fn timeout_error(secs: u64) -> Error {
+    Error::new(ErrorKind::Connection, format!("timeout after {secs}s"))
+}
+
+/// A syntactically valid, non-wildcard DNS name in ASCII (A-labels), so it
+/// can be put into a URL and a Host header without escaping.
+pub(crate) fn is_dns_name(name: &str) -> bool {
+    name.len() <= 253
+        && name.parse::<IpAddr>().is_err()
+        && name.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
+}
+
+fn check_identifier(identifier: &str) -> Result<()> {
+    if identifier.starts_with("*.") {
+        // RFC 8555 §7.1.3: a wildcard authorization validates the base name.
+        return Err(Error::malformed(
+            "wildcard identifiers are validated through their base domain",
+        ));
+    }
+    if !is_dns_name(identifier) {
+        return Err(Error::malformed(format!(
+            "invalid identifier {identifier:?} for validation"
+        )));
+    }
+    Ok(())
+}
+
+/// RFC 8555 §8.3: a token contains only base64url characters; anything
+/// else would change the path we request.
+fn check_token(token: &str) -> Result<()> {
+    let ok = !token.is_empty()
+        && token
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::malformed("invalid challenge token"))
+    }
+}
+
+/// Turns a panic inside the attempt into an error so one bad response
+/// cannot take a worker down with it.
+struct CatchUnwind<F>(Pin<Box<F>>);
+
+impl<F: Future> Future for CatchUnwind<F> {
+    type Output = std::thread::Result<F::Output>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let fut = self.0.as_mut();
+        match std::panic::catch_unwind(AssertUnwindSafe(|| fut.poll(cx))) {
+            Ok(Poll::Pending) => Poll::Pending,
+            Ok(Poll::Ready(v)) => Poll::Ready(Ok(v)),
+            Err(panic) => Poll::Ready(Err(panic)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use testutil::DnsServer;
+
+    async fn validator(dns: &DnsServer) -> Validator {
+        Validator::new(&VaConfig {
+            resolvers: vec![dns.addr],
+            allow_private_addresses: true,
+            timeout_secs: 2,
+            ..VaConfig::default()
+        })
+        .expect("validator builds")
+    }
+
+    fn request(method: ChallengeType, identifier: &str) -> ValidationRequest {
+        ValidationRequest {
+            method,
+            identifier: identifier.into(),
+            token: "tok".into(),
+            key_authorization: "tok.thumb".into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn unimplemented_methods_are_refused() {
+        let dns = DnsServer::start().await;
+        let v = validator(&dns).await;
+        for method in [ChallengeType::Dns01, ChallengeType::TlsAlpn01] {
+            let out = v.validate(&request(method, "example.test")).await;
+            let err = out.result.expect_err("unsupported");
+            assert_eq!(err.kind, ErrorKind::Malformed);
+            assert_eq!(err.detail, "challenge type not supported");
+            assert!(out.records.is_empty());
+        }
+    }
+
+    #[tokio::test]
+    async fn wildcard_and_junk_identifiers_are_refused() {
+        let dns = DnsServer::start().await;
+        let v = validator(&dns).await;
+        for id in [
+            "*.example.test",
+            "",
+            "example.test/x",
+            "a@b.test",
+            "127.0.0.1",
+            "ex ample.test",
+        ] {
+            let out = v.validate(&request(ChallengeType::Http01, id)).await;
+            let err = out.result.expect_err(id);
+            assert_eq!(err.kind, ErrorKind::Malformed, "{id}");
+        }
+    }
+
+    #[tokio::test]
+    async fn token_outside_base64url_is_refused() {
+        let dns = DnsServer::start().await;
+        let v = validator(&dns).await;
+        let mut req = request(ChallengeType::Http01, "example.test");
+        req.token = "../../etc/passwd".into();
+        let err = v.validate(&req).await.result.expect_err("bad token");
+        assert_eq!(err.kind, ErrorKind::Malformed);
+    }
+
+    #[test]
+    fn record_serializes_camel_case() {
+        let rec = ValidationRecord {
+            url: Some("http://example.test/.well-known/acme-challenge/t".into()),
+            hostname: "example.test".into(),
+            port: Some(80),
+            addresses_resolved: vec!["::1".parse().expect("ip"), "127.0.0.1".parse().expect("ip")],
+            address_used: Some("127.0.0.1".parse().expect("ip")),
+            dns_answers: vec![],
+        };
+        let json = serde_json::to_value(&rec).expect("serializes");
+        assert_eq!(
+            json,
+            serde_json::json!({
+                "url": "http://example.test/.well-known/acme-challenge/t",
+                "hostname": "example.test",
+                "port": 80,
+                "addressesResolved": ["::1", "127.0.0.1"],
+                "addressUsed": "127.0.0.1",
+            })
+        );
+        let back: ValidationRecord = serde_json::from_value(json).expect("deserializes");
+        assert_eq!(back, rec);
+    }
+
+    #[test]
+    fn debug_hides_key_authorization() {
+        let req = request(ChallengeType::Http01, "example.test");
+        assert!(!format!("{req:?}").contains("thumb"));
+    }
+
+    #[tokio::test]
+    async fn panics_become_internal_errors() {
+        let out = CatchUnwind(Box::pin(async {
+            if true {
+                panic!("boom")
+            }
+        }))
+        .await;
+        assert!(out.is_err());
+        let ok = CatchUnwind(Box::pin(async { 7 })).await;
+        assert_eq!(ok.ok(), Some(7));
+    }
 }

@@ -1,0 +1,516 @@
+//! Pre-issuance lint (BR §4.3.1.2 and DESIGN.md: "Every certificate is
+//! checked against its profile before it is signed").
+//!
+//! The lint re-reads the DER with x509-parser — an implementation
+//! independent of rcgen, which wrote it — and compares it with the
+//! issuance request and the profile. `CertificateAuthority::issue` runs it
+//! twice: on a copy signed with a throwaway key before the real signature
+//! exists, and on the final certificate.
+
+use std::collections::HashSet;
+
+use time::OffsetDateTime;
+use x509_parser::certificate::X509Certificate;
+use x509_parser::extensions::{DistributionPointName, GeneralName, ParsedExtension};
+use x509_parser::prelude::FromDer;
+use x509_parser::x509::{SubjectPublicKeyInfo, X509Version};
+
+use super::csr::KeyType;
+use super::profile;
+use super::{schedule, IssuanceRequest};
+
+/// The issuer a certificate must name and be signed by.
+pub(crate) struct Signer<'a> {
+    /// DER of the issuing CA's subject Name.
+    pub name_der: &'a [u8],
+    /// The key the signature must verify with.
+    pub spki: &'a SubjectPublicKeyInfo<'a>,
+    /// The issuing CA's subjectKeyIdentifier, which the certificate's
+    /// authorityKeyIdentifier must repeat (RFC 5280 §4.2.1.1).
+    pub key_id: Option<&'a [u8]>,
+}
+
+/// Pre-issuance lint (a Baseline Requirement): parses the signed DER with
+/// x509-parser and checks it against the profile: v3; serial positive,
+/// ≥ 64 bits of CSPRNG output (we use 128, BR §7.1), ≤ 20 octets; validity
+/// within [`schedule::max_validity`]; SAN present, only dNSNames, the same
+/// set as the request's names; no CA:true; EKU exactly serverAuth; KU with
+/// digitalSignature and without keyCertSign/cRLSign; the profile's policy
+/// OID; an allowed key type; a signature by the issuer that verifies.
+///
+/// The maximum validity is the one in force at the later of notBefore and
+/// now: BR §6.3.2 keys it by issuance date, and backdating notBefore must
+/// not buy a longer lifetime.
+pub fn check(der: &[u8], req: &IssuanceRequest, issuer_der: &[u8]) -> Result<(), String> {
+    let (_, issuer) = X509Certificate::from_der(issuer_der)
+        .map_err(|e| format!("issuer certificate does not parse: {e}"))?;
+    let key_id = subject_key_id(&issuer);
+    check_signed_by(
+        der,
+        req,
+        &Signer {
+            name_der: issuer.subject().as_raw(),
+            spki: issuer.public_key(),
+            key_id,
+        },
+    )
+}
+
+/// The subjectKeyIdentifier of a CA certificate, if it has one.
+pub(crate) fn subject_key_id<'a>(cert: &X509Certificate<'a>) -> Option<&'a [u8]> {
+    cert.extensions()
+        .iter()
+        .find_map(|e| match e.parsed_extension() {
+            ParsedExtension::SubjectKeyIdentifier(k) => Some(k.0),
+            _ => None,
+        })
+}
+
+pub(crate) fn check_signed_by(
+    der: &[u8],
+    req: &IssuanceRequest,
+    signer: &Signer<'_>,
+) -> Result<(), String> {
+    let (rest, cert) =
+        X509Certificate::from_der(der).map_err(|e| format!("certificate does not parse: {e}"))?;
+    if !rest.is_empty() {
+        return Err("trailing data after the certificate".into());
+    }
+    let profile = req.profile;
+
+    // RFC 5280 §4.1.2.1: extensions require v3.
+    if cert.version() != X509Version::V3 {
+        return Err(format!("version is {}, not v3", cert.version().0 + 1));
+    }
+
+    // RFC 5280 §4.1.2.2 and BR §7.1: positive, non-zero, ≤ 20 octets, ≥ 64
+    // bits from a CSPRNG. Equality with the request's 128-bit CSPRNG serial
+    // proves the last.
+    let serial = cert.raw_serial();
+    if serial.is_empty() || serial.len() > 20 {
+        return Err(format!(
+            "serial has {} octets (1..=20 allowed)",
+            serial.len()
+        ));
+    }
+    if serial[0] & 0x80 != 0 {
+        return Err("serial is negative".into());
+    }
+    if serial.iter().all(|b| *b == 0) {
+        return Err("serial is zero".into());
+    }
+    if serial != req.serial.0 {
+        return Err(format!(
+            "serial {} differs from the requested {}",
+            hex(serial),
+            req.serial.to_hex()
+        ));
+    }
+
+    // RFC 5280 §4.1.1.2: the outer algorithm equals the TBS one.
+    if cert.signature_algorithm != cert.tbs_certificate.signature {
+        return Err("signatureAlgorithm differs from tbsCertificate.signature".into());
+    }
+    if cert.issuer().as_raw() != signer.name_der {
+        return Err(format!(
+            "issuer {} is not the intermediate's subject",
+            cert.issuer()
+        ));
+    }
+    cert.verify_signature(Some(signer.spki))
+        .map_err(|e| format!("signature does not verify with the issuer key: {e}"))?;
+
+    // Validity (BR §6.3.2, counted inclusively, see `schedule`).
+    let not_before = cert.validity().not_before.to_datetime();
+    let not_after = cert.validity().not_after.to_datetime();
+    if not_before != profile::whole_seconds(req.not_before)
+        || not_after != profile::whole_seconds(req.not_after)
+    {
+        return Err(format!(
+            "validity {not_before} .. {not_after} differs from the request {} .. {}",
+            req.not_before, req.not_after
+        ));
+    }
+    if not_after < not_before {
+        return Err(format!(
+            "notAfter {not_after} is before notBefore {not_before}"
+        ));
+    }
+    let governing = not_before.max(OffsetDateTime::now_utc());
+    let period = schedule::validity_period(not_before, not_after);
+    let max = schedule::max_validity(governing);
+    if period > max {
+        return Err(format!(
+            "validity period of {}s exceeds the maximum of {} days in force at {governing} \
+             (BR §6.3.2)",
+            period.whole_seconds(),
+            max.whole_days()
+        ));
+    }
+
+    // Subject.
+    let empty_subject = cert.subject().iter().next().is_none();
+    if profile.has_empty_subject() && !empty_subject {
+        return Err(format!(
+            "profile {} requires an empty subject, found {}",
+            profile.name(),
+            cert.subject()
+        ));
+    }
+
+    // Key.
+    if cert.public_key().raw != req.public_key_der.as_slice() {
+        return Err("subjectPublicKeyInfo differs from the requested key".into());
+    }
+    let key_type = KeyType::from_spki(cert.public_key())
+        .map_err(|e| format!("key not allowed: {}", e.detail))?;
+
+    // Extensions: exactly the profile's set, each once.
+    let mut seen = HashSet::new();
+    let (mut san, mut ku, mut eku, mut bc, mut cp, mut ski, mut aki) =
+        (false, false, false, false, false, false, false);
+    let (mut aia, mut crldp) = (false, false);
+    for ext in cert.extensions() {
+        let oid = ext.oid.to_id_string();
+        if !seen.insert(oid.clone()) {
+            return Err(format!("extension {oid} appears twice (RFC 5280 §4.2)"));
+        }
+        match ext.parsed_extension() {
+            ParsedExtension::SubjectAlternativeName(s) => {
+                san = true;
+                // RFC 5280 §4.2.1.6: critical when the subject is empty.
+                if ext.critical != empty_subject {
+                    return Err(format!(
+                        "subjectAltName critical={} with {} subject (RFC 5280 §4.2.1.6)",
+                        ext.critical,
+                        if empty_subject { "an empty" } else { "a" }
+                    ));
+                }
+                check_names(&s.general_names, &req.names)?;
+            }
+            ParsedExtension::KeyUsage(k) => {
+                ku = true;
+                if !k.digital_signature() {
+                    return Err("keyUsage lacks digitalSignature".into());
+                }
+                if k.key_cert_sign() || k.crl_sign() {
+                    return Err("keyUsage has keyCertSign or cRLSign".into());
+                }
+                let rsa = matches!(key_type, KeyType::Rsa(_));
+                if k.key_encipherment() && !rsa {
+                    return Err("keyUsage keyEncipherment on an ECDSA key (BR §7.1.2.7.11)".into());
+                }
+                if k.non_repudiation()
+                    || k.data_encipherment()
+                    || k.key_agreement()
+                    || k.encipher_only()
+                    || k.decipher_only()
+                {
+                    return Err(format!("keyUsage has bits outside the profile: {k}"));
+                }
+            }
+            ParsedExtension::ExtendedKeyUsage(e) => {
+                eku = true;
+                let only_server = e.server_auth
+                    && !e.any
+                    && !e.client_auth
+                    && !e.code_signing
+                    && !e.email_protection
+                    && !e.time_stamping
+                    && !e.ocsp_signing
+                    && e.other.is_empty();
+                if !only_server || ext.critical {
+                    return Err("extKeyUsage is not exactly serverAuth, non-critical".into());
+                }
+            }
+            ParsedExtension::BasicConstraints(b) => {
+                bc = true;
+                if b.ca || b.path_len_constraint.is_some() {
+                    return Err("basicConstraints asserts a CA".into());
+                }
+            }
+            ParsedExtension::CertificatePolicies(policies) => {
+                cp = true;
+                let want = oid_string(profile.policy_oid());
+                let ids: Vec<String> = policies
+                    .iter()
+                    .map(|p| p.policy_id.to_id_string())
+                    .collect();
+                if ids != [want.clone()] || ext.critical {
+                    return Err(format!(
+                        "certificatePolicies {ids:?} is not exactly [{want}], non-critical"
+                    ));
+                }
+            }
+            ParsedExtension::SubjectKeyIdentifier(_) => ski = true,
+            ParsedExtension::AuthorityKeyIdentifier(a) => {
+                aki = true;
+                let got = a.key_identifier.as_ref().map(|k| k.0);
+                if let Some(want) = signer.key_id {
+                    if got != Some(want) {
+                        return Err("authorityKeyIdentifier differs from the issuer's SKI".into());
+                    }
+                }
+                if a.authority_cert_issuer.is_some() || a.authority_cert_serial.is_some() {
+                    return Err("authorityKeyIdentifier has issuer/serial (BR §7.1.2.11.1)".into());
+                }
+            }
+            ParsedExtension::AuthorityInfoAccess(a) => {
+                aia = true;
+                let want = req.issuer_url.as_deref();
+                let ca_issuers = oid_string(profile::OID_AD_CA_ISSUERS);
+                let got: Vec<_> = a
+                    .accessdescs
+                    .iter()
+                    .map(|d| (d.access_method.to_id_string(), &d.access_location))
+                    .collect();
+                let ok = matches!(
+                    got.as_slice(),
+                    [(m, GeneralName::URI(u))] if *m == ca_issuers && Some(*u) == want
+                );
+                if !ok || ext.critical {
+                    return Err(format!(
+                        "authorityInfoAccess is not exactly caIssuers {want:?}"
+                    ));
+                }
+            }
+            ParsedExtension::CRLDistributionPoints(points) => {
+                crldp = true;
+                let want = req.crl_url.as_deref();
+                let ok = match points.points.as_slice() {
+                    [p] if p.reasons.is_none() && p.crl_issuer.is_none() => matches!(
+                        &p.distribution_point,
+                        Some(DistributionPointName::FullName(names))
+                            if matches!(names.as_slice(), [GeneralName::URI(u)] if Some(*u) == want)
+                    ),
+                    _ => false,
+                };
+                if !ok || ext.critical {
+                    return Err(format!(
+                        "cRLDistributionPoints is not exactly one full name {want:?}"
+                    ));
+                }
+            }
+            ParsedExtension::ParseError { error } => {
+                return Err(format!("extension {oid} does not parse: {error}"));
+            }
+            _ => return Err(format!("extension {oid} is not in the profile")),
+        }
+    }
+    let required = [
+        (san, "subjectAltName"),
+        (ku, "keyUsage"),
+        (eku, "extKeyUsage"),
+        (bc, "basicConstraints"),
+        (cp, "certificatePolicies"),
+        (ski, "subjectKeyIdentifier"),
+        (aki, "authorityKeyIdentifier"),
+        (aia || req.issuer_url.is_none(), "authorityInfoAccess"),
+        (crldp || req.crl_url.is_none(), "cRLDistributionPoints"),
+    ];
+    if let Some((_, name)) = required.iter().find(|(present, _)| !present) {
+        return Err(format!("{name} is missing"));
+    }
+    Ok(())
+}
+
+/// SAN: only dNSNames, no duplicates, the same set as `want`.
+fn check_names(general_names: &[GeneralName<'_>], want: &[String]) -> Result<(), String> {
+    if general_names.is_empty() {
+        return Err("subjectAltName is empty".into());
+    }
+    let mut got = HashSet::new();
+    for gn in general_names {
+        let GeneralName::DNSName(name) = gn else {
+            return Err(format!("subjectAltName has a non-DNS name: {gn:?}"));
+        };
+        if !want.iter().any(|w| w == name) {
+            return Err(format!("subjectAltName {name} was not requested"));
+        }
+        if !got.insert(*name) {
+            return Err(format!("subjectAltName {name} appears twice"));
+        }
+    }
+    if let Some(missing) = want.iter().find(|w| !got.contains(w.as_str())) {
+        return Err(format!("requested name {missing} is not in subjectAltName"));
+    }
+    Ok(())
+}
+
+fn oid_string(arcs: &[u64]) -> String {
+    arcs.iter()
+        .map(|a| a.to_string())
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::ca::testutil::{request, TestCa};
+    use rcgen::{CertificateParams, IsCa, KeyPair, PublicKeyData};
+    use time::Duration;
+
+    fn setup() -> (TestCa, IssuanceRequest, Vec<u8>) {
+        let t = TestCa::new();
+        let key = KeyPair::generate().unwrap();
+        let req = request(&["a.example", "*.b.example"], key.subject_public_key_info());
+        let der = t.ca.issue(&req).unwrap().der;
+        (t, req, der)
+    }
+
+    #[test]
+    fn issued_certificate_passes() {
+        let (t, req, der) = setup();
+        check(&der, &req, t.ca.intermediate_der()).unwrap();
+    }
+
+    #[test]
+    fn names_that_differ_are_refused() {
+        let (t, mut req, der) = setup();
+        req.names = vec!["a.example".into(), "*.c.example".into()];
+        let err = check(&der, &req, t.ca.intermediate_der()).unwrap_err();
+        assert!(err.contains("was not requested"), "{err}");
+
+        req.names = vec!["a.example".into(), "*.b.example".into(), "d.example".into()];
+        let err = check(&der, &req, t.ca.intermediate_der()).unwrap_err();
+        assert!(err.contains("d.example is not in subjectAltName"), "{err}");
+    }
+
+    #[test]
+    fn other_request_fields_must_match() {
+        let (t, req, der) = setup();
+        let issuer = t.ca.intermediate_der();
+
+        let mut r = req.clone();
+        r.serial = super::super::Serial::random().unwrap();
+        assert!(check(&der, &r, issuer).unwrap_err().contains("serial"));
+
+        let mut r = req.clone();
+        r.not_after += Duration::seconds(1);
+        assert!(check(&der, &r, issuer).unwrap_err().contains("validity"));
+
+        let mut r = req.clone();
+        r.public_key_der = KeyPair::generate().unwrap().subject_public_key_info();
+        assert!(check(&der, &r, issuer).unwrap_err().contains("key"));
+
+        let mut r = req.clone();
+        r.crl_url = None;
+        assert!(check(&der, &r, issuer)
+            .unwrap_err()
+            .contains("cRLDistributionPoints"));
+
+        let mut r = req.clone();
+        r.issuer_url = Some("http://elsewhere.test/i.der".into());
+        assert!(check(&der, &r, issuer)
+            .unwrap_err()
+            .contains("authorityInfoAccess"));
+    }
+
+    #[test]
+    fn wrong_issuer_is_refused() {
+        let (t, req, der) = setup();
+        let other = TestCa::new();
+        let err = check(&der, &req, other.ca.intermediate_der()).unwrap_err();
+        assert!(err.contains("issuer") || err.contains("signature"), "{err}");
+        // The root has a different name and key.
+        let root = pem::parse(t.ca.root_pem()).unwrap();
+        assert!(check(&der, &req, root.contents()).is_err());
+    }
+
+    #[test]
+    fn too_long_validity_is_refused() {
+        let t = TestCa::new();
+        let key = KeyPair::generate().unwrap();
+        let mut req = request(&["a.example"], key.subject_public_key_info());
+        // One second longer than the maximum in force now.
+        req.not_after =
+            schedule::latest_not_after(req.not_before, req.not_before) + Duration::seconds(1);
+        let params = req
+            .profile
+            .certificate_params(&req, KeyType::EcdsaP256)
+            .unwrap();
+        let spki = rcgen::SubjectPublicKeyInfo::from_der(&req.public_key_der).unwrap();
+        let der = params
+            .signed_by(&spki, t.ca.issuer())
+            .unwrap()
+            .der()
+            .to_vec();
+        let err = check(&der, &req, t.ca.intermediate_der()).unwrap_err();
+        assert!(err.contains("BR §6.3.2"), "{err}");
+        // At exactly the maximum it passes.
+        req.not_after -= Duration::seconds(1);
+        let params = req
+            .profile
+            .certificate_params(&req, KeyType::EcdsaP256)
+            .unwrap();
+        let der = params
+            .signed_by(&spki, t.ca.issuer())
+            .unwrap()
+            .der()
+            .to_vec();
+        check(&der, &req, t.ca.intermediate_der()).unwrap();
+    }
+
+    #[test]
+    fn extra_extensions_and_ca_flag_are_refused() {
+        let t = TestCa::new();
+        let key = KeyPair::generate().unwrap();
+        let req = request(&["a.example"], key.subject_public_key_info());
+        let spki = rcgen::SubjectPublicKeyInfo::from_der(&req.public_key_der).unwrap();
+        let base = req
+            .profile
+            .certificate_params(&req, KeyType::EcdsaP256)
+            .unwrap();
+        let sign =
+            |p: &CertificateParams| p.signed_by(&spki, t.ca.issuer()).unwrap().der().to_vec();
+
+        let mut p = base.clone();
+        p.is_ca = IsCa::Ca(rcgen::BasicConstraints::Constrained(0));
+        let err = check(&sign(&p), &req, t.ca.intermediate_der()).unwrap_err();
+        assert!(err.contains("CA"), "{err}");
+
+        let mut p = base.clone();
+        p.custom_extensions
+            .push(rcgen::CustomExtension::from_oid_content(
+                &[1, 3, 6, 1, 5, 5, 7, 1, 24],
+                vec![0x30, 0x03, 0x02, 0x01, 0x05],
+            ));
+        let err = check(&sign(&p), &req, t.ca.intermediate_der()).unwrap_err();
+        assert!(err.contains("not in the profile"), "{err}");
+
+        let mut p = base.clone();
+        p.extended_key_usages
+            .push(rcgen::ExtendedKeyUsagePurpose::ClientAuth);
+        let err = check(&sign(&p), &req, t.ca.intermediate_der()).unwrap_err();
+        assert!(err.contains("extKeyUsage"), "{err}");
+
+        let mut p = base.clone();
+        p.key_usages.push(rcgen::KeyUsagePurpose::KeyCertSign);
+        let err = check(&sign(&p), &req, t.ca.intermediate_der()).unwrap_err();
+        assert!(err.contains("keyCertSign"), "{err}");
+
+        let mut p = base.clone();
+        p.distinguished_name
+            .push(rcgen::DnType::CommonName, "a.example");
+        let err = check(&sign(&p), &req, t.ca.intermediate_der()).unwrap_err();
+        assert!(err.contains("empty subject"), "{err}");
+
+        let mut p = base.clone();
+        p.custom_extensions.clear();
+        p.custom_extensions
+            .push(rcgen::CustomExtension::from_oid_content(
+                profile::OID_CERTIFICATE_POLICIES,
+                vec![
+                    0x30, 0x0a, 0x30, 0x08, 0x06, 0x06, 0x67, 0x81, 0x0c, 0x01, 0x02, 0x02,
+                ],
+            ));
+        let err = check(&sign(&p), &req, t.ca.intermediate_der()).unwrap_err();
+        assert!(err.contains("certificatePolicies"), "{err}");
+    }
+}

@@ -1,0 +1,261 @@
+//! Certificate profiles: what a subscriber certificate contains, built
+//! fresh for every issuance. Only the public key and the names come from
+//! the request; everything else is fixed here (Boulder's rule: never sign
+//! what the CSR asked for).
+//!
+//! Today there is one profile, `dv`. `ov` and `ev` slot in as new enum
+//! variants with their policy OID (BR §7.1.6.1: 2.23.140.1.2.2 and
+//! 2.23.140.1.1) and a subject built from a vetted organization
+//! (`SubjectInfo`, to be added with them); the extension set stays the same.
+
+use rcgen::string::Ia5String;
+use rcgen::{
+    CertificateParams, CrlDistributionPoint, CustomExtension, DistinguishedName,
+    ExtendedKeyUsagePurpose, IsCa, KeyIdMethod, KeyUsagePurpose, SanType, SerialNumber,
+};
+use yasna::models::ObjectIdentifier;
+use yasna::Tag;
+
+use super::csr::KeyType;
+use super::IssuanceRequest;
+use crate::error::{Error, Result};
+
+/// The profile chosen when an order names none (`acme.default_profile`).
+pub const DEFAULT_PROFILE: &str = "dv";
+
+/// RFC 5280 §4.2.1.4 certificatePolicies.
+pub(crate) const OID_CERTIFICATE_POLICIES: &[u64] = &[2, 5, 29, 32];
+/// RFC 5280 §4.2.2.1 authorityInfoAccess.
+pub(crate) const OID_AUTHORITY_INFO_ACCESS: &[u64] = &[1, 3, 6, 1, 5, 5, 7, 1, 1];
+/// RFC 5280 §4.2.2.1 id-ad-caIssuers.
+pub(crate) const OID_AD_CA_ISSUERS: &[u64] = &[1, 3, 6, 1, 5, 5, 7, 48, 2];
+/// BR §7.1.6.1 CA/Browser Forum reserved policy identifiers.
+const OID_POLICY_DV: &[u64] = &[2, 23, 140, 1, 2, 1];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Profile {
+    /// Domain validated: empty subject, names only in the SAN.
+    Dv,
+}
+
+impl Profile {
+    /// The name used in the ACME directory's `meta.profiles` and in an
+    /// order's `profile` field.
+    pub fn name(self) -> &'static str {
+        match self {
+            Profile::Dv => "dv",
+        }
+    }
+
+    /// Exact, case-sensitive match on [`Profile::name`]: profile names are
+    /// opaque strings to ACME clients.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::all().iter().copied().find(|p| p.name() == s)
+    }
+
+    /// Human-readable text for the directory's `meta.profiles`.
+    pub fn description(self) -> &'static str {
+        match self {
+            Profile::Dv => {
+                "Domain validated TLS server certificate: names in the subjectAltName only, \
+                 serverAuth, CA/Browser Forum policy 2.23.140.1.2.1"
+            }
+        }
+    }
+
+    /// BR §7.1.2.7.6 permits wildcard dNSNames for DV and OV; EV forbids
+    /// them (EV Guidelines §9.2.1), so `ev` will answer false.
+    pub fn allows_wildcards(self) -> bool {
+        match self {
+            Profile::Dv => true,
+        }
+    }
+
+    pub fn all() -> &'static [Profile] {
+        &[Profile::Dv]
+    }
+
+    /// The CA/Browser Forum reserved policy identifier asserted by
+    /// certificates of this profile (BR §7.1.6.1).
+    pub fn policy_oid(self) -> &'static [u64] {
+        match self {
+            Profile::Dv => OID_POLICY_DV,
+        }
+    }
+
+    /// Whether the subject DN is empty (names only in the SAN, which then
+    /// must be critical: RFC 5280 §4.2.1.6). OV/EV will carry O, L, ST, C.
+    pub fn has_empty_subject(self) -> bool {
+        match self {
+            Profile::Dv => true,
+        }
+    }
+
+    /// BR §7.1.2.7.11: digitalSignature always; keyEncipherment only for
+    /// RSA keys (it MUST NOT be set for ECDSA).
+    pub fn key_usages(self, key_type: KeyType) -> Vec<KeyUsagePurpose> {
+        let mut ku = vec![KeyUsagePurpose::DigitalSignature];
+        if matches!(key_type, KeyType::Rsa(_)) {
+            ku.push(KeyUsagePurpose::KeyEncipherment);
+        }
+        ku
+    }
+
+    /// The certificate parameters for `req`, built from scratch: the only
+    /// request data used are the names, validity, serial and URLs; the key
+    /// is supplied to the signer separately.
+    pub(crate) fn certificate_params(
+        self,
+        req: &IssuanceRequest,
+        key_type: KeyType,
+    ) -> Result<CertificateParams> {
+        if req.names.is_empty() {
+            return Err(Error::internal("issuance request has no names"));
+        }
+        let mut sans = Vec::with_capacity(req.names.len());
+        for name in &req.names {
+            if name.starts_with("*.") && !self.allows_wildcards() {
+                return Err(Error::internal(format!(
+                    "profile {} does not allow the wildcard {name}",
+                    self.name()
+                )));
+            }
+            let ia5 = Ia5String::try_from(name.as_str())
+                .map_err(|_| Error::internal(format!("name {name:?} is not an IA5String")))?;
+            sans.push(SanType::DnsName(ia5));
+        }
+
+        let mut params = CertificateParams::default();
+        // rcgen's default carries a CN; the DV subject is empty, which also
+        // makes rcgen mark the SAN critical (RFC 5280 §4.2.1.6).
+        params.distinguished_name = DistinguishedName::new();
+        params.subject_alt_names = sans;
+        // Certificate times have whole seconds; rcgen would drop the rest
+        // silently, we do it visibly so the caller's record matches the DER.
+        params.not_before = whole_seconds(req.not_before);
+        params.not_after = whole_seconds(req.not_after);
+        params.serial_number = Some(SerialNumber::from_slice(&req.serial.0));
+        // ExplicitNoCa writes basicConstraints (critical) with cA FALSE and
+        // a subjectKeyIdentifier (RFC 7093 method 1).
+        params.is_ca = IsCa::ExplicitNoCa;
+        params.key_identifier_method = KeyIdMethod::Sha256;
+        params.key_usages = self.key_usages(key_type);
+        // BR §7.1.2.7.10: serverAuth, optionally clientAuth; we issue
+        // serverAuth only.
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+        // BR §7.1.2.7.6: authorityKeyIdentifier MUST be present.
+        params.use_authority_key_identifier_extension = true;
+        if let Some(url) = &req.crl_url {
+            check_http_url(url)?;
+            params.crl_distribution_points = vec![CrlDistributionPoint {
+                uris: vec![url.clone()],
+            }];
+        }
+        params.custom_extensions = vec![certificate_policies(self.policy_oid())];
+        if let Some(url) = &req.issuer_url {
+            params.custom_extensions.push(ca_issuers(url)?);
+        }
+        Ok(params)
+    }
+}
+
+pub(crate) fn whole_seconds(t: time::OffsetDateTime) -> time::OffsetDateTime {
+    // Cannot fail: 0 is a valid nanosecond; keep `t` rather than unwrap.
+    t.replace_nanosecond(0).unwrap_or(t)
+}
+
+/// BR §7.1.2.7.7 / §7.1.2.11.2: the caIssuers and CRL URLs are plain HTTP.
+/// They are written as IA5String, hence ASCII only.
+fn check_http_url(url: &str) -> Result<()> {
+    if !url.is_ascii() || !url.starts_with("http://") || url.len() <= "http://".len() {
+        return Err(Error::internal(format!(
+            "CA URL {url:?} must be an ASCII http:// URL (BR §7.1.2.7.7)"
+        )));
+    }
+    Ok(())
+}
+
+/// certificatePolicies (RFC 5280 §4.2.1.4) with one PolicyInformation
+/// and no qualifiers; non-critical (BR §7.1.2.7.9).
+fn certificate_policies(policy: &[u64]) -> CustomExtension {
+    let der = yasna::construct_der(|w| {
+        w.write_sequence(|w| {
+            w.next().write_sequence(|w| {
+                w.next().write_oid(&ObjectIdentifier::from_slice(policy));
+            });
+        });
+    });
+    CustomExtension::from_oid_content(OID_CERTIFICATE_POLICIES, der)
+}
+
+/// authorityInfoAccess (RFC 5280 §4.2.2.1) with one caIssuers URI;
+/// non-critical (BR §7.1.2.7.7).
+fn ca_issuers(url: &str) -> Result<CustomExtension> {
+    check_http_url(url)?;
+    let der = yasna::construct_der(|w| {
+        w.write_sequence(|w| {
+            w.next().write_sequence(|w| {
+                w.next()
+                    .write_oid(&ObjectIdentifier::from_slice(OID_AD_CA_ISSUERS));
+                // GeneralName uniformResourceIdentifier [6] IMPLICIT IA5String.
+                w.next()
+                    .write_tagged_implicit(Tag::context(6), |w| w.write_ia5_string(url));
+            });
+        });
+    });
+    Ok(CustomExtension::from_oid_content(
+        OID_AUTHORITY_INFO_ACCESS,
+        der,
+    ))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip() {
+        for p in Profile::all() {
+            assert_eq!(Profile::parse(p.name()), Some(*p));
+            assert!(!p.description().is_empty());
+        }
+        assert_eq!(Profile::parse(DEFAULT_PROFILE), Some(Profile::Dv));
+        assert_eq!(Profile::parse("DV"), None);
+        assert_eq!(Profile::parse("ov"), None);
+        assert_eq!(Profile::parse(""), None);
+    }
+
+    #[test]
+    fn dv_profile_facts() {
+        assert!(Profile::Dv.allows_wildcards());
+        assert!(Profile::Dv.has_empty_subject());
+        assert_eq!(Profile::Dv.policy_oid(), &[2, 23, 140, 1, 2, 1]);
+        assert_eq!(
+            Profile::Dv.key_usages(KeyType::EcdsaP256),
+            vec![KeyUsagePurpose::DigitalSignature]
+        );
+        assert_eq!(
+            Profile::Dv.key_usages(KeyType::Rsa(2048)),
+            vec![
+                KeyUsagePurpose::DigitalSignature,
+                KeyUsagePurpose::KeyEncipherment
+            ]
+        );
+    }
+
+    #[test]
+    fn policy_and_aia_der() {
+        let cp = certificate_policies(OID_POLICY_DV);
+        // SEQUENCE { SEQUENCE { OID 2.23.140.1.2.1 } }
+        assert_eq!(
+            cp.content(),
+            &[0x30, 0x0a, 0x30, 0x08, 0x06, 0x06, 0x67, 0x81, 0x0c, 0x01, 0x02, 0x01][..]
+        );
+        assert!(!cp.criticality());
+        let aia = ca_issuers("http://x.test/i").unwrap();
+        assert!(aia.content().ends_with(b"\x86\x0fhttp://x.test/i"));
+        assert!(ca_issuers("https://x.test/i").is_err());
+        assert!(ca_issuers("http://ü.test/").is_err());
+    }
+}

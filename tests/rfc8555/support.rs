@@ -1,0 +1,542 @@
+//! The in-process fixture: a trustgate server on loopback (plain HTTP, as
+//! behind a TLS proxy), a DNS responder that points every name at
+//! 127.0.0.1, an http-01 responder, and a JWS-signing ACME test client.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use base64::Engine;
+use bytes::Bytes;
+use diesel::prelude::*;
+use http_body_util::{BodyExt, Full};
+use hyper::{Method, Request, StatusCode};
+use hyper_util::client::legacy::Client as HttpClient;
+use hyper_util::rt::TokioExecutor;
+use josekit::jwk::Jwk;
+use josekit::jws::JwsSigner;
+use serde_json::{json, Map, Value};
+use trustgate::config::{Config, TlsMode};
+
+pub type Http = HttpClient<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>;
+
+pub struct Server {
+    /// Kept so the server lives as long as the fixture.
+    pub _running: trustgate::app::Running,
+    pub cfg: Config,
+    pub dir: tempfile::TempDir,
+    pub base: String,
+    pub http01: Arc<Mutex<HashMap<String, String>>>,
+    _dns: DnsResponder,
+}
+
+impl Server {
+    pub async fn start() -> Server {
+        Self::start_with(|_| {}).await
+    }
+
+    pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> Server {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let dns = DnsResponder::start().await;
+        let http01 = Arc::new(Mutex::new(HashMap::new()));
+        let http01_port = serve_http01(http01.clone()).await;
+        let mut cfg = Config::default();
+        cfg.data_dir = dir.path().to_path_buf();
+        cfg.server.listen = "127.0.0.1:0".parse().expect("addr");
+        cfg.server.tls = TlsMode::None;
+        cfg.va.http01_port = http01_port;
+        cfg.va.allow_private_addresses = true;
+        cfg.va.resolvers = vec![dns.addr];
+        cfg.va.timeout_secs = 5;
+        tweak(&mut cfg);
+        let running = trustgate::app::start(cfg.clone())
+            .await
+            .expect("server starts");
+        let base = format!("http://localhost:{}", running.addr.port());
+        cfg.server.listen = running.addr;
+        Server {
+            _running: running,
+            cfg,
+            dir,
+            base,
+            http01,
+            _dns: dns,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// A fresh EAB credential: (key id, raw HMAC key).
+    pub async fn eab(&self, single_use: bool) -> (String, Vec<u8>) {
+        let store = trustgate::app::open_store(&self.cfg).expect("store");
+        let issued = trustgate::vetting::eab::create(
+            &store,
+            trustgate::vetting::eab::CreateOptions {
+                note: "test".into(),
+                single_use,
+                expires_in: None,
+            },
+        )
+        .await
+        .expect("eab");
+        (
+            issued.credential.key_id,
+            B64.decode(issued.hmac_key).expect("b64"),
+        )
+    }
+
+    /// Counts rows of a table, to show that a refused request changed
+    /// nothing.
+    pub fn count(&self, table: &str) -> i64 {
+        #[derive(QueryableByName)]
+        struct N {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        let mut c = diesel::SqliteConnection::establish(&self.cfg.database_url()).expect("db");
+        diesel::sql_query(format!("SELECT COUNT(*) AS n FROM {table}"))
+            .get_result::<N>(&mut c)
+            .expect("count")
+            .n
+    }
+
+    /// A snapshot of every table's row count.
+    pub fn counts(&self) -> Vec<(String, i64)> {
+        [
+            "accounts",
+            "orders",
+            "authorizations",
+            "challenges",
+            "certificates",
+            "eab_credentials",
+        ]
+        .iter()
+        .map(|t| (t.to_string(), self.count(t)))
+        .collect()
+    }
+
+    pub fn sql_text(&self, sql: &str) -> Vec<String> {
+        #[derive(QueryableByName)]
+        struct T {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            t: String,
+        }
+        let mut c = diesel::SqliteConnection::establish(&self.cfg.database_url()).expect("db");
+        diesel::sql_query(sql)
+            .load::<T>(&mut c)
+            .expect("query")
+            .into_iter()
+            .map(|r| r.t)
+            .collect()
+    }
+}
+
+pub struct Resp {
+    pub status: StatusCode,
+    pub headers: hyper::HeaderMap,
+    pub body: Bytes,
+}
+
+impl Resp {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(&self.body)))
+    }
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    }
+    /// Asserts a problem document of `type` and returns it.
+    #[track_caller]
+    pub fn problem(&self, kind: &str) -> Value {
+        assert_eq!(
+            self.header("content-type").as_deref(),
+            Some("application/problem+json"),
+            "status {} body {}",
+            self.status,
+            String::from_utf8_lossy(&self.body)
+        );
+        let p = self.json();
+        assert_eq!(
+            p["type"],
+            format!("urn:ietf:params:acme:error:{kind}"),
+            "problem {p}"
+        );
+        assert_eq!(p["status"], self.status.as_u16(), "problem {p}");
+        p
+    }
+}
+
+pub async fn send(http: &Http, method: Method, url: &str, ct: Option<&str>, body: Vec<u8>) -> Resp {
+    let mut req = Request::builder().method(method).uri(url);
+    if let Some(ct) = ct {
+        req = req.header("content-type", ct);
+    }
+    let resp = http
+        .request(req.body(Full::new(Bytes::from(body))).expect("request"))
+        .await
+        .expect("HTTP request");
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let body = resp.into_body().collect().await.expect("body").to_bytes();
+    Resp {
+        status,
+        headers,
+        body,
+    }
+}
+
+pub fn http() -> Http {
+    HttpClient::builder(TokioExecutor::new()).build_http()
+}
+
+/// What to put in the protected header; tests bend these to make bad JWSs.
+#[derive(Clone)]
+pub struct Protected {
+    pub alg: String,
+    pub jwk: bool,
+    pub kid: bool,
+    pub nonce: Option<String>,
+    pub url: Option<String>,
+}
+
+/// A minimal ACME client that signs with ES256 and lets tests build any
+/// request, well-formed or not.
+pub struct Client {
+    pub http: Http,
+    pub directory: Value,
+    pub signer: Box<dyn JwsSigner>,
+    pub jwk: Jwk,
+    pub kid: Option<String>,
+}
+
+impl Client {
+    pub async fn new(server: &Server) -> Client {
+        let http = http();
+        let directory = send(&http, Method::GET, &server.url("/directory"), None, vec![])
+            .await
+            .json();
+        let kp = josekit::jws::ES256.generate_key_pair().expect("key");
+        let signer = josekit::jws::ES256
+            .signer_from_jwk(&kp.to_jwk_private_key())
+            .expect("signer");
+        Client {
+            http,
+            directory,
+            signer: Box::new(signer),
+            jwk: kp.to_jwk_public_key(),
+            kid: None,
+        }
+    }
+
+    pub fn dir(&self, name: &str) -> String {
+        self.directory[name]
+            .as_str()
+            .expect("directory entry")
+            .to_owned()
+    }
+
+    pub async fn nonce(&self) -> String {
+        let r = send(
+            &self.http,
+            Method::HEAD,
+            &self.dir("newNonce"),
+            None,
+            vec![],
+        )
+        .await;
+        r.header("replay-nonce").expect("nonce")
+    }
+
+    pub fn jwk_map(&self) -> Map<String, Value> {
+        self.jwk.as_ref().clone()
+    }
+
+    /// Signs `payload` (None = POST-as-GET) with the given header.
+    pub fn sign(&self, p: &Protected, payload: Option<&Value>) -> Value {
+        let mut h = Map::new();
+        h.insert("alg".into(), json!(p.alg));
+        if p.jwk {
+            h.insert("jwk".into(), Value::Object(self.jwk_map()));
+        }
+        if p.kid {
+            h.insert("kid".into(), json!(self.kid.clone().unwrap_or_default()));
+        }
+        if let Some(n) = &p.nonce {
+            h.insert("nonce".into(), json!(n));
+        }
+        if let Some(u) = &p.url {
+            h.insert("url".into(), json!(u));
+        }
+        let protected = B64.encode(Value::Object(h).to_string());
+        let payload = payload
+            .map(|v| B64.encode(v.to_string()))
+            .unwrap_or_default();
+        let sig = self
+            .signer
+            .sign(format!("{protected}.{payload}").as_bytes())
+            .expect("sign");
+        json!({"protected": protected, "payload": payload, "signature": B64.encode(sig)})
+    }
+
+    pub async fn protected(&self, url: &str) -> Protected {
+        Protected {
+            alg: "ES256".into(),
+            jwk: self.kid.is_none(),
+            kid: self.kid.is_some(),
+            nonce: Some(self.nonce().await),
+            url: Some(url.to_owned()),
+        }
+    }
+
+    pub async fn post_jws(&self, url: &str, jws: &Value) -> Resp {
+        send(
+            &self.http,
+            Method::POST,
+            url,
+            Some("application/jose+json"),
+            jws.to_string().into_bytes(),
+        )
+        .await
+    }
+
+    /// A well-formed signed POST.
+    pub async fn post(&self, url: &str, payload: Option<&Value>) -> Resp {
+        let p = self.protected(url).await;
+        let jws = self.sign(&p, payload);
+        self.post_jws(url, &jws).await
+    }
+
+    /// The externalAccountBinding member for newAccount (RFC 8555 §7.3.4).
+    pub fn eab(&self, kid: &str, key: &[u8], url: &str) -> Value {
+        let protected = B64.encode(json!({"alg": "HS256", "kid": kid, "url": url}).to_string());
+        let payload = B64.encode(Value::Object(self.jwk_map()).to_string());
+        let mac = ring::hmac::sign(
+            &ring::hmac::Key::new(ring::hmac::HMAC_SHA256, key),
+            format!("{protected}.{payload}").as_bytes(),
+        );
+        json!({"protected": protected, "payload": payload, "signature": B64.encode(mac.as_ref())})
+    }
+
+    /// Registers with a fresh EAB credential; sets `kid`.
+    pub async fn register(&mut self, server: &Server) -> Resp {
+        let (kid, key) = server.eab(true).await;
+        let url = self.dir("newAccount");
+        let eab = self.eab(&kid, &key, &url);
+        let r = self
+            .post(
+                &url,
+                Some(&json!({"termsOfServiceAgreed": true, "contact": ["mailto:ops@example.test"], "externalAccountBinding": eab})),
+            )
+            .await;
+        assert_eq!(
+            r.status,
+            StatusCode::CREATED,
+            "{}",
+            String::from_utf8_lossy(&r.body)
+        );
+        self.kid = r.header("location");
+        r
+    }
+
+    pub fn thumbprint(&self) -> String {
+        let key = trustgate::jose::AccountKey::from_jwk(&self.jwk_map()).expect("key");
+        key.thumbprint().to_owned()
+    }
+
+    pub async fn new_order(&self, names: &[&str]) -> Resp {
+        let ids: Vec<Value> = names
+            .iter()
+            .map(|n| json!({"type": "dns", "value": n}))
+            .collect();
+        self.post(&self.dir("newOrder"), Some(&json!({"identifiers": ids})))
+            .await
+    }
+
+    /// Publishes every http-01 key authorization of the order, answers the
+    /// challenges and waits until the order is ready.
+    pub async fn validate_order(&self, server: &Server, order: &Value) {
+        for authz_url in order["authorizations"].as_array().expect("authzs") {
+            let authz = self
+                .post(authz_url.as_str().expect("url"), None)
+                .await
+                .json();
+            let ch = authz["challenges"]
+                .as_array()
+                .expect("challenges")
+                .iter()
+                .find(|c| c["type"] == "http-01")
+                .expect("http-01 offered")
+                .clone();
+            let token = ch["token"].as_str().expect("token").to_owned();
+            server
+                .http01
+                .lock()
+                .expect("lock")
+                .insert(token.clone(), format!("{token}.{}", self.thumbprint()));
+            let r = self
+                .post(ch["url"].as_str().expect("url"), Some(&json!({})))
+                .await;
+            assert_eq!(
+                r.status,
+                StatusCode::OK,
+                "{}",
+                String::from_utf8_lossy(&r.body)
+            );
+        }
+        self.wait_status(order_url(order, self).as_str(), &["ready"])
+            .await;
+    }
+
+    /// Polls a resource until its status is one of `want`.
+    pub async fn wait_status(&self, url: &str, want: &[&str]) -> Value {
+        for _ in 0..100 {
+            let v = self.post(url, None).await.json();
+            if want.iter().any(|w| v["status"] == *w) {
+                return v;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("{url} never reached {want:?}");
+    }
+}
+
+/// Orders carry no URL of their own; tests keep it from Location.
+pub fn order_url(order: &Value, _c: &Client) -> String {
+    order["__url"]
+        .as_str()
+        .expect("order url recorded")
+        .to_owned()
+}
+
+/// newOrder with the Location recorded in the JSON for later polling.
+pub async fn create_order(c: &Client, names: &[&str]) -> Value {
+    let r = c.new_order(names).await;
+    assert_eq!(
+        r.status,
+        StatusCode::CREATED,
+        "{}",
+        String::from_utf8_lossy(&r.body)
+    );
+    let mut v = r.json();
+    v["__url"] = json!(r.header("location").expect("order location"));
+    v
+}
+
+/// A CSR (DER) for `names` with a fresh P-256 key.
+pub fn csr(names: &[&str]) -> Vec<u8> {
+    let key = rcgen::KeyPair::generate().expect("key");
+    let mut params =
+        rcgen::CertificateParams::new(names.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+            .expect("params");
+    // rcgen's default subject has a CN that is not a DNS name.
+    params.distinguished_name = rcgen::DistinguishedName::new();
+    params.serialize_request(&key).expect("csr").der().to_vec()
+}
+
+pub fn b64(der: &[u8]) -> String {
+    B64.encode(der)
+}
+
+/// Serves `/.well-known/acme-challenge/<token>` from the shared map.
+async fn serve_http01(tokens: Arc<Mutex<HashMap<String, String>>>) -> u16 {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            let tokens = tokens.clone();
+            tokio::spawn(async move {
+                let svc = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
+                    let tokens = tokens.clone();
+                    async move {
+                        let token = req
+                            .uri()
+                            .path()
+                            .strip_prefix("/.well-known/acme-challenge/")
+                            .unwrap_or_default()
+                            .to_owned();
+                        let body = tokens.lock().expect("lock").get(&token).cloned();
+                        let resp = match body {
+                            Some(b) => hyper::Response::new(Full::new(Bytes::from(b))),
+                            None => {
+                                let mut r =
+                                    hyper::Response::new(Full::new(Bytes::from("not found")));
+                                *r.status_mut() = StatusCode::NOT_FOUND;
+                                r
+                            }
+                        };
+                        Ok::<_, std::convert::Infallible>(resp)
+                    }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
+                    .await;
+            });
+        }
+    });
+    port
+}
+
+/// Answers every A query with 127.0.0.1 and AAAA with no records.
+pub struct DnsResponder {
+    pub addr: SocketAddr,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for DnsResponder {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl DnsResponder {
+    pub async fn start() -> DnsResponder {
+        use hickory_proto::op::{Message, MessageType, ResponseCode};
+        use hickory_proto::rr::{RData, Record, RecordType};
+        use hickory_proto::serialize::binary::{BinDecodable, BinEncodable};
+        let sock = tokio::net::UdpSocket::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = sock.local_addr().expect("addr");
+        let task = tokio::spawn(async move {
+            let mut buf = [0u8; 1500];
+            loop {
+                let Ok((n, peer)) = sock.recv_from(&mut buf).await else {
+                    continue;
+                };
+                let Ok(q) = Message::from_bytes(&buf[..n]) else {
+                    continue;
+                };
+                let mut resp = Message::response(q.metadata.id, q.metadata.op_code);
+                resp.metadata.message_type = MessageType::Response;
+                resp.metadata.authoritative = true;
+                resp.metadata.recursion_desired = q.metadata.recursion_desired;
+                resp.metadata.response_code = ResponseCode::NoError;
+                for query in &q.queries {
+                    resp.add_query(query.clone());
+                    if query.query_type() == RecordType::A {
+                        resp.add_answer(Record::from_rdata(
+                            query.name().clone(),
+                            60,
+                            RData::A(std::net::Ipv4Addr::LOCALHOST.into()),
+                        ));
+                    }
+                }
+                if let Ok(bytes) = resp.to_bytes() {
+                    let _ = sock.send_to(&bytes, peer).await;
+                }
+            }
+        });
+        DnsResponder { addr, task }
+    }
+}
