@@ -1,1 +1,18 @@
-// placeholder; see integration helper
+//! End-to-end tests: the real `trustgate` binary on loopback, driven by
+//! real ACME clients.
+//!
+//! Every test starts its own server (own data directory, ports and DNS
+//! responder), so the tests run in parallel. certbot comes from
+//! `$TRUSTGATE_CERTBOT`, else `<repo>/.venv/bin/certbot`, which
+//! `./scripts/test` creates; a missing certbot fails the suite rather than
+//! skipping it.
+//!
+//! Layout: `common/` is the harness; each other module covers one part of
+//! RFC 8555 with one client, named after the section it exercises.
+
+// Tests: a failed unwrap is a failed test, with its location.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+mod rfc8555_certbot;
+mod rfc8555_wire;

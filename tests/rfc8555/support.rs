@@ -41,8 +41,10 @@ impl Server {
         let dns = DnsResponder::start().await;
         let http01 = Arc::new(Mutex::new(HashMap::new()));
         let http01_port = serve_http01(http01.clone()).await;
-        let mut cfg = Config::default();
-        cfg.data_dir = dir.path().to_path_buf();
+        let mut cfg = Config {
+            data_dir: dir.path().to_path_buf(),
+            ..Config::default()
+        };
         cfg.server.listen = "127.0.0.1:0".parse().expect("addr");
         cfg.server.tls = TlsMode::None;
         cfg.va.http01_port = http01_port;
