@@ -26,6 +26,8 @@ pub struct Config {
     pub ca: CaConfig,
     pub acme: AcmeConfig,
     pub va: VaConfig,
+    pub vetting: VettingConfig,
+    pub admin: AdminConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -121,6 +123,9 @@ pub struct AcmeConfig {
     pub orders_page_size: usize,
     /// Profile used when an order names none.
     pub default_profile: String,
+    /// Profiles offered (directory `meta.profiles`): "ov", "ev", and for
+    /// testing "dv" (subject-free; the vetting gate still applies).
+    pub profiles: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -141,6 +146,74 @@ pub struct VaConfig {
     pub max_response_bytes: usize,
 }
 
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct VettingConfig {
+    /// The approver must differ from whoever recorded the checks.
+    pub four_eyes: bool,
+    /// Days vetting data may be relied on, counted from the oldest check
+    /// behind the approval; never more than the CA/Browser Forum's 398.
+    pub max_age_days: u32,
+}
+
+impl Default for VettingConfig {
+    fn default() -> Self {
+        VettingConfig {
+            four_eyes: true,
+            max_age_days: MAX_IDENTITY_REUSE_DAYS,
+        }
+    }
+}
+
+/// BR 4.2.1: subject identity information may be reused for 398 days.
+pub const MAX_IDENTITY_REUSE_DAYS: u32 = 398;
+
+impl VettingConfig {
+    pub fn max_age(&self) -> time::Duration {
+        time::Duration::days(self.max_age_days.min(MAX_IDENTITY_REUSE_DAYS).into())
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdminConfig {
+    /// Address of the admin API listener (plain HTTP; keep it on loopback
+    /// or a private management network). None disables it.
+    pub listen: Option<SocketAddr>,
+    /// Staff allowed to use the admin API.
+    pub staff: Vec<StaffConfig>,
+}
+
+impl Default for AdminConfig {
+    fn default() -> Self {
+        AdminConfig {
+            listen: Some(SocketAddr::from(([127, 0, 0, 1], 14001))),
+            staff: vec![],
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StaffConfig {
+    /// The name recorded in the audit log.
+    pub name: String,
+    /// Hex SHA-256 of the bearer token (`trustgate staff token` makes one);
+    /// the token itself is never stored.
+    pub token_sha256: String,
+    /// What the member may do: "view", "vet" (create/edit organizations,
+    /// record checks, manage EAB credentials) and "approve".
+    pub roles: Vec<StaffRole>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StaffRole {
+    View,
+    Vet,
+    Approve,
+}
+
 impl Default for Config {
     fn default() -> Self {
         Config {
@@ -150,6 +223,8 @@ impl Default for Config {
             ca: CaConfig::default(),
             acme: AcmeConfig::default(),
             va: VaConfig::default(),
+            vetting: VettingConfig::default(),
+            admin: AdminConfig::default(),
         }
     }
 }
@@ -207,7 +282,8 @@ impl Default for AcmeConfig {
             authz_reuse_days: 30,
             nonce_lifetime_secs: 3600,
             orders_page_size: 100,
-            default_profile: "dv".into(),
+            default_profile: "ov".into(),
+            profiles: vec!["ov".into(), "ev".into()],
         }
     }
 }

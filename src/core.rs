@@ -11,7 +11,8 @@ pub use crate::acme::{
 /// belongs.
 macro_rules! id_type {
     ($($name:ident),+) => {$(
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+        #[serde(transparent)]
         pub struct $name(pub i64);
         impl std::fmt::Display for $name {
             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result { self.0.fmt(f) }
@@ -28,7 +29,8 @@ id_type!(
     AuthzId,
     ChallengeId,
     CertificateId,
-    EabId
+    EabId,
+    OrganizationId
 );
 
 #[derive(Debug, Clone)]
@@ -48,6 +50,8 @@ pub struct Account {
 pub struct EabCredential {
     pub id: EabId,
     pub key_id: String,
+    /// The organization every account bound with this credential acts for.
+    pub organization: OrganizationId,
     pub hmac_key: Vec<u8>,
     pub note: String,
     /// Binds at most one account.
@@ -64,6 +68,7 @@ impl std::fmt::Debug for EabCredential {
         f.debug_struct("EabCredential")
             .field("id", &self.id)
             .field("key_id", &self.key_id)
+            .field("organization", &self.organization)
             .field("hmac_key", &"<redacted>")
             .field("single_use", &self.single_use)
             .finish_non_exhaustive()

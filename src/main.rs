@@ -7,8 +7,9 @@ use clap::{Parser, Subcommand};
 use tokio::sync::watch;
 use trustgate::app::{self, App};
 use trustgate::config::Config;
+use trustgate::core::OrganizationId;
 use trustgate::error::{Error, Result};
-use trustgate::vetting::eab;
+use trustgate::vetting::{eab, Vetting};
 
 /// Used when --config is not given and this file exists.
 const DEFAULT_CONFIG: &str = "conf/trustgate.toml";
@@ -46,6 +47,9 @@ enum Command {
 enum EabCommand {
     /// Create a credential; its HMAC key is printed once and never again.
     Create {
+        /// The organization every account bound with it acts for.
+        #[arg(long)]
+        org: i64,
         /// Who the credential is for (shown to staff).
         #[arg(long)]
         note: String,
@@ -59,7 +63,11 @@ enum EabCommand {
     /// List credentials (never their keys).
     List,
     /// Revoke a credential by key id.
-    Revoke { key_id: String },
+    Revoke {
+        key_id: String,
+        #[arg(long)]
+        reason: String,
+    },
 }
 
 fn main() -> ExitCode {
@@ -106,7 +114,7 @@ async fn run(cli: Cli) -> Result<()> {
             println!("migrations applied to {}", redact_url(&cfg.database_url()));
             Ok(())
         }
-        Command::Eab(cmd) => eab_command(cfg, cmd).await,
+        Command::Eab(cmd) => eab_command(cfg, &cli_actor(), cmd).await,
     }
 }
 
@@ -179,30 +187,41 @@ generate_dev_ca = false
     Ok(())
 }
 
-async fn eab_command(cfg: Config, cmd: EabCommand) -> Result<()> {
-    let store = app::open_store(&cfg)?;
+/// Who an operator command is recorded as in the audit log.
+fn cli_actor() -> String {
+    let user = std::env::var("SUDO_USER")
+        .or_else(|_| std::env::var("USER"))
+        .unwrap_or_else(|_| "unknown".into());
+    format!("cli:{user}")
+}
+
+async fn eab_command(cfg: Config, actor: &str, cmd: EabCommand) -> Result<()> {
+    let vetting = Vetting::new(app::open_store(&cfg)?, cfg.vetting.clone());
     match cmd {
         EabCommand::Create {
+            org,
             note,
             reusable,
             expires_days,
         } => {
-            let issued = eab::create(
-                &store,
-                eab::CreateOptions {
-                    note,
-                    single_use: !reusable,
-                    expires_in: expires_days.map(|d| time::Duration::days(d.into())),
-                },
-            )
-            .await?;
+            let issued = vetting
+                .create_eab(
+                    actor,
+                    OrganizationId(org),
+                    eab::CreateOptions {
+                        note,
+                        single_use: !reusable,
+                        expires_in: expires_days.map(|d| time::Duration::days(d.into())),
+                    },
+                )
+                .await?;
             // Printed once, to stdout only; it is stored but never shown again.
             println!("key_id:   {}", issued.credential.key_id);
             println!("hmac_key: {}", issued.hmac_key);
             Ok(())
         }
         EabCommand::List => {
-            for c in eab::list(&store).await? {
+            for c in vetting.list_eab(None).await? {
                 let state = if c.revoked_at.is_some() {
                     "revoked"
                 } else if c.single_use && c.used_at.is_some() {
@@ -210,12 +229,15 @@ async fn eab_command(cfg: Config, cmd: EabCommand) -> Result<()> {
                 } else {
                     "active"
                 };
-                println!("{}\t{state}\t{}", c.key_id, c.note);
+                println!(
+                    "{}\torganization {}\t{state}\t{}",
+                    c.key_id, c.organization, c.note
+                );
             }
             Ok(())
         }
-        EabCommand::Revoke { key_id } => {
-            eab::revoke(&store, &key_id).await?;
+        EabCommand::Revoke { key_id, reason } => {
+            vetting.revoke_eab(actor, &key_id, &reason).await?;
             println!("revoked {key_id}");
             Ok(())
         }

@@ -16,7 +16,8 @@ use x509_parser::prelude::FromDer;
 use x509_parser::x509::{SubjectPublicKeyInfo, X509Version};
 
 use super::csr::KeyType;
-use super::profile;
+use super::profile::{self, Profile};
+use super::subject::{self, StringType};
 use super::{schedule, IssuanceRequest};
 
 /// The issuer a certificate must name and be signed by.
@@ -34,9 +35,18 @@ pub(crate) struct Signer<'a> {
 /// x509-parser and checks it against the profile: v3; serial positive,
 /// ≥ 64 bits of CSPRNG output (we use 128, BR §7.1), ≤ 20 octets; validity
 /// within [`schedule::max_validity`]; SAN present, only dNSNames, the same
-/// set as the request's names; no CA:true; EKU exactly serverAuth; KU with
-/// digitalSignature and without keyCertSign/cRLSign; the profile's policy
-/// OID; an allowed key type; a signature by the issuer that verifies.
+/// set as the request's names, no wildcard for `ev`; no CA:true; EKU
+/// exactly serverAuth; KU with digitalSignature and without
+/// keyCertSign/cRLSign; the profile's policy OID; an allowed key type; a
+/// signature by the issuer that verifies.
+///
+/// Subject: empty for `dv`. For `ov`/`ev` first the profile's rules, read
+/// from the certificate alone (one attribute per RDN, each type once, only
+/// the profile's types — no OU, no CN —, C and O present, ST or L, for EV
+/// L, businessCategory, serialNumber and jurisdictionCountryName, the
+/// country codes and serialNumber as PrintableString and the rest as
+/// UTF8String); then exactly the request's vetted attributes, in order,
+/// with the same string types and values.
 ///
 /// The maximum validity is the one in force at the later of notBefore and
 /// now: BR §6.3.2 keys it by issuance date, and backdating notBefore must
@@ -148,15 +158,8 @@ pub(crate) fn check_signed_by(
         ));
     }
 
-    // Subject.
     let empty_subject = cert.subject().iter().next().is_none();
-    if profile.has_empty_subject() && !empty_subject {
-        return Err(format!(
-            "profile {} requires an empty subject, found {}",
-            profile.name(),
-            cert.subject()
-        ));
-    }
+    check_subject(&cert, req)?;
 
     // Key.
     if cert.public_key().raw != req.public_key_der.as_slice() {
@@ -186,7 +189,7 @@ pub(crate) fn check_signed_by(
                         if empty_subject { "an empty" } else { "a" }
                     ));
                 }
-                check_names(&s.general_names, &req.names)?;
+                check_names(&s.general_names, &req.names, profile)?;
             }
             ParsedExtension::KeyUsage(k) => {
                 ku = true;
@@ -314,8 +317,141 @@ pub(crate) fn check_signed_by(
     Ok(())
 }
 
-/// SAN: only dNSNames, no duplicates, the same set as `want`.
-fn check_names(general_names: &[GeneralName<'_>], want: &[String]) -> Result<(), String> {
+/// The subject (see [`check`]). BR §7.1.2.7.4 (OV), EVG §9.2 and BR
+/// §7.1.2.7.5 (EV), BR §7.1.4.2 (encoding and order).
+fn check_subject(cert: &X509Certificate<'_>, req: &IssuanceRequest) -> Result<(), String> {
+    let profile = req.profile;
+    let name = cert.subject();
+    if profile.has_empty_subject() {
+        if name.iter().next().is_some() {
+            return Err(format!(
+                "profile {} requires an empty subject, found {name}",
+                profile.name()
+            ));
+        }
+        if req.subject.is_some() {
+            return Err(format!("profile {} takes no subject", profile.name()));
+        }
+        return Ok(());
+    }
+    let info = req.subject.as_ref().ok_or_else(|| {
+        format!(
+            "profile {} needs a vetted organization subject",
+            profile.name()
+        )
+    })?;
+    info.validate(profile).map_err(|e| e.detail)?;
+
+    // The certificate's own subject, checked against the profile's rules.
+    let mut got: Vec<(&'static [u64], u32, &[u8])> = Vec::new();
+    for rdn in name.iter() {
+        // BR §7.1.4.2: each RDN holds exactly one AttributeTypeAndValue.
+        let [ava] = rdn.iter().collect::<Vec<_>>()[..] else {
+            return Err("subject has a multi-valued RDN (BR §7.1.4.2)".into());
+        };
+        let oid = ava.attr_type().to_id_string();
+        let Some(arcs) = subject::ALL_ATTRIBUTES
+            .iter()
+            .copied()
+            .find(|a| oid_string(a) == oid)
+            .filter(|a| profile.is_ev() || !subject::EV_ATTRIBUTES.contains(a))
+        else {
+            return Err(match oid.as_str() {
+                "2.5.4.11" => {
+                    "subject has an organizationalUnitName (BR §7.1.2.7.4 forbids it)".to_string()
+                }
+                "2.5.4.3" => format!(
+                    "subject has a commonName; profile {} has none",
+                    profile.name()
+                ),
+                _ => format!(
+                    "subject attribute {oid} is not in profile {}",
+                    profile.name()
+                ),
+            });
+        };
+        let attr_name = subject::attribute_name(arcs).unwrap_or("attribute");
+        // BR §7.1.4.2: no attribute type twice.
+        if got.iter().any(|(a, _, _)| *a == arcs) {
+            return Err(format!("subject {attr_name} appears twice (BR §7.1.4.2)"));
+        }
+        let value = ava.attr_value();
+        let want_type = subject::string_type(arcs);
+        if value.tag().0 != want_type.tag() {
+            return Err(format!(
+                "subject {attr_name} is encoded with tag {}, not {} (RFC 5280 §4.1.2.6, \
+                 BR §7.1.4.2)",
+                value.tag().0,
+                want_type.name()
+            ));
+        }
+        let text = std::str::from_utf8(value.data)
+            .map_err(|_| format!("subject {attr_name} is not valid UTF-8"))?;
+        if want_type == StringType::Printable && !subject::is_printable(text) {
+            return Err(format!(
+                "subject {attr_name} {text:?} has characters outside PrintableString"
+            ));
+        }
+        got.push((arcs, value.tag().0, value.data));
+    }
+    let has = |oid: &[u64]| got.iter().any(|(a, _, _)| *a == oid);
+    let mut required: Vec<(bool, &str)> = vec![
+        (has(subject::OID_COUNTRY), "countryName (BR §7.1.2.7.4)"),
+        (
+            has(subject::OID_ORGANIZATION),
+            "organizationName (BR §7.1.2.7.4)",
+        ),
+        (
+            has(subject::OID_STATE_OR_PROVINCE) || has(subject::OID_LOCALITY),
+            "stateOrProvinceName or localityName (BR §7.1.2.7.4)",
+        ),
+    ];
+    if profile.is_ev() {
+        required.extend([
+            (has(subject::OID_LOCALITY), "localityName (EVG §9.2.7)"),
+            (
+                has(subject::OID_BUSINESS_CATEGORY),
+                "businessCategory (EVG §9.2.4)",
+            ),
+            (
+                has(subject::OID_JURISDICTION_COUNTRY),
+                "jurisdictionCountryName (EVG §9.2.5)",
+            ),
+            (has(subject::OID_SERIAL_NUMBER), "serialNumber (EVG §9.2.6)"),
+        ]);
+    }
+    if let Some((_, what)) = required.iter().find(|(present, _)| !present) {
+        return Err(format!("subject lacks {what}"));
+    }
+
+    // Then exactly the vetted attributes, in order (BR §7.1.4.2 fixes the
+    // relative order of C, ST, L, O).
+    let want = info.attributes(profile);
+    let same = got.len() == want.len()
+        && got.iter().zip(&want).all(|((oid, tag, data), w)| {
+            *oid == w.oid && *tag == w.string_type.tag() && *data == w.value.as_bytes()
+        });
+    if !same {
+        return Err(format!(
+            "subject {name} differs from the vetted organization's {:?}",
+            want.iter()
+                .map(|a| (
+                    subject::attribute_name(a.oid).unwrap_or("?"),
+                    a.value.as_str()
+                ))
+                .collect::<Vec<_>>()
+        ));
+    }
+    Ok(())
+}
+
+/// SAN: only dNSNames, no duplicates, the same set as `want`; no wildcard
+/// when the profile forbids them (EVG §9.8.1).
+fn check_names(
+    general_names: &[GeneralName<'_>],
+    want: &[String],
+    profile: Profile,
+) -> Result<(), String> {
     if general_names.is_empty() {
         return Err("subjectAltName is empty".into());
     }
@@ -324,6 +460,13 @@ fn check_names(general_names: &[GeneralName<'_>], want: &[String]) -> Result<(),
         let GeneralName::DNSName(name) = gn else {
             return Err(format!("subjectAltName has a non-DNS name: {gn:?}"));
         };
+        if name.starts_with("*.") && !profile.allows_wildcards() {
+            return Err(format!(
+                "subjectAltName has the wildcard {name}; profile {} forbids wildcards \
+                 (EVG §9.8.1)",
+                profile.name()
+            ));
+        }
         if !want.iter().any(|w| w == name) {
             return Err(format!("subjectAltName {name} was not requested"));
         }
@@ -352,8 +495,9 @@ fn hex(b: &[u8]) -> String {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use crate::ca::testutil::{request, TestCa};
-    use rcgen::{CertificateParams, IsCa, KeyPair, PublicKeyData};
+    use crate::ca::testutil::{ov_subject, request, vetted_request, TestCa};
+    use rcgen::string::PrintableString;
+    use rcgen::{CertificateParams, DnType, DnValue, IsCa, KeyPair, PublicKeyData};
     use time::Duration;
 
     fn setup() -> (TestCa, IssuanceRequest, Vec<u8>) {
@@ -512,5 +656,221 @@ mod tests {
             ));
         let err = check(&sign(&p), &req, t.ca.intermediate_der()).unwrap_err();
         assert!(err.contains("certificatePolicies"), "{err}");
+    }
+
+    /// A vetted request, its profile's parameters, and a signer that signs
+    /// modified parameters with the real intermediate (bypassing `issue`).
+    struct Vetted {
+        t: TestCa,
+        req: IssuanceRequest,
+        base: CertificateParams,
+        spki: rcgen::SubjectPublicKeyInfo,
+    }
+
+    impl Vetted {
+        fn new(profile: Profile, names: &[&str]) -> Vetted {
+            let t = TestCa::new();
+            let key = KeyPair::generate().unwrap();
+            let req = vetted_request(profile, names, key.subject_public_key_info());
+            let spki = rcgen::SubjectPublicKeyInfo::from_der(&req.public_key_der).unwrap();
+            let base = req
+                .profile
+                .certificate_params(&req, KeyType::EcdsaP256)
+                .unwrap();
+            Vetted { t, req, base, spki }
+        }
+
+        fn lint(&self, p: &CertificateParams) -> Result<(), String> {
+            let der = p.signed_by(&self.spki, self.t.ca.issuer()).unwrap();
+            check(der.der(), &self.req, self.t.ca.intermediate_der())
+        }
+
+        fn refused(&self, p: &CertificateParams, needle: &str) {
+            let err = self.lint(p).unwrap_err();
+            assert!(err.contains(needle), "{needle:?} not in {err}");
+        }
+    }
+
+    fn custom(oid: &[u64]) -> DnType {
+        DnType::CustomDnType(oid.to_vec())
+    }
+
+    #[test]
+    fn vetted_certificates_pass() {
+        for p in [Profile::Ov, Profile::Ev] {
+            let v = Vetted::new(p, &["a.example"]);
+            v.lint(&v.base).unwrap();
+        }
+    }
+
+    #[test]
+    fn ev_certificate_missing_business_category_is_refused() {
+        let v = Vetted::new(Profile::Ev, &["a.example"]);
+        let mut p = v.base.clone();
+        assert!(p
+            .distinguished_name
+            .remove(custom(subject::OID_BUSINESS_CATEGORY)));
+        v.refused(&p, "subject lacks businessCategory (EVG §9.2.4)");
+
+        for (oid, what) in [
+            (subject::OID_SERIAL_NUMBER, "serialNumber"),
+            (subject::OID_JURISDICTION_COUNTRY, "jurisdictionCountryName"),
+            (subject::OID_LOCALITY, "localityName (EVG §9.2.7)"),
+        ] {
+            let mut p = v.base.clone();
+            assert!(p.distinguished_name.remove(DnType::from_oid(oid)));
+            v.refused(&p, &format!("subject lacks {what}"));
+        }
+        // The optional jurisdictionST is still compared with the request.
+        let mut p = v.base.clone();
+        assert!(p
+            .distinguished_name
+            .remove(custom(subject::OID_JURISDICTION_STATE_OR_PROVINCE)));
+        v.refused(&p, "differs from the vetted organization");
+    }
+
+    #[test]
+    fn ev_request_without_ev_fields_is_refused() {
+        let mut v = Vetted::new(Profile::Ev, &["a.example"]);
+        v.req.subject.as_mut().unwrap().ev = None;
+        v.refused(&v.base.clone(), "needs businessCategory");
+        v.req.subject = None;
+        v.refused(&v.base.clone(), "needs a vetted organization subject");
+    }
+
+    #[test]
+    fn ov_certificate_without_state_or_locality_is_refused() {
+        let v = Vetted::new(Profile::Ov, &["a.example"]);
+        let mut p = v.base.clone();
+        assert!(p.distinguished_name.remove(DnType::StateOrProvinceName));
+        assert!(p.distinguished_name.remove(DnType::LocalityName));
+        v.refused(&p, "stateOrProvinceName or localityName (BR §7.1.2.7.4)");
+        // Without only one of them the certificate no longer matches the
+        // vetted organization.
+        let mut p = v.base.clone();
+        assert!(p.distinguished_name.remove(DnType::LocalityName));
+        v.refused(&p, "differs from the vetted organization");
+
+        // The request itself must have one of them too.
+        let mut v = v;
+        let s = v.req.subject.as_mut().unwrap();
+        s.state_or_province = None;
+        s.locality = None;
+        v.refused(&v.base.clone(), "BR §7.1.2.7.4");
+    }
+
+    #[test]
+    fn wrong_country_is_refused() {
+        let v = Vetted::new(Profile::Ov, &["a.example"]);
+        // Right value, wrong string type.
+        let mut p = v.base.clone();
+        p.distinguished_name.push(DnType::CountryName, "JP");
+        v.refused(
+            &p,
+            "countryName is encoded with tag 12, not PrintableString",
+        );
+        // Wrong value.
+        let mut p = v.base.clone();
+        p.distinguished_name.push(
+            DnType::CountryName,
+            DnValue::PrintableString(PrintableString::try_from("US").unwrap()),
+        );
+        v.refused(&p, "differs from the vetted organization");
+        // A request with an invalid country.
+        let mut v = v;
+        v.req.subject.as_mut().unwrap().country = "jp".into();
+        v.refused(&v.base.clone(), "ISO 3166-1");
+    }
+
+    #[test]
+    fn organization_must_be_utf8_and_exact() {
+        let v = Vetted::new(Profile::Ov, &["a.example"]);
+        let mut p = v.base.clone();
+        p.distinguished_name.push(
+            DnType::OrganizationName,
+            DnValue::BmpString("例示株式会社".try_into().unwrap()),
+        );
+        v.refused(
+            &p,
+            "organizationName is encoded with tag 30, not UTF8String",
+        );
+        let mut p = v.base.clone();
+        p.distinguished_name
+            .push(DnType::OrganizationName, "例示株式会社 ");
+        v.refused(&p, "differs from the vetted organization");
+    }
+
+    #[test]
+    fn ou_cn_and_foreign_attributes_are_refused() {
+        let v = Vetted::new(Profile::Ov, &["a.example"]);
+        let mut p = v.base.clone();
+        p.distinguished_name
+            .push(DnType::OrganizationalUnitName, "IT");
+        v.refused(&p, "organizationalUnitName (BR §7.1.2.7.4 forbids it)");
+        let mut p = v.base.clone();
+        p.distinguished_name.push(DnType::CommonName, "a.example");
+        v.refused(&p, "commonName");
+        // EV attributes in an OV certificate.
+        let mut p = v.base.clone();
+        p.distinguished_name.push(
+            custom(subject::OID_BUSINESS_CATEGORY),
+            "Private Organization",
+        );
+        v.refused(&p, "subject attribute 2.5.4.15 is not in profile ov");
+        // A DV request with a subject.
+        let mut v = v;
+        v.req.profile = Profile::Dv;
+        v.refused(&v.base.clone(), "requires an empty subject");
+        let dv = Vetted::new(Profile::Dv, &["a.example"]);
+        let mut req = dv.req.clone();
+        req.subject = Some(ov_subject());
+        let der = dv.base.signed_by(&dv.spki, dv.t.ca.issuer()).unwrap();
+        let err = check(der.der(), &req, dv.t.ca.intermediate_der()).unwrap_err();
+        assert!(err.contains("takes no subject"), "{err}");
+    }
+
+    #[test]
+    fn duplicate_attribute_is_refused() {
+        let v = Vetted::new(Profile::Ov, &["a.example"]);
+        let mut p = v.base.clone();
+        // rcgen keys its DN by type; a second countryName needs another
+        // DnType that maps to the same OID.
+        p.distinguished_name.push(
+            custom(subject::OID_COUNTRY),
+            DnValue::PrintableString(PrintableString::try_from("JP").unwrap()),
+        );
+        v.refused(&p, "countryName appears twice");
+    }
+
+    #[test]
+    fn wrong_policy_for_the_profile_is_refused() {
+        let v = Vetted::new(Profile::Ev, &["a.example"]);
+        let mut p = v.base.clone();
+        p.custom_extensions.retain(|e| {
+            e.oid_components()
+                .ne(profile::OID_CERTIFICATE_POLICIES.iter().copied())
+        });
+        let ov = Profile::Ov
+            .certificate_params(
+                &vetted_request(Profile::Ov, &["a.example"], v.req.public_key_der.clone()),
+                KeyType::EcdsaP256,
+            )
+            .unwrap();
+        p.custom_extensions
+            .extend(ov.custom_extensions.into_iter().filter(|e| {
+                e.oid_components()
+                    .eq(profile::OID_CERTIFICATE_POLICIES.iter().copied())
+            }));
+        v.refused(&p, "is not exactly [2.23.140.1.1]");
+    }
+
+    #[test]
+    fn ev_wildcard_san_is_refused() {
+        let mut v = Vetted::new(Profile::Ev, &["a.example"]);
+        let mut p = v.base.clone();
+        p.subject_alt_names
+            .push(rcgen::SanType::DnsName("*.a.example".try_into().unwrap()));
+        v.req.names.push("*.a.example".into());
+        v.refused(&p, "forbids wildcards (EVG §9.8.1)");
     }
 }

@@ -10,6 +10,7 @@ pub mod dev;
 pub mod lint;
 pub mod profile;
 pub mod schedule;
+pub mod subject;
 #[cfg(test)]
 mod testutil;
 
@@ -25,6 +26,8 @@ use x509_parser::prelude::FromDer;
 use x509_parser::x509::SubjectPublicKeyInfo;
 
 use crate::error::{Error, ErrorKind, Result};
+
+pub use subject::{EvSubject, SubjectInfo};
 
 /// What the RA asks the CA to sign. The CA adds nothing from elsewhere:
 /// the profile fixes every other field.
@@ -45,6 +48,10 @@ pub struct IssuanceRequest {
     pub crl_url: Option<String>,
     /// AIA caIssuers URL (http://) where the intermediate can be fetched.
     pub issuer_url: Option<String>,
+    /// The vetted organization's subject: required by `ov` and `ev`
+    /// ([`profile::Profile::requires_subject`]; `ov` ignores its EV
+    /// fields), `None` for `dv`. Never taken from the CSR.
+    pub subject: Option<SubjectInfo>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -274,7 +281,10 @@ impl CertificateAuthority {
     }
 
     /// Signs a subscriber certificate. The parameters are built fresh from
-    /// the profile: only the public key and the names come from the request.
+    /// the profile: only the public key, the names and (for `ov`/`ev`) the
+    /// vetted organization's subject come from the request. An `ev` request
+    /// with a wildcard name is `RejectedIdentifier`; a missing or invalid
+    /// subject is `ServerInternal`.
     ///
     /// Pre-issuance lint (BR §4.3.1.2): the certificate is first signed with
     /// a throwaway key and linted; only if that passes is it signed with
@@ -368,6 +378,7 @@ impl CertificateAuthority {
             serial: Serial::random()?,
             crl_url: None,
             issuer_url: None,
+            subject: None,
         };
         let mut params = req
             .profile
@@ -405,7 +416,11 @@ fn lint_failure(req: &IssuanceRequest, message: &str) -> Error {
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
-    use super::testutil::{openssl_csr, openssl_verify, rcgen_csr, request, TestCa};
+    use super::profile::Profile;
+    use super::testutil::{
+        ev_subject, openssl_csr, openssl_text, openssl_verify, ov_subject, rcgen_csr, request,
+        vetted_request, TestCa,
+    };
     use super::*;
     use rcgen::{
         BasicConstraints, CertificateParams, CustomExtension, DnType, ExtendedKeyUsagePurpose,
@@ -743,5 +758,304 @@ mod tests {
             t.ca.intermediate_der()
         );
         assert!(format!("{:?}", t.ca).contains("CertificateAuthority"));
+    }
+
+    /// (attribute OID, universal tag, value) for each RDN of the subject.
+    fn subject_attrs(c: &X509Certificate<'_>) -> Vec<(String, u32, String)> {
+        c.subject()
+            .iter()
+            .map(|rdn| {
+                let avas: Vec<_> = rdn.iter().collect();
+                assert_eq!(avas.len(), 1, "multi-valued RDN");
+                let v = avas[0].attr_value();
+                (
+                    avas[0].attr_type().to_id_string(),
+                    v.tag().0,
+                    String::from_utf8(v.data.to_vec()).unwrap(),
+                )
+            })
+            .collect()
+    }
+
+    const PRINTABLE: u32 = 0x13;
+    const UTF8: u32 = 0x0c;
+
+    fn policies(c: &X509Certificate<'_>) -> Vec<String> {
+        match ext(c, "2.5.29.32").parsed_extension() {
+            ParsedExtension::CertificatePolicies(p) => {
+                p.iter().map(|p| p.policy_id.to_id_string()).collect()
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// The extensions every OV/EV certificate shares with DV, apart from
+    /// the SAN's criticality.
+    fn assert_common_extensions(t: &TestCa, c: &X509Certificate<'_>, names: &[&str]) {
+        let san = c.subject_alternative_name().unwrap().unwrap();
+        // RFC 5280 §4.2.1.6: with a non-empty subject the SAN is not critical.
+        assert!(!san.critical, "SAN must not be critical with a subject");
+        let got: Vec<_> = san
+            .value
+            .general_names
+            .iter()
+            .map(|g| match g {
+                GeneralName::DNSName(n) => *n,
+                other => panic!("unexpected SAN {other:?}"),
+            })
+            .collect();
+        assert_eq!(got, names);
+        let eku = c.extended_key_usage().unwrap().unwrap();
+        assert!(!eku.critical);
+        let eku = eku.value;
+        assert!(eku.server_auth && !eku.client_auth && !eku.any && eku.other.is_empty());
+        let bc = c.basic_constraints().unwrap().unwrap();
+        assert!(bc.critical && !bc.value.ca && bc.value.path_len_constraint.is_none());
+        match ext(c, "1.3.6.1.5.5.7.1.1").parsed_extension() {
+            ParsedExtension::AuthorityInfoAccess(a) => {
+                assert_eq!(a.accessdescs.len(), 1);
+                assert_eq!(
+                    a.accessdescs[0].access_method.to_id_string(),
+                    "1.3.6.1.5.5.7.48.2"
+                );
+                assert_eq!(
+                    a.accessdescs[0].access_location,
+                    GeneralName::URI("http://trustgate.test/intermediate.der")
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            ext(c, "2.5.29.31").parsed_extension(),
+            ParsedExtension::CRLDistributionPoints(_)
+        ));
+        assert!(matches!(
+            ext(c, "2.5.29.14").parsed_extension(),
+            ParsedExtension::SubjectKeyIdentifier(_)
+        ));
+        let (_, inter) = X509Certificate::from_der(t.ca.intermediate_der()).unwrap();
+        match ext(c, "2.5.29.35").parsed_extension() {
+            ParsedExtension::AuthorityKeyIdentifier(a) => assert_eq!(
+                Some(a.key_identifier.as_ref().unwrap().0),
+                lint::subject_key_id(&inter)
+            ),
+            other => panic!("{other:?}"),
+        }
+        c.verify_signature(Some(inter.public_key())).unwrap();
+        assert_eq!(c.extensions().len(), 9, "{:?}", c.extensions());
+    }
+
+    /// An OV certificate for an openssl RSA CSR whose own subject (CN, O,
+    /// OU) is ignored: the subject is the vetted organization's.
+    #[test]
+    fn issues_an_ov_certificate_for_an_rsa_key() {
+        let names = ["www.example.jp", "*.example.jp"];
+        let rsa = openssl_csr(
+            "rsa:2048",
+            &[
+                "-subj",
+                "/C=US/O=Evil Corp/OU=IT/CN=www.example.jp",
+                "-addext",
+                "subjectAltName=DNS:www.example.jp,DNS:*.example.jp",
+            ],
+        );
+        let (public_key_der, is_rsa) = match rsa {
+            Some(der) => (csr::parse(&der).unwrap().public_key_der, true),
+            None => (
+                KeyPair::generate().unwrap().subject_public_key_info(),
+                false,
+            ),
+        };
+        let t = TestCa::new();
+        let req = vetted_request(Profile::Ov, &names, public_key_der);
+        let issued = t.ca.issue(&req).unwrap();
+        let (_, c) = X509Certificate::from_der(&issued.der).unwrap();
+
+        assert_eq!(
+            subject_attrs(&c),
+            [
+                ("2.5.4.6".to_string(), PRINTABLE, "JP".to_string()),
+                ("2.5.4.8".to_string(), UTF8, "東京都".to_string()),
+                ("2.5.4.7".to_string(), UTF8, "千代田区".to_string()),
+                ("2.5.4.10".to_string(), UTF8, "例示株式会社".to_string()),
+            ]
+        );
+        // The O value is the UTF-8 bytes, wrapped in a UTF8String (0x0c).
+        let o = "例示株式会社".as_bytes();
+        let mut tlv = vec![0x0c, o.len() as u8];
+        tlv.extend_from_slice(o);
+        assert!(issued.der.windows(tlv.len()).any(|w| w == tlv));
+        assert_eq!(policies(&c), ["2.23.140.1.2.2"]);
+        let ku = c.key_usage().unwrap().unwrap();
+        assert!(ku.critical && ku.value.digital_signature());
+        assert_eq!(ku.value.key_encipherment(), is_rsa);
+        assert!(!ku.value.key_cert_sign() && !ku.value.crl_sign());
+        assert_common_extensions(&t, &c, &names);
+
+        if let Some((ok, out)) = openssl_verify(&t, &issued.pem, &["-purpose", "sslserver"]) {
+            assert!(ok, "openssl verify: {out}");
+        }
+        if let Some(text) = openssl_text(&issued.pem) {
+            assert!(text.contains("Policy: 2.23.140.1.2.2"), "{text}");
+            assert!(
+                text.contains("Subject: C=JP, ST=東京都, L=千代田区, O=例示株式会社\n"),
+                "{text}"
+            );
+            assert!(
+                text.contains("X509v3 Subject Alternative Name: \n"),
+                "{text}"
+            );
+            assert!(!text.contains("Evil") && !text.contains("OU="), "{text}");
+        }
+    }
+
+    #[test]
+    fn issues_an_ev_certificate() {
+        let t = TestCa::new();
+        let key = KeyPair::generate().unwrap();
+        let names = ["www.example.jp", "example.jp"];
+        let req = vetted_request(Profile::Ev, &names, key.subject_public_key_info());
+        let issued = t.ca.issue(&req).unwrap();
+        let (_, c) = X509Certificate::from_der(&issued.der).unwrap();
+
+        let s = |oid: &str, tag, v: &str| (oid.to_string(), tag, v.to_string());
+        assert_eq!(
+            subject_attrs(&c),
+            [
+                s("2.5.4.6", PRINTABLE, "JP"),
+                s("2.5.4.8", UTF8, "東京都"),
+                s("2.5.4.7", UTF8, "千代田区"),
+                s("2.5.4.10", UTF8, "例示株式会社"),
+                s("2.5.4.15", UTF8, "Private Organization"),
+                s("2.5.4.5", PRINTABLE, "0100-01-012345"),
+                s("1.3.6.1.4.1.311.60.2.1.3", PRINTABLE, "JP"),
+                s("1.3.6.1.4.1.311.60.2.1.2", UTF8, "Tokyo"),
+            ]
+        );
+        assert_eq!(policies(&c), ["2.23.140.1.1"]);
+        let ku = c.key_usage().unwrap().unwrap().value;
+        assert!(ku.digital_signature() && !ku.key_encipherment());
+        assert_common_extensions(&t, &c, &names);
+
+        if let Some((ok, out)) = openssl_verify(&t, &issued.pem, &["-purpose", "sslserver"]) {
+            assert!(ok, "openssl verify: {out}");
+        }
+        if let Some(text) = openssl_text(&issued.pem) {
+            assert!(text.contains("Policy: 2.23.140.1.1\n"), "{text}");
+            assert!(
+                text.contains("businessCategory=Private Organization"),
+                "{text}"
+            );
+            assert!(text.contains("jurisdictionC=JP"), "{text}");
+            assert!(text.contains("serialNumber=0100-01-012345"), "{text}");
+        }
+    }
+
+    #[test]
+    fn vetted_certificate_without_urls_has_no_aia_or_crldp() {
+        let t = TestCa::new();
+        let key = KeyPair::generate().unwrap();
+        let mut req = vetted_request(Profile::Ev, &["a.example"], key.subject_public_key_info());
+        req.issuer_url = None;
+        req.crl_url = None;
+        let issued = t.ca.issue(&req).unwrap();
+        let (_, c) = X509Certificate::from_der(&issued.der).unwrap();
+        let oids: Vec<String> = c
+            .extensions()
+            .iter()
+            .map(|e| e.oid.to_id_string())
+            .collect();
+        assert!(!oids.contains(&"1.3.6.1.5.5.7.1.1".to_string()), "{oids:?}");
+        assert!(!oids.contains(&"2.5.29.31".to_string()), "{oids:?}");
+        assert_eq!(oids.len(), 7, "{oids:?}");
+    }
+
+    /// One SubjectInfo per organization: an EV-vetted organization's
+    /// subject serves an OV order, whose certificate has no EV attributes.
+    #[test]
+    fn ov_order_of_an_ev_organization_gets_the_ov_subject() {
+        let t = TestCa::new();
+        let key = KeyPair::generate().unwrap();
+        let mut req = vetted_request(Profile::Ov, &["a.example"], key.subject_public_key_info());
+        req.subject = Some(ev_subject());
+        let issued = t.ca.issue(&req).unwrap();
+        let (_, c) = X509Certificate::from_der(&issued.der).unwrap();
+        let oids: Vec<String> = subject_attrs(&c).into_iter().map(|a| a.0).collect();
+        assert_eq!(oids, ["2.5.4.6", "2.5.4.8", "2.5.4.7", "2.5.4.10"]);
+        assert_eq!(policies(&c), ["2.23.140.1.2.2"]);
+    }
+
+    #[test]
+    fn ev_refuses_wildcards_as_rejected_identifier() {
+        let t = TestCa::new();
+        let key = KeyPair::generate().unwrap();
+        let req = vetted_request(
+            Profile::Ev,
+            &["example.jp", "*.example.jp"],
+            key.subject_public_key_info(),
+        );
+        let err = t.ca.issue(&req).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::RejectedIdentifier);
+        assert!(err.detail.contains("*.example.jp"), "{}", err.detail);
+        // OV allows them (BR §7.1.2.7.12).
+        let req = IssuanceRequest {
+            profile: Profile::Ov,
+            subject: Some(ov_subject()),
+            ..req
+        };
+        t.ca.issue(&req).unwrap();
+    }
+
+    #[test]
+    fn vetted_profiles_need_a_valid_subject() {
+        let t = TestCa::new();
+        let key = KeyPair::generate().unwrap();
+        let refused = |req: &IssuanceRequest, needle: &str| {
+            let err = t.ca.issue(req).unwrap_err();
+            assert_eq!(err.kind, ErrorKind::ServerInternal, "{}", err.detail);
+            assert!(
+                err.detail.contains(needle),
+                "{needle:?} not in {}",
+                err.detail
+            );
+        };
+        let ov = vetted_request(Profile::Ov, &["a.example"], key.subject_public_key_info());
+        let ev = vetted_request(Profile::Ev, &["a.example"], key.subject_public_key_info());
+
+        for base in [&ov, &ev] {
+            let mut r = base.clone();
+            r.subject = None;
+            refused(&r, "needs a vetted organization subject");
+        }
+
+        let mut r = ov.clone();
+        let s = r.subject.as_mut().unwrap();
+        s.state_or_province = None;
+        s.locality = None;
+        refused(&r, "BR §7.1.2.7.4");
+
+        for bad in ["jp", "JPN", "Japan"] {
+            let mut r = ov.clone();
+            r.subject.as_mut().unwrap().country = bad.into();
+            refused(&r, "ISO 3166-1");
+        }
+
+        let mut r = ev.clone();
+        r.subject.as_mut().unwrap().ev = None;
+        refused(&r, "businessCategory");
+
+        let mut r = ev.clone();
+        r.subject
+            .as_mut()
+            .unwrap()
+            .ev
+            .as_mut()
+            .unwrap()
+            .serial_number = "第0100号".into();
+        refused(&r, "PrintableString");
+
+        let mut r = request(&["a.example"], key.subject_public_key_info());
+        r.subject = Some(ov_subject());
+        refused(&r, "takes no subject");
     }
 }

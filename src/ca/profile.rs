@@ -1,27 +1,34 @@
 //! Certificate profiles: what a subscriber certificate contains, built
-//! fresh for every issuance. Only the public key and the names come from
-//! the request; everything else is fixed here (Boulder's rule: never sign
-//! what the CSR asked for).
+//! fresh for every issuance. Only the public key, the names and the vetted
+//! organization's subject come from the request; everything else is fixed
+//! here (Boulder's rule: never sign what the CSR asked for).
 //!
-//! Today there is one profile, `dv`. `ov` and `ev` slot in as new enum
-//! variants with their policy OID (BR §7.1.6.1: 2.23.140.1.2.2 and
-//! 2.23.140.1.1) and a subject built from a vetted organization
-//! (`SubjectInfo`, to be added with them); the extension set stays the same.
+//! `ov` (BR §7.1.2.7.4) and `ev` (EVG §9.2, BR §7.1.2.7.5) take their
+//! subject from the vetted organization ([`SubjectInfo`], supplied by the
+//! RA, never from the CSR); `dv` (BR §7.1.2.7.2) has an empty subject and
+//! stays for tests and development. All three share one extension set and
+//! differ in the subject, the policy OID (BR §7.1.6.1) and wildcards.
+//!
+//! No profile writes a commonName: BR §7.1.2.7.4 makes it NOT RECOMMENDED
+//! and EVG §9.2.3 deprecated, and leaving it out avoids the 64-character
+//! and wildcard corner cases of copying a SAN into it.
 
-use rcgen::string::Ia5String;
+use rcgen::string::{Ia5String, PrintableString};
 use rcgen::{
-    CertificateParams, CrlDistributionPoint, CustomExtension, DistinguishedName,
+    CertificateParams, CrlDistributionPoint, CustomExtension, DistinguishedName, DnType, DnValue,
     ExtendedKeyUsagePurpose, IsCa, KeyIdMethod, KeyUsagePurpose, SanType, SerialNumber,
 };
 use yasna::models::ObjectIdentifier;
 use yasna::Tag;
 
 use super::csr::KeyType;
+use super::subject::StringType;
+pub use super::subject::{EvSubject, SubjectInfo};
 use super::IssuanceRequest;
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 
 /// The profile chosen when an order names none (`acme.default_profile`).
-pub const DEFAULT_PROFILE: &str = "dv";
+pub const DEFAULT_PROFILE: &str = "ov";
 
 /// RFC 5280 §4.2.1.4 certificatePolicies.
 pub(crate) const OID_CERTIFICATE_POLICIES: &[u64] = &[2, 5, 29, 32];
@@ -31,10 +38,20 @@ pub(crate) const OID_AUTHORITY_INFO_ACCESS: &[u64] = &[1, 3, 6, 1, 5, 5, 7, 1, 1
 pub(crate) const OID_AD_CA_ISSUERS: &[u64] = &[1, 3, 6, 1, 5, 5, 7, 48, 2];
 /// BR §7.1.6.1 CA/Browser Forum reserved policy identifiers.
 const OID_POLICY_DV: &[u64] = &[2, 23, 140, 1, 2, 1];
+const OID_POLICY_OV: &[u64] = &[2, 23, 140, 1, 2, 2];
+const OID_POLICY_EV: &[u64] = &[2, 23, 140, 1, 1];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Profile {
-    /// Domain validated: empty subject, names only in the SAN.
+    /// Organization validated (BR §7.1.2.7.4): subject C, ST and/or L, O
+    /// from the vetted organization.
+    Ov,
+    /// Extended validation (EVG §9.2): the OV subject plus
+    /// businessCategory, serialNumber and jurisdiction fields; no
+    /// wildcards.
+    Ev,
+    /// Domain validated: empty subject, names only in the SAN. Kept for
+    /// tests and development.
     Dv,
 }
 
@@ -43,6 +60,8 @@ impl Profile {
     /// order's `profile` field.
     pub fn name(self) -> &'static str {
         match self {
+            Profile::Ov => "ov",
+            Profile::Ev => "ev",
             Profile::Dv => "dv",
         }
     }
@@ -56,6 +75,16 @@ impl Profile {
     /// Human-readable text for the directory's `meta.profiles`.
     pub fn description(self) -> &'static str {
         match self {
+            Profile::Ov => {
+                "Organization validated TLS server certificate: the vetted organization's \
+                 name and location (O, ST/L, C) in the subject, names in the subjectAltName, \
+                 serverAuth, CA/Browser Forum policy 2.23.140.1.2.2"
+            }
+            Profile::Ev => {
+                "Extended validation TLS server certificate: the vetted organization's name, \
+                 location, registration number, business category and jurisdiction in the \
+                 subject, no wildcard names, serverAuth, CA/Browser Forum policy 2.23.140.1.1"
+            }
             Profile::Dv => {
                 "Domain validated TLS server certificate: names in the subjectAltName only, \
                  serverAuth, CA/Browser Forum policy 2.23.140.1.2.1"
@@ -63,32 +92,51 @@ impl Profile {
         }
     }
 
-    /// BR §7.1.2.7.6 permits wildcard dNSNames for DV and OV; EV forbids
-    /// them (EV Guidelines §9.2.1), so `ev` will answer false.
+    /// BR §7.1.2.7.12 permits wildcard dNSNames for DV and OV; EV forbids
+    /// them (EVG §9.8.1).
     pub fn allows_wildcards(self) -> bool {
         match self {
-            Profile::Dv => true,
+            Profile::Ov | Profile::Dv => true,
+            Profile::Ev => false,
         }
     }
 
+    /// Whether the subject comes from a vetted organization, so an
+    /// [`IssuanceRequest`] must carry a [`SubjectInfo`].
+    pub fn requires_subject(self) -> bool {
+        match self {
+            Profile::Ov | Profile::Ev => true,
+            Profile::Dv => false,
+        }
+    }
+
+    pub fn is_ev(self) -> bool {
+        self == Profile::Ev
+    }
+
+    /// Every profile this CA can issue; [`Profile::parse`] accepts exactly
+    /// these. `dv` stays for tests and development: which profiles a
+    /// directory offers is configuration (`acme.profiles`, DESIGN.md: `ov`
+    /// and `ev` in production), not this list.
     pub fn all() -> &'static [Profile] {
-        &[Profile::Dv]
+        &[Profile::Ov, Profile::Ev, Profile::Dv]
     }
 
     /// The CA/Browser Forum reserved policy identifier asserted by
     /// certificates of this profile (BR §7.1.6.1).
     pub fn policy_oid(self) -> &'static [u64] {
         match self {
+            Profile::Ov => OID_POLICY_OV,
+            Profile::Ev => OID_POLICY_EV,
             Profile::Dv => OID_POLICY_DV,
         }
     }
 
     /// Whether the subject DN is empty (names only in the SAN, which then
-    /// must be critical: RFC 5280 §4.2.1.6). OV/EV will carry O, L, ST, C.
+    /// must be critical: RFC 5280 §4.2.1.6). OV/EV carry C, ST/L, O (and
+    /// the EV fields).
     pub fn has_empty_subject(self) -> bool {
-        match self {
-            Profile::Dv => true,
-        }
+        !self.requires_subject()
     }
 
     /// BR §7.1.2.7.11: digitalSignature always; keyEncipherment only for
@@ -101,9 +149,39 @@ impl Profile {
         ku
     }
 
+    /// The subject for `req` under this profile: empty for `dv`; for `ov`
+    /// and `ev` the validated [`SubjectInfo`] (`ServerInternal` when it is
+    /// missing, which the RA's vetting gate rules out, or invalid).
+    pub(crate) fn subject(self, req: &IssuanceRequest) -> Result<DistinguishedName> {
+        let mut dn = DistinguishedName::new();
+        let info = match (&req.subject, self.requires_subject()) {
+            (None, false) => return Ok(dn),
+            (Some(info), _) => info,
+            (None, true) => {
+                return Err(Error::internal(format!(
+                    "profile {} needs a vetted organization subject",
+                    self.name()
+                )))
+            }
+        };
+        info.validate(self)?;
+        for attr in info.attributes(self) {
+            let value = match attr.string_type {
+                StringType::Printable => DnValue::PrintableString(
+                    PrintableString::try_from(attr.value.as_str()).map_err(|_| {
+                        Error::internal(format!("{:?} is not a PrintableString", attr.value))
+                    })?,
+                ),
+                StringType::Utf8 => DnValue::Utf8String(attr.value),
+            };
+            dn.push(DnType::from_oid(attr.oid), value);
+        }
+        Ok(dn)
+    }
+
     /// The certificate parameters for `req`, built from scratch: the only
-    /// request data used are the names, validity, serial and URLs; the key
-    /// is supplied to the signer separately.
+    /// request data used are the names, the vetted subject, validity,
+    /// serial and URLs; the key is supplied to the signer separately.
     pub(crate) fn certificate_params(
         self,
         req: &IssuanceRequest,
@@ -115,10 +193,14 @@ impl Profile {
         let mut sans = Vec::with_capacity(req.names.len());
         for name in &req.names {
             if name.starts_with("*.") && !self.allows_wildcards() {
-                return Err(Error::internal(format!(
-                    "profile {} does not allow the wildcard {name}",
-                    self.name()
-                )));
+                // EVG §9.8.1. The RA refuses this at new-order already.
+                return Err(Error::new(
+                    ErrorKind::RejectedIdentifier,
+                    format!(
+                        "profile {} does not allow the wildcard name {name}",
+                        self.name()
+                    ),
+                ));
             }
             let ia5 = Ia5String::try_from(name.as_str())
                 .map_err(|_| Error::internal(format!("name {name:?} is not an IA5String")))?;
@@ -126,9 +208,10 @@ impl Profile {
         }
 
         let mut params = CertificateParams::default();
-        // rcgen's default carries a CN; the DV subject is empty, which also
-        // makes rcgen mark the SAN critical (RFC 5280 §4.2.1.6).
-        params.distinguished_name = DistinguishedName::new();
+        // Replaces rcgen's default CN. An empty (DV) subject makes rcgen
+        // mark the SAN critical, a non-empty one non-critical (RFC 5280
+        // §4.2.1.6, BR §7.1.2.7.12).
+        params.distinguished_name = self.subject(req)?;
         params.subject_alt_names = sans;
         // Certificate times have whole seconds; rcgen would drop the rest
         // silently, we do it visibly so the caller's record matches the DER.
@@ -220,10 +303,32 @@ mod tests {
             assert_eq!(Profile::parse(p.name()), Some(*p));
             assert!(!p.description().is_empty());
         }
-        assert_eq!(Profile::parse(DEFAULT_PROFILE), Some(Profile::Dv));
+        assert_eq!(Profile::parse(DEFAULT_PROFILE), Some(Profile::Ov));
+        assert_eq!(Profile::parse("ev"), Some(Profile::Ev));
+        assert_eq!(Profile::parse("dv"), Some(Profile::Dv));
         assert_eq!(Profile::parse("DV"), None);
-        assert_eq!(Profile::parse("ov"), None);
+        assert_eq!(Profile::parse("OV"), None);
         assert_eq!(Profile::parse(""), None);
+        assert_eq!(Profile::all(), [Profile::Ov, Profile::Ev, Profile::Dv]);
+    }
+
+    #[test]
+    fn ov_and_ev_profile_facts() {
+        assert_eq!(Profile::Ov.policy_oid(), &[2, 23, 140, 1, 2, 2]);
+        assert_eq!(Profile::Ev.policy_oid(), &[2, 23, 140, 1, 1]);
+        assert!(Profile::Ov.allows_wildcards());
+        assert!(!Profile::Ev.allows_wildcards());
+        for p in [Profile::Ov, Profile::Ev] {
+            assert!(p.requires_subject());
+            assert!(!p.has_empty_subject());
+            assert_eq!(
+                p.key_usages(KeyType::EcdsaP384),
+                vec![KeyUsagePurpose::DigitalSignature]
+            );
+        }
+        assert!(Profile::Ev.is_ev());
+        assert!(!Profile::Ov.is_ev() && !Profile::Dv.is_ev());
+        assert!(!Profile::Dv.requires_subject());
     }
 
     #[test]

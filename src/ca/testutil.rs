@@ -9,7 +9,7 @@ use rcgen::{CertificateParams, DistinguishedName, KeyPair};
 use time::{Duration, OffsetDateTime};
 
 use super::profile::Profile;
-use super::{CertificateAuthority, IssuanceRequest, Serial};
+use super::{CertificateAuthority, EvSubject, IssuanceRequest, Serial, SubjectInfo};
 
 /// A DER CSR made by rcgen with SAN-only names.
 pub fn rcgen_csr(names: &[&str], key: &KeyPair) -> Vec<u8> {
@@ -99,7 +99,80 @@ pub fn request(names: &[&str], public_key_der: Vec<u8>) -> IssuanceRequest {
         serial: Serial::random().unwrap(),
         crl_url: Some("http://crl.trustgate.test/1.crl".into()),
         issuer_url: Some("http://trustgate.test/intermediate.der".into()),
+        subject: None,
     }
+}
+
+/// A Japanese OV organization: UTF-8 O, ST and L.
+pub fn ov_subject() -> SubjectInfo {
+    SubjectInfo {
+        organization: "例示株式会社".into(),
+        country: "JP".into(),
+        state_or_province: Some("東京都".into()),
+        locality: Some("千代田区".into()),
+        ev: None,
+    }
+}
+
+/// The OV organization with EV fields: a 13-digit corporate number,
+/// incorporated in Tokyo.
+pub fn ev_subject() -> SubjectInfo {
+    SubjectInfo {
+        ev: Some(EvSubject {
+            business_category: "Private Organization".into(),
+            serial_number: "0100-01-012345".into(),
+            jurisdiction_country: "JP".into(),
+            jurisdiction_state_or_province: Some("Tokyo".into()),
+            jurisdiction_locality: None,
+        }),
+        ..ov_subject()
+    }
+}
+
+/// `request` with the `ov` or `ev` profile and the matching subject.
+pub fn vetted_request(
+    profile: Profile,
+    names: &[&str],
+    public_key_der: Vec<u8>,
+) -> IssuanceRequest {
+    let subject = match profile {
+        Profile::Ev => Some(ev_subject()),
+        Profile::Ov => Some(ov_subject()),
+        Profile::Dv => None,
+    };
+    IssuanceRequest {
+        profile,
+        subject,
+        ..request(names, public_key_der)
+    }
+}
+
+/// `openssl x509 -text -noout` of a PEM certificate; None without openssl.
+pub fn openssl_text(pem: &str) -> Option<String> {
+    if !have_openssl() {
+        return None;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cert.pem");
+    std::fs::write(&path, pem).unwrap();
+    let out = Command::new("openssl")
+        .args([
+            "x509",
+            "-text",
+            "-noout",
+            "-nameopt",
+            "utf8,sep_comma_plus_space",
+            "-in",
+        ])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 /// `openssl verify` of `leaf` against the test hierarchy; None without

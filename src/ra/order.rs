@@ -6,11 +6,12 @@ use time::{Duration, OffsetDateTime};
 
 use super::{owned_by, policy, Ra};
 use crate::acme::{ChallengeType, NewOrderRequest, OrderStatus};
-use crate::ca::{self, profile::Profile, IssuanceRequest};
+use crate::ca::{self, profile::Profile, subject::SubjectInfo, IssuanceRequest};
 use crate::core::{Account, CertificateId, Order, OrderId};
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, ErrorKind, Result, SubProblem};
 use crate::jose::AccountKey;
 use crate::sa::{self, orders::AuthzSpec};
+use crate::vetting::{checks::VettingStatus, gate, Organization};
 
 /// Challenge types offered for a non-wildcard name. Wildcards need dns-01
 /// (RFC 8555 §7.1.3), which is offered once the VA implements it.
@@ -21,7 +22,7 @@ impl Ra {
         let cfg = &self.cfg().acme;
         let names = policy::order_names(&req.identifiers, cfg)?;
         let profile_name = req.profile.as_deref().unwrap_or(&cfg.default_profile);
-        let profile = Profile::parse(profile_name).ok_or_else(|| {
+        let profile = self.enabled_profile(profile_name).ok_or_else(|| {
             Error::new(
                 ErrorKind::InvalidProfile,
                 format!("unknown profile {profile_name:?}; see the directory's meta.profiles"),
@@ -41,6 +42,7 @@ impl Ra {
                     detail,
                 )]));
         }
+        self.check_scope(acct, &names).await?;
         let now = sa::now();
         let (not_before, not_after) = self.requested_validity(&req, now)?;
         let expires_at = now + Duration::hours(cfg.order_lifetime_hours as i64);
@@ -94,6 +96,106 @@ impl Ra {
             })
             .await?;
         self.load_order(order_id).await
+    }
+
+    /// A profile this CA offers (config `acme.profiles`).
+    fn enabled_profile(&self, name: &str) -> Option<Profile> {
+        Profile::parse(name).filter(|_| self.cfg().acme.profiles.iter().any(|p| p == name))
+    }
+
+    /// Names outside the organization's domain scope are refused at
+    /// newOrder, one subproblem per name.
+    async fn check_scope(&self, acct: &Account, names: &[String]) -> Result<()> {
+        let org = self.organization_of(acct).await?;
+        let outside: Vec<SubProblem> = names
+            .iter()
+            .filter(|n| !org.data.in_scope(n))
+            .map(|n| {
+                SubProblem::new(
+                    ErrorKind::RejectedIdentifier,
+                    n,
+                    format!(
+                        "{n:?} is outside the domain scope approved for organization '{}'",
+                        org.data.certificate_name()
+                    ),
+                )
+            })
+            .collect();
+        if outside.is_empty() {
+            return Ok(());
+        }
+        let detail = if outside.len() == 1 {
+            outside[0].detail.clone()
+        } else {
+            format!(
+                "{} names are outside the organization's domain scope; see subproblems",
+                outside.len()
+            )
+        };
+        Err(Error::new(ErrorKind::RejectedIdentifier, detail).with_subproblems(outside))
+    }
+
+    /// The organization the account acts for, through its EAB credential.
+    async fn organization_of(&self, acct: &Account) -> Result<Organization> {
+        let id = acct.id;
+        self.store()
+            .run(move |c| sa::organizations::for_account(c, id))
+            .await?
+            .ok_or_else(|| Error::unauthorized("this account is not bound to an organization (register with an EAB credential from the CA)"))
+    }
+
+    /// The vetting gate. A refusal is recorded on the order (for staff)
+    /// and in the audit log, and the order stays `ready`.
+    async fn pass_gate(
+        &self,
+        acct: &Account,
+        order: &Order,
+        profile: Profile,
+        now: OffsetDateTime,
+    ) -> Result<Organization> {
+        let org = self.organization_of(acct).await?;
+        let max_age = self.cfg().vetting.max_age();
+        let checks = if org.effective_status(now, max_age) == VettingStatus::Pending {
+            let id = org.id;
+            self.store()
+                .run(move |c| sa::organizations::checks(c, id))
+                .await?
+        } else {
+            Vec::new()
+        };
+        let Err(refusal) = gate::check(&org, &checks, profile, &order.names, now, max_age) else {
+            return Ok(org);
+        };
+        let name = org.data.certificate_name().to_owned();
+        let detail = refusal.describe(&name);
+        let record = serde_json::json!({"condition": refusal.condition(), "detail": detail, "at": now.unix_timestamp()}).to_string();
+        let (order_id, org_id, actor) = (order.id, org.id, format!("acme:account/{}", acct.id));
+        let d2 = detail.clone();
+        let condition = refusal.condition();
+        self.store()
+            .write(move |c| {
+                sa::organizations::set_gate_refusal(c, order_id, Some(&record))?;
+                sa::audit::append(
+                    c,
+                    sa::audit::NewEvent {
+                        actor: &actor,
+                        action: "gate.refuse",
+                        organization: Some(org_id),
+                        subject: format!("order:{order_id}"),
+                        reason: Some(&d2),
+                        details: serde_json::json!({"condition": condition, "profile": profile.name()}),
+                    },
+                    now,
+                )
+            })
+            .await?;
+        tracing::info!(
+            order = order.id.0,
+            organization = org.id.0,
+            condition = refusal.condition(),
+            "vetting gate refused finalize"
+        );
+        Err(refusal.error(&name))
     }
 
     /// notBefore/notAfter of newOrder (RFC 8555 §7.4), honoured within the
@@ -202,6 +304,8 @@ impl Ra {
         let profile = Profile::parse(&order.profile).ok_or_else(|| {
             Error::internal(format!("order has unknown profile {}", order.profile))
         })?;
+        let org = self.pass_gate(acct, &order, profile, now).await?;
+        let subject = profile.requires_subject().then(|| org.subject());
 
         let claimed = self
             .store()
@@ -213,7 +317,7 @@ impl Ra {
                 "order is already being finalized",
             ));
         }
-        let issued = self.sign(&order, profile, csr.public_key_der, now);
+        let issued = self.sign(&order, profile, subject, csr.public_key_der, now);
         let issued = match issued {
             Ok(i) => i,
             Err(e) => {
@@ -245,6 +349,7 @@ impl Ra {
         &self,
         order: &Order,
         profile: Profile,
+        subject: Option<SubjectInfo>,
         public_key_der: Vec<u8>,
         now: OffsetDateTime,
     ) -> Result<ca::IssuedCertificate> {
@@ -268,6 +373,7 @@ impl Ra {
             serial: ca::Serial::random()?,
             crl_url: None,
             issuer_url: None,
+            subject,
         })
     }
 

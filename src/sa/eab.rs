@@ -11,6 +11,7 @@ use crate::error::Result;
 
 pub struct NewEab<'a> {
     pub key_id: &'a str,
+    pub organization: crate::core::OrganizationId,
     pub hmac_key: &'a [u8],
     pub note: &'a str,
     pub single_use: bool,
@@ -21,6 +22,7 @@ pub fn create(conn: &mut DbConn, new: NewEab<'_>, now: OffsetDateTime) -> Result
     let row: EabRow = diesel::insert_into(eab_credentials::table)
         .values((
             eab_credentials::key_id.eq(new.key_id),
+            eab_credentials::organization_id.eq(new.organization.0),
             eab_credentials::hmac_key.eq(new.hmac_key),
             eab_credentials::note.eq(new.note),
             eab_credentials::single_use.eq(new.single_use),
@@ -41,9 +43,15 @@ pub fn by_key_id(conn: &mut DbConn, key_id: &str) -> Result<Option<EabCredential
         .map(EabRow::into_core))
 }
 
-pub fn list(conn: &mut DbConn) -> Result<Vec<EabCredential>> {
-    Ok(eab_credentials::table
-        .order(eab_credentials::id.asc())
+pub fn list(
+    conn: &mut DbConn,
+    org: Option<crate::core::OrganizationId>,
+) -> Result<Vec<EabCredential>> {
+    let mut q = eab_credentials::table.into_boxed();
+    if let Some(o) = org {
+        q = q.filter(eab_credentials::organization_id.eq(o.0));
+    }
+    Ok(q.order(eab_credentials::id.asc())
         .select(EabRow::as_select())
         .load(conn)?
         .into_iter()

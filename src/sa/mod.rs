@@ -15,11 +15,13 @@ use time::{OffsetDateTime, PrimitiveDateTime};
 use crate::error::{Error, ErrorKind, Result};
 
 pub mod accounts;
+pub mod audit;
 pub mod certificates;
 pub mod eab;
 pub mod models;
 pub mod nonces;
 pub mod orders;
+pub mod organizations;
 pub mod schema;
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");

@@ -46,6 +46,7 @@ impl AccountRow {
 pub struct EabRow {
     pub id: i64,
     pub key_id: String,
+    pub organization_id: i64,
     pub hmac_key: Vec<u8>,
     pub note: String,
     pub single_use: bool,
@@ -60,6 +61,7 @@ impl EabRow {
         EabCredential {
             id: EabId(self.id),
             key_id: self.key_id,
+            organization: OrganizationId(self.organization_id),
             hmac_key: self.hmac_key,
             note: self.note,
             single_use: self.single_use,
@@ -83,6 +85,7 @@ pub struct OrderRow {
     pub not_after: Option<PrimitiveDateTime>,
     pub expires_at: PrimitiveDateTime,
     pub error: Option<String>,
+    pub gate_refusal: Option<String>,
     pub created_at: PrimitiveDateTime,
     pub updated_at: PrimitiveDateTime,
 }

@@ -423,6 +423,7 @@ pub fn complete_finalize(
         )
         .set((
             orders::status.eq(StoredOrderStatus::Valid.as_str()),
+            orders::gate_refusal.eq(None::<String>),
             orders::updated_at.eq(to_db(now)),
         ))
         .execute(c)?;

@@ -1,9 +1,54 @@
 //! Diesel table definitions, shared by both backends (see migrations/).
 
 diesel::table! {
+    organizations (id) {
+        id -> BigInt,
+        legal_name -> Text,
+        level -> Text,
+        status -> Text,
+        data -> Text,
+        data_changed_at -> Timestamp,
+        status_reason -> Nullable<Text>,
+        approved_by -> Nullable<Text>,
+        approved_at -> Nullable<Timestamp>,
+        vetted_at -> Nullable<Timestamp>,
+        created_by -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    vetting_checks (id) {
+        id -> BigInt,
+        organization_id -> BigInt,
+        kind -> Text,
+        passed -> Bool,
+        details -> Text,
+        performed_by -> Text,
+        performed_at -> Timestamp,
+        recorded_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    audit_events (id) {
+        id -> BigInt,
+        at -> Timestamp,
+        actor -> Text,
+        action -> Text,
+        organization_id -> Nullable<BigInt>,
+        subject -> Text,
+        reason -> Nullable<Text>,
+        details -> Text,
+    }
+}
+
+diesel::table! {
     eab_credentials (id) {
         id -> BigInt,
         key_id -> Text,
+        organization_id -> BigInt,
         hmac_key -> Binary,
         note -> Text,
         single_use -> Bool,
@@ -37,6 +82,7 @@ diesel::table! {
         not_after -> Nullable<Timestamp>,
         expires_at -> Timestamp,
         error -> Nullable<Text>,
+        gate_refusal -> Nullable<Text>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
     }
@@ -106,14 +152,20 @@ diesel::table! {
 }
 
 diesel::joinable!(accounts -> eab_credentials (eab_credential_id));
+diesel::joinable!(eab_credentials -> organizations (organization_id));
+diesel::joinable!(vetting_checks -> organizations (organization_id));
 diesel::joinable!(orders -> accounts (account_id));
 diesel::joinable!(authorizations -> accounts (account_id));
 diesel::joinable!(order_authorizations -> orders (order_id));
 diesel::joinable!(order_authorizations -> authorizations (authorization_id));
 diesel::joinable!(challenges -> authorizations (authorization_id));
 diesel::joinable!(certificates -> orders (order_id));
+diesel::joinable!(certificates -> accounts (account_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    organizations,
+    vetting_checks,
+    audit_events,
     eab_credentials,
     accounts,
     orders,

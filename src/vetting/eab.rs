@@ -1,14 +1,15 @@
-//! EAB credentials: created by staff, shown once, bound to one account
-//! (or several, when not single-use).
+//! EAB credentials: created by staff for one organization, shown once,
+//! bound to one account (or several, when not single-use).
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine;
 use ring::rand::{SecureRandom, SystemRandom};
 use time::Duration;
 
-use crate::core::EabCredential;
+use super::Vetting;
+use crate::core::{EabCredential, OrganizationId};
 use crate::error::{Error, Result};
-use crate::sa::{self, Store};
+use crate::sa::{self, audit::NewEvent};
 
 /// A credential as shown to staff the one time its key is visible.
 pub struct IssuedCredential {
@@ -24,52 +25,93 @@ pub struct CreateOptions {
     pub expires_in: Option<Duration>,
 }
 
-pub async fn create(store: &Store, opts: CreateOptions) -> Result<IssuedCredential> {
-    let rng = SystemRandom::new();
-    let mut id = [0u8; 12];
-    let mut key = vec![0u8; 32];
-    rng.fill(&mut id)
-        .and_then(|_| rng.fill(&mut key))
-        .map_err(|_| Error::internal("OS random number generator failed"))?;
-    let key_id = format!("kid-{}", B64.encode(id));
-    let now = sa::now();
-    let expires_at = opts.expires_in.map(|d| now + d);
-    let hmac_key = B64.encode(&key);
-    let credential = store
-        .run(move |c| {
-            sa::eab::create(
-                c,
-                sa::eab::NewEab {
-                    key_id: &key_id,
-                    hmac_key: &key,
-                    note: &opts.note,
-                    single_use: opts.single_use,
-                    expires_at,
-                },
-                now,
-            )
+impl Vetting {
+    pub async fn create_eab(
+        &self,
+        actor: &str,
+        org: OrganizationId,
+        opts: CreateOptions,
+    ) -> Result<IssuedCredential> {
+        let rng = SystemRandom::new();
+        let mut id = [0u8; 12];
+        let mut key = vec![0u8; 32];
+        rng.fill(&mut id)
+            .and_then(|_| rng.fill(&mut key))
+            .map_err(|_| Error::internal("OS random number generator failed"))?;
+        let key_id = format!("kid-{}", B64.encode(id));
+        let now = sa::now();
+        let expires_at = opts.expires_in.map(|d| now + d);
+        let hmac_key = B64.encode(&key);
+        let actor = actor.to_owned();
+        let credential = self
+            .store()
+            .write(move |c| {
+                sa::organizations::by_id(c, org)?
+                    .ok_or_else(|| Error::not_found(format!("no organization {org}")))?;
+                let cred = sa::eab::create(
+                    c,
+                    sa::eab::NewEab {
+                        key_id: &key_id,
+                        organization: org,
+                        hmac_key: &key,
+                        note: &opts.note,
+                        single_use: opts.single_use,
+                        expires_at,
+                    },
+                    now,
+                )?;
+                sa::audit::append(
+                    c,
+                    NewEvent {
+                        actor: &actor,
+                        action: "eab.create",
+                        organization: Some(org),
+                        subject: format!("eab:{key_id}"),
+                        reason: None,
+                        // Never the key.
+                        details: serde_json::json!({"note": opts.note, "single_use": opts.single_use, "expires_at": expires_at.map(|t| t.unix_timestamp())}),
+                    },
+                    now,
+                )?;
+                Ok(cred)
+            })
+            .await?;
+        Ok(IssuedCredential {
+            credential,
+            hmac_key,
         })
-        .await?;
-    tracing::info!(key_id = %credential.key_id, "EAB credential created");
-    Ok(IssuedCredential {
-        credential,
-        hmac_key,
-    })
-}
+    }
 
-pub async fn list(store: &Store) -> Result<Vec<EabCredential>> {
-    store.run(sa::eab::list).await
-}
+    pub async fn list_eab(&self, org: Option<OrganizationId>) -> Result<Vec<EabCredential>> {
+        self.store().run(move |c| sa::eab::list(c, org)).await
+    }
 
-pub async fn revoke(store: &Store, key_id: &str) -> Result<()> {
-    let k = key_id.to_owned();
-    let now = sa::now();
-    if store.run(move |c| sa::eab::revoke(c, &k, now)).await? {
-        tracing::info!(key_id, "EAB credential revoked");
-        Ok(())
-    } else {
-        Err(Error::not_found(format!(
-            "no unrevoked EAB credential {key_id:?}"
-        )))
+    pub async fn revoke_eab(&self, actor: &str, key_id: &str, reason: &str) -> Result<()> {
+        let (k, actor, reason) = (key_id.to_owned(), actor.to_owned(), reason.to_owned());
+        let now = sa::now();
+        self.store()
+            .write(move |c| {
+                let cred = sa::eab::by_key_id(c, &k)?
+                    .ok_or_else(|| Error::not_found(format!("no EAB credential {k:?}")))?;
+                if !sa::eab::revoke(c, &k, now)? {
+                    return Err(Error::new(
+                        crate::error::ErrorKind::Conflict,
+                        format!("EAB credential {k:?} is already revoked"),
+                    ));
+                }
+                sa::audit::append(
+                    c,
+                    NewEvent {
+                        actor: &actor,
+                        action: "eab.revoke",
+                        organization: Some(cred.organization),
+                        subject: format!("eab:{k}"),
+                        reason: Some(&reason),
+                        details: serde_json::json!({}),
+                    },
+                    now,
+                )
+            })
+            .await
     }
 }

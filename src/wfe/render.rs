@@ -26,8 +26,11 @@ pub fn directory(u: &Urls, cfg: &Config) -> acme::Directory {
             website: cfg.acme.website.clone(),
             caa_identities: cfg.acme.caa_identities.clone(),
             external_account_required: cfg.acme.external_account_required,
-            profiles: Profile::all()
+            profiles: cfg
+                .acme
+                .profiles
                 .iter()
+                .filter_map(|name| Profile::parse(name))
                 .map(|p| (p.name().to_owned(), p.description().to_owned()))
                 .collect(),
         },

@@ -7,3 +7,7 @@ DROP TABLE authorizations;
 DROP TABLE orders;
 DROP TABLE accounts;
 DROP TABLE eab_credentials;
+DROP TABLE audit_events;
+DROP TABLE vetting_checks;
+DROP TABLE organizations;
+DROP FUNCTION trustgate_append_only();

@@ -7,3 +7,6 @@ DROP TABLE authorizations;
 DROP TABLE orders;
 DROP TABLE accounts;
 DROP TABLE eab_credentials;
+DROP TABLE audit_events;
+DROP TABLE vetting_checks;
+DROP TABLE organizations;

@@ -1,8 +1,59 @@
 -- trustgate initial schema (SQLite). Keep in step with ../../postgres/.
 
+CREATE TABLE organizations (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    -- indexed copies of fields of `data`, for lists and filters
+    legal_name TEXT NOT NULL,
+    level TEXT NOT NULL,
+    -- pending | approved | rejected | suspended | expired
+    status TEXT NOT NULL,
+    -- everything the application collects, as JSON (vetting::OrganizationData)
+    data TEXT NOT NULL,
+    -- checks recorded before this moment describe older data and no longer count
+    data_changed_at TIMESTAMP NOT NULL,
+    status_reason TEXT,
+    approved_by TEXT,
+    approved_at TIMESTAMP,
+    -- when the oldest check behind the approval was performed; vetting
+    -- expires a configured age after it
+    vetted_at TIMESTAMP,
+    created_by TEXT NOT NULL,
+    created_at TIMESTAMP NOT NULL,
+    updated_at TIMESTAMP NOT NULL
+);
+CREATE INDEX organizations_status ON organizations(status);
+
+-- Append-only record of each vetting check (who checked what, when, how).
+CREATE TABLE vetting_checks (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    organization_id BIGINT NOT NULL REFERENCES organizations(id),
+    kind TEXT NOT NULL,
+    passed BOOLEAN NOT NULL,
+    -- the check's own fields as JSON (vetting::CheckRecord)
+    details TEXT NOT NULL,
+    performed_by TEXT NOT NULL,
+    performed_at TIMESTAMP NOT NULL,
+    recorded_at TIMESTAMP NOT NULL
+);
+CREATE INDEX vetting_checks_organization ON vetting_checks(organization_id, recorded_at);
+
+-- Append-only audit trail: every staff action and every gate refusal.
+CREATE TABLE audit_events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at TIMESTAMP NOT NULL,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    organization_id BIGINT REFERENCES organizations(id),
+    subject TEXT NOT NULL,
+    reason TEXT,
+    details TEXT NOT NULL
+);
+CREATE INDEX audit_events_organization ON audit_events(organization_id, id);
+
 CREATE TABLE eab_credentials (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     key_id TEXT NOT NULL UNIQUE,
+    organization_id BIGINT NOT NULL REFERENCES organizations(id),
     hmac_key BLOB NOT NULL,
     note TEXT NOT NULL DEFAULT '',
     single_use BOOLEAN NOT NULL DEFAULT 1,
@@ -12,6 +63,8 @@ CREATE TABLE eab_credentials (
     -- set when an account binds; a single-use credential binds only once
     used_at TIMESTAMP
 );
+
+CREATE INDEX eab_credentials_organization ON eab_credentials(organization_id);
 
 CREATE TABLE accounts (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -36,10 +89,13 @@ CREATE TABLE orders (
     not_after TIMESTAMP,
     expires_at TIMESTAMP NOT NULL,
     error TEXT,
+    -- the last refusal by the vetting gate, shown to staff; cleared on issuance
+    gate_refusal TEXT,
     created_at TIMESTAMP NOT NULL,
     updated_at TIMESTAMP NOT NULL
 );
 CREATE INDEX orders_account ON orders(account_id, id);
+CREATE INDEX orders_gate_refusal ON orders(status, gate_refusal);
 
 CREATE TABLE authorizations (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -103,3 +159,13 @@ CREATE TABLE server_secrets (
     secret BLOB NOT NULL,
     created_at TIMESTAMP NOT NULL
 );
+
+-- The audit trail is append-only, enforced by the database itself.
+CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events
+BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END;
+CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events
+BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END;
+CREATE TRIGGER vetting_checks_no_update BEFORE UPDATE ON vetting_checks
+BEGIN SELECT RAISE(ABORT, 'vetting_checks is append-only'); END;
+CREATE TRIGGER vetting_checks_no_delete BEFORE DELETE ON vetting_checks
+BEGIN SELECT RAISE(ABORT, 'vetting_checks is append-only'); END;

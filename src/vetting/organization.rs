@@ -1,0 +1,510 @@
+//! An organization as the paper OV/EV application collects it, and the
+//! validation of what staff enter. Stored as JSON (`organizations.data`);
+//! unknown fields are refused so a typo never silently drops data.
+
+use serde::{Deserialize, Serialize};
+
+use crate::ra::policy::check_dns_name;
+
+/// Validation level an organization is vetted for (BR / EV Guidelines).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    Ov,
+    Ev,
+}
+
+impl Level {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Ov => "ov",
+            Level::Ev => "ev",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Level> {
+        match s {
+            "ov" => Some(Level::Ov),
+            "ev" => Some(Level::Ev),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrganizationData {
+    /// 組織名: the legal name, as registered (Japanese text in UTF-8).
+    pub legal_name: String,
+    /// English name, used in certificates when `use_english_name`.
+    #[serde(default)]
+    pub english_name: Option<String>,
+    #[serde(default)]
+    pub use_english_name: bool,
+    /// TDB企業コード: Teikoku Databank company code (9 digits).
+    #[serde(default)]
+    pub tdb_code: Option<String>,
+    /// 会社法人等番号: corporate registration number (12 digits).
+    pub registration_number: String,
+    /// 法人番号: national corporate number (13 digits, leading check digit).
+    #[serde(default)]
+    pub corporate_number: Option<String>,
+    /// 本店登記住所: registered head office.
+    pub head_office: Address,
+    /// 事業所所在地住所: the office the certificate's subject locates.
+    pub office: Address,
+    /// 代表者 / 代表者役職.
+    pub representative: Representative,
+    /// 申請責任者: manager level or above.
+    pub applicant: Applicant,
+    /// アカウント担当者.
+    pub account_contact: Contact,
+    /// 請求書担当者.
+    pub billing_contact: BillingContact,
+    pub level: Level,
+    /// Required for EV, absent for OV.
+    #[serde(default)]
+    pub ev: Option<EvData>,
+    /// Names certificates may be issued for.
+    pub domains: Vec<DomainScope>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Address {
+    /// ISO 3166-1 alpha-2, e.g. "JP".
+    pub country: String,
+    /// 都道府県 (stateOrProvince), e.g. "東京都" or "Tokyo".
+    pub prefecture: String,
+    /// 市区町村 (locality).
+    pub locality: String,
+    pub postal_code: String,
+    pub street: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Representative {
+    pub name: String,
+    pub title: String,
+}
+
+/// Ranks that may apply for a certificate on the organization's behalf:
+/// manager level or above. Anything lower cannot be entered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ApplicantRank {
+    /// 課長 and equivalent.
+    Manager,
+    /// 部長 and equivalent.
+    SeniorManager,
+    /// 取締役, 執行役員.
+    Officer,
+    /// 代表取締役 and other representatives.
+    Representative,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Applicant {
+    pub name: String,
+    pub department: String,
+    pub title: String,
+    pub rank: ApplicantRank,
+    pub phone: String,
+    pub email: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Contact {
+    pub name: String,
+    pub organization: String,
+    pub department: String,
+    pub address: String,
+    pub phone: String,
+    #[serde(default)]
+    pub fax: Option<String>,
+    pub email: String,
+}
+
+/// Who invoices go to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BillingParty {
+    /// The organization itself.
+    Organization,
+    /// The account contact.
+    AccountContact,
+    /// Another company.
+    Other,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BillingContact {
+    pub party: BillingParty,
+    pub name: String,
+    pub organization: String,
+    pub department: String,
+    pub postal_code: String,
+    pub address: String,
+    pub phone: String,
+    #[serde(default)]
+    pub fax: Option<String>,
+}
+
+/// EV Guidelines 7.1.4.2: businessCategory values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum BusinessCategory {
+    #[serde(rename = "Private Organization")]
+    PrivateOrganization,
+    #[serde(rename = "Government Entity")]
+    GovernmentEntity,
+    #[serde(rename = "Business Entity")]
+    BusinessEntity,
+    #[serde(rename = "Non-Commercial Entity")]
+    NonCommercialEntity,
+}
+
+impl BusinessCategory {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BusinessCategory::PrivateOrganization => "Private Organization",
+            BusinessCategory::GovernmentEntity => "Government Entity",
+            BusinessCategory::BusinessEntity => "Business Entity",
+            BusinessCategory::NonCommercialEntity => "Non-Commercial Entity",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EvData {
+    pub business_category: BusinessCategory,
+    /// Jurisdiction of incorporation (ISO 3166-1 alpha-2).
+    pub jurisdiction_country: String,
+    #[serde(default)]
+    pub jurisdiction_state_or_province: Option<String>,
+    #[serde(default)]
+    pub jurisdiction_locality: Option<String>,
+}
+
+/// One entry of the domain scope: a registrable domain covers itself and
+/// every name under it; an exact name covers only itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DomainScope {
+    pub name: String,
+    #[serde(default)]
+    pub exact: bool,
+}
+
+impl OrganizationData {
+    /// Every problem with the data, so staff can fix them in one pass.
+    pub fn problems(&self) -> Vec<String> {
+        let mut p = Vec::new();
+        let mut req = |field: &str, v: &str| {
+            if v.trim().is_empty() {
+                p.push(format!("{field} is required"));
+            }
+        };
+        req("legal_name", &self.legal_name);
+        req("representative.name", &self.representative.name);
+        req("representative.title", &self.representative.title);
+        req("applicant.name", &self.applicant.name);
+        req("applicant.department", &self.applicant.department);
+        req("applicant.title", &self.applicant.title);
+        req("applicant.phone", &self.applicant.phone);
+        req("account_contact.name", &self.account_contact.name);
+        req("account_contact.phone", &self.account_contact.phone);
+        req("billing_contact.name", &self.billing_contact.name);
+        req("billing_contact.address", &self.billing_contact.address);
+        if self.use_english_name
+            && self
+                .english_name
+                .as_deref()
+                .is_none_or(|n| n.trim().is_empty())
+        {
+            p.push("use_english_name needs english_name".into());
+        }
+        let cert_name = self.certificate_name();
+        if cert_name.chars().count() > 64 {
+            p.push(format!(
+                "the name used in certificates is {} characters; X.520 allows 64",
+                cert_name.chars().count()
+            ));
+        }
+        if let Some(t) = &self.tdb_code {
+            if !is_digits(t, 9) {
+                p.push("tdb_code must be 9 digits".into());
+            }
+        }
+        if !is_digits(&self.registration_number, 12) {
+            p.push("registration_number (会社法人等番号) must be 12 digits".into());
+        }
+        if let Some(c) = &self.corporate_number {
+            match corporate_number_problem(c, &self.registration_number) {
+                Some(why) => p.push(why),
+                None => {}
+            }
+        }
+        for (field, a) in [("head_office", &self.head_office), ("office", &self.office)] {
+            address_problems(field, a, &mut p);
+        }
+        for (field, e) in [
+            ("applicant.email", Some(self.applicant.email.as_str())),
+            (
+                "account_contact.email",
+                Some(self.account_contact.email.as_str()),
+            ),
+        ] {
+            if let Some(e) = e {
+                if crate::ra::policy::check_contacts(&[format!("mailto:{e}")]).is_err() {
+                    p.push(format!("{field} is not a valid e-mail address"));
+                }
+            }
+        }
+        match (self.level, &self.ev) {
+            (Level::Ev, None) => {
+                p.push("EV organizations need ev (business category, jurisdiction)".into())
+            }
+            (Level::Ov, Some(_)) => p.push("ev data is only for EV organizations".into()),
+            (Level::Ev, Some(ev)) => {
+                if !is_country(&ev.jurisdiction_country) {
+                    p.push("ev.jurisdiction_country must be an ISO 3166-1 alpha-2 code".into());
+                }
+            }
+            (Level::Ov, None) => {}
+        }
+        if self.domains.is_empty() {
+            p.push("domains: at least one domain is required".into());
+        }
+        for d in &self.domains {
+            let name = d.name.to_ascii_lowercase();
+            if name != d.name {
+                p.push(format!("domain {:?} must be lowercase", d.name));
+            } else if let Err(why) = check_dns_name(&name) {
+                p.push(format!("domain {:?}: {why}", d.name));
+            } else if name.starts_with("*.") {
+                p.push(format!(
+                    "domain {:?}: list the base name; wildcards follow from it",
+                    d.name
+                ));
+            }
+        }
+        p
+    }
+
+    /// The organizationName placed in certificates.
+    pub fn certificate_name(&self) -> &str {
+        match (&self.english_name, self.use_english_name) {
+            (Some(e), true) => e,
+            _ => &self.legal_name,
+        }
+    }
+
+    /// Whether `name` (possibly `*.`-prefixed) lies in the domain scope.
+    pub fn in_scope(&self, name: &str) -> bool {
+        let (base, wildcard) = match name.strip_prefix("*.") {
+            Some(b) => (b, true),
+            None => (name, false),
+        };
+        self.domains.iter().any(|d| {
+            if d.exact {
+                !wildcard && base == d.name
+            } else {
+                base == d.name || base.ends_with(&format!(".{}", d.name))
+            }
+        })
+    }
+}
+
+fn is_digits(s: &str, n: usize) -> bool {
+    s.len() == n && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+fn is_country(s: &str) -> bool {
+    s.len() == 2 && s.bytes().all(|b| b.is_ascii_uppercase())
+}
+
+fn address_problems(field: &str, a: &Address, p: &mut Vec<String>) {
+    if !is_country(&a.country) {
+        p.push(format!(
+            "{field}.country must be an ISO 3166-1 alpha-2 code such as \"JP\""
+        ));
+    }
+    for (f, v) in [
+        ("prefecture", &a.prefecture),
+        ("locality", &a.locality),
+        ("street", &a.street),
+    ] {
+        if v.trim().is_empty() {
+            p.push(format!("{field}.{f} is required"));
+        }
+    }
+    if a.country == "JP" {
+        let digits: String = a.postal_code.chars().filter(|c| *c != '-').collect();
+        if !is_digits(&digits, 7) {
+            p.push(format!(
+                "{field}.postal_code must be a Japanese postal code (123-4567)"
+            ));
+        }
+    }
+}
+
+/// 法人番号 (National Tax Agency): a check digit followed by the 12-digit
+/// 会社法人等番号; check = 9 − (Σ Pn·Qn mod 9), Pn the n-th digit from the
+/// right of the base, Qn = 1 for odd n and 2 for even n.
+pub fn corporate_number_problem(number: &str, registration_number: &str) -> Option<String> {
+    if !is_digits(number, 13) {
+        return Some("corporate_number (法人番号) must be 13 digits".into());
+    }
+    let digits: Vec<u32> = number.bytes().map(|b| u32::from(b - b'0')).collect();
+    let sum: u32 = digits[1..]
+        .iter()
+        .rev()
+        .enumerate()
+        .map(|(i, d)| d * if i % 2 == 0 { 1 } else { 2 })
+        .sum();
+    let check = 9 - sum % 9;
+    if digits[0] != check {
+        return Some(format!(
+            "corporate_number (法人番号) {number} has check digit {} but its digits give {check}",
+            digits[0]
+        ));
+    }
+    if &number[1..] != registration_number {
+        return Some(
+            "corporate_number (法人番号) must be the check digit followed by registration_number (会社法人等番号)"
+                .into(),
+        );
+    }
+    None
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// A complete, valid OV organization, for tests across the crate.
+    pub fn example(level: Level) -> OrganizationData {
+        let addr = Address {
+            country: "JP".into(),
+            prefecture: "東京都".into(),
+            locality: "千代田区".into(),
+            postal_code: "100-0005".into(),
+            street: "丸の内1-1-1".into(),
+        };
+        OrganizationData {
+            legal_name: "例示株式会社".into(),
+            english_name: Some("Example KK".into()),
+            use_english_name: false,
+            tdb_code: Some("123456789".into()),
+            registration_number: "180301018771".into(),
+            corporate_number: Some("1180301018771".into()),
+            head_office: addr.clone(),
+            office: addr,
+            representative: Representative {
+                name: "山田太郎".into(),
+                title: "代表取締役".into(),
+            },
+            applicant: Applicant {
+                name: "佐藤花子".into(),
+                department: "情報システム部".into(),
+                title: "部長".into(),
+                rank: ApplicantRank::SeniorManager,
+                phone: "03-1234-5678".into(),
+                email: "sato@example.co.jp".into(),
+            },
+            account_contact: Contact {
+                name: "鈴木一郎".into(),
+                organization: "例示株式会社".into(),
+                department: "情報システム部".into(),
+                address: "東京都千代田区丸の内1-1-1".into(),
+                phone: "03-1234-5679".into(),
+                fax: None,
+                email: "suzuki@example.co.jp".into(),
+            },
+            billing_contact: BillingContact {
+                party: BillingParty::Organization,
+                name: "経理部".into(),
+                organization: "例示株式会社".into(),
+                department: "経理部".into(),
+                postal_code: "100-0005".into(),
+                address: "東京都千代田区丸の内1-1-1".into(),
+                phone: "03-1234-5670".into(),
+                fax: Some("03-1234-5671".into()),
+            },
+            level,
+            ev: (level == Level::Ev).then(|| EvData {
+                business_category: BusinessCategory::PrivateOrganization,
+                jurisdiction_country: "JP".into(),
+                jurisdiction_state_or_province: None,
+                jurisdiction_locality: None,
+            }),
+            domains: vec![DomainScope {
+                name: "example.co.jp".into(),
+                exact: false,
+            }],
+        }
+    }
+
+    #[test]
+    fn the_example_is_valid() {
+        assert_eq!(example(Level::Ov).problems(), Vec::<String>::new());
+        assert_eq!(example(Level::Ev).problems(), Vec::<String>::new());
+    }
+
+    #[test]
+    fn corporate_number_check_digit() {
+        assert_eq!(
+            corporate_number_problem("1180301018771", "180301018771"),
+            None
+        );
+        assert!(corporate_number_problem("2180301018771", "180301018771")
+            .unwrap()
+            .contains("check digit"));
+        assert!(corporate_number_problem("1180301018771", "180301018772").is_some());
+        assert!(corporate_number_problem("118030101877", "18030101877").is_some());
+    }
+
+    #[test]
+    fn problems_are_all_reported() {
+        let mut o = example(Level::Ev);
+        o.registration_number = "12345".into();
+        o.office.country = "Japan".into();
+        o.ev = None;
+        o.domains = vec![DomainScope {
+            name: "*.example.co.jp".into(),
+            exact: false,
+        }];
+        let p = o.problems();
+        assert_eq!(p.len(), 5, "{p:?}");
+    }
+
+    #[test]
+    fn unknown_fields_and_low_ranks_are_refused() {
+        let mut v = serde_json::to_value(example(Level::Ov)).unwrap();
+        v["applicant"]["rank"] = "staff".into();
+        assert!(serde_json::from_value::<OrganizationData>(v.clone()).is_err());
+        v["applicant"]["rank"] = "manager".into();
+        v["legal_nmae"] = "typo".into();
+        assert!(serde_json::from_value::<OrganizationData>(v).is_err());
+    }
+
+    #[test]
+    fn domain_scope() {
+        let mut o = example(Level::Ov);
+        o.domains.push(DomainScope {
+            name: "shop.example.com".into(),
+            exact: true,
+        });
+        assert!(o.in_scope("example.co.jp"));
+        assert!(o.in_scope("www.example.co.jp"));
+        assert!(o.in_scope("*.example.co.jp"));
+        assert!(!o.in_scope("badexample.co.jp"));
+        assert!(o.in_scope("shop.example.com"));
+        assert!(!o.in_scope("www.shop.example.com"));
+        assert!(!o.in_scope("*.shop.example.com"));
+    }
+}
