@@ -27,10 +27,9 @@ async fn directory_lists_resources_and_meta() {
     assert_eq!(d["meta"]["externalAccountRequired"], true);
     assert_eq!(d["meta"]["termsOfService"], "https://ca.example/tos");
     assert_eq!(d["meta"]["caaIdentities"][0], "ca.example");
-    assert!(d["meta"]["profiles"]
-        .as_object()
-        .unwrap()
-        .contains_key("dv"));
+    let profiles = d["meta"]["profiles"].as_object().unwrap();
+    let names: Vec<&String> = profiles.keys().collect();
+    assert_eq!(names, vec!["ev", "ov"], "dv is off unless configured");
 }
 
 #[tokio::test]

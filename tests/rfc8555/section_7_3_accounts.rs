@@ -150,8 +150,8 @@ async fn a_single_use_eab_binds_once_and_revoked_keys_fail() {
     assert_eq!(s.count("accounts"), 1);
 
     let (kid2, key2) = s.eab(false).await;
-    let store = trustgate::app::open_store(&s.cfg).unwrap();
-    trustgate::vetting::eab::revoke(&store, &kid2)
+    s.vetting()
+        .revoke_eab("vetter", &kid2, "leaked in a ticket")
         .await
         .unwrap();
     let r = b

@@ -30,7 +30,7 @@ async fn full_issuance_with_http01() {
         "lowercased, deduplicated"
     );
     assert_eq!(order["authorizations"].as_array().unwrap().len(), 2);
-    assert_eq!(order["profile"], "dv");
+    assert_eq!(order["profile"], "ov");
 
     c.validate_order(&s, &order).await;
     let finalize = order["finalize"].as_str().unwrap();

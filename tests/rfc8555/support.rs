@@ -18,6 +18,12 @@ use josekit::jwk::Jwk;
 use josekit::jws::JwsSigner;
 use serde_json::{json, Map, Value};
 use trustgate::config::{Config, TlsMode};
+use trustgate::core::OrganizationId;
+use trustgate::vetting::checks::{CheckRecord, ThirdPartySource, Transition};
+use trustgate::vetting::organization::{
+    BusinessCategory, DomainScope, EvData, Level, OrganizationData,
+};
+use trustgate::vetting::Vetting;
 
 pub type Http = HttpClient<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>;
 
@@ -28,7 +34,43 @@ pub struct Server {
     pub dir: tempfile::TempDir,
     pub base: String,
     pub http01: Arc<Mutex<HashMap<String, String>>>,
+    default_org: Mutex<Option<OrganizationId>>,
     _dns: DnsResponder,
+}
+
+/// Passing checks for every kind the level requires.
+pub fn checks_for(level: Level) -> Vec<CheckRecord> {
+    let mut v = vec![
+        CheckRecord::Existence {
+            source: ThirdPartySource::Tdb,
+            reference: "TDB 123456789".into(),
+            passed: true,
+            notes: String::new(),
+        },
+        CheckRecord::PhoneIntent {
+            number_called: "03-1234-5678".into(),
+            number_source: ThirdPartySource::Ntt104,
+            person_reached: "佐藤花子".into(),
+            confirmed: true,
+            notes: String::new(),
+        },
+        CheckRecord::DomainScope {
+            passed: true,
+            notes: String::new(),
+        },
+    ];
+    if level == Level::Ev {
+        v.push(CheckRecord::EvRegistration {
+            reference: "登記簿 180301018771".into(),
+            passed: true,
+            notes: String::new(),
+        });
+        v.push(CheckRecord::EvBusinessCategory {
+            passed: true,
+            notes: String::new(),
+        });
+    }
+    v
 }
 
 impl Server {
@@ -63,6 +105,7 @@ impl Server {
             dir,
             base,
             http01,
+            default_org: Mutex::new(None),
             _dns: dns,
         }
     }
@@ -71,23 +114,91 @@ impl Server {
         format!("{}{}", self.base, path)
     }
 
-    /// A fresh EAB credential: (key id, raw HMAC key).
-    pub async fn eab(&self, single_use: bool) -> (String, Vec<u8>) {
-        let store = trustgate::app::open_store(&self.cfg).expect("store");
-        let issued = trustgate::vetting::eab::create(
-            &store,
-            trustgate::vetting::eab::CreateOptions {
-                note: "test".into(),
-                single_use,
-                expires_in: None,
-            },
+    pub fn vetting(&self) -> Vetting {
+        Vetting::new(
+            trustgate::app::open_store(&self.cfg).expect("store"),
+            self.cfg.vetting.clone(),
         )
-        .await
-        .expect("eab");
+    }
+
+    /// A pending organization of `level` whose domain scope is `domains`.
+    pub async fn organization(&self, level: Level, domains: &[&str]) -> OrganizationId {
+        let mut data: OrganizationData =
+            serde_json::from_str(include_str!("../../conf/organization.example.json"))
+                .expect("example org");
+        data.level = level;
+        data.ev = (level == Level::Ev).then(|| EvData {
+            business_category: BusinessCategory::PrivateOrganization,
+            jurisdiction_country: "JP".into(),
+            jurisdiction_state_or_province: None,
+            jurisdiction_locality: None,
+        });
+        data.domains = domains
+            .iter()
+            .map(|d| DomainScope {
+                name: (*d).into(),
+                exact: false,
+            })
+            .collect();
+        self.vetting()
+            .create("vetter", data)
+            .await
+            .expect("create org")
+            .id
+    }
+
+    /// Records every check the level needs (by "vetter") and approves (by
+    /// "approver", so the four-eyes rule holds).
+    pub async fn approve(&self, org: OrganizationId) {
+        let v = self.vetting();
+        let level = v.get(org).await.expect("org").data.level;
+        for record in checks_for(level) {
+            v.record_check("vetter", org, record, None)
+                .await
+                .expect("check");
+        }
+        v.transition("approver", org, Transition::Approve, None)
+            .await
+            .expect("approve");
+    }
+
+    /// An EAB credential of `org`: (key id, raw HMAC key).
+    pub async fn eab_for(&self, org: OrganizationId, single_use: bool) -> (String, Vec<u8>) {
+        let issued = self
+            .vetting()
+            .create_eab(
+                "vetter",
+                org,
+                trustgate::vetting::eab::CreateOptions {
+                    note: "test".into(),
+                    single_use,
+                    expires_in: None,
+                },
+            )
+            .await
+            .expect("eab");
         (
             issued.credential.key_id,
             B64.decode(issued.hmac_key).expect("b64"),
         )
+    }
+
+    /// An EAB credential of an approved OV organization scoped to
+    /// `example.test`, made on first use.
+    pub async fn eab(&self, single_use: bool) -> (String, Vec<u8>) {
+        let org = {
+            let cached = *self.default_org.lock().expect("lock");
+            match cached {
+                Some(o) => o,
+                None => {
+                    let o = self.organization(Level::Ov, &["example.test"]).await;
+                    self.approve(o).await;
+                    *self.default_org.lock().expect("lock") = Some(o);
+                    o
+                }
+            }
+        };
+        self.eab_for(org, single_use).await
     }
 
     /// Counts rows of a table, to show that a refused request changed
