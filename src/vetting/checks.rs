@@ -260,10 +260,10 @@ impl Transition {
 
 /// The checks that count for approval now: for each kind, the latest one
 /// recorded after the organization's data last changed.
-pub fn current_checks<'a>(
-    checks: &'a [Check],
+pub fn current_checks(
+    checks: &[Check],
     data_changed_at: OffsetDateTime,
-) -> std::collections::HashMap<CheckKind, &'a Check> {
+) -> std::collections::HashMap<CheckKind, &Check> {
     let mut latest: std::collections::HashMap<CheckKind, &Check> = std::collections::HashMap::new();
     for c in checks.iter().filter(|c| c.recorded_at >= data_changed_at) {
         let k = c.record.kind();

@@ -243,9 +243,8 @@ impl OrganizationData {
             p.push("registration_number (会社法人等番号) must be 12 digits".into());
         }
         if let Some(c) = &self.corporate_number {
-            match corporate_number_problem(c, &self.registration_number) {
-                Some(why) => p.push(why),
-                None => {}
+            if let Some(why) = corporate_number_problem(c, &self.registration_number) {
+                p.push(why);
             }
         }
         for (field, a) in [("head_office", &self.head_office), ("office", &self.office)] {
