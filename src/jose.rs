@@ -238,6 +238,73 @@ impl AccountKey {
     }
 }
 
+/// A JWS in the flattened JSON serialization (RFC 7515 §7.2.2), parsed but
+/// not verified. RFC 8555 §6.2 allows no other form: a `signatures` array
+/// (general serialization) or an unprotected `header` is refused.
+#[derive(Debug, Clone)]
+pub struct FlattenedJws {
+    pub header: Map<String, Value>,
+    pub protected_b64: String,
+    pub payload_b64: String,
+    pub signature: Vec<u8>,
+}
+
+impl FlattenedJws {
+    /// `what` names the JWS in error messages ("JWS", "externalAccountBinding", …).
+    pub fn parse(value: &Value, what: &str) -> Result<FlattenedJws> {
+        let bad = |d: &str| Error::malformed(format!("{what}: {d}"));
+        let obj = value.as_object().ok_or_else(|| bad("must be a JSON object"))?;
+        if obj.contains_key("signatures") {
+            return Err(bad("must use the flattened JSON serialization"));
+        }
+        if obj.contains_key("header") {
+            return Err(bad("must not have an unprotected header"));
+        }
+        let member = |k: &str| {
+            obj.get(k)
+                .and_then(Value::as_str)
+                .ok_or_else(|| bad(&format!("is missing {k:?}")))
+        };
+        let (protected_b64, payload_b64, sig_b64) =
+            (member("protected")?, member("payload")?, member("signature")?);
+        let header: Map<String, Value> = B64
+            .decode(protected_b64)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .ok_or_else(|| bad("protected header is not base64url JSON"))?;
+        let signature = B64
+            .decode(sig_b64)
+            .map_err(|_| bad("signature is not base64url"))?;
+        Ok(FlattenedJws {
+            header,
+            protected_b64: protected_b64.to_owned(),
+            payload_b64: payload_b64.to_owned(),
+            signature,
+        })
+    }
+
+    /// A string member of the protected header.
+    pub fn header_str(&self, name: &str) -> Option<&str> {
+        self.header.get(name).and_then(Value::as_str)
+    }
+
+    /// The JWS signing input (RFC 7515 §5.2).
+    pub fn signing_input(&self) -> String {
+        format!("{}.{}", self.protected_b64, self.payload_b64)
+    }
+
+    pub fn payload(&self, what: &str) -> Result<Vec<u8>> {
+        B64.decode(&self.payload_b64)
+            .map_err(|_| Error::malformed(format!("{what}: payload is not base64url")))
+    }
+
+    /// The payload parsed as JSON.
+    pub fn payload_json(&self, what: &str) -> Result<Value> {
+        serde_json::from_slice(&self.payload(what)?)
+            .map_err(|_| Error::malformed(format!("{what}: payload is not JSON")))
+    }
+}
+
 /// Verifies an External Account Binding MAC (RFC 8555 §7.3.4) in constant
 /// time. Only the HMAC algorithms of RFC 7518 §3.2 are accepted.
 pub fn verify_hmac(alg: &str, key: &[u8], signing_input: &[u8], mac: &[u8]) -> Result<()> {

@@ -1,14 +1,12 @@
 //! Accounts (RFC 8555 §7.3) and External Account Binding (§7.3.4).
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
-use base64::Engine;
 use serde_json::{Map, Value};
 
 use super::{policy, Ra};
 use crate::acme::AccountRequest;
 use crate::core::{Account, AccountStatus, EabId};
 use crate::error::{Error, ErrorKind, Result};
-use crate::jose::{self, AccountKey};
+use crate::jose::{self, AccountKey, FlattenedJws};
 use crate::sa::{self, accounts::Created};
 
 pub enum NewAccountOutcome {
@@ -94,48 +92,20 @@ impl Ra {
         raw_jwk: &Map<String, Value>,
         new_account_url: &str,
     ) -> Result<EabId> {
-        let bad = |d: &str| Error::malformed(format!("externalAccountBinding: {d}"));
-        let obj = eab.as_object().ok_or_else(|| bad("must be a JWS object"))?;
-        if obj.contains_key("signatures") || obj.contains_key("header") {
-            return Err(bad("must be a flattened JWS without unprotected header"));
-        }
-        let field = |k: &str| {
-            obj.get(k)
-                .and_then(Value::as_str)
-                .ok_or_else(|| bad(&format!("missing {k:?}")))
-        };
-        let (protected_b64, payload_b64, sig_b64) =
-            (field("protected")?, field("payload")?, field("signature")?);
-        let protected: Map<String, Value> = B64
-            .decode(protected_b64)
-            .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok())
-            .ok_or_else(|| bad("protected header is not base64url JSON"))?;
-        let alg = protected
-            .get("alg")
-            .and_then(Value::as_str)
-            .ok_or_else(|| bad("missing alg"))?;
-        let kid = protected
-            .get("kid")
-            .and_then(Value::as_str)
-            .ok_or_else(|| bad("missing kid"))?;
-        if protected.contains_key("nonce") {
+        const WHAT: &str = "externalAccountBinding";
+        let bad = |d: &str| Error::malformed(format!("{WHAT}: {d}"));
+        let jws = FlattenedJws::parse(eab, WHAT)?;
+        let alg = jws.header_str("alg").ok_or_else(|| bad("missing alg"))?;
+        let kid = jws.header_str("kid").ok_or_else(|| bad("missing kid"))?;
+        if jws.header.contains_key("nonce") {
             return Err(bad("must not contain a nonce"));
         }
-        if protected.get("url").and_then(Value::as_str) != Some(new_account_url) {
+        if jws.header_str("url") != Some(new_account_url) {
             return Err(bad("url must be the newAccount URL"));
         }
-        let payload: Value = B64
-            .decode(payload_b64)
-            .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok())
-            .ok_or_else(|| bad("payload is not base64url JSON"))?;
-        if payload != Value::Object(raw_jwk.clone()) {
+        if jws.payload_json(WHAT)? != Value::Object(raw_jwk.clone()) {
             return Err(bad("payload must be the account key (jwk) of the request"));
         }
-        let mac = B64
-            .decode(sig_b64)
-            .map_err(|_| bad("signature is not base64url"))?;
         let key_id = kid.to_owned();
         let cred = self
             .store()
@@ -146,8 +116,7 @@ impl Ra {
                     "external account binding key id {kid:?} is unknown"
                 ))
             })?;
-        let signing_input = format!("{protected_b64}.{payload_b64}");
-        jose::verify_hmac(alg, &cred.hmac_key, signing_input.as_bytes(), &mac)?;
+        jose::verify_hmac(alg, &cred.hmac_key, jws.signing_input().as_bytes(), &jws.signature)?;
         let now = sa::now();
         if cred.revoked_at.is_some() {
             return Err(Error::unauthorized(format!(

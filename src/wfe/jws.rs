@@ -3,15 +3,13 @@
 //! `VerifiedPost` can only be built by `Wfe::verify_post`, so a handler
 //! that takes one knows the signature, URL and nonce were checked.
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
-use base64::Engine;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use super::Wfe;
 use crate::core::Account;
 use crate::error::{Error, ErrorKind, Result};
-use crate::jose::{AccountKey, Alg, SUPPORTED_ALGS};
+use crate::jose::{AccountKey, Alg, FlattenedJws, SUPPORTED_ALGS};
 use crate::sa;
 
 /// Which key a resource must be signed with (RFC 8555 §6.2).
@@ -105,34 +103,11 @@ impl Wfe {
                 "Content-Type must be application/jose+json",
             ));
         }
-        let jws: Map<String, Value> = serde_json::from_slice(body)
+        let jws: Value = serde_json::from_slice(body)
             .map_err(|_| Error::malformed("body is not a JSON object"))?;
-        // RFC 8555 §6.2: flattened JSON serialization only, and no
-        // unprotected header.
-        if jws.contains_key("signatures") {
-            return Err(Error::malformed(
-                "JWS must use the flattened JSON serialization",
-            ));
-        }
-        if jws.contains_key("header") {
-            return Err(Error::malformed("JWS must not have an unprotected header"));
-        }
-        let member = |k: &str| {
-            jws.get(k)
-                .and_then(Value::as_str)
-                .ok_or_else(|| Error::malformed(format!("JWS is missing {k:?}")))
-        };
-        let (protected_b64, payload_b64, sig_b64) = (
-            member("protected")?,
-            member("payload")?,
-            member("signature")?,
-        );
-        let header: Map<String, Value> = B64
-            .decode(protected_b64)
-            .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok())
-            .ok_or_else(|| Error::malformed("protected header is not base64url JSON"))?;
-        let hdr = |k: &str| header.get(k).and_then(Value::as_str);
+        let jws = FlattenedJws::parse(&jws, "JWS")?;
+        let header = &jws.header;
+        let hdr = |k: &str| jws.header_str(k);
 
         let alg_name = hdr("alg").ok_or_else(|| Error::malformed("protected header has no alg"))?;
         let alg = Alg::parse(alg_name).ok_or_else(|| {
@@ -219,21 +194,16 @@ impl Wfe {
             }
         };
 
-        let signature = B64
-            .decode(sig_b64)
-            .map_err(|_| Error::malformed("signature is not base64url"))?;
-        let signing_input = format!("{protected_b64}.{payload_b64}");
+        let signing_input = jws.signing_input();
         match &signer {
-            Signer::Jwk { key, .. } => key.verify(alg, signing_input.as_bytes(), &signature)?,
+            Signer::Jwk { key, .. } => key.verify(alg, signing_input.as_bytes(), &jws.signature)?,
             Signer::Account(acct) => AccountKey::from_jwk(&acct.jwk)?.verify(
                 alg,
                 signing_input.as_bytes(),
-                &signature,
+                &jws.signature,
             )?,
         }
-        let payload = B64
-            .decode(payload_b64)
-            .map_err(|_| Error::malformed("payload is not base64url"))?;
+        let payload = jws.payload("JWS")?;
         Ok(VerifiedPost {
             url: request_url.to_owned(),
             payload,
