@@ -210,3 +210,39 @@ pub struct Certificate {
     pub revoked_at: Option<OffsetDateTime>,
     pub revocation_reason: Option<i32>,
 }
+
+/// CRL reason codes (RFC 5280 §5.3.1) a certificate may be revoked with,
+/// per BR 7.2.2 / 4.9.1.1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RevocationReason {
+    Unspecified = 0,
+    KeyCompromise = 1,
+    AffiliationChanged = 3,
+    Superseded = 4,
+    CessationOfOperation = 5,
+    /// Only the CA may use it (BR 4.9.1.1).
+    PrivilegeWithdrawn = 9,
+}
+
+impl RevocationReason {
+    pub fn from_code(code: i64) -> Option<RevocationReason> {
+        Some(match code {
+            0 => RevocationReason::Unspecified,
+            1 => RevocationReason::KeyCompromise,
+            3 => RevocationReason::AffiliationChanged,
+            4 => RevocationReason::Superseded,
+            5 => RevocationReason::CessationOfOperation,
+            9 => RevocationReason::PrivilegeWithdrawn,
+            _ => return None,
+        })
+    }
+
+    pub fn code(self) -> i32 {
+        self as i32
+    }
+
+    /// Whether a subscriber (not the CA) may choose it.
+    pub fn subscriber_may_use(self) -> bool {
+        self != RevocationReason::PrivilegeWithdrawn
+    }
+}

@@ -253,7 +253,9 @@ impl FlattenedJws {
     /// `what` names the JWS in error messages ("JWS", "externalAccountBinding", …).
     pub fn parse(value: &Value, what: &str) -> Result<FlattenedJws> {
         let bad = |d: &str| Error::malformed(format!("{what}: {d}"));
-        let obj = value.as_object().ok_or_else(|| bad("must be a JSON object"))?;
+        let obj = value
+            .as_object()
+            .ok_or_else(|| bad("must be a JSON object"))?;
         if obj.contains_key("signatures") {
             return Err(bad("must use the flattened JSON serialization"));
         }
@@ -265,8 +267,11 @@ impl FlattenedJws {
                 .and_then(Value::as_str)
                 .ok_or_else(|| bad(&format!("is missing {k:?}")))
         };
-        let (protected_b64, payload_b64, sig_b64) =
-            (member("protected")?, member("payload")?, member("signature")?);
+        let (protected_b64, payload_b64, sig_b64) = (
+            member("protected")?,
+            member("payload")?,
+            member("signature")?,
+        );
         let header: Map<String, Value> = B64
             .decode(protected_b64)
             .ok()

@@ -153,6 +153,13 @@ pub struct FinalizeRequest {
     pub csr: String,
 }
 
+/// revokeCert payload (RFC 8555 §7.6).
+#[derive(Debug, Clone, Deserialize)]
+pub struct RevocationRequest {
+    pub certificate: String,
+    pub reason: Option<i64>,
+}
+
 /// RFC 8555 §7.1.4, as rendered.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]

@@ -116,7 +116,12 @@ impl Ra {
                     "external account binding key id {kid:?} is unknown"
                 ))
             })?;
-        jose::verify_hmac(alg, &cred.hmac_key, jws.signing_input().as_bytes(), &jws.signature)?;
+        jose::verify_hmac(
+            alg,
+            &cred.hmac_key,
+            jws.signing_input().as_bytes(),
+            &jws.signature,
+        )?;
         let now = sa::now();
         if cred.revoked_at.is_some() {
             return Err(Error::unauthorized(format!(
@@ -158,7 +163,7 @@ impl Ra {
         if req.status.is_some() {
             let id = acct.id;
             self.store()
-                .run(move |c| sa::accounts::set_status(c, id, AccountStatus::Deactivated))
+                .run(move |c| sa::accounts::deactivate(c, id))
                 .await?;
             tracing::info!(account = id.0, "account deactivated");
             acct.status = AccountStatus::Deactivated;

@@ -301,6 +301,17 @@ impl Ra {
                 "the CSR's public key must not be the account key",
             ));
         }
+        let key_hash = super::revocation::spki_hash(&csr.public_key_der);
+        if self
+            .store()
+            .run(move |c| sa::certificates::key_is_blocked(c, &key_hash))
+            .await?
+        {
+            return Err(Error::new(
+                ErrorKind::BadPublicKey,
+                "this key was reported compromised and cannot be certified; generate a new key",
+            ));
+        }
         let profile = Profile::parse(&order.profile).ok_or_else(|| {
             Error::internal(format!("order has unknown profile {}", order.profile))
         })?;

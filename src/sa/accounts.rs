@@ -107,9 +107,52 @@ pub fn update_contact(conn: &mut DbConn, id: AccountId, contact: &[String]) -> R
     Ok(())
 }
 
-pub fn set_status(conn: &mut DbConn, id: AccountId, status: AccountStatus) -> Result<()> {
-    diesel::update(accounts::table.find(id.0))
-        .set(accounts::status.eq(status.as_str()))
-        .execute(conn)?;
-    Ok(())
+/// Deactivates the account and, as RFC 8555 §7.3.6 asks, its pending
+/// authorizations, in one transaction.
+pub fn deactivate(conn: &mut DbConn, id: AccountId) -> Result<()> {
+    use super::schema::authorizations;
+    use crate::core::AuthorizationStatus;
+    super::write_tx(conn, |c| {
+        diesel::update(accounts::table.find(id.0))
+            .set(accounts::status.eq(AccountStatus::Deactivated.as_str()))
+            .execute(c)?;
+        diesel::update(
+            authorizations::table
+                .filter(authorizations::account_id.eq(id.0))
+                .filter(authorizations::status.eq(AuthorizationStatus::Pending.as_str())),
+        )
+        .set(authorizations::status.eq(AuthorizationStatus::Deactivated.as_str()))
+        .execute(c)?;
+        Ok(())
+    })
+}
+
+/// Replaces the account key (RFC 8555 §7.3.5). A key already used by
+/// another account is a conflict whose Location is that account.
+pub fn change_key(
+    conn: &mut DbConn,
+    id: AccountId,
+    thumbprint: &str,
+    jwk: &serde_json::Map<String, serde_json::Value>,
+) -> Result<()> {
+    let jwk = serde_json::Value::Object(jwk.clone()).to_string();
+    match diesel::update(accounts::table.find(id.0))
+        .set((
+            accounts::key_thumbprint.eq(thumbprint),
+            accounts::jwk.eq(jwk),
+        ))
+        .execute(conn)
+    {
+        Ok(_) => Ok(()),
+        Err(e) if is_unique_violation(&e) => {
+            let other = by_thumbprint(conn, thumbprint)?.map(|a| a.id);
+            let mut err = Error::new(
+                ErrorKind::Conflict,
+                "the new key is already in use by another account",
+            );
+            err.location = other.map(|o| o.to_string());
+            Err(err)
+        }
+        Err(e) => Err(db_err(e)),
+    }
 }

@@ -190,6 +190,7 @@ pub struct CertificateRow {
     pub created_at: PrimitiveDateTime,
     pub revoked_at: Option<PrimitiveDateTime>,
     pub revocation_reason: Option<i32>,
+    pub crl_shard: i32,
 }
 
 impl CertificateRow {

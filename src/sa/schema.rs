@@ -133,6 +133,15 @@ diesel::table! {
         created_at -> Timestamp,
         revoked_at -> Nullable<Timestamp>,
         revocation_reason -> Nullable<Integer>,
+        crl_shard -> Integer,
+    }
+}
+
+diesel::table! {
+    blocked_keys (spki_sha256) {
+        spki_sha256 -> Text,
+        reason -> Text,
+        blocked_at -> Timestamp,
     }
 }
 
@@ -175,4 +184,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     certificates,
     used_nonces,
     server_secrets,
+    blocked_keys,
 );

@@ -10,6 +10,7 @@ use super::{render, Body, Reply, Wfe};
 use crate::acme::{self, AccountRequest, ChallengeStatus, OrderStatus};
 use crate::core::{AccountId, OrderId};
 use crate::error::{Error, Result};
+use crate::ra::revocation::{self, Revoker};
 use crate::ra::NewAccountOutcome;
 use crate::sa;
 
@@ -26,6 +27,7 @@ impl Wfe {
     ) -> Result<Reply> {
         let key_use = match route {
             Route::NewAccount => KeyUse::Jwk,
+            Route::RevokeCert => KeyUse::Either,
             _ => KeyUse::Kid,
         };
         let post = self.verify_post(content_type, body, url, key_use).await?;
@@ -39,9 +41,8 @@ impl Wfe {
             Route::Authz(id) => self.authz(post, id).await,
             Route::Challenge(id) => self.challenge(post, id).await,
             Route::Certificate(id) => self.certificate(post, id).await,
-            Route::RevokeCert | Route::KeyChange => Err(Error::malformed(
-                "this server does not support this request yet",
-            )),
+            Route::RevokeCert => self.revoke_cert(post).await,
+            Route::KeyChange => self.key_change(post).await,
             Route::Directory | Route::NewNonce => {
                 Err(Error::internal("GET route dispatched as POST"))
             }
@@ -190,6 +191,38 @@ impl Wfe {
             reply = reply.retry_after(POLL_AFTER_SECS);
         }
         Ok(reply)
+    }
+
+    /// RFC 8555 §7.6.
+    async fn revoke_cert(&self, post: VerifiedPost) -> Result<Reply> {
+        let req: acme::RevocationRequest = post.json()?;
+        let der = revocation::decode_certificate(&req.certificate)?;
+        let by = match post.signer() {
+            Signer::Account(a) => Revoker::Account(a),
+            Signer::Jwk { key, .. } => Revoker::CertificateKey(key),
+        };
+        self.ra.revoke(by, &der, req.reason).await?;
+        Ok(Reply::new(StatusCode::OK, Body::Empty))
+    }
+
+    /// RFC 8555 §7.3.5. A key in use elsewhere is 409 with Location of
+    /// the account that has it.
+    async fn key_change(&self, post: VerifiedPost) -> Result<Reply> {
+        let acct = post.account()?;
+        let inner: serde_json::Value = post.json()?;
+        let account_url = self.urls.account(acct.id);
+        let acct = self
+            .ra
+            .change_key(acct, &inner, post.url(), &account_url)
+            .await
+            .map_err(|mut e| {
+                // sa names the conflicting account by id; clients get its URL.
+                if let Some(id) = e.location.take().and_then(|l| l.parse().ok()) {
+                    e.location = Some(self.urls.account(id));
+                }
+                e
+            })?;
+        Ok(Reply::json(StatusCode::OK, &render::account(&self.urls, &acct))?.location(account_url))
     }
 
     /// RFC 8555 §7.4.2.

@@ -19,6 +19,8 @@ pub enum KeyUse {
     Jwk,
     /// Everything else: `kid`, the URL of an existing valid account.
     Kid,
+    /// revokeCert: either (RFC 8555 §7.6).
+    Either,
 }
 
 /// Who signed a verified request.
@@ -163,7 +165,7 @@ impl Wfe {
             (Some(_), Some(_)) => return Err(Error::malformed("JWS has both jwk and kid")),
             (None, None) => return Err(Error::malformed("JWS has neither jwk nor kid")),
             (Some(jwk), None) => {
-                if key_use != KeyUse::Jwk {
+                if key_use == KeyUse::Kid {
                     return Err(Error::malformed(
                         "this request must be signed with kid (the account URL)",
                     ));
@@ -176,7 +178,7 @@ impl Wfe {
                 Signer::Jwk { key, raw }
             }
             (None, Some(kid)) => {
-                if key_use != KeyUse::Kid {
+                if key_use == KeyUse::Jwk {
                     return Err(Error::malformed(
                         "this request must be signed with an embedded jwk",
                     ));

@@ -9,4 +9,5 @@ mod section_7_1_directory_nonce;
 mod section_7_3_accounts;
 mod section_7_4_orders;
 mod section_7_5_authorizations;
+mod section_7_6_revocation;
 mod vetting_gate;

@@ -168,14 +168,7 @@ async fn csr_with_the_account_key_is_refused() {
     let s = Server::start().await;
     // An account whose key is an rcgen P-256 key, so the same key can sign a CSR.
     let key = rcgen::KeyPair::generate().unwrap();
-    let signer = josekit::jws::ES256
-        .signer_from_pem(key.serialize_pem().as_bytes())
-        .unwrap();
-    let mut c = Client::new(&s).await;
-    let jwk_key =
-        josekit::jwk::alg::ec::EcKeyPair::from_pem(key.serialize_pem().as_bytes(), None).unwrap();
-    c.jwk = jwk_key.to_jwk_public_key();
-    c.signer = Box::new(signer);
+    let mut c = Client::with_key(&s, &key).await;
     c.register(&s).await;
     let order = ready_order(&s, &c, &["a.example.test"]).await;
     let mut params = rcgen::CertificateParams::new(vec!["a.example.test".to_string()]).unwrap();

@@ -347,6 +347,22 @@ impl Client {
         }
     }
 
+    /// A client whose account key is `key` (so tests can sign with a
+    /// certificate's key, or put the account key in a CSR).
+    pub async fn with_key(server: &Server, key: &rcgen::KeyPair) -> Client {
+        let pem = key.serialize_pem();
+        let mut c = Client::new(server).await;
+        c.signer = Box::new(
+            josekit::jws::ES256
+                .signer_from_pem(pem.as_bytes())
+                .expect("signer"),
+        );
+        c.jwk = josekit::jwk::alg::ec::EcKeyPair::from_pem(pem.as_bytes(), None)
+            .expect("key")
+            .to_jwk_public_key();
+        c
+    }
+
     pub fn dir(&self, name: &str) -> String {
         self.directory[name]
             .as_str()
@@ -543,13 +559,49 @@ pub async fn create_order(c: &Client, names: &[&str]) -> Value {
 
 /// A CSR (DER) for `names` with a fresh P-256 key.
 pub fn csr(names: &[&str]) -> Vec<u8> {
-    let key = rcgen::KeyPair::generate().expect("key");
+    csr_with(names, &rcgen::KeyPair::generate().expect("key"))
+}
+
+/// A CSR (DER) for `names` with `key`.
+pub fn csr_with(names: &[&str], key: &rcgen::KeyPair) -> Vec<u8> {
     let mut params =
         rcgen::CertificateParams::new(names.iter().map(|s| s.to_string()).collect::<Vec<_>>())
             .expect("params");
     // rcgen's default subject has a CN that is not a DNS name.
     params.distinguished_name = rcgen::DistinguishedName::new();
-    params.serialize_request(&key).expect("csr").der().to_vec()
+    params.serialize_request(key).expect("csr").der().to_vec()
+}
+
+/// Registers, validates and finalizes an order for `names` with a CSR of
+/// `key`; returns the certificate DER and the finished order.
+pub async fn issue(
+    s: &Server,
+    c: &Client,
+    names: &[&str],
+    key: &rcgen::KeyPair,
+) -> (Vec<u8>, Value) {
+    let order = create_order(c, names).await;
+    c.validate_order(s, &order).await;
+    let r = c
+        .post(
+            order["finalize"].as_str().expect("url"),
+            Some(&json!({"csr": b64(&csr_with(names, key))})),
+        )
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::OK,
+        "{}",
+        String::from_utf8_lossy(&r.body)
+    );
+    let done = r.json();
+    let chain = c
+        .post(done["certificate"].as_str().expect("cert url"), None)
+        .await;
+    let der = pem::parse_many(&chain.body).expect("pem")[0]
+        .contents()
+        .to_vec();
+    (der, done)
 }
 
 pub fn b64(der: &[u8]) -> String {

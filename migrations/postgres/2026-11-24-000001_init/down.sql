@@ -1,5 +1,6 @@
 DROP TABLE server_secrets;
 DROP TABLE used_nonces;
+DROP TABLE blocked_keys;
 DROP TABLE certificates;
 DROP TABLE challenges;
 DROP TABLE order_authorizations;

@@ -141,9 +141,19 @@ CREATE TABLE certificates (
     not_after TIMESTAMP NOT NULL,
     created_at TIMESTAMP NOT NULL,
     revoked_at TIMESTAMP,
-    revocation_reason INTEGER
+    revocation_reason INTEGER,
+    -- the CRL shard that lists this certificate once revoked (in its CRLDP)
+    crl_shard INTEGER NOT NULL DEFAULT 0
 );
+CREATE INDEX certificates_revoked ON certificates(crl_shard, revoked_at);
 CREATE INDEX certificates_account ON certificates(account_id);
+
+-- Keys that must never be certified again (reported compromised).
+CREATE TABLE blocked_keys (
+    spki_sha256 TEXT PRIMARY KEY NOT NULL,
+    reason TEXT NOT NULL,
+    blocked_at TIMESTAMP NOT NULL
+);
 
 -- Redeemed nonces, kept until they expire: nonces are MACed, not stored at
 -- issue, so any instance sharing the database redeems each exactly once.

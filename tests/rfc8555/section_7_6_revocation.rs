@@ -1,0 +1,210 @@
+//! RFC 8555 §7.6 (revokeCert) and §7.3.5 (keyChange).
+
+use hyper::StatusCode;
+use serde_json::json;
+
+use crate::support::*;
+
+async fn registered() -> (Server, Client) {
+    let s = Server::start().await;
+    let mut c = Client::new(&s).await;
+    c.register(&s).await;
+    (s, c)
+}
+
+fn revoked(s: &Server) -> Vec<String> {
+    s.sql_text("SELECT serial || ':' || CAST(revocation_reason AS TEXT) AS t FROM certificates WHERE revoked_at IS NOT NULL")
+}
+
+#[tokio::test]
+async fn the_issuing_account_revokes_once() {
+    let (s, c) = registered().await;
+    let key = rcgen::KeyPair::generate().unwrap();
+    let (der, _) = issue(&s, &c, &["a.example.test"], &key).await;
+    let url = c.dir("revokeCert");
+    c.post(&url, Some(&json!({"certificate": b64(&der), "reason": 9})))
+        .await
+        .problem("badRevocationReason");
+    c.post(&url, Some(&json!({"certificate": b64(&der), "reason": 2})))
+        .await
+        .problem("badRevocationReason");
+    assert!(revoked(&s).is_empty());
+    let r = c
+        .post(&url, Some(&json!({"certificate": b64(&der), "reason": 4})))
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::OK,
+        "{}",
+        String::from_utf8_lossy(&r.body)
+    );
+    assert_eq!(revoked(&s).len(), 1);
+    assert!(revoked(&s)[0].ends_with(":4"));
+    c.post(&url, Some(&json!({"certificate": b64(&der)})))
+        .await
+        .problem("alreadyRevoked");
+    c.post(&url, Some(&json!({"certificate": b64(b"junk")})))
+        .await
+        .problem("malformed");
+}
+
+#[tokio::test]
+async fn the_certificate_key_revokes_and_the_key_is_blocked() {
+    let (s, c) = registered().await;
+    let key = rcgen::KeyPair::generate().unwrap();
+    let (der, _) = issue(&s, &c, &["a.example.test"], &key).await;
+    let holder = Client::with_key(&s, &key).await;
+    let r = holder
+        .post(
+            &holder.dir("revokeCert"),
+            Some(&json!({"certificate": b64(&der)})),
+        )
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::OK,
+        "{}",
+        String::from_utf8_lossy(&r.body)
+    );
+    assert!(
+        revoked(&s)[0].ends_with(":1"),
+        "keyCompromise by default: {:?}",
+        revoked(&s)
+    );
+    // The compromised key cannot be certified again.
+    let order = create_order(&c, &["a.example.test"]).await;
+    assert_eq!(order["status"], "ready", "authorization reused");
+    let r = c
+        .post(
+            order["finalize"].as_str().unwrap(),
+            Some(&json!({"csr": b64(&csr_with(&["a.example.test"], &key))})),
+        )
+        .await;
+    assert!(r.problem("badPublicKey")["detail"]
+        .as_str()
+        .unwrap()
+        .contains("compromised"));
+}
+
+#[tokio::test]
+async fn other_keys_and_accounts_need_authorizations() {
+    let (s, c) = registered().await;
+    let key = rcgen::KeyPair::generate().unwrap();
+    let (der, _) = issue(&s, &c, &["a.example.test"], &key).await;
+    // A stranger's key.
+    let stranger = Client::with_key(&s, &rcgen::KeyPair::generate().unwrap()).await;
+    stranger
+        .post(
+            &stranger.dir("revokeCert"),
+            Some(&json!({"certificate": b64(&der)})),
+        )
+        .await
+        .problem("unauthorized");
+    // Another account without authorizations for the name.
+    let mut other = Client::new(&s).await;
+    other.register(&s).await;
+    other
+        .post(
+            &other.dir("revokeCert"),
+            Some(&json!({"certificate": b64(&der)})),
+        )
+        .await
+        .problem("unauthorized");
+    assert!(revoked(&s).is_empty());
+    // Once it validates the name, it may revoke.
+    let order = create_order(&other, &["a.example.test"]).await;
+    other.validate_order(&s, &order).await;
+    let r = other
+        .post(
+            &other.dir("revokeCert"),
+            Some(&json!({"certificate": b64(&der), "reason": 5})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(revoked(&s).len(), 1);
+}
+
+/// The keyChange payload: an inner JWS by `new` over {account, oldKey}.
+fn inner_jws(new: &Client, url: &str, account: &str, old: &Client) -> serde_json::Value {
+    let p = Protected {
+        alg: "ES256".into(),
+        jwk: true,
+        kid: false,
+        nonce: None,
+        url: Some(url.into()),
+    };
+    new.sign(
+        &p,
+        Some(&json!({"account": account, "oldKey": old.jwk_map()})),
+    )
+}
+
+#[tokio::test]
+async fn key_change_rolls_the_account_key() {
+    let (s, mut c) = registered().await;
+    let url = c.dir("keyChange");
+    let account = c.kid.clone().unwrap();
+    let new = Client::new(&s).await;
+
+    // Wrong inner url, and an inner JWS signed by the old key: refused.
+    let bad_url = inner_jws(&new, &s.url("/acme/new-order"), &account, &c);
+    c.post(&url, Some(&bad_url)).await.problem("malformed");
+    let mut by_old = inner_jws(&new, &url, &account, &c);
+    by_old["signature"] = inner_jws(&c, &url, &account, &c)["signature"].clone();
+    c.post(&url, Some(&by_old)).await.problem("malformed");
+    let not_old = inner_jws(&new, &url, &account, &new);
+    c.post(&url, Some(&not_old)).await.problem("unauthorized");
+
+    let r = c
+        .post(&url, Some(&inner_jws(&new, &url, &account, &c)))
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::OK,
+        "{}",
+        String::from_utf8_lossy(&r.body)
+    );
+    // The old key no longer signs for the account; the new one does.
+    c.new_order(&["a.example.test"]).await.problem("malformed");
+    c.signer = new.signer;
+    c.jwk = new.jwk;
+    assert_eq!(
+        c.new_order(&["a.example.test"]).await.status,
+        StatusCode::CREATED
+    );
+}
+
+#[tokio::test]
+async fn key_change_to_a_key_in_use_is_a_conflict() {
+    let (s, c) = registered().await;
+    let mut other = Client::new(&s).await;
+    other.register(&s).await;
+    let url = c.dir("keyChange");
+    let r = c
+        .post(
+            &url,
+            Some(&inner_jws(&other, &url, c.kid.as_ref().unwrap(), &c)),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    assert_eq!(r.header("location"), other.kid);
+    r.problem("malformed");
+}
+
+#[tokio::test]
+async fn deactivating_an_account_deactivates_its_pending_authorizations() {
+    let (s, c) = registered().await;
+    let order = create_order(&c, &["a.example.test"]).await;
+    let r = c
+        .post(
+            c.kid.as_ref().unwrap(),
+            Some(&json!({"status": "deactivated"})),
+        )
+        .await;
+    assert_eq!(r.json()["status"], "deactivated");
+    let _ = order;
+    assert_eq!(
+        s.sql_text("SELECT status AS t FROM authorizations"),
+        vec!["deactivated"]
+    );
+}
