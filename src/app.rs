@@ -9,12 +9,14 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use crate::admin::{self, Admin};
 use crate::ca::{self, CertificateAuthority};
 use crate::config::{Config, TlsMode};
 use crate::error::{Error, Result};
 use crate::ra::Ra;
 use crate::sa::{self, Store};
 use crate::va::Validator;
+use crate::vetting::Vetting;
 use crate::wfe::{self, Wfe};
 
 /// How often expired nonce records are deleted.
@@ -132,13 +134,25 @@ impl App {
         Ok((chain, key))
     }
 
-    /// Serves on `listener` until `shutdown` flips to true.
-    pub async fn run(
+    /// Serves on `listener` (and on `admin.listen`, when set) until
+    /// `shutdown` flips to true.
+    pub async fn run(self, listener: TcpListener, shutdown: watch::Receiver<bool>) -> Result<()> {
+        let admin = match bind_admin(&self.cfg).await? {
+            Some(l) => Some((l, self.admin()?)),
+            None => None,
+        };
+        self.run_with_admin(listener, admin, shutdown).await
+    }
+
+    /// `run` with the admin listener already bound.
+    pub async fn run_with_admin(
         self,
         listener: TcpListener,
+        admin: Option<(TcpListener, Arc<Admin>)>,
         mut shutdown: watch::Receiver<bool>,
     ) -> Result<()> {
         let tls = self.tls_config()?;
+        let admin_task = admin.map(|(l, a)| spawn_admin(l, a, shutdown.clone()));
         self.spawn_background(shutdown.clone());
         tracing::info!(
             addr = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(),
@@ -149,6 +163,10 @@ impl App {
             let _ = shutdown.wait_for(|s| *s).await;
         })
         .await;
+        if let Some(task) = admin_task {
+            // It saw the same shutdown signal; wait for it to drain.
+            let _ = task.await;
+        }
         Ok(())
     }
 
@@ -186,6 +204,8 @@ impl App {
 /// A running server, for tests and embedding.
 pub struct Running {
     pub addr: SocketAddr,
+    /// Where the admin API listens, when `admin.listen` is set.
+    pub admin_addr: Option<SocketAddr>,
     pub directory_url: String,
     pub root_pem: String,
     shutdown: watch::Sender<bool>,
@@ -211,18 +231,67 @@ pub async fn start(mut cfg: Config) -> Result<Running> {
         .local_addr()
         .map_err(|e| Error::internal(format!("local address: {e}")))?;
     cfg.server.listen = addr;
+    let admin_listener = bind_admin(&cfg).await?;
+    let admin_addr = match &admin_listener {
+        Some(l) => Some(
+            l.local_addr()
+                .map_err(|e| Error::internal(format!("admin local address: {e}")))?,
+        ),
+        None => None,
+    };
     let app = App::build(cfg).await?;
     let directory_url = app.wfe.urls().abs(wfe::urls::DIRECTORY);
     let root_pem = app.ca.root_pem().to_owned();
+    // Built here so a bad staff list fails `start`, not the server task.
+    let admin = match admin_listener {
+        Some(l) => Some((l, app.admin()?)),
+        None => None,
+    };
     let (tx, rx) = watch::channel(false);
-    let task = tokio::spawn(app.run(listener, rx));
+    let task = tokio::spawn(app.run_with_admin(listener, admin, rx));
     Ok(Running {
         addr,
+        admin_addr,
         directory_url,
         root_pem,
         shutdown: tx,
         task,
     })
+}
+
+// --- The admin listener (src/admin): staff API on its own address. ---
+
+impl App {
+    /// The admin service over this app's store; fails on a bad staff list.
+    pub fn admin(&self) -> Result<Arc<Admin>> {
+        let vetting = Vetting::new(self.store.clone(), self.cfg.vetting.clone());
+        Admin::new(&self.cfg, vetting).map(Arc::new)
+    }
+}
+
+/// Binds `admin.listen`, if set.
+pub async fn bind_admin(cfg: &Config) -> Result<Option<TcpListener>> {
+    let Some(addr) = cfg.admin.listen else {
+        return Ok(None);
+    };
+    TcpListener::bind(addr)
+        .await
+        .map(Some)
+        .map_err(|e| Error::internal(format!("binding the admin listener {addr}: {e}")))
+}
+
+fn spawn_admin(
+    listener: TcpListener,
+    admin: Arc<Admin>,
+    mut shutdown: watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()> {
+    tracing::info!(
+        addr = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(),
+        "admin API is serving"
+    );
+    tokio::spawn(admin::server::serve(listener, admin, async move {
+        let _ = shutdown.wait_for(|s| *s).await;
+    }))
 }
 
 fn serving_cert_fresh(chain_pem: &str, names: &[String]) -> bool {

@@ -123,6 +123,9 @@ pub struct AcmeConfig {
     pub orders_page_size: usize,
     /// Profile used when an order names none.
     pub default_profile: String,
+    /// Page explaining an early ARI renewal window (RFC 9773
+    /// `explanationURL`), sent when the window was moved earlier.
+    pub ari_explanation_url: Option<String>,
     /// Profiles offered (directory `meta.profiles`): "ov", "ev", and for
     /// testing "dv" (subject-free; the vetting gate still applies).
     pub profiles: Vec<String>,
@@ -279,11 +282,12 @@ impl Default for AcmeConfig {
             blocked_suffixes: vec![],
             order_lifetime_hours: 7 * 24,
             authz_lifetime_hours: 7 * 24,
-            authz_reuse_days: 30,
+            authz_reuse_days: 398,
             nonce_lifetime_secs: 3600,
             orders_page_size: 100,
             default_profile: "ov".into(),
             profiles: vec!["ov".into(), "ev".into()],
+            ari_explanation_url: None,
         }
     }
 }

@@ -118,6 +118,8 @@ pub struct Order {
     pub expires_at: OffsetDateTime,
     /// A problem document (JSON) explaining why the order is invalid.
     pub error: Option<serde_json::Value>,
+    /// RFC 9773: the ARI identifier of the certificate this order replaces.
+    pub replaces: Option<String>,
     pub authorizations: Vec<Authorization>,
     pub certificate: Option<CertificateId>,
     pub created_at: OffsetDateTime,

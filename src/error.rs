@@ -12,6 +12,9 @@ use std::fmt;
 pub enum ErrorKind {
     AccountDoesNotExist,
     AlreadyRevoked,
+    /// RFC 9773 §5: the certificate named in `replaces` already has a
+    /// replacement order.
+    AlreadyReplaced,
     BadCsr,
     BadNonce,
     BadPublicKey,

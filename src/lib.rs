@@ -2,6 +2,7 @@
 //! certificates. See `DESIGN.md` for the flow through these modules.
 
 pub mod acme;
+pub mod admin;
 pub mod app;
 pub mod ca;
 pub mod config;

@@ -75,6 +75,8 @@ pub struct Directory {
     pub new_order: String,
     pub revoke_cert: String,
     pub key_change: String,
+    /// RFC 9773 §4.
+    pub renewal_info: String,
     pub meta: DirectoryMeta,
 }
 
@@ -131,6 +133,8 @@ pub struct Order {
     pub profile: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replaces: Option<String>,
     pub authorizations: Vec<String>,
     pub finalize: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -145,6 +149,8 @@ pub struct NewOrderRequest {
     pub not_before: Option<String>,
     pub not_after: Option<String>,
     pub profile: Option<String>,
+    /// RFC 9773 §5: the ARI certificate identifier this order replaces.
+    pub replaces: Option<String>,
 }
 
 /// finalize payload (RFC 8555 §7.4).
@@ -197,4 +203,19 @@ pub struct Challenge {
 #[derive(Debug, Clone, Serialize)]
 pub struct OrdersList {
     pub orders: Vec<String>,
+}
+
+/// RFC 9773 §4.2: the renewal information of a certificate.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RenewalInfo {
+    pub suggested_window: SuggestedWindow,
+    #[serde(rename = "explanationURL", skip_serializing_if = "Option::is_none")]
+    pub explanation_url: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SuggestedWindow {
+    pub start: String,
+    pub end: String,
 }

@@ -76,6 +76,7 @@ pub fn status_and_type(kind: ErrorKind) -> (u16, &'static str) {
     match kind {
         AccountDoesNotExist => (400, "accountDoesNotExist"),
         AlreadyRevoked => (400, "alreadyRevoked"),
+        AlreadyReplaced => (409, "alreadyReplaced"),
         BadCsr => (400, "badCSR"),
         BadNonce => (400, "badNonce"),
         BadPublicKey => (400, "badPublicKey"),

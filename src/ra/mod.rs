@@ -15,6 +15,7 @@ mod account;
 mod authz;
 mod order;
 pub mod policy;
+pub mod renewal;
 pub mod revocation;
 
 pub use account::NewAccountOutcome;

@@ -43,6 +43,10 @@ impl Ra {
                 )]));
         }
         self.check_scope(acct, &names).await?;
+        let replaces = match req.replaces.as_deref() {
+            Some(id) => Some(self.check_replaces(acct, id).await?),
+            None => None,
+        };
         let now = sa::now();
         let (not_before, not_after) = self.requested_validity(&req, now)?;
         let expires_at = now + Duration::hours(cfg.order_lifetime_hours as i64);
@@ -90,6 +94,7 @@ impl Ra {
                         not_after,
                         expires_at,
                         authorizations: specs,
+                        replaces,
                     },
                     now,
                 )

@@ -86,6 +86,7 @@ pub struct OrderRow {
     pub expires_at: PrimitiveDateTime,
     pub error: Option<String>,
     pub gate_refusal: Option<String>,
+    pub replaces: Option<String>,
     pub created_at: PrimitiveDateTime,
     pub updated_at: PrimitiveDateTime,
 }
@@ -108,6 +109,7 @@ impl OrderRow {
             not_after: self.not_after.map(from_db),
             expires_at: from_db(self.expires_at),
             error: parse_json_opt(self.error.as_deref(), "order error")?,
+            replaces: self.replaces,
             authorizations,
             certificate,
             created_at: from_db(self.created_at),

@@ -31,6 +31,7 @@ pub struct NewOrder {
     pub not_after: Option<OffsetDateTime>,
     pub expires_at: OffsetDateTime,
     pub authorizations: Vec<AuthzSpec>,
+    pub replaces: Option<String>,
 }
 
 /// Creates the order with its new authorizations and challenges in one
@@ -48,6 +49,7 @@ pub fn create(conn: &mut DbConn, new: NewOrder, now: OffsetDateTime) -> Result<O
                 orders::not_before.eq(new.not_before.map(to_db)),
                 orders::not_after.eq(new.not_after.map(to_db)),
                 orders::expires_at.eq(to_db(new.expires_at)),
+                orders::replaces.eq(&new.replaces),
                 orders::created_at.eq(to_db(now)),
                 orders::updated_at.eq(to_db(now)),
             ))
@@ -432,4 +434,21 @@ pub fn complete_finalize(
         }
         Ok(CertificateId(id))
     })
+}
+
+/// Whether a live order (not invalid, not expired) already replaces the
+/// certificate with this ARI identifier (RFC 9773 §5).
+pub fn replacement_exists(conn: &mut DbConn, cert_id: &str, now: OffsetDateTime) -> Result<bool> {
+    Ok(orders::table
+        .filter(orders::replaces.eq(cert_id))
+        .filter(orders::status.ne(StoredOrderStatus::Invalid.as_str()))
+        .filter(
+            orders::expires_at
+                .gt(to_db(now))
+                .or(orders::status.eq(StoredOrderStatus::Valid.as_str())),
+        )
+        .select(orders::id)
+        .first::<i64>(conn)
+        .optional()?
+        .is_some())
 }

@@ -83,6 +83,7 @@ diesel::table! {
         expires_at -> Timestamp,
         error -> Nullable<Text>,
         gate_refusal -> Nullable<Text>,
+        replaces -> Nullable<Text>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
     }

@@ -16,6 +16,8 @@ use crate::sa;
 
 /// Seconds a client is asked to wait before polling again.
 const POLL_AFTER_SECS: u64 = 1;
+/// RFC 9773 §4.3: how often clients should ask again.
+const RENEWAL_INFO_RETRY_SECS: u64 = 6 * 3600;
 
 impl Wfe {
     pub(super) async fn dispatch(
@@ -43,7 +45,7 @@ impl Wfe {
             Route::Certificate(id) => self.certificate(post, id).await,
             Route::RevokeCert => self.revoke_cert(post).await,
             Route::KeyChange => self.key_change(post).await,
-            Route::Directory | Route::NewNonce => {
+            Route::Directory | Route::NewNonce | Route::RenewalInfo => {
                 Err(Error::internal("GET route dispatched as POST"))
             }
         }
@@ -191,6 +193,26 @@ impl Wfe {
             reply = reply.retry_after(POLL_AFTER_SECS);
         }
         Ok(reply)
+    }
+
+    /// RFC 9773 §4: unauthenticated GET.
+    pub(super) async fn renewal_info(&self, path: &str) -> Result<Reply> {
+        let id = path
+            .strip_prefix(urls::RENEWAL_INFO)
+            .and_then(|p| p.strip_prefix('/'))
+            .unwrap_or_default();
+        let w = self.ra.renewal_info(id).await?;
+        let info = acme::RenewalInfo {
+            suggested_window: acme::SuggestedWindow {
+                start: render::timestamp(w.start),
+                end: render::timestamp(w.end),
+            },
+            explanation_url: w
+                .moved
+                .then(|| self.cfg.acme.ari_explanation_url.clone())
+                .flatten(),
+        };
+        Ok(Reply::json(StatusCode::OK, &info)?.retry_after(RENEWAL_INFO_RETRY_SECS))
     }
 
     /// RFC 8555 §7.6.

@@ -158,6 +158,7 @@ impl Wfe {
                 Ok(Reply::new(StatusCode::OK, Body::Empty))
             }
             Route::NewNonce => Ok(Reply::new(StatusCode::NO_CONTENT, Body::Empty)),
+            Route::RenewalInfo => self.renewal_info(&path).await,
             _ => {
                 let content_type = req
                     .headers()

@@ -21,6 +21,7 @@ pub fn directory(u: &Urls, cfg: &Config) -> acme::Directory {
         new_order: u.abs(urls::NEW_ORDER),
         revoke_cert: u.abs(urls::REVOKE_CERT),
         key_change: u.abs(urls::KEY_CHANGE),
+        renewal_info: u.abs(urls::RENEWAL_INFO),
         meta: acme::DirectoryMeta {
             terms_of_service: cfg.acme.terms_of_service.clone(),
             website: cfg.acme.website.clone(),
@@ -55,6 +56,7 @@ pub fn order(u: &Urls, o: &Order, now: OffsetDateTime) -> acme::Order {
         not_after: o.not_after.map(timestamp),
         profile: Some(o.profile.clone()),
         error: o.error.clone(),
+        replaces: o.replaces.clone(),
         authorizations: o.authorizations.iter().map(|a| u.authz(a.id)).collect(),
         finalize: u.finalize(o.id),
         certificate: o.certificate.map(|c| u.certificate(c)),

@@ -8,6 +8,7 @@ pub const NEW_ACCOUNT: &str = "/acme/new-account";
 pub const NEW_ORDER: &str = "/acme/new-order";
 pub const REVOKE_CERT: &str = "/acme/revoke-cert";
 pub const KEY_CHANGE: &str = "/acme/key-change";
+pub const RENEWAL_INFO: &str = "/acme/renewal-info";
 pub const ACCOUNT: &str = "/acme/acct/";
 pub const ORDER: &str = "/acme/order/";
 pub const AUTHZ: &str = "/acme/authz/";
@@ -84,6 +85,8 @@ pub enum Route {
     Authz(AuthzId),
     Challenge(ChallengeId),
     Certificate(CertificateId),
+    /// RFC 9773: GET renewal-info/<certificate identifier>.
+    RenewalInfo,
 }
 
 impl Route {
@@ -95,6 +98,9 @@ impl Route {
             NEW_ORDER => Route::NewOrder,
             REVOKE_CERT => Route::RevokeCert,
             KEY_CHANGE => Route::KeyChange,
+            _ if path.starts_with(RENEWAL_INFO) && path[RENEWAL_INFO.len()..].starts_with('/') => {
+                Route::RenewalInfo
+            }
             _ => {
                 if let Some(rest) = path.strip_prefix(ACCOUNT) {
                     match rest.strip_suffix("/orders") {
@@ -124,7 +130,7 @@ impl Route {
     pub fn methods(self) -> &'static [&'static str] {
         match self {
             Route::Directory => &["GET", "HEAD"],
-            Route::NewNonce => &["GET", "HEAD"],
+            Route::NewNonce | Route::RenewalInfo => &["GET", "HEAD"],
             _ => &["POST"],
         }
     }

@@ -91,11 +91,14 @@ CREATE TABLE orders (
     error TEXT,
     -- the last refusal by the vetting gate, shown to staff; cleared on issuance
     gate_refusal TEXT,
+    -- RFC 9773: ARI identifier (canonical base64url AKI.serial) of the certificate this order replaces
+    replaces TEXT,
     created_at TIMESTAMP NOT NULL,
     updated_at TIMESTAMP NOT NULL
 );
 CREATE INDEX orders_account ON orders(account_id, id);
 CREATE INDEX orders_gate_refusal ON orders(status, gate_refusal);
+CREATE INDEX orders_replaces ON orders(replaces);
 
 CREATE TABLE authorizations (
     id BIGSERIAL PRIMARY KEY,
