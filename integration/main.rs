@@ -5,7 +5,8 @@
 //! responder), so the tests run in parallel. certbot comes from
 //! `$TRUSTGATE_CERTBOT`, else `<repo>/.venv/bin/certbot`, which
 //! `./scripts/test` creates; a missing certbot fails the suite rather than
-//! skipping it.
+//! skipping it. A failing test prints certbot's output and log and the
+//! server's log; set `TRUSTGATE_KEEP_TEST_DIRS=1` to keep its directory.
 //!
 //! Layout: `common/` is the harness; each other module covers one part of
 //! RFC 8555 with one client, named after the section it exercises.

@@ -1,0 +1,12 @@
+//! The harness: a server per test, the DNS it validates through, certbot,
+//! and what we check certificates with.
+
+pub mod certbot;
+pub mod dns;
+pub mod https;
+pub mod server;
+pub mod staff;
+pub mod x509;
+
+pub use certbot::Certbot;
+pub use server::TestServer;

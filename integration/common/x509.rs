@@ -1,0 +1,138 @@
+//! Looking at what the CA issued: openssl for chain building (an
+//! independent implementation), x509-parser for the fields.
+
+use std::path::Path;
+use std::process::Command;
+
+use x509_parser::extensions::{GeneralName, ParsedExtension};
+
+/// What the tests assert about an end-entity certificate.
+#[derive(Debug)]
+pub struct Leaf {
+    /// Hex of the DER INTEGER contents.
+    pub serial: String,
+    pub dns_names: Vec<String>,
+    /// Any other kind of SAN entry (IP, email, URI …), rendered.
+    pub other_names: Vec<String>,
+    pub is_ca: bool,
+    pub server_auth: bool,
+    pub spki_der: Vec<u8>,
+    /// Subject organizationName and countryName values.
+    pub organization: Vec<String>,
+    pub country: Vec<String>,
+    /// certificatePolicies OIDs, dotted.
+    pub policies: Vec<String>,
+}
+
+impl Leaf {
+    /// The first certificate of a PEM file.
+    pub fn read(path: &Path) -> Leaf {
+        let text = std::fs::read_to_string(path)
+            .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+        let block = pem::parse_many(&text)
+            .unwrap_or_else(|e| panic!("{} is not PEM: {e}", path.display()))
+            .into_iter()
+            .find(|p| p.tag() == "CERTIFICATE")
+            .unwrap_or_else(|| panic!("no certificate in {}", path.display()));
+        let (_, cert) = x509_parser::parse_x509_certificate(block.contents())
+            .unwrap_or_else(|e| panic!("parsing the certificate in {}: {e}", path.display()));
+        let mut dns_names = Vec::new();
+        let mut other_names = Vec::new();
+        if let Some(san) = cert.subject_alternative_name().expect("a well-formed SAN") {
+            for n in &san.value.general_names {
+                match n {
+                    GeneralName::DNSName(d) => dns_names.push((*d).to_owned()),
+                    other => other_names.push(other.to_string()),
+                }
+            }
+        }
+        let is_ca = cert
+            .basic_constraints()
+            .expect("a well-formed basicConstraints")
+            .is_some_and(|bc| bc.value.ca);
+        let server_auth = cert
+            .extended_key_usage()
+            .expect("a well-formed extendedKeyUsage")
+            .is_some_and(|eku| eku.value.server_auth);
+        let text_of = |a: &x509_parser::x509::AttributeTypeAndValue<'_>| {
+            a.as_str().expect("a string attribute").to_owned()
+        };
+        let policies = cert
+            .extensions()
+            .iter()
+            .filter_map(|e| match e.parsed_extension() {
+                ParsedExtension::CertificatePolicies(p) => Some(p),
+                _ => None,
+            })
+            .flatten()
+            .map(|p| p.policy_id.to_id_string())
+            .collect();
+        Leaf {
+            organization: cert.subject().iter_organization().map(text_of).collect(),
+            country: cert.subject().iter_country().map(text_of).collect(),
+            policies,
+            serial: cert.raw_serial_as_string(),
+            dns_names,
+            other_names,
+            is_ca,
+            server_auth,
+            spki_der: cert.public_key().raw.to_vec(),
+        }
+    }
+
+    /// The SAN's DNS names, sorted, asserting there is nothing else in it.
+    pub fn sorted_dns_names(&self) -> Vec<String> {
+        assert!(
+            self.other_names.is_empty(),
+            "unexpected SAN entries {:?}",
+            self.other_names
+        );
+        let mut names = self.dns_names.clone();
+        names.sort();
+        names
+    }
+}
+
+/// `openssl verify -CAfile root -untrusted chain cert`: the certificate
+/// chains to the root through what the server sent as the chain, and is
+/// fit for TLS servers.
+pub fn openssl_verify(root: &Path, chain: &Path, cert: &Path) -> Result<(), String> {
+    let out = Command::new("openssl")
+        .arg("verify")
+        .arg("-purpose")
+        .arg("sslserver")
+        .arg("-CAfile")
+        .arg(root)
+        .arg("-untrusted")
+        .arg(chain)
+        .arg(cert)
+        .output()
+        .map_err(|e| format!("running openssl: {e}"))?;
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    if out.status.success() && text.contains(": OK") {
+        Ok(())
+    } else {
+        Err(format!("openssl verify failed ({}):\n{text}", out.status))
+    }
+}
+
+/// The DER SubjectPublicKeyInfo of a PEM private key, per openssl.
+pub fn public_key_of(private_key: &Path) -> Vec<u8> {
+    let out = Command::new("openssl")
+        .arg("pkey")
+        .arg("-in")
+        .arg(private_key)
+        .args(["-pubout", "-outform", "DER"])
+        .output()
+        .expect("running openssl pkey");
+    assert!(
+        out.status.success(),
+        "openssl pkey failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
