@@ -35,6 +35,7 @@ pub struct Server {
     pub base: String,
     pub http01: Arc<Mutex<HashMap<String, String>>>,
     default_org: Mutex<Option<OrganizationId>>,
+    pg_database: Option<String>,
     _dns: DnsResponder,
 }
 
@@ -93,6 +94,11 @@ impl Server {
         cfg.va.allow_private_addresses = true;
         cfg.va.resolvers = vec![dns.addr];
         cfg.va.timeout_secs = 5;
+        cfg.admin.listen = Some("127.0.0.1:0".parse().expect("addr"));
+        let pg = pg_database();
+        if let Some((_, url)) = &pg {
+            cfg.database.url = url.clone();
+        }
         tweak(&mut cfg);
         let running = trustgate::app::start(cfg.clone())
             .await
@@ -106,6 +112,7 @@ impl Server {
             base,
             http01,
             default_org: Mutex::new(None),
+            pg_database: pg.map(|(name, _)| name),
             _dns: dns,
         }
     }
@@ -209,11 +216,8 @@ impl Server {
             #[diesel(sql_type = diesel::sql_types::BigInt)]
             n: i64,
         }
-        let mut c = diesel::SqliteConnection::establish(&self.cfg.database_url()).expect("db");
-        diesel::sql_query(format!("SELECT COUNT(*) AS n FROM {table}"))
-            .get_result::<N>(&mut c)
-            .expect("count")
-            .n
+        let sql = format!("SELECT COUNT(*) AS n FROM {table}");
+        with_db(&self.cfg.database_url(), |c| c.load::<N>(&sql))[0].n
     }
 
     /// A snapshot of every table's row count.
@@ -231,19 +235,74 @@ impl Server {
         .collect()
     }
 
+    /// Runs a query returning one text column named `t`.
     pub fn sql_text(&self, sql: &str) -> Vec<String> {
         #[derive(QueryableByName)]
         struct T {
             #[diesel(sql_type = diesel::sql_types::Text)]
             t: String,
         }
-        let mut c = diesel::SqliteConnection::establish(&self.cfg.database_url()).expect("db");
-        diesel::sql_query(sql)
-            .load::<T>(&mut c)
-            .expect("query")
+        with_db(&self.cfg.database_url(), |c| c.load::<T>(sql))
             .into_iter()
             .map(|r| r.t)
             .collect()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(name) = self.pg_database.take() {
+            drop_pg_database(&name);
+        }
+    }
+}
+
+/// A raw connection to either backend, for assertions about stored rows.
+pub enum Db {
+    Sqlite(diesel::SqliteConnection),
+    Pg(diesel::PgConnection),
+}
+
+impl Db {
+    pub fn load<T>(&mut self, sql: &str) -> Vec<T>
+    where
+        T: QueryableByName<diesel::sqlite::Sqlite> + QueryableByName<diesel::pg::Pg> + 'static,
+    {
+        match self {
+            Db::Sqlite(c) => diesel::sql_query(sql).load(c),
+            Db::Pg(c) => diesel::sql_query(sql).load(c),
+        }
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+    }
+}
+
+pub fn with_db<T>(url: &str, f: impl FnOnce(&mut Db) -> T) -> T {
+    let mut db = if url.starts_with("postgres") {
+        Db::Pg(diesel::PgConnection::establish(url).expect("postgres"))
+    } else {
+        Db::Sqlite(diesel::SqliteConnection::establish(url).expect("sqlite"))
+    };
+    f(&mut db)
+}
+
+/// With TEST_DATABASE_URL (a PostgreSQL URL), each test server gets a
+/// database of its own there; without it, SQLite in the test's tempdir.
+fn pg_database() -> Option<(String, String)> {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    let admin = std::env::var("TEST_DATABASE_URL").ok().filter(|u| u.starts_with("postgres"))?;
+    let name = format!("tg_{}_{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed));
+    let mut c = diesel::PgConnection::establish(&admin).expect("TEST_DATABASE_URL reachable");
+    diesel::sql_query(format!("CREATE DATABASE {name}")).execute(&mut c).expect("create database");
+    let (base, _) = admin.rsplit_once('/').expect("URL with a database");
+    Some((name.clone(), format!("{base}/{name}")))
+}
+
+fn drop_pg_database(name: &str) {
+    if let Ok(admin) = std::env::var("TEST_DATABASE_URL") {
+        if let Ok(mut c) = diesel::PgConnection::establish(&admin) {
+            let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut c);
+        }
     }
 }
 
