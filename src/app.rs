@@ -141,7 +141,9 @@ impl App {
             Some(l) => Some((l, self.admin()?)),
             None => None,
         };
-        self.run_with_admin(listener, admin, shutdown).await
+        let publish = self.publish(crate::publish::bind(&self.cfg.publish).await?, &shutdown)?;
+        let result = self.run_with_admin(listener, admin, shutdown).await;
+        publish.finish(result).await
     }
 
     /// `run` with the admin listener already bound.
@@ -206,6 +208,9 @@ pub struct Running {
     pub addr: SocketAddr,
     /// Where the admin API listens, when `admin.listen` is set.
     pub admin_addr: Option<SocketAddr>,
+    /// Where CRLs and the issuer certificate are served, when
+    /// `publish.listen` is set.
+    pub publish_addr: Option<SocketAddr>,
     pub directory_url: String,
     pub root_pem: String,
     shutdown: watch::Sender<bool>,
@@ -231,6 +236,10 @@ pub async fn start(mut cfg: Config) -> Result<Running> {
         .local_addr()
         .map_err(|e| Error::internal(format!("local address: {e}")))?;
     cfg.server.listen = addr;
+    // Before the app is built, so a port-0 address is fixed in its config
+    // (the certificates' CRL and issuer URLs follow it).
+    let publish_listener = crate::publish::bind_and_fix_port(&mut cfg).await?;
+    let publish_addr = publish_listener.as_ref().and(cfg.publish.listen);
     let admin_listener = bind_admin(&cfg).await?;
     let admin_addr = match &admin_listener {
         Some(l) => Some(
@@ -248,15 +257,40 @@ pub async fn start(mut cfg: Config) -> Result<Running> {
         None => None,
     };
     let (tx, rx) = watch::channel(false);
-    let task = tokio::spawn(app.run_with_admin(listener, admin, rx));
+    let publish = app.publish(publish_listener, &rx)?;
+    let task = tokio::spawn(async move {
+        let result = app.run_with_admin(listener, admin, rx).await;
+        publish.finish(result).await
+    });
     Ok(Running {
         addr,
         admin_addr,
+        publish_addr,
         directory_url,
         root_pem,
         shutdown: tx,
         task,
     })
+}
+
+// --- CRL publishing (src/publish): CRLs + issuer certificate over HTTP. ---
+
+impl App {
+    /// Starts CRL generation and, when `listener` is given, serving; both
+    /// stop with `shutdown`. Fails on an invalid `publish` section.
+    pub fn publish(
+        &self,
+        listener: Option<TcpListener>,
+        shutdown: &watch::Receiver<bool>,
+    ) -> Result<crate::publish::Publishing> {
+        let generator =
+            crate::publish::Generator::new(&self.cfg.publish, self.store.clone(), self.ca.clone())?;
+        Ok(crate::publish::Publishing::spawn(
+            generator,
+            listener,
+            shutdown.clone(),
+        ))
+    }
 }
 
 // --- The admin listener (src/admin): staff API on its own address. ---

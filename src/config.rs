@@ -28,6 +28,7 @@ pub struct Config {
     pub va: VaConfig,
     pub vetting: VettingConfig,
     pub admin: AdminConfig,
+    pub publish: PublishConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -147,6 +148,18 @@ pub struct VaConfig {
     pub max_redirects: usize,
     /// Bytes of an http-01 response body read at most.
     pub max_response_bytes: usize,
+    /// Port tls-alpn-01 connects to. RFC 8737 §3 fixes 443; tests use a
+    /// high port.
+    pub tlsalpn01_port: u16,
+    /// Validate DNSSEC on every VA lookup (A/AAAA, TXT, CAA). A Bogus
+    /// answer fails the lookup; unsigned zones (Insecure) proceed. Turn off
+    /// only when the configured resolvers strip DNSSEC records.
+    pub dnssec: bool,
+    /// DNSSEC trust anchors: files of DNSKEY records (BIND `K*.key` files
+    /// or the root's `root.key`), any owner name. Empty means the IANA root
+    /// KSKs built into hickory (key tags 20326 and 38696). DS lines are not
+    /// accepted.
+    pub trust_anchors: Vec<PathBuf>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -217,6 +230,84 @@ pub enum StaffRole {
     Approve,
 }
 
+/// CRLs and the issuer certificate, published over plain HTTP (see
+/// `crate::publish`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PublishConfig {
+    /// Address of the plain-HTTP listener for CRLs and the issuer
+    /// certificate. None: this instance only generates CRLs (into the
+    /// database); another instance or a proxy must serve `base_url`.
+    pub listen: Option<SocketAddr>,
+    /// The http:// origin (optionally with a path) placed in certificates'
+    /// CRL distribution points and AIA caIssuers, without a trailing slash;
+    /// `https://` is refused (BR 7.1.2.11.2, 7.1.2.7.7). Defaults to
+    /// `http://localhost:<listen port>`. Certificates keep the URLs they
+    /// were issued with: change it only with a redirect from the old one.
+    pub base_url: Option<String>,
+    /// CRL shards new certificates are spread over (at least 1). A
+    /// certificate keeps its shard when this changes; shards that still
+    /// hold revoked certificates keep being published.
+    pub crl_shards: u32,
+    /// nextUpdate − thisUpdate of each CRL, in hours: at most 240 (BR
+    /// 4.9.7: ten days). A CRL is reissued when half of it has passed.
+    pub next_update_hours: u32,
+    /// Seconds between checks for new revocations; a revocation is on its
+    /// CRL within about this long. Also the CRL's Cache-Control max-age.
+    pub regenerate_secs: u64,
+}
+
+/// BR 4.9.7: nextUpdate at most ten days after thisUpdate.
+pub const MAX_CRL_NEXT_UPDATE_HOURS: u32 = 240;
+/// More shards than this is a configuration mistake.
+pub const MAX_CRL_SHARDS: u32 = 65_536;
+
+impl Default for PublishConfig {
+    fn default() -> Self {
+        PublishConfig {
+            listen: Some(SocketAddr::from(([127, 0, 0, 1], 14002))),
+            base_url: None,
+            crl_shards: 16,
+            next_update_hours: 7 * 24,
+            regenerate_secs: 60,
+        }
+    }
+}
+
+impl PublishConfig {
+    /// `base_url`, or `http://localhost:<listen port>` (port 80 when the
+    /// listener is disabled), without a trailing slash.
+    pub fn base_url(&self) -> String {
+        match &self.base_url {
+            Some(u) => u.trim_end_matches('/').to_owned(),
+            None => match self.listen {
+                Some(a) => format!("http://localhost:{}", a.port()),
+                None => "http://localhost".to_owned(),
+            },
+        }
+    }
+
+    /// Refuses values that would publish non-conforming CRLs.
+    pub fn validate(&self) -> Result<()> {
+        if self.crl_shards == 0 || self.crl_shards > MAX_CRL_SHARDS {
+            return Err(Error::internal(format!(
+                "publish.crl_shards must be between 1 and {MAX_CRL_SHARDS}"
+            )));
+        }
+        if self.next_update_hours == 0 || self.next_update_hours > MAX_CRL_NEXT_UPDATE_HOURS {
+            return Err(Error::internal(format!(
+                "publish.next_update_hours must be between 1 and {MAX_CRL_NEXT_UPDATE_HOURS} (BR 4.9.7: ten days)"
+            )));
+        }
+        if self.regenerate_secs == 0 {
+            return Err(Error::internal(
+                "publish.regenerate_secs must be at least 1",
+            ));
+        }
+        crate::publish::PublishUrls::from_config(self).map(|_| ())
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Config {
@@ -228,6 +319,7 @@ impl Default for Config {
             va: VaConfig::default(),
             vetting: VettingConfig::default(),
             admin: AdminConfig::default(),
+            publish: PublishConfig::default(),
         }
     }
 }
@@ -301,6 +393,9 @@ impl Default for VaConfig {
             allow_private_addresses: false,
             max_redirects: 10,
             max_response_bytes: 8 * 1024,
+            tlsalpn01_port: 443,
+            dnssec: true,
+            trust_anchors: vec![],
         }
     }
 }
@@ -391,6 +486,9 @@ mod tests {
         let text = include_str!("../conf/trustgate.example.toml");
         let cfg = Config::parse(text).expect("example config parses");
         assert_eq!(cfg.va.max_redirects, 10);
+        assert_eq!(cfg.va.tlsalpn01_port, 443);
+        assert!(cfg.va.dnssec);
+        assert!(cfg.va.trust_anchors.is_empty());
     }
 
     #[test]
@@ -409,6 +507,30 @@ mod tests {
         });
         assert_eq!(cfg.database_url(), "postgres://x@127.0.0.1/db");
         assert_eq!(cfg.base_url(), "https://acme.example");
+    }
+
+    #[test]
+    fn publish_settings_are_checked() {
+        let cfg = Config::default();
+        cfg.publish.validate().unwrap();
+        assert_eq!(cfg.publish.base_url(), "http://localhost:14002");
+        let bad = [
+            "[publish]\nnext_update_hours = 241\n",
+            "[publish]\nnext_update_hours = 0\n",
+            "[publish]\ncrl_shards = 0\n",
+            "[publish]\nregenerate_secs = 0\n",
+            "[publish]\nbase_url = \"https://crl.example.jp\"\n",
+        ];
+        for text in bad {
+            let cfg = Config::parse(text).unwrap();
+            assert!(cfg.publish.validate().is_err(), "{text}");
+        }
+        let cfg = Config::parse(
+            "[publish]\nnext_update_hours = 240\nbase_url = \"http://crl.example.jp/\"\n",
+        )
+        .unwrap();
+        cfg.publish.validate().unwrap();
+        assert_eq!(cfg.publish.base_url(), "http://crl.example.jp");
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub mod config;
 pub mod core;
 pub mod error;
 pub mod jose;
+pub mod publish;
 pub mod ra;
 pub mod sa;
 pub mod va;

@@ -9,6 +9,7 @@ use trustgate::app::{self, App};
 use trustgate::config::Config;
 use trustgate::core::OrganizationId;
 use trustgate::error::{Error, Result};
+use trustgate::vetting::checks::{approval_blockers, Transition, VettingStatus};
 use trustgate::vetting::{eab, Vetting};
 
 /// Used when --config is not given and this file exists.
@@ -41,6 +42,101 @@ enum Command {
     /// External Account Binding credentials.
     #[command(subcommand)]
     Eab(EabCommand),
+    /// Organizations and their vetting (the admin API's operations).
+    Org(OrgArgs),
+    /// Admin API staff.
+    #[command(subcommand)]
+    Staff(StaffCommand),
+}
+
+#[derive(clap::Args)]
+struct OrgArgs {
+    /// Record this staff name in the audit log instead of cli:$USER (so
+    /// that checks and approval can be done as different people, as the
+    /// four-eyes rule wants).
+    #[arg(long = "as", global = true, value_name = "NAME")]
+    as_name: Option<String>,
+    #[command(subcommand)]
+    command: OrgCommand,
+}
+
+#[derive(Subcommand)]
+enum OrgCommand {
+    /// Create an organization from a JSON file (see
+    /// conf/organization.example.json); prints its id.
+    Create {
+        #[arg(long)]
+        file: PathBuf,
+    },
+    /// List organizations.
+    List {
+        /// pending, approved, rejected, suspended or expired.
+        #[arg(long)]
+        status: Option<String>,
+    },
+    /// Show an organization, its checks and what blocks approval (JSON).
+    Show { id: i64 },
+    /// Replace an organization's data; it returns to pending and its
+    /// checks must be recorded again.
+    Edit {
+        id: i64,
+        #[arg(long)]
+        file: PathBuf,
+    },
+    /// Record a vetting check from a JSON file (see conf/checks/).
+    Check {
+        id: i64,
+        #[arg(long)]
+        file: PathBuf,
+        /// When the check was done (RFC 3339), if not now.
+        #[arg(long)]
+        performed_at: Option<String>,
+    },
+    /// Approve (pending → approved).
+    Approve {
+        id: i64,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Reject (pending → rejected).
+    Reject {
+        id: i64,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Suspend (approved → suspended).
+    Suspend {
+        id: i64,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Reinstate (suspended → approved).
+    Reinstate {
+        id: i64,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Reopen (rejected or expired → pending).
+    Reopen {
+        id: i64,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Orders the vetting gate refused and that are still waiting.
+    Blocked,
+    /// The audit trail, newest first.
+    Audit {
+        /// Only events about this organization.
+        id: Option<i64>,
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+    },
+}
+
+#[derive(Subcommand)]
+enum StaffCommand {
+    /// Print a fresh bearer token and the token_sha256 to configure for it.
+    Token,
 }
 
 #[derive(Subcommand)]
@@ -115,6 +211,21 @@ async fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Eab(cmd) => eab_command(cfg, &cli_actor(), cmd).await,
+        Command::Org(args) => {
+            let actor = args.as_name.clone().unwrap_or_else(cli_actor);
+            org_command(cfg, &actor, args.command).await
+        }
+        Command::Staff(StaffCommand::Token) => {
+            let token = trustgate::admin::auth::new_token()?;
+            // The token goes to the staff member; only the hash goes in
+            // the config.
+            println!("token:        {token}");
+            println!(
+                "token_sha256: {}",
+                trustgate::admin::auth::token_sha256_hex(&token)
+            );
+            Ok(())
+        }
     }
 }
 
@@ -242,6 +353,152 @@ async fn eab_command(cfg: Config, actor: &str, cmd: EabCommand) -> Result<()> {
             Ok(())
         }
     }
+}
+
+async fn org_command(cfg: Config, actor: &str, cmd: OrgCommand) -> Result<()> {
+    if actor.trim().is_empty() {
+        return Err(Error::malformed("--as needs a name"));
+    }
+    let vetting = Vetting::new(app::open_store(&cfg)?, cfg.vetting.clone());
+    let transition = |id: i64, t: Transition, reason: Option<String>| {
+        let vetting = vetting.clone();
+        async move {
+            let org = vetting
+                .transition(actor, OrganizationId(id), t, reason)
+                .await?;
+            println!("organization {} is now {}", org.id, org.status.as_str());
+            Ok(())
+        }
+    };
+    match cmd {
+        OrgCommand::Create { file } => {
+            let org = vetting.create(actor, read_json(&file)?).await?;
+            println!("{}", org.id);
+            Ok(())
+        }
+        OrgCommand::List { status } => {
+            let status = status
+                .map(|s| {
+                    VettingStatus::parse(&s)
+                        .ok_or_else(|| Error::malformed(format!("unknown status {s:?}")))
+                })
+                .transpose()?;
+            let now = time::OffsetDateTime::now_utc();
+            for o in vetting.list(status).await? {
+                println!(
+                    "{}\t{}\t{}\t{}",
+                    o.id,
+                    o.effective_status(now, vetting.max_age()).as_str(),
+                    o.data.level.as_str(),
+                    o.data.legal_name
+                );
+            }
+            Ok(())
+        }
+        OrgCommand::Show { id } => {
+            let org = vetting.get(OrganizationId(id)).await?;
+            let checks = vetting.checks(org.id).await?;
+            let blockers = approval_blockers(org.data.level, &checks, org.data_changed_at, None);
+            print_json(&serde_json::json!({
+                "organization": org,
+                "effective_status": org.effective_status(time::OffsetDateTime::now_utc(), vetting.max_age()),
+                "checks": checks,
+                "blockers": blockers,
+            }))
+        }
+        OrgCommand::Edit { id, file } => {
+            let org = vetting
+                .edit(actor, OrganizationId(id), read_json(&file)?)
+                .await?;
+            println!(
+                "organization {} updated; it is {}",
+                org.id,
+                org.status.as_str()
+            );
+            Ok(())
+        }
+        OrgCommand::Check {
+            id,
+            file,
+            performed_at,
+        } => {
+            let (record, from_file) = trustgate::admin::parse_check_submission(read_json(&file)?)?;
+            let performed_at = match performed_at {
+                Some(s) => Some(trustgate::admin::parse_rfc3339("--performed-at", &s)?),
+                None => from_file,
+            };
+            let check = vetting
+                .record_check(actor, OrganizationId(id), record, performed_at)
+                .await?;
+            println!(
+                "recorded check {} ({}, {}) for organization {id}",
+                check.id,
+                check.record.kind().as_str(),
+                if check.record.passed() {
+                    "passed"
+                } else {
+                    "failed"
+                }
+            );
+            Ok(())
+        }
+        OrgCommand::Approve { id, reason } => transition(id, Transition::Approve, reason).await,
+        OrgCommand::Reject { id, reason } => transition(id, Transition::Reject, Some(reason)).await,
+        OrgCommand::Suspend { id, reason } => {
+            transition(id, Transition::Suspend, Some(reason)).await
+        }
+        OrgCommand::Reinstate { id, reason } => {
+            transition(id, Transition::Reinstate, Some(reason)).await
+        }
+        OrgCommand::Reopen { id, reason } => transition(id, Transition::Reopen, Some(reason)).await,
+        OrgCommand::Blocked => {
+            let blocked = vetting
+                .store()
+                .run(trustgate::sa::organizations::blocked_orders)
+                .await?;
+            for (order, account, org, refusal) in blocked {
+                let (condition, detail) = serde_json::from_str::<serde_json::Value>(&refusal)
+                    .ok()
+                    .map(|v| {
+                        (
+                            v["condition"].as_str().unwrap_or("unknown").to_owned(),
+                            v["detail"].as_str().unwrap_or(&refusal).to_owned(),
+                        )
+                    })
+                    .unwrap_or_else(|| ("unknown".into(), refusal.clone()));
+                println!(
+                    "order {order}\taccount {account}\torganization {org}\t{condition}\t{detail}"
+                );
+            }
+            Ok(())
+        }
+        OrgCommand::Audit { id, limit } => {
+            for e in vetting.audit(id.map(OrganizationId), limit).await? {
+                println!(
+                    "{}\t{}\t{}\t{}{}",
+                    e.at,
+                    e.actor,
+                    e.action,
+                    e.subject,
+                    e.reason.map(|r| format!("\t{r}")).unwrap_or_default()
+                );
+            }
+            Ok(())
+        }
+    }
+}
+
+fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Error::malformed(format!("reading {}: {e}", path.display())))?;
+    serde_json::from_str(&text).map_err(|e| Error::malformed(format!("{}: {e}", path.display())))
+}
+
+fn print_json(v: &serde_json::Value) -> Result<()> {
+    let text = serde_json::to_string_pretty(v)
+        .map_err(|e| Error::internal(format!("rendering JSON: {e}")))?;
+    println!("{text}");
+    Ok(())
 }
 
 /// Database URLs may carry a password.

@@ -69,13 +69,19 @@ http01_port = {http01_port}
 allow_private_addresses = true
 resolvers = ["{dns}"]
 timeout_secs = 10
+# The test DNS responder signs nothing (DNSSEC is covered in va::dns).
+dnssec = false
 
 [admin]
 listen = "127.0.0.1:{admin_port}"
+
+[publish]
+listen = "127.0.0.1:{publish_port}"
 "#,
             data = data_dir.display(),
             dns = dns.addr(),
             admin_port = free_port(),
+            publish_port = free_port(),
         );
         std::fs::write(&config, &text).expect("writing the config");
         let parsed_config = trustgate::config::Config::parse(&text)

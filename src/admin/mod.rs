@@ -29,7 +29,7 @@ pub mod auth;
 mod handlers;
 pub mod server;
 
-pub use handlers::parse_check_submission;
+pub use handlers::{parse_check_submission, parse_rfc3339};
 
 /// The OpenAPI 3.0 description of `ROUTES`, served at `/openapi.json`.
 pub const OPENAPI: &str = include_str!("openapi.json");
@@ -62,6 +62,7 @@ macro_rules! h {
 }
 
 /// Every endpoint the admin listener serves.
+#[rustfmt::skip]
 pub static ROUTES: &[Route] = {
     use handlers as x;
     use StaffRole::{Approve, Vet, View};
@@ -72,132 +73,29 @@ pub static ROUTES: &[Route] = {
         query: &'static [&'static str],
         handler: Handler,
     ) -> Route {
-        Route {
-            method,
-            path,
-            role,
-            query,
-            handler,
-        }
+        Route { method, path, role, query, handler }
     }
-    const ORG: &str = "/admin/organizations/{id}";
     &[
-        r("GET", "/healthz", None, &[], h!(x::healthz)),
-        r("GET", "/openapi.json", None, &[], h!(x::openapi)),
-        r(
-            "GET",
-            "/admin/organizations",
-            Some(View),
-            &["status"],
-            h!(x::org_list),
-        ),
-        r(
-            "POST",
-            "/admin/organizations",
-            Some(Vet),
-            &[],
-            h!(x::org_create),
-        ),
-        r("GET", ORG, Some(View), &[], h!(x::org_show)),
-        r("PUT", ORG, Some(Vet), &[], h!(x::org_edit)),
-        r(
-            "GET",
-            "/admin/organizations/{id}/checks",
-            Some(View),
-            &[],
-            h!(x::check_list),
-        ),
-        r(
-            "POST",
-            "/admin/organizations/{id}/checks",
-            Some(Vet),
-            &[],
-            h!(x::check_record),
-        ),
-        r(
-            "POST",
-            "/admin/organizations/{id}/approve",
-            Some(Approve),
-            &[],
-            h!(x::transition),
-        ),
-        r(
-            "POST",
-            "/admin/organizations/{id}/reject",
-            Some(Approve),
-            &[],
-            h!(x::transition),
-        ),
-        r(
-            "POST",
-            "/admin/organizations/{id}/suspend",
-            Some(Approve),
-            &[],
-            h!(x::transition),
-        ),
-        r(
-            "POST",
-            "/admin/organizations/{id}/reinstate",
-            Some(Approve),
-            &[],
-            h!(x::transition),
-        ),
-        r(
-            "POST",
-            "/admin/organizations/{id}/reopen",
-            Some(Approve),
-            &[],
-            h!(x::transition),
-        ),
-        r(
-            "GET",
-            "/admin/organizations/{id}/eab",
-            Some(View),
-            &[],
-            h!(x::eab_list),
-        ),
-        r(
-            "POST",
-            "/admin/organizations/{id}/eab",
-            Some(Vet),
-            &[],
-            h!(x::eab_create),
-        ),
-        r(
-            "POST",
-            "/admin/eab/{key_id}/revoke",
-            Some(Vet),
-            &[],
-            h!(x::eab_revoke),
-        ),
-        r(
-            "GET",
-            "/admin/organizations/{id}/accounts",
-            Some(View),
-            &[],
-            h!(x::accounts),
-        ),
-        r(
-            "GET",
-            "/admin/organizations/{id}/certificates",
-            Some(View),
-            &[],
-            h!(x::certificates),
-        ),
-        r(
-            "GET",
-            "/admin/orders/blocked",
-            Some(View),
-            &[],
-            h!(x::blocked_orders),
-        ),
-        r(
-            "GET",
-            "/admin/audit",
-            Some(View),
-            &["organization", "limit"],
-            h!(x::audit),
-        ),
+        r("GET",  "/healthz",                               None,          &[], h!(x::healthz)),
+        r("GET",  "/openapi.json",                          None,          &[], h!(x::openapi)),
+        r("GET",  "/admin/organizations",                   Some(View),    &["status"], h!(x::org_list)),
+        r("POST", "/admin/organizations",                   Some(Vet),     &[], h!(x::org_create)),
+        r("GET",  "/admin/organizations/{id}",              Some(View),    &[], h!(x::org_show)),
+        r("PUT",  "/admin/organizations/{id}",              Some(Vet),     &[], h!(x::org_edit)),
+        r("GET",  "/admin/organizations/{id}/checks",       Some(View),    &[], h!(x::check_list)),
+        r("POST", "/admin/organizations/{id}/checks",       Some(Vet),     &[], h!(x::check_record)),
+        r("POST", "/admin/organizations/{id}/approve",      Some(Approve), &[], h!(x::transition)),
+        r("POST", "/admin/organizations/{id}/reject",       Some(Approve), &[], h!(x::transition)),
+        r("POST", "/admin/organizations/{id}/suspend",      Some(Approve), &[], h!(x::transition)),
+        r("POST", "/admin/organizations/{id}/reinstate",    Some(Approve), &[], h!(x::transition)),
+        r("POST", "/admin/organizations/{id}/reopen",       Some(Approve), &[], h!(x::transition)),
+        r("GET",  "/admin/organizations/{id}/eab",          Some(View),    &[], h!(x::eab_list)),
+        r("POST", "/admin/organizations/{id}/eab",          Some(Vet),     &[], h!(x::eab_create)),
+        r("POST", "/admin/eab/{key_id}/revoke",             Some(Vet),     &[], h!(x::eab_revoke)),
+        r("GET",  "/admin/organizations/{id}/accounts",     Some(View),    &[], h!(x::accounts)),
+        r("GET",  "/admin/organizations/{id}/certificates", Some(View),    &[], h!(x::certificates)),
+        r("GET",  "/admin/orders/blocked",                  Some(View),    &[], h!(x::blocked_orders)),
+        r("GET",  "/admin/audit",                           Some(View),    &["organization", "limit"], h!(x::audit)),
     ]
 };
 

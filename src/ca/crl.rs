@@ -217,12 +217,19 @@ fn check_crl(der: &[u8], req: &CrlRequest<'_>, inter: &X509Certificate<'_>) -> R
     Ok(())
 }
 
+/// The `ca` test helpers, for the publishing tests outside `ca` (the
+/// helper module itself is private to `ca`).
+#[cfg(test)]
+pub(crate) mod test_support {
+    pub(crate) use crate::ca::testutil::{have_openssl, openssl_verify, request, TestCa};
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use std::process::Command;
 
-    use rcgen::KeyPair;
+    use rcgen::{KeyPair, PublicKeyData};
     use x509_parser::prelude::FromDer;
 
     use super::*;

@@ -5,6 +5,7 @@
 //! turns an [`IssuanceRequest`] into a certificate that matches its profile,
 //! or refuses.
 
+pub mod crl;
 pub mod csr;
 pub mod dev;
 pub mod lint;

@@ -13,6 +13,7 @@ use crate::va::Validator;
 
 mod account;
 mod authz;
+mod caa;
 mod order;
 pub mod policy;
 pub mod renewal;

@@ -13,9 +13,19 @@ use crate::jose::AccountKey;
 use crate::sa::{self, orders::AuthzSpec};
 use crate::vetting::{checks::VettingStatus, gate, Organization};
 
-/// Challenge types offered for a non-wildcard name. Wildcards need dns-01
-/// (RFC 8555 §7.1.3), which is offered once the VA implements it.
-const OFFERED: &[ChallengeType] = &[ChallengeType::Http01];
+/// Challenge types offered for a name. A wildcard can only be validated
+/// through DNS (RFC 8555 §7.1.3, BR 3.2.2.4.7).
+fn offered(wildcard: bool) -> &'static [ChallengeType] {
+    if wildcard {
+        &[ChallengeType::Dns01]
+    } else {
+        &[
+            ChallengeType::Http01,
+            ChallengeType::Dns01,
+            ChallengeType::TlsAlpn01,
+        ]
+    }
+}
 
 impl Ra {
     pub async fn new_order(&self, acct: &Account, req: NewOrderRequest) -> Result<Order> {
@@ -28,19 +38,16 @@ impl Ra {
                 format!("unknown profile {profile_name:?}; see the directory's meta.profiles"),
             )
         })?;
-        let wildcards: Vec<_> = names.iter().filter(|n| n.starts_with("*.")).collect();
-        if let Some(w) = wildcards.first() {
-            let detail = if !profile.allows_wildcards() {
-                format!("profile {:?} does not allow wildcard names", profile.name())
-            } else {
-                "wildcard names need dns-01 validation, which this server does not offer yet".into()
-            };
-            return Err(Error::new(ErrorKind::RejectedIdentifier, detail.clone())
-                .with_subproblems(vec![crate::error::SubProblem::new(
-                    ErrorKind::RejectedIdentifier,
-                    w,
-                    detail,
-                )]));
+        if !profile.allows_wildcards() {
+            if let Some(w) = names.iter().find(|n| n.starts_with("*.")) {
+                let detail = format!("profile {:?} does not allow wildcard names", profile.name());
+                return Err(Error::new(ErrorKind::RejectedIdentifier, detail.clone())
+                    .with_subproblems(vec![SubProblem::new(
+                        ErrorKind::RejectedIdentifier,
+                        w,
+                        detail,
+                    )]));
+            }
         }
         self.check_scope(acct, &names).await?;
         let replaces = match req.replaces.as_deref() {
@@ -73,8 +80,9 @@ impl Ra {
                         specs.push(AuthzSpec::Reuse(id));
                         continue;
                     }
-                    let mut challenges = Vec::with_capacity(OFFERED.len());
-                    for kind in OFFERED {
+                    let kinds = offered(wildcard);
+                    let mut challenges = Vec::with_capacity(kinds.len());
+                    for kind in kinds {
                         challenges.push((*kind, new_token()?));
                     }
                     specs.push(AuthzSpec::New {
@@ -322,6 +330,7 @@ impl Ra {
         })?;
         let org = self.pass_gate(acct, &order, profile, now).await?;
         let subject = profile.requires_subject().then(|| org.subject());
+        self.check_caa(acct, &order).await?;
 
         let claimed = self
             .store()

@@ -17,6 +17,7 @@ use crate::error::{Error, ErrorKind, Result};
 pub mod accounts;
 pub mod audit;
 pub mod certificates;
+pub mod crls;
 pub mod eab;
 pub mod models;
 pub mod nonces;

@@ -86,6 +86,7 @@ pub struct OrderRow {
     pub expires_at: PrimitiveDateTime,
     pub error: Option<String>,
     pub gate_refusal: Option<String>,
+    pub caa_evidence: Option<String>,
     pub replaces: Option<String>,
     pub created_at: PrimitiveDateTime,
     pub updated_at: PrimitiveDateTime,

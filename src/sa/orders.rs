@@ -452,3 +452,11 @@ pub fn replacement_exists(conn: &mut DbConn, cert_id: &str, now: OffsetDateTime)
         .optional()?
         .is_some())
 }
+
+/// Keeps the CAA evidence of the latest finalize attempt.
+pub fn set_caa_evidence(conn: &mut DbConn, id: OrderId, evidence: &str) -> Result<()> {
+    diesel::update(orders::table.find(id.0))
+        .set(orders::caa_evidence.eq(Some(evidence)))
+        .execute(conn)?;
+    Ok(())
+}

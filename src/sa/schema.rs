@@ -83,6 +83,7 @@ diesel::table! {
         expires_at -> Timestamp,
         error -> Nullable<Text>,
         gate_refusal -> Nullable<Text>,
+        caa_evidence -> Nullable<Text>,
         replaces -> Nullable<Text>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
@@ -139,6 +140,18 @@ diesel::table! {
 }
 
 diesel::table! {
+    crls (shard) {
+        shard -> Integer,
+        number -> BigInt,
+        this_update -> Timestamp,
+        next_update -> Timestamp,
+        der -> Binary,
+        revoked_count -> BigInt,
+        generated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     blocked_keys (spki_sha256) {
         spki_sha256 -> Text,
         reason -> Text,
@@ -183,6 +196,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     order_authorizations,
     challenges,
     certificates,
+    crls,
     used_nonces,
     server_secrets,
     blocked_keys,

@@ -6,7 +6,7 @@
 //! checked, never a pooled client, so the address in the evidence is the
 //! address that answered and no redirect can steer us into private space.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
@@ -16,11 +16,11 @@ use hyper::{Request, Response, StatusCode, Uri};
 use hyper_util::rt::TokioIo;
 use rustls::pki_types::ServerName;
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::TcpStream;
 use tokio::time::{timeout_at, Instant};
 
 use super::addr::is_public;
 use super::dns::Resolver;
+use super::net::{allowed_addresses, connect_first, non_public};
 use super::{is_dns_name, timeout_error, ValidationRecord, ValidationRequest};
 use crate::config::VaConfig;
 use crate::error::{Error, ErrorKind, Result};
@@ -268,13 +268,6 @@ fn remove_dot_segments(path: &str) -> String {
     format!("/{}", out.join("/"))
 }
 
-fn non_public(ip: IpAddr) -> Error {
-    Error::new(
-        ErrorKind::Connection,
-        format!("refusing to connect to non-public address {ip}"),
-    )
-}
-
 /// How one hop ended, when it did not fail.
 enum Hop {
     Redirect(String),
@@ -361,26 +354,9 @@ impl Http01 {
             None => resolver.lookup_ip(&target.host).await?,
         };
         records[idx].addresses_resolved = resolved.clone();
-        // Private addresses among public ones are skipped, never contacted.
-        let allowed: Vec<IpAddr> = resolved
-            .iter()
-            .copied()
-            .filter(|ip| self.allow_private_addresses || is_public(*ip))
-            .collect();
-        if allowed.is_empty() {
-            return Err(match resolved.first() {
-                Some(ip) => non_public(*ip),
-                None => Error::new(
-                    ErrorKind::Dns,
-                    format!(
-                        "DNS problem: no valid A or AAAA records for {}",
-                        target.host
-                    ),
-                ),
-            });
-        }
-
-        let (tcp, ip) = self.connect(&allowed, target.port, &url, deadline).await?;
+        let allowed = allowed_addresses(&target.host, &resolved, self.allow_private_addresses)?;
+        let (tcp, ip) =
+            connect_first(&allowed, target.port, &url, deadline, self.timeout_secs).await?;
         records[idx].address_used = Some(ip);
         tracing::debug!(%url, address = %ip, "http-01 connected");
 
@@ -409,42 +385,6 @@ impl Http01 {
                     .await
             }
         }
-    }
-
-    /// Connects to each address in turn until one accepts. Every address
-    /// but the last gets at most half the remaining time, so one
-    /// black-holed address cannot use up the attempt.
-    async fn connect(
-        &self,
-        addrs: &[IpAddr],
-        port: u16,
-        url: &str,
-        deadline: Instant,
-    ) -> Result<(TcpStream, IpAddr)> {
-        let mut failures = Vec::new();
-        for (i, ip) in addrs.iter().enumerate() {
-            let sa = SocketAddr::new(*ip, port);
-            let last = i + 1 == addrs.len();
-            let until = if last {
-                deadline
-            } else {
-                let now = Instant::now();
-                now + deadline.saturating_duration_since(now) / 2
-            };
-            match timeout_at(until, TcpStream::connect(sa)).await {
-                Ok(Ok(stream)) => return Ok((stream, *ip)),
-                Ok(Err(e)) => {
-                    tracing::debug!(%url, address = %sa, error = %e, "http-01 connect failed");
-                    failures.push(format!("{sa}: {}", io_reason(&e)));
-                }
-                Err(_) if last => return Err(timeout_error(self.timeout_secs)),
-                Err(_) => failures.push(format!("{sa}: connect timed out")),
-            }
-        }
-        Err(Error::new(
-            ErrorKind::Connection,
-            format!("Error connecting to {url}: {}", failures.join("; ")),
-        ))
     }
 
     /// One HTTP/1.1 request on a fresh connection.
@@ -583,16 +523,6 @@ fn check_body(body: &[u8], key_authorization: &str) -> Result<()> {
     )))
 }
 
-fn io_reason(e: &std::io::Error) -> String {
-    use std::io::ErrorKind as K;
-    match e.kind() {
-        K::ConnectionRefused => "connection refused".into(),
-        K::ConnectionReset => "connection reset by peer".into(),
-        K::TimedOut => "connect timed out".into(),
-        _ => e.to_string(),
-    }
-}
-
 struct AbortOnDrop(tokio::task::JoinHandle<()>);
 
 impl Drop for AbortOnDrop {
@@ -622,6 +552,9 @@ mod tests {
             allow_private_addresses: true,
             max_redirects: 10,
             max_response_bytes: 8 * 1024,
+            // The test responder signs nothing.
+            dnssec: false,
+            ..VaConfig::default()
         }
     }
 
@@ -663,7 +596,7 @@ mod tests {
                 port: Some(srv.port),
                 addresses_resolved: vec![localhost()],
                 address_used: Some(localhost()),
-                dns_answers: vec![],
+                ..ValidationRecord::default()
             }]
         );
         let head = srv.requests.lock().expect("lock")[0].to_ascii_lowercase();

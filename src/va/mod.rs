@@ -2,10 +2,19 @@
 //! (RFC 8555 §8) by fetching what the challenge asks for, and records what
 //! it contacted as evidence.
 //!
-//! One file per method, as in Boulder's `va/`: `http01.rs` now, `dns01.rs`
-//! and `tlsalpn01.rs` later. A method gets the shared resolver, the request,
-//! the attempt's deadline and the evidence list, and returns `Result<()>`;
+//! One file per method, as in Boulder's `va/`: `http01.rs`, `dns01.rs`,
+//! `tlsalpn01.rs`, and `caa.rs` for the CAA check the RA runs before
+//! issuance. A method gets the shared resolver, the request, the attempt's
+//! deadline and the evidence list, and returns `Result<()>`;
 //! `Validator::validate` dispatches, bounds the attempt and never panics.
+//!
+//! What the RA must do with this module:
+//! - offer http-01, dns-01 and tls-alpn-01 for a DNS name, and only dns-01
+//!   for a wildcard (RFC 8555 §7.1.3, RFC 8737 §3, BR 3.2.2.4.19/.20);
+//!   validate a wildcard through its base name;
+//! - call `check_caa` for every name of the order (wildcards as `*.x`)
+//!   right before issuance (BR 3.2.2.8; RFC 8659 §3), with the method that
+//!   validated the name's authorization (RFC 8657 §4).
 
 use std::future::Future;
 use std::net::IpAddr;
@@ -23,9 +32,13 @@ use crate::config::VaConfig;
 use crate::error::{Error, ErrorKind, Result};
 
 pub mod addr;
+pub mod caa;
 pub mod dns;
+pub mod dns01;
 pub mod http01;
+mod net;
 mod tls;
+pub mod tlsalpn01;
 
 #[cfg(test)]
 mod testutil;
@@ -40,6 +53,7 @@ struct Inner {
     timeout_secs: u64,
     resolver: dns::Resolver,
     http01: http01::Http01,
+    tlsalpn01: tlsalpn01::TlsAlpn01,
 }
 
 /// One challenge to validate.
@@ -92,6 +106,14 @@ pub struct ValidationRecord {
     /// TXT answers seen by dns-01.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub dns_answers: Vec<String>,
+    /// CNAMEs followed by dns-01, in order, as `owner -> target`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub cnames: Vec<String>,
+    /// DNSSEC status of the DNS answers this record relied on ("Secure",
+    /// "Insecure", "Indeterminate"; RFC 4035 §4.3); absent with DNSSEC
+    /// validation off.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dnssec: Option<String>,
 }
 
 impl Validator {
@@ -101,6 +123,7 @@ impl Validator {
                 timeout_secs: cfg.timeout_secs.max(1),
                 resolver: dns::Resolver::new(cfg)?,
                 http01: http01::Http01::new(cfg)?,
+                tlsalpn01: tlsalpn01::TlsAlpn01::new(cfg)?,
             }),
         })
     }
@@ -163,8 +186,12 @@ impl Validator {
                     .validate(&inner.resolver, req, deadline, records)
                     .await
             }
-            ChallengeType::Dns01 | ChallengeType::TlsAlpn01 => {
-                Err(Error::malformed("challenge type not supported"))
+            ChallengeType::Dns01 => dns01::validate(&inner.resolver, req, records).await,
+            ChallengeType::TlsAlpn01 => {
+                inner
+                    .tlsalpn01
+                    .validate(&inner.resolver, req, deadline, records)
+                    .await
             }
         }
     }
@@ -245,6 +272,7 @@ mod tests {
             resolvers: vec![dns.addr],
             allow_private_addresses: true,
             timeout_secs: 2,
+            dnssec: false,
             ..VaConfig::default()
         })
         .expect("validator builds")
@@ -256,19 +284,6 @@ mod tests {
             identifier: identifier.into(),
             token: "tok".into(),
             key_authorization: "tok.thumb".into(),
-        }
-    }
-
-    #[tokio::test]
-    async fn unimplemented_methods_are_refused() {
-        let dns = DnsServer::start().await;
-        let v = validator(&dns).await;
-        for method in [ChallengeType::Dns01, ChallengeType::TlsAlpn01] {
-            let out = v.validate(&request(method, "example.test")).await;
-            let err = out.result.expect_err("unsupported");
-            assert_eq!(err.kind, ErrorKind::Malformed);
-            assert_eq!(err.detail, "challenge type not supported");
-            assert!(out.records.is_empty());
         }
     }
 
@@ -308,7 +323,7 @@ mod tests {
             port: Some(80),
             addresses_resolved: vec!["::1".parse().expect("ip"), "127.0.0.1".parse().expect("ip")],
             address_used: Some("127.0.0.1".parse().expect("ip")),
-            dns_answers: vec![],
+            ..ValidationRecord::default()
         };
         let json = serde_json::to_value(&rec).expect("serializes");
         assert_eq!(
@@ -319,6 +334,29 @@ mod tests {
                 "port": 80,
                 "addressesResolved": ["::1", "127.0.0.1"],
                 "addressUsed": "127.0.0.1",
+            })
+        );
+        let back: ValidationRecord = serde_json::from_value(json).expect("deserializes");
+        assert_eq!(back, rec);
+    }
+
+    #[test]
+    fn dns01_record_serializes_answers_chain_and_dnssec() {
+        let rec = ValidationRecord {
+            hostname: "example.test".into(),
+            dns_answers: vec!["abc".into()],
+            cnames: vec!["_acme-challenge.example.test -> x.provider.test".into()],
+            dnssec: Some("Secure".into()),
+            ..ValidationRecord::default()
+        };
+        let json = serde_json::to_value(&rec).expect("serializes");
+        assert_eq!(
+            json,
+            serde_json::json!({
+                "hostname": "example.test",
+                "dnsAnswers": ["abc"],
+                "cnames": ["_acme-challenge.example.test -> x.provider.test"],
+                "dnssec": "Secure",
             })
         );
         let back: ValidationRecord = serde_json::from_value(json).expect("deserializes");

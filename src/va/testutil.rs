@@ -2,29 +2,47 @@
 //! responder (hickory-proto) and a raw-TCP HTTP responder whose replies a
 //! test scripts byte for byte, including misbehaving ones.
 
+use std::collections::{HashMap, HashSet};
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use hickory_proto::op::{Message, OpCode, ResponseCode};
-use hickory_proto::rr::rdata::{A, AAAA, TXT};
-use hickory_proto::rr::{RData, Record, RecordType};
+use hickory_proto::rr::rdata::{A, AAAA, CAA, CNAME, TXT};
+use hickory_proto::rr::{Name, RData, Record, RecordType};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, UdpSocket};
 use tokio::task::JoinHandle;
 
+use crate::config::VaConfig;
+
 /// Answers every name with A 127.0.0.1 and an empty (NOERROR) AAAA, except:
 /// `servfail.test.` → SERVFAIL, `nx.test.` → NXDOMAIN, `v6.test.` → AAAA ::1
 /// plus A 127.0.0.1, `_acme-challenge.example.test.` TXT "part1" "part2".
+///
+/// A test can add records per name (`add`) and SERVFAIL per name
+/// (`servfail`). A name with added records is answered from them only
+/// (NOERROR without data for other types), with CNAMEs followed inside the
+/// zone and the target's records added to the answer, as a recursive
+/// resolver does.
 pub struct DnsServer {
     pub addr: SocketAddr,
+    zone: Arc<Mutex<Zone>>,
     task: JoinHandle<()>,
+}
+
+#[derive(Default)]
+struct Zone {
+    records: HashMap<String, Vec<RData>>,
+    servfail: HashSet<String>,
 }
 
 impl DnsServer {
     pub async fn start() -> DnsServer {
         let sock = UdpSocket::bind("127.0.0.1:0").await.expect("bind dns");
         let addr = sock.local_addr().expect("dns addr");
+        let zone = Arc::new(Mutex::new(Zone::default()));
+        let shared = zone.clone();
         let task = tokio::spawn(async move {
             let mut buf = [0u8; 4096];
             loop {
@@ -34,12 +52,45 @@ impl DnsServer {
                 let Ok(req) = Message::from_vec(&buf[..n]) else {
                     continue;
                 };
-                if let Ok(bytes) = answer(&req).to_vec() {
+                let resp = answer(&req, &shared.lock().expect("zone lock"));
+                if let Ok(bytes) = resp.to_vec() {
                     let _ = sock.send_to(&bytes, peer).await;
                 }
             }
         });
-        DnsServer { addr, task }
+        DnsServer { addr, zone, task }
+    }
+
+    /// Adds one record at `name` (trailing dot optional).
+    pub fn add(&self, name: &str, data: RData) {
+        self.zone
+            .lock()
+            .expect("zone lock")
+            .records
+            .entry(key(name))
+            .or_default()
+            .push(data);
+    }
+
+    /// Makes every query for `name` answer SERVFAIL.
+    pub fn servfail(&self, name: &str) {
+        self.zone
+            .lock()
+            .expect("zone lock")
+            .servfail
+            .insert(key(name));
+    }
+
+    /// A VA configuration resolving through this server, with DNSSEC off
+    /// (nothing here is signed) and loopback allowed.
+    pub fn config(&self) -> VaConfig {
+        VaConfig {
+            resolvers: vec![self.addr],
+            allow_private_addresses: true,
+            timeout_secs: 3,
+            dnssec: false,
+            ..VaConfig::default()
+        }
     }
 }
 
@@ -49,7 +100,35 @@ impl Drop for DnsServer {
     }
 }
 
-fn answer(req: &Message) -> Message {
+fn key(name: &str) -> String {
+    format!("{}.", name.trim_end_matches('.').to_ascii_lowercase())
+}
+
+fn name(s: &str) -> Name {
+    Name::from_ascii(key(s)).expect("test name")
+}
+
+/// TXT with these character-strings.
+pub fn txt(chunks: &[&str]) -> RData {
+    RData::TXT(TXT::new(chunks.iter().map(|c| (*c).to_owned()).collect()))
+}
+
+pub fn cname(target: &str) -> RData {
+    RData::CNAME(CNAME(name(target)))
+}
+
+/// CAA with raw flags, tag and value (RFC 8659 §4.1), so tests can write
+/// values hickory's constructors would refuse.
+pub fn caa(flags: u8, tag: &str, value: &str) -> RData {
+    let mut c = CAA::new_issue(false, None, vec![]);
+    c.issuer_critical = flags & 0x80 != 0;
+    c.reserved_flags = flags & 0x7f;
+    c.tag = tag.to_owned();
+    c.value = value.as_bytes().to_vec();
+    RData::CAA(c)
+}
+
+fn answer(req: &Message, zone: &Zone) -> Message {
     let mut resp = Message::response(req.metadata.id, OpCode::Query);
     resp.metadata.recursion_desired = req.metadata.recursion_desired;
     resp.metadata.recursion_available = true;
@@ -60,6 +139,14 @@ fn answer(req: &Message) -> Message {
     };
     resp.add_query(q.clone());
     let name = q.name().to_ascii().to_ascii_lowercase();
+    if zone.servfail.contains(&name) {
+        resp.metadata.response_code = ResponseCode::ServFail;
+        return resp;
+    }
+    if zone.records.contains_key(&name) {
+        answer_from_zone(&mut resp, zone, q.name().clone(), q.query_type());
+        return resp;
+    }
     match (name.as_str(), q.query_type()) {
         ("servfail.test.", _) => resp.metadata.response_code = ResponseCode::ServFail,
         ("nx.test.", _) => resp.metadata.response_code = ResponseCode::NXDomain,
@@ -87,6 +174,39 @@ fn answer(req: &Message) -> Message {
         _ => {}
     }
     resp
+}
+
+fn answer_from_zone(resp: &mut Message, zone: &Zone, qname: Name, qtype: RecordType) {
+    let mut current = qname;
+    // Bounded so a CNAME loop in a test zone ends (the answer then holds
+    // the loop, which the resolver must refuse).
+    for _ in 0..12 {
+        let key = current.to_ascii().to_ascii_lowercase();
+        if zone.servfail.contains(&key) {
+            resp.metadata.response_code = ResponseCode::ServFail;
+            return;
+        }
+        let Some(data) = zone.records.get(&key) else {
+            return;
+        };
+        let target = data.iter().find_map(|d| match d {
+            RData::CNAME(c) if qtype != RecordType::CNAME => Some(c.0.clone()),
+            _ => None,
+        });
+        if let Some(target) = target {
+            resp.add_answer(Record::from_rdata(
+                current.clone(),
+                60,
+                RData::CNAME(CNAME(target.clone())),
+            ));
+            current = target;
+            continue;
+        }
+        for d in data.iter().filter(|d| d.record_type() == qtype) {
+            resp.add_answer(Record::from_rdata(current.clone(), 60, d.clone()));
+        }
+        return;
+    }
 }
 
 /// What the HTTP responder sends on one connection.
@@ -186,4 +306,213 @@ pub fn response(status: &str, headers: &[(&str, &str)], body: &[u8]) -> Reply {
 pub async fn closed_port() -> u16 {
     let l = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     l.local_addr().expect("addr").port()
+}
+
+/// BIND 9 on loopback serving offline-signed zones, for DNSSEC tests
+/// (notes/dns.md). Zones, signed at start because RRSIGs expire:
+/// - `test.` signed with its own key, which is the trust anchor; it holds
+///   the DS of `example.test.` and an unsigned delegation to
+///   `insecure.test.` (so that zone is provably Insecure);
+/// - `example.test.` signed; `example_records` are added to it;
+/// - `insecure.test.` unsigned; `insecure_records` are added to it.
+///
+/// With `tamper = Some((from, to))`, the signed `example.test.` file is
+/// served with `from` replaced by `to` after signing, so the RRSIGs no
+/// longer match (Bogus). `named` runs in the foreground and is killed on
+/// drop. A missing BIND is a test failure, not a skip.
+pub struct Bind {
+    pub addr: SocketAddr,
+    /// File with the `test.` DNSKEY, for `VaConfig::trust_anchors`.
+    pub anchor: std::path::PathBuf,
+    child: std::process::Child,
+    _dir: tempfile::TempDir,
+}
+
+const NAMED: &str = "/usr/sbin/named";
+
+impl Bind {
+    pub async fn start(
+        example_records: &str,
+        insecure_records: &str,
+        tamper: Option<(&str, &str)>,
+    ) -> Bind {
+        assert!(
+            std::path::Path::new(NAMED).exists(),
+            "{NAMED} not found: the DNSSEC tests need BIND 9 \
+             (apt-get install bind9 bind9-utils)"
+        );
+        let dir = tempfile::tempdir().expect("tempdir");
+        let d = dir.path();
+        let soa = |zone: &str| {
+            format!(
+                "$TTL 60\n@ IN SOA ns.test. admin.test. 1 3600 600 86400 60\n\
+                 @ IN NS ns.test.\n; zone {zone}\n"
+            )
+        };
+        let example_key = keygen(d, "example.test");
+        std::fs::write(
+            d.join("example.test.db"),
+            format!(
+                "{}$INCLUDE {example_key}.key\n{example_records}\n",
+                soa("example.test")
+            ),
+        )
+        .expect("write zone");
+        sign(d, "example.test", &example_key);
+
+        let test_key = keygen(d, "test");
+        std::fs::write(
+            d.join("test.db"),
+            format!(
+                "{}ns IN A 127.0.0.1\n$INCLUDE {test_key}.key\n\
+                 example IN NS ns.test.\n$INCLUDE dsset-example.test.\n\
+                 insecure IN NS ns.test.\n",
+                soa("test")
+            ),
+        )
+        .expect("write zone");
+        sign(d, "test", &test_key);
+
+        std::fs::write(
+            d.join("insecure.test.db"),
+            format!("{}{insecure_records}\n", soa("insecure.test")),
+        )
+        .expect("write zone");
+
+        if let Some((from, to)) = tamper {
+            let path = d.join("example.test.signed");
+            let signed = std::fs::read_to_string(&path).expect("signed zone");
+            assert!(signed.contains(from), "{from} not in the signed zone");
+            std::fs::write(&path, signed.replace(from, to)).expect("tamper");
+        }
+
+        let mut last_err = String::new();
+        for _ in 0..5 {
+            let port = free_port();
+            let conf = format!(
+                "options {{ directory \"{dir}\"; pid-file none; \
+                 session-keyfile \"{dir}/session.key\"; \
+                 listen-on port {port} {{ 127.0.0.1; }}; listen-on-v6 {{ none; }}; \
+                 recursion no; dnssec-validation no; allow-transfer {{ none; }}; }};\n\
+                 controls {{ }};\n\
+                 zone \"test\" {{ type primary; file \"test.signed\"; }};\n\
+                 zone \"example.test\" {{ type primary; file \"example.test.signed\"; }};\n\
+                 zone \"insecure.test\" {{ type primary; file \"insecure.test.db\"; }};\n",
+                dir = d.display()
+            );
+            std::fs::write(d.join("named.conf"), conf).expect("write conf");
+            let mut child = std::process::Command::new(NAMED)
+                .arg("-f")
+                .arg("-c")
+                .arg(d.join("named.conf"))
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("spawn named");
+            let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+            if wait_for_soa(addr, &mut child).await {
+                return Bind {
+                    addr,
+                    anchor: d.join(format!("{test_key}.key")),
+                    child,
+                    _dir: dir,
+                };
+            }
+            let _ = child.kill();
+            if let Ok(out) = child.wait_with_output() {
+                last_err = String::from_utf8_lossy(&out.stderr).into_owned();
+            }
+        }
+        panic!("named did not start: {last_err}");
+    }
+}
+
+impl Drop for Bind {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A CSK for `zone` (ECDSA P-256, KSK flag), named as dnssec-keygen prints.
+fn keygen(dir: &std::path::Path, zone: &str) -> String {
+    let out = std::process::Command::new("dnssec-keygen")
+        .args([
+            "-q",
+            "-K",
+            ".",
+            "-a",
+            "ECDSAP256SHA256",
+            "-n",
+            "ZONE",
+            "-f",
+            "KSK",
+            zone,
+        ])
+        .current_dir(dir)
+        .output()
+        .expect("dnssec-keygen runs (bind9-utils)");
+    assert!(out.status.success(), "dnssec-keygen: {:?}", out);
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// `<zone>.db` → `<zone>.signed` and `dsset-<zone>.`; `-z` because the one
+/// key signs everything (notes/dns.md).
+fn sign(dir: &std::path::Path, zone: &str, key: &str) {
+    let out = std::process::Command::new("dnssec-signzone")
+        .args(["-q", "-z", "-K", ".", "-d", ".", "-o", zone, "-f"])
+        .arg(format!("{zone}.signed"))
+        .arg(format!("{zone}.db"))
+        .arg(key)
+        .current_dir(dir)
+        .output()
+        .expect("dnssec-signzone runs (bind9-utils)");
+    assert!(out.status.success(), "dnssec-signzone {zone}: {:?}", out);
+}
+
+/// A port free on 127.0.0.1 for both UDP and TCP right now.
+fn free_port() -> u16 {
+    loop {
+        let udp = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind udp");
+        let port = udp.local_addr().expect("addr").port();
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+}
+
+/// Polls `addr` for the SOA of example.test (the last zone to matter)
+/// until named answers it, up to 15 s, or named exits.
+async fn wait_for_soa(addr: SocketAddr, child: &mut std::process::Child) -> bool {
+    let sock = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    let mut id = 0u16;
+    while tokio::time::Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            return false;
+        }
+        id = id.wrapping_add(1);
+        let mut q = Message::query();
+        q.metadata.id = id;
+        q.add_query(hickory_proto::op::Query::query(
+            Name::from_ascii("example.test.").expect("name"),
+            RecordType::SOA,
+        ));
+        if let Ok(bytes) = q.to_vec() {
+            let _ = sock.send_to(&bytes, addr).await;
+        }
+        let mut buf = [0u8; 4096];
+        if let Ok(Ok(n)) =
+            tokio::time::timeout(Duration::from_millis(200), sock.recv(&mut buf)).await
+        {
+            if let Ok(resp) = Message::from_vec(&buf[..n]) {
+                if resp.metadata.response_code == ResponseCode::NoError && !resp.answers.is_empty()
+                {
+                    return true;
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    false
 }

@@ -1,12 +1,16 @@
 //! TLS client pieces shared by validators that speak TLS to the subscriber:
-//! http-01 over an https redirect now, tls-alpn-01 later.
+//! http-01 over an https redirect, and tls-alpn-01.
 
 use std::sync::Arc;
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{DigitallySignedStruct, SignatureScheme};
+use rustls::crypto::{
+    verify_tls13_signature_with_raw_key, CryptoProvider, WebPkiSupportedAlgorithms,
+};
+use rustls::pki_types::{CertificateDer, ServerName, SubjectPublicKeyInfoDer, UnixTime};
+use rustls::{CertificateError, DigitallySignedStruct, PeerMisbehaved, SignatureScheme};
+use x509_parser::certificate::X509Certificate;
+use x509_parser::prelude::FromDer;
 
 use crate::error::{Error, Result};
 
@@ -41,11 +45,12 @@ impl ServerCertVerifier for AcceptAnyServerCert {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls12_signature(
+        verify_with_spki(
             message,
             cert,
             dss,
             &self.provider.signature_verification_algorithms,
+            false,
         )
     }
 
@@ -55,11 +60,12 @@ impl ServerCertVerifier for AcceptAnyServerCert {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls13_signature(
+        verify_with_spki(
             message,
             cert,
             dss,
             &self.provider.signature_verification_algorithms,
+            true,
         )
     }
 
@@ -68,6 +74,95 @@ impl ServerCertVerifier for AcceptAnyServerCert {
             .signature_verification_algorithms
             .supported_schemes()
     }
+}
+
+/// Checks the handshake signature against the public key in the
+/// certificate, without asking webpki to accept the certificate itself:
+/// webpki refuses certificates with critical extensions it does not know,
+/// and the tls-alpn-01 certificate must carry one (RFC 8737 §3).
+fn verify_with_spki(
+    message: &[u8],
+    cert: &CertificateDer<'_>,
+    dss: &DigitallySignedStruct,
+    algs: &WebPkiSupportedAlgorithms,
+    tls13: bool,
+) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
+    let bad_encoding = || rustls::Error::InvalidCertificate(CertificateError::BadEncoding);
+    let spki = match X509Certificate::from_der(cert.as_ref()) {
+        Ok((_, c)) => c.tbs_certificate.subject_pki.raw.to_vec(),
+        Err(_) => return Err(bad_encoding()),
+    };
+    if tls13 {
+        return verify_tls13_signature_with_raw_key(
+            message,
+            &SubjectPublicKeyInfoDer::from(spki.as_slice()),
+            dss,
+            algs,
+        );
+    }
+    // TLS 1.2 (RFC 5246 §7.4.3): a scheme maps to several algorithms; use
+    // those whose key algorithm is the certificate's, as webpki does.
+    let (alg_id, key) = split_spki(&spki).ok_or_else(bad_encoding)?;
+    let candidates = algs
+        .mapping
+        .iter()
+        .find(|(scheme, _)| *scheme == dss.scheme)
+        .map(|(_, a)| *a)
+        .ok_or(rustls::Error::PeerMisbehaved(
+            PeerMisbehaved::SignedHandshakeWithUnadvertisedSigScheme,
+        ))?;
+    let verified = candidates
+        .iter()
+        .filter(|a| a.public_key_alg_id().as_ref() == alg_id)
+        .any(|a| a.verify_signature(key, message, dss.signature()).is_ok());
+    if verified {
+        Ok(HandshakeSignatureValid::assertion())
+    } else {
+        Err(rustls::Error::InvalidCertificate(
+            CertificateError::BadSignature,
+        ))
+    }
+}
+
+/// The contents of the AlgorithmIdentifier and the key bits of a DER
+/// SubjectPublicKeyInfo (RFC 5280 §4.1), as webpki compares them.
+fn split_spki(spki: &[u8]) -> Option<(&[u8], &[u8])> {
+    let (tag, body, rest) = der_tlv(spki)?;
+    if tag != 0x30 || !rest.is_empty() {
+        return None;
+    }
+    let (alg_tag, alg, rest) = der_tlv(body)?;
+    let (bits_tag, bits, rest) = der_tlv(rest)?;
+    if alg_tag != 0x30 || bits_tag != 0x03 || !rest.is_empty() {
+        return None;
+    }
+    // BIT STRING: the first octet counts unused bits, zero for a key.
+    match bits.split_first() {
+        Some((0, key)) => Some((alg, key)),
+        _ => None,
+    }
+}
+
+/// One DER TLV with a single-octet tag: (tag, contents, rest).
+fn der_tlv(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+    let (&tag, rest) = input.split_first()?;
+    let (&first, rest) = rest.split_first()?;
+    let (len, rest) = if first < 0x80 {
+        (usize::from(first), rest)
+    } else {
+        let n = usize::from(first & 0x7f);
+        if n == 0 || n > 4 || rest.len() < n {
+            return None;
+        }
+        let len = rest[..n]
+            .iter()
+            .fold(0usize, |acc, b| (acc << 8) | usize::from(*b));
+        (len, &rest[n..])
+    };
+    if rest.len() < len {
+        return None;
+    }
+    Some((tag, &rest[..len], &rest[len..]))
 }
 
 /// A rustls client configuration with the ring provider, TLS 1.2 and 1.3,

@@ -93,8 +93,11 @@ impl Server {
         cfg.va.http01_port = http01_port;
         cfg.va.allow_private_addresses = true;
         cfg.va.resolvers = vec![dns.addr];
+        // The fake DNS server signs nothing; DNSSEC is tested in va::dns.
+        cfg.va.dnssec = false;
         cfg.va.timeout_secs = 5;
         cfg.admin.listen = Some("127.0.0.1:0".parse().expect("addr"));
+        cfg.publish.listen = Some("127.0.0.1:0".parse().expect("addr"));
         let pg = pg_database();
         if let Some((_, url)) = &pg {
             cfg.database.url = url.clone();
@@ -290,10 +293,18 @@ pub fn with_db<T>(url: &str, f: impl FnOnce(&mut Db) -> T) -> T {
 fn pg_database() -> Option<(String, String)> {
     use std::sync::atomic::{AtomicU32, Ordering};
     static N: AtomicU32 = AtomicU32::new(0);
-    let admin = std::env::var("TEST_DATABASE_URL").ok().filter(|u| u.starts_with("postgres"))?;
-    let name = format!("tg_{}_{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed));
+    let admin = std::env::var("TEST_DATABASE_URL")
+        .ok()
+        .filter(|u| u.starts_with("postgres"))?;
+    let name = format!(
+        "tg_{}_{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    );
     let mut c = diesel::PgConnection::establish(&admin).expect("TEST_DATABASE_URL reachable");
-    diesel::sql_query(format!("CREATE DATABASE {name}")).execute(&mut c).expect("create database");
+    diesel::sql_query(format!("CREATE DATABASE {name}"))
+        .execute(&mut c)
+        .expect("create database");
     let (base, _) = admin.rsplit_once('/').expect("URL with a database");
     Some((name.clone(), format!("{base}/{name}")))
 }
@@ -301,7 +312,8 @@ fn pg_database() -> Option<(String, String)> {
 fn drop_pg_database(name: &str) {
     if let Ok(admin) = std::env::var("TEST_DATABASE_URL") {
         if let Ok(mut c) = diesel::PgConnection::establish(&admin) {
-            let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut c);
+            let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .execute(&mut c);
         }
     }
 }

@@ -1,6 +1,7 @@
 DROP TABLE server_secrets;
 DROP TABLE used_nonces;
 DROP TABLE blocked_keys;
+DROP TABLE crls;
 DROP TABLE certificates;
 DROP TABLE challenges;
 DROP TABLE order_authorizations;

@@ -91,6 +91,8 @@ CREATE TABLE orders (
     error TEXT,
     -- the last refusal by the vetting gate, shown to staff; cleared on issuance
     gate_refusal TEXT,
+    -- CAA records seen and the decision per name at the last finalize (JSON)
+    caa_evidence TEXT,
     -- RFC 9773: ARI identifier (canonical base64url AKI.serial) of the certificate this order replaces
     replaces TEXT,
     created_at TIMESTAMP NOT NULL,
@@ -150,6 +152,19 @@ CREATE TABLE certificates (
 );
 CREATE INDEX certificates_revoked ON certificates(crl_shard, revoked_at);
 CREATE INDEX certificates_account ON certificates(account_id);
+
+-- The published CRL of each shard (certificates.crl_shard): the latest
+-- signed DER and its cRLNumber, which only grows (RFC 5280 §5.2.3), and
+-- how many revoked certificates the shard had when it was built.
+CREATE TABLE crls (
+    shard INTEGER PRIMARY KEY NOT NULL,
+    number BIGINT NOT NULL,
+    this_update TIMESTAMP NOT NULL,
+    next_update TIMESTAMP NOT NULL,
+    der BLOB NOT NULL,
+    revoked_count BIGINT NOT NULL,
+    generated_at TIMESTAMP NOT NULL
+);
 
 -- Keys that must never be certified again (reported compromised).
 CREATE TABLE blocked_keys (

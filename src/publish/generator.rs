@@ -1,0 +1,404 @@
+//! Keeps every shard's CRL fresh: a loop every `publish.regenerate_secs`
+//! regenerates the shards that have new revocations, no CRL yet, or a CRL
+//! past half its validity (see `sa::crls::needing_regeneration`), so a
+//! revocation is on its CRL within about that interval (BR 4.9.7, 4.10.2).
+//!
+//! Several instances over one database may all run this loop: the cRLNumber
+//! is taken inside the write transaction that stores the CRL, so numbers
+//! stay strictly increasing; at worst a shard is regenerated twice.
+
+use std::sync::Arc;
+
+use time::{Duration, OffsetDateTime};
+use tokio::sync::{watch, Mutex};
+use tokio::time::MissedTickBehavior;
+
+use super::PublishUrls;
+use crate::ca::crl::CrlRequest;
+use crate::ca::CertificateAuthority;
+use crate::config::PublishConfig;
+use crate::error::{ErrorKind, Result};
+use crate::sa::crls::{PublishedCrl, SignedCrl};
+use crate::sa::{self, Store};
+
+/// Generates and looks up CRLs. Cheap to clone.
+#[derive(Clone)]
+pub struct Generator {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Store,
+    ca: Arc<CertificateAuthority>,
+    urls: PublishUrls,
+    /// nextUpdate − thisUpdate.
+    validity: Duration,
+    every: std::time::Duration,
+    /// One generation at a time in this process, so that concurrent
+    /// requests for a missing CRL sign it once.
+    busy: Mutex<()>,
+}
+
+impl std::fmt::Debug for Generator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Generator")
+            .field("urls", &self.inner.urls)
+            .field("validity", &self.inner.validity)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Generator {
+    /// Fails on an invalid `publish` section (see
+    /// [`PublishConfig::validate`]).
+    pub fn new(
+        cfg: &PublishConfig,
+        store: Store,
+        ca: Arc<CertificateAuthority>,
+    ) -> Result<Generator> {
+        cfg.validate()?;
+        Ok(Generator {
+            inner: Arc::new(Inner {
+                store,
+                ca,
+                urls: PublishUrls::from_config(cfg)?,
+                validity: Duration::hours(cfg.next_update_hours.into()),
+                every: std::time::Duration::from_secs(cfg.regenerate_secs.max(1)),
+                busy: Mutex::new(()),
+            }),
+        })
+    }
+
+    pub fn urls(&self) -> &PublishUrls {
+        &self.inner.urls
+    }
+
+    /// The intermediate's DER, served at the caIssuers URL.
+    pub fn intermediate_der(&self) -> &[u8] {
+        self.inner.ca.intermediate_der()
+    }
+
+    /// How often the loop looks for shards to regenerate.
+    pub fn interval(&self) -> std::time::Duration {
+        self.inner.every
+    }
+
+    /// Regenerates every shard that needs it, now; returns (shard,
+    /// cRLNumber) of each CRL written. Call it after a revocation to
+    /// publish it without waiting for the loop. A shard that fails is
+    /// logged and the others are still tried; the first error is returned.
+    pub async fn regenerate_now(&self) -> Result<Vec<(u32, u64)>> {
+        let _busy = self.inner.busy.lock().await;
+        let shards = self.inner.urls.shards();
+        let validity = self.inner.validity;
+        let now = sa::now();
+        let due = self
+            .inner
+            .store
+            .run(move |c| sa::crls::needing_regeneration(c, shards, now, validity))
+            .await?;
+        let mut done = Vec::with_capacity(due.len());
+        let mut first_err = None;
+        for shard in due {
+            match self.generate(shard).await {
+                Ok(crl) => done.push((shard, crl.number)),
+                // Another instance created this shard's first CRL at the
+                // same moment; it is published either way.
+                Err(e) if e.kind == ErrorKind::Unavailable => {
+                    tracing::debug!(shard, error = %e, "CRL generation deferred");
+                }
+                Err(e) => {
+                    tracing::error!(shard, error = %e, "CRL generation failed");
+                    first_err.get_or_insert(e);
+                }
+            }
+        }
+        match first_err {
+            Some(e) => Err(e),
+            None => Ok(done),
+        }
+    }
+
+    /// Generates the next CRL of `shard` whether or not it is due.
+    pub async fn regenerate_shard(&self, shard: u32) -> Result<PublishedCrl> {
+        let _busy = self.inner.busy.lock().await;
+        self.generate(shard).await
+    }
+
+    /// The CRL to serve for `shard`: the stored one, or a new one when none
+    /// exists yet or the stored one has passed its nextUpdate. `None` when
+    /// no certificate can name this shard.
+    pub async fn current(&self, shard: u32) -> Result<Option<PublishedCrl>> {
+        if let Some(crl) = self.fresh(shard).await? {
+            return Ok(Some(crl));
+        }
+        let shards = self.inner.urls.shards();
+        if !self
+            .inner
+            .store
+            .run(move |c| sa::crls::shard_exists(c, shard, shards))
+            .await?
+        {
+            return Ok(None);
+        }
+        let _busy = self.inner.busy.lock().await;
+        // Someone may have generated it while this waited.
+        if let Some(crl) = self.fresh(shard).await? {
+            return Ok(Some(crl));
+        }
+        self.generate(shard).await.map(Some)
+    }
+
+    async fn fresh(&self, shard: u32) -> Result<Option<PublishedCrl>> {
+        let crl = self
+            .inner
+            .store
+            .run(move |c| sa::crls::latest(c, shard))
+            .await?;
+        Ok(crl.filter(|c| c.next_update > OffsetDateTime::now_utc()))
+    }
+
+    /// Signs and stores the next CRL of `shard`; callers hold `busy`.
+    async fn generate(&self, shard: u32) -> Result<PublishedCrl> {
+        let ca = self.inner.ca.clone();
+        let url = self.inner.urls.crl(shard);
+        let validity = self.inner.validity;
+        let now = sa::now();
+        let crl = self
+            .inner
+            .store
+            .run(move |c| {
+                sa::crls::next_number_and_store(c, shard, now, |content| {
+                    let next_update = content.this_update + validity;
+                    let der = ca.sign_crl(&CrlRequest {
+                        number: content.number,
+                        this_update: content.this_update,
+                        next_update,
+                        url: &url,
+                        entries: content.entries,
+                    })?;
+                    tracing::info!(
+                        shard,
+                        number = content.number,
+                        entries = content.entries.len(),
+                        bytes = der.len(),
+                        "CRL signed"
+                    );
+                    Ok(SignedCrl { der, next_update })
+                })
+            })
+            .await?;
+        Ok(crl)
+    }
+
+    /// The loop: regenerates what is due now and every interval after,
+    /// until `shutdown` turns true.
+    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        let mut tick = tokio::time::interval(self.inner.every);
+        tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = shutdown.wait_for(|s| *s) => return,
+            }
+            // Errors are logged per shard inside; the next tick retries.
+            if let Ok(done) = self.regenerate_now().await {
+                if !done.is_empty() {
+                    tracing::debug!(crls = ?done, "CRLs regenerated");
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+pub(crate) mod tests {
+    use std::process::Command;
+
+    use rcgen::{KeyPair, PublicKeyData};
+    use x509_parser::prelude::FromDer;
+    use x509_parser::revocation_list::CertificateRevocationList;
+
+    use super::*;
+    use crate::ca::crl::test_support::{have_openssl, openssl_verify, request, TestCa};
+    use crate::ca::IssuedCertificate;
+    use crate::publish::shard_for;
+    use crate::sa::crls::testing::{insert_certificate, store};
+
+    pub(crate) struct Fixture {
+        pub ca: TestCa,
+        pub generator: Generator,
+        pub store: Store,
+        _db: tempfile::TempDir,
+    }
+
+    pub(crate) fn fixture(shards: u32) -> Fixture {
+        let ca = TestCa::new();
+        let (db, store) = store();
+        let cfg = PublishConfig {
+            base_url: Some("http://crl.trustgate.test".into()),
+            crl_shards: shards,
+            ..PublishConfig::default()
+        };
+        // The same hierarchy, loaded again: the generator wants an Arc.
+        let (root, cert, key) = TestCa::paths(ca.dir.path());
+        let authority = Arc::new(CertificateAuthority::load(&root, &cert, &key).unwrap());
+        let generator = Generator::new(&cfg, store.clone(), authority).unwrap();
+        Fixture {
+            ca,
+            generator,
+            store,
+            _db: db,
+        }
+    }
+
+    impl Fixture {
+        /// Issues a leaf whose CRLDP is its shard's URL and stores it.
+        pub async fn issue(&self) -> (IssuedCertificate, u32, crate::core::CertificateId) {
+            let key = KeyPair::generate().unwrap();
+            let mut req = request(&["a.example"], key.subject_public_key_info());
+            let (shard, url) = self.generator.urls().crl_for(&req.serial);
+            assert_eq!(
+                shard,
+                shard_for(&req.serial, self.generator.urls().shards())
+            );
+            req.crl_url = Some(url);
+            req.issuer_url = Some(self.generator.urls().issuer());
+            let cert = self.ca.ca.issue(&req).unwrap();
+            let (serial, der, not_after) = (cert.serial.to_hex(), cert.der.clone(), cert.not_after);
+            let id = self
+                .store
+                .write(move |c| Ok(insert_certificate(c, &serial, &der, shard, not_after)))
+                .await
+                .unwrap();
+            (cert, shard, id)
+        }
+
+        pub async fn revoke(&self, id: crate::core::CertificateId, reason: i32) {
+            let now = sa::now();
+            self.store
+                .write(move |c| sa::certificates::revoke(c, id, reason, now))
+                .await
+                .unwrap();
+        }
+    }
+
+    fn serials(der: &[u8]) -> Vec<Vec<u8>> {
+        let (_, crl) = CertificateRevocationList::from_der(der).unwrap();
+        crl.iter_revoked_certificates()
+            .map(|r| r.raw_serial().to_vec())
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn revocations_reach_their_shard_with_growing_numbers() {
+        let f = fixture(2);
+        let first = f.generator.regenerate_now().await.unwrap();
+        assert_eq!(first.iter().map(|d| d.0).collect::<Vec<_>>(), [0, 1]);
+        // Nothing due: nothing written.
+        assert!(f.generator.regenerate_now().await.unwrap().is_empty());
+
+        let (cert, shard, id) = f.issue().await;
+        let (_, _, other) = f.issue().await;
+        f.revoke(id, 1).await;
+        let second = f.generator.regenerate_now().await.unwrap();
+        assert_eq!(second.len(), 1, "{second:?}");
+        assert_eq!(second[0].0, shard);
+        let before = first.iter().find(|d| d.0 == shard).unwrap().1;
+        assert!(second[0].1 > before);
+
+        let crl = f.generator.current(shard).await.unwrap().unwrap();
+        assert_eq!(serials(&crl.der), [cert.serial.0.to_vec()]);
+        assert!(crl.next_update - crl.this_update <= Duration::days(10));
+        assert_eq!(crl.next_update - crl.this_update, Duration::days(7));
+
+        f.revoke(other, 0).await;
+        f.generator.regenerate_now().await.unwrap();
+        let forced = f.generator.regenerate_shard(shard).await.unwrap();
+        assert!(forced.number > second[0].1);
+        let mut total = 0;
+        for s in 0..2 {
+            total += serials(&f.generator.current(s).await.unwrap().unwrap().der).len();
+        }
+        assert_eq!(total, 2);
+        // A shard no certificate can name.
+        assert!(f.generator.current(9).await.unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn missing_crl_is_generated_on_demand() {
+        let f = fixture(4);
+        let crl = f.generator.current(3).await.unwrap().unwrap();
+        assert_eq!(crl.shard, 3);
+        let again = f.generator.current(3).await.unwrap().unwrap();
+        assert_eq!(again, crl);
+    }
+
+    #[tokio::test]
+    async fn the_loop_publishes_and_stops() {
+        let f = fixture(1);
+        let (tx, rx) = watch::channel(false);
+        let task = tokio::spawn(f.generator.clone().run(rx));
+        for _ in 0..100 {
+            if f.store
+                .run(|c| sa::crls::latest(c, 0))
+                .await
+                .unwrap()
+                .is_some()
+            {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        assert!(f
+            .store
+            .run(|c| sa::crls::latest(c, 0))
+            .await
+            .unwrap()
+            .is_some());
+        tx.send(true).unwrap();
+        tokio::time::timeout(std::time::Duration::from_secs(5), task)
+            .await
+            .unwrap()
+            .unwrap();
+    }
+
+    /// `openssl verify -crl_check` with the published CRL: the revoked leaf
+    /// fails, an unrevoked leaf of the same shard passes.
+    #[tokio::test]
+    async fn openssl_rejects_the_revoked_leaf() {
+        let f = fixture(1);
+        let (revoked, _, id) = f.issue().await;
+        let (good, _, _) = f.issue().await;
+        f.revoke(id, 4).await;
+        f.generator.regenerate_now().await.unwrap();
+        let crl = f.generator.current(0).await.unwrap().unwrap();
+        if !have_openssl() {
+            return;
+        }
+        let der_path = f.ca.dir.path().join("published.crl");
+        std::fs::write(&der_path, &crl.der).unwrap();
+        let text = Command::new("openssl")
+            .args(["crl", "-inform", "DER", "-noout", "-text", "-in"])
+            .arg(&der_path)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&text.stdout);
+        assert!(text.contains("Superseded"), "{text}");
+        assert!(
+            text.contains("URI:http://crl.trustgate.test/crl/0.crl"),
+            "{text}"
+        );
+
+        let pem_path = f.ca.write(
+            "published.crl.pem",
+            &pem::encode(&pem::Pem::new("X509 CRL", crl.der.clone())),
+        );
+        let args = ["-crl_check", "-CRLfile", pem_path.to_str().unwrap()];
+        let (ok, out) = openssl_verify(&f.ca, &revoked.pem, &args).unwrap();
+        assert!(!ok && out.contains("certificate revoked"), "{out}");
+        let (ok, out) = openssl_verify(&f.ca, &good.pem, &args).unwrap();
+        assert!(ok, "{out}");
+    }
+}

@@ -1,0 +1,252 @@
+//! The in-process fixture: a trustgate server (plain HTTP) with the admin
+//! listener on loopback and four staff members, and a small JSON client.
+
+use bytes::Bytes;
+use diesel::prelude::*;
+use http_body_util::{BodyExt, Full};
+use hyper::{Method, Request, StatusCode};
+use hyper_util::client::legacy::Client as HttpClient;
+use hyper_util::rt::TokioExecutor;
+use serde_json::Value;
+use trustgate::config::{Config, StaffConfig, StaffRole, TlsMode};
+
+pub type Http = HttpClient<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>;
+
+/// A staff member: (name, bearer token).
+#[derive(Clone, Copy, Debug)]
+pub struct Who(pub &'static str, pub &'static str);
+
+pub const VETTER: Who = Who("vetter", "tok-vetter-0f6c1d0b7e");
+pub const APPROVER: Who = Who("approver", "tok-approver-93a2c4e1");
+pub const VIEWER: Who = Who("viewer", "tok-viewer-5d17b8aa");
+/// Holds every role, to show the four-eyes rule applies to one person
+/// who both vets and approves.
+pub const LEAD: Who = Who("lead", "tok-lead-c0ffee42");
+
+/// What `admin.staff.token_sha256` holds, computed here independently of
+/// the server's code.
+pub fn sha256_hex(token: &str) -> String {
+    ring::digest::digest(&ring::digest::SHA256, token.as_bytes())
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn staff(who: Who, roles: &[StaffRole]) -> StaffConfig {
+    StaffConfig {
+        name: who.0.into(),
+        token_sha256: sha256_hex(who.1),
+        roles: roles.to_vec(),
+    }
+}
+
+pub struct Server {
+    /// Kept so the server lives as long as the fixture.
+    pub _running: trustgate::app::Running,
+    pub cfg: Config,
+    pub _dir: tempfile::TempDir,
+    pub admin: String,
+    pub http: Http,
+}
+
+impl Server {
+    pub async fn start() -> Server {
+        Self::start_with(|_| {}).await
+    }
+
+    pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> Server {
+        use StaffRole::*;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut cfg = Config {
+            data_dir: dir.path().to_path_buf(),
+            ..Config::default()
+        };
+        cfg.server.listen = "127.0.0.1:0".parse().expect("addr");
+        cfg.server.tls = TlsMode::None;
+        cfg.admin.listen = Some("127.0.0.1:0".parse().expect("addr"));
+        // Not under test here; its default fixed port would collide
+        // between parallel tests.
+        cfg.publish.listen = None;
+        cfg.admin.staff = vec![
+            staff(VETTER, &[View, Vet]),
+            staff(APPROVER, &[View, Approve]),
+            staff(VIEWER, &[View]),
+            staff(LEAD, &[Vet, Approve]),
+        ];
+        tweak(&mut cfg);
+        let running = trustgate::app::start(cfg.clone())
+            .await
+            .expect("server starts");
+        let admin_addr = running.admin_addr.expect("the admin listener is bound");
+        cfg.server.listen = running.addr;
+        Server {
+            _running: running,
+            cfg,
+            _dir: dir,
+            admin: format!("http://{admin_addr}"),
+            http: HttpClient::builder(TokioExecutor::new()).build_http(),
+        }
+    }
+
+    /// A request with an optional bearer token and raw body.
+    pub async fn raw(
+        &self,
+        token: Option<&str>,
+        method: Method,
+        path: &str,
+        body: Vec<u8>,
+    ) -> Resp {
+        let mut req = Request::builder()
+            .method(method)
+            .uri(format!("{}{path}", self.admin));
+        if let Some(t) = token {
+            req = req.header("authorization", format!("Bearer {t}"));
+        }
+        if !body.is_empty() {
+            req = req.header("content-type", "application/json");
+        }
+        let resp = self
+            .http
+            .request(req.body(Full::new(Bytes::from(body))).expect("request"))
+            .await
+            .expect("HTTP request");
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let body = resp.into_body().collect().await.expect("body").to_bytes();
+        Resp {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    pub async fn get(&self, who: Who, path: &str) -> Resp {
+        self.raw(Some(who.1), Method::GET, path, Vec::new()).await
+    }
+
+    /// POSTs `body` as JSON; `Value::Null` sends no body.
+    pub async fn post(&self, who: Who, path: &str, body: Value) -> Resp {
+        let body = match body {
+            Value::Null => Vec::new(),
+            b => b.to_string().into_bytes(),
+        };
+        self.raw(Some(who.1), Method::POST, path, body).await
+    }
+
+    pub async fn put(&self, who: Who, path: &str, body: Value) -> Resp {
+        self.raw(
+            Some(who.1),
+            Method::PUT,
+            path,
+            body.to_string().into_bytes(),
+        )
+        .await
+    }
+
+    /// A new pending OV organization (created by the vetter); its id.
+    pub async fn create_org(&self) -> i64 {
+        let r = self
+            .post(VETTER, "/admin/organizations", organization())
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+        r.json()["id"].as_i64().expect("id")
+    }
+
+    /// Records the three checks OV approval needs, as `who`.
+    pub async fn record_ov_checks(&self, who: Who, org: i64) {
+        for kind in ["existence", "phone_intent", "domain_scope"] {
+            let r = self
+                .post(
+                    who,
+                    &format!("/admin/organizations/{org}/checks"),
+                    check(kind),
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::CREATED, "{kind}: {}", r.text());
+        }
+    }
+
+    /// An approved OV organization.
+    pub async fn approved_org(&self) -> i64 {
+        let org = self.create_org().await;
+        self.record_ov_checks(VETTER, org).await;
+        let r = self
+            .post(
+                APPROVER,
+                &format!("/admin/organizations/{org}/approve"),
+                Value::Null,
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+        org
+    }
+
+    /// Runs SQL on the server's database (rows the ACME side would write).
+    pub fn sql(&self, sql: &str) {
+        let mut c =
+            diesel::SqliteConnection::establish(&self.cfg.database_url()).expect("database");
+        diesel::sql_query(sql).execute(&mut c).expect(sql);
+    }
+}
+
+/// The example organization shipped in conf/.
+pub fn organization() -> Value {
+    read_conf("organization.example.json")
+}
+
+/// The example check of `kind` shipped in conf/checks/.
+pub fn check(kind: &str) -> Value {
+    read_conf(&format!("checks/{kind}.json"))
+}
+
+pub fn read_conf(name: &str) -> Value {
+    let path = format!("{}/conf/{name}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).expect(&path);
+    serde_json::from_str(&text).expect(&path)
+}
+
+pub struct Resp {
+    pub status: StatusCode,
+    pub headers: hyper::HeaderMap,
+    pub body: Bytes,
+}
+
+impl Resp {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    #[track_caller]
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|_| panic!("not JSON: {}", self.text()))
+    }
+
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    }
+
+    /// Asserts a problem document with `status` and returns its detail.
+    #[track_caller]
+    pub fn problem(&self, status: u16) -> String {
+        assert_eq!(self.status.as_u16(), status, "{}", self.text());
+        assert_eq!(
+            self.header("content-type").as_deref(),
+            Some("application/problem+json"),
+            "{}",
+            self.text()
+        );
+        let p = self.json();
+        assert_eq!(p["status"], status, "{p}");
+        assert!(
+            p["type"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("urn:ietf:params:acme:error:")),
+            "{p}"
+        );
+        p["detail"].as_str().expect("detail").to_owned()
+    }
+}
