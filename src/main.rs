@@ -476,7 +476,8 @@ async fn org_command(cfg: Config, actor: &str, cmd: OrgCommand) -> Result<()> {
             for e in vetting.audit(id.map(OrganizationId), limit).await? {
                 println!(
                     "{}\t{}\t{}\t{}{}",
-                    e.at,
+                    e.at.format(&time::format_description::well_known::Rfc3339)
+                        .unwrap_or_default(),
                     e.actor,
                     e.action,
                     e.subject,
