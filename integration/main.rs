@@ -9,7 +9,9 @@
 //! server's log; set `TRUSTGATE_KEEP_TEST_DIRS=1` to keep its directory.
 //!
 //! Layout: `common/` is the harness; each other module covers one part of
-//! RFC 8555 with one client, named after the section it exercises.
+//! RFC 8555 with one client, named after the section it exercises;
+//! `vetting_certbot` covers the vetting gate as staff drive it through
+//! the admin API.
 
 // Tests: a failed unwrap is a failed test, with its location.
 #![allow(clippy::unwrap_used)]
@@ -17,3 +19,4 @@
 mod common;
 mod rfc8555_certbot;
 mod rfc8555_wire;
+mod vetting_certbot;

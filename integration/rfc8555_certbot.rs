@@ -3,15 +3,11 @@
 //! the vetting gate, renewal, revocation (§7.6) and failed validation
 //! (§7.5.1, §8.3).
 
-use std::path::Path;
-
 use crate::common::certbot::{Lineage, Run};
-use crate::common::staff::LEGAL_NAME;
-use crate::common::x509::{self, Leaf};
+use crate::common::issued::{self, assert_nothing_issued, OV_POLICY};
+use crate::common::staff::Level;
+use crate::common::x509::Leaf;
 use crate::common::{server::free_port, Certbot, TestServer};
-
-/// CA/Browser Forum organization-validated policy.
-const OV_POLICY: &str = "2.23.140.1.2.2";
 
 /// §7.3.4: an account bound to a single-use credential registers (before
 /// any vetting: the organization is still pending); the same credential
@@ -19,8 +15,9 @@ const OV_POLICY: &str = "2.23.140.1.2.2";
 #[test]
 fn register_with_single_use_eab_binds_exactly_one_account() {
     let server = TestServer::start();
-    let org = server.staff().create_organization(&["example.test"]);
-    let eab = server.create_eab(org, false);
+    let staff = server.staff();
+    let org = staff.create_organization(Level::Ov, &["example.test"]);
+    let eab = staff.create_eab(org, false);
 
     let first = Certbot::new(&server, "first");
     first
@@ -47,8 +44,9 @@ fn register_with_single_use_eab_binds_exactly_one_account() {
 #[test]
 fn register_with_reusable_eab_binds_several_accounts() {
     let server = TestServer::start();
-    let org = server.staff().create_organization(&["example.test"]);
-    let eab = server.create_eab(org, true);
+    let staff = server.staff();
+    let org = staff.create_organization(Level::Ov, &["example.test"]);
+    let eab = staff.create_eab(org, true);
     for label in ["first", "second"] {
         let certbot = Certbot::new(&server, label);
         certbot.register(Some(&eab)).assert_success();
@@ -143,8 +141,8 @@ fn renew_issues_a_new_certificate() {
 fn finalize_waits_for_vetting_approval() {
     let server = TestServer::start();
     let staff = server.staff();
-    let org = staff.create_organization(&["example.test"]);
-    let eab = server.create_eab(org, false);
+    let org = staff.create_organization(Level::Ov, &["example.test"]);
+    let eab = staff.create_eab(org, false);
     let certbot = Certbot::new(&server, "gate");
     let name = "gate.example.test";
 
@@ -155,7 +153,7 @@ fn finalize_waits_for_vetting_approval() {
         .assert_output_contains("third-party existence check not recorded");
     assert_nothing_issued(&certbot, name, &refused);
 
-    staff.approve(org);
+    staff.vet_and_approve(org);
     certbot.certonly(&eab, &[name]).assert_success();
     assert_issued(&server, &certbot.lineage(name), &[name]);
 }
@@ -253,46 +251,6 @@ fn challenge_with_nothing_listening_fails() {
     assert_nothing_issued(&certbot, name, &run);
 }
 
-/// Checks a lineage certbot wrote for `names` and returns its leaf.
-fn assert_issued(server: &TestServer, lineage: &Lineage, names: &[&str]) -> Leaf {
-    for f in [
-        &lineage.cert,
-        &lineage.chain,
-        &lineage.fullchain,
-        &lineage.privkey,
-    ] {
-        assert!(f.is_file(), "certbot did not write {}", f.display());
-    }
-    if let Err(e) = x509::openssl_verify(&server.root_pem(), &lineage.chain, &lineage.cert) {
-        panic!("{e}");
-    }
-    assert!(
-        !pem_contains(&lineage.chain, &server.root_pem()),
-        "the chain includes the root certificate"
-    );
-
-    let leaf = Leaf::read(&lineage.cert);
-    let mut expected: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
-    expected.sort();
-    assert_eq!(leaf.sorted_dns_names(), expected, "SAN of {leaf:?}");
-    assert!(!leaf.is_ca, "the leaf is a CA certificate: {leaf:?}");
-    // The subject comes from the vetted organization, never from the CSR
-    // (certbot's CSR has no subject at all).
-    assert_eq!(leaf.organization, [LEGAL_NAME], "subject O of {leaf:?}");
-    assert_eq!(leaf.country, ["JP"], "subject C of {leaf:?}");
-    assert!(
-        leaf.policies.iter().any(|p| p == OV_POLICY),
-        "no OV policy in {leaf:?}"
-    );
-    assert!(leaf.server_auth, "the leaf lacks EKU serverAuth: {leaf:?}");
-    assert_eq!(
-        leaf.spki_der,
-        x509::public_key_of(&lineage.privkey),
-        "the certificate is not for the key certbot's CSR carried"
-    );
-    leaf
-}
-
 /// certbot failed, naming the domain and the problem type the VA found.
 fn assert_challenge_failed(run: &Run, name: &str, problem: &str) {
     run.assert_failure()
@@ -301,29 +259,7 @@ fn assert_challenge_failed(run: &Run, name: &str, problem: &str) {
         .assert_output_contains(&format!("Type:   {problem}\n"));
 }
 
-fn assert_nothing_issued(certbot: &Certbot<'_>, name: &str, run: &Run) {
-    assert!(
-        !certbot.lineage(name).cert.exists(),
-        "a certificate was written for {name}\n{run}"
-    );
-    assert!(
-        certbot.archived_certificates().is_empty(),
-        "certificates were written: {:?}\n{run}",
-        certbot.archived_certificates()
-    );
-}
-
-/// Whether any certificate of `haystack` is byte-identical to the one in
-/// `needle`.
-fn pem_contains(haystack: &Path, needle: &Path) -> bool {
-    let ders = |p: &Path| -> Vec<Vec<u8>> {
-        let text = std::fs::read_to_string(p).unwrap();
-        pem::parse_many(&text)
-            .unwrap()
-            .into_iter()
-            .map(|b| b.into_contents())
-            .collect()
-    };
-    let wanted = ders(needle);
-    ders(haystack).iter().any(|d| wanted.contains(d))
+/// An OV certificate: the checks common to every issuance.
+fn assert_issued(server: &TestServer, lineage: &Lineage, names: &[&str]) -> Leaf {
+    issued::assert_issued(server, lineage, names, OV_POLICY)
 }

@@ -6,7 +6,7 @@ use josekit::jwk::KeyPair;
 use josekit::jws::{JwsHeaderSet, ES256};
 use serde_json::{json, Value};
 
-use crate::common::https::{self, Response};
+use crate::common::http::{self, Response};
 use crate::common::TestServer;
 
 /// §7.3.4: the directory advertises that a binding is required, and a
@@ -43,7 +43,7 @@ fn section_7_3_4_new_account_without_eab_is_external_account_required() {
         josekit::jws::serialize_flattened_json(payload.to_string().as_bytes(), &header, &signer)
             .unwrap();
 
-    let r = https::request(
+    let r = http::request(
         &server.root_pem(),
         server.port(),
         "POST",
@@ -71,7 +71,7 @@ fn section_7_3_4_new_account_without_eab_is_external_account_required() {
 }
 
 fn get(server: &TestServer, path: &str) -> Response {
-    let r = https::request(&server.root_pem(), server.port(), "GET", path, None)
+    let r = http::request(&server.root_pem(), server.port(), "GET", path, None)
         .unwrap_or_else(|e| panic!("GET {path}: {e}"));
     assert!(
         r.status == 200 || r.status == 204,

@@ -134,8 +134,8 @@ impl App {
         Ok((chain, key))
     }
 
-    /// Serves on `listener` (and on `admin.listen`, when set) until
-    /// `shutdown` flips to true.
+    /// Serves on `listener` (and on `admin.listen`, when set), generates
+    /// and serves CRLs (`publish`), until `shutdown` flips to true.
     pub async fn run(self, listener: TcpListener, shutdown: watch::Receiver<bool>) -> Result<()> {
         let admin = match bind_admin(&self.cfg).await? {
             Some(l) => Some((l, self.admin()?)),
@@ -197,6 +197,14 @@ impl App {
                     Ok(n) if n > 0 => tracing::info!(resumed = n, "resumed abandoned validations"),
                     Ok(_) => {}
                     Err(e) => tracing::warn!(error = %e, "resuming validations failed"),
+                }
+                match ra.recover_stale_finalizations().await {
+                    Ok(n) if n > 0 => tracing::warn!(
+                        orders = n,
+                        "returned orders abandoned mid-finalize to ready"
+                    ),
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "recovering finalizations failed"),
                 }
             }
         });

@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-use super::server::{tail, Eab, TestServer};
+use super::server::{tail, TestServer};
+use super::staff::Eab;
 
 /// An order with a few http-01 challenges takes 2–5 s; this only catches
 /// a hang.
@@ -81,18 +82,30 @@ impl<'s> Certbot<'s> {
     /// `certbot certonly --standalone` for `names`, answering http-01 on
     /// the server's http-01 port.
     pub fn certonly(&self, eab: &Eab, names: &[&str]) -> Run {
-        self.certonly_on_port(eab, names, self.server.http01_port())
+        self.certonly_with(eab, names, self.server.http01_port(), &[])
     }
 
     /// As [`Certbot::certonly`], with certbot's http-01 responder on
     /// `port` (a port the server does not look at makes validation fail).
     pub fn certonly_on_port(&self, eab: &Eab, names: &[&str], port: u16) -> Run {
+        self.certonly_with(eab, names, port, &[])
+    }
+
+    /// As [`Certbot::certonly`], asking for the ACME profile `profile`
+    /// (`--required-profile`: no fallback to the default profile).
+    pub fn certonly_profile(&self, eab: &Eab, names: &[&str], profile: &str) -> Run {
+        let port = self.server.http01_port();
+        self.certonly_with(eab, names, port, &["--required-profile", profile])
+    }
+
+    fn certonly_with(&self, eab: &Eab, names: &[&str], port: u16, extra: &[&str]) -> Run {
         let mut args: Vec<String> = ["certonly", "--standalone", "--preferred-challenges"]
             .map(String::from)
             .into();
         args.push("http-01".into());
         args.extend(http01_args(port));
         args.extend(account_args(Some(eab)));
+        args.extend(extra.iter().map(|a| (*a).to_owned()));
         for n in names {
             args.push("-d".into());
             args.push((*n).into());

@@ -1,8 +1,9 @@
-//! A minimal blocking HTTPS/1.1 client that trusts only the test CA's
-//! root: enough to wait for readiness and to send a hand-made JWS.
+//! A minimal blocking HTTP/1.1 client: over TLS trusting only the test
+//! CA's root, for the ACME listener (readiness, a hand-made JWS), and in
+//! plain text with a bearer token, for the admin listener.
 
 use std::io::{self, Read, Write};
-use std::net::{Ipv4Addr, TcpStream};
+use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -48,29 +49,66 @@ pub fn request(
     let config = client_config(root_pem)?;
     let name = ServerName::try_from("localhost").map_err(io::Error::other)?;
     let conn = rustls::ClientConnection::new(config, name).map_err(io::Error::other)?;
-    let tcp = TcpStream::connect((Ipv4Addr::LOCALHOST, port))?;
+    let tcp = connect(SocketAddr::from((Ipv4Addr::LOCALHOST, port)))?;
+    let tls = rustls::StreamOwned::new(conn, tcp);
+    exchange(tls, &format!("localhost:{port}"), method, path, &[], body)
+}
+
+/// Sends one request to `http://<addr><path>` with `Authorization:
+/// Bearer <token>` when given.
+pub fn plain_request(
+    addr: SocketAddr,
+    token: Option<&str>,
+    method: &str,
+    path: &str,
+    body: Option<(&str, &[u8])>,
+) -> io::Result<Response> {
+    let auth = token.map(|t| ("Authorization", format!("Bearer {t}")));
+    let headers: Vec<(&str, String)> = auth.into_iter().collect();
+    exchange(
+        connect(addr)?,
+        &addr.to_string(),
+        method,
+        path,
+        &headers,
+        body,
+    )
+}
+
+fn connect(addr: SocketAddr) -> io::Result<TcpStream> {
+    let tcp = TcpStream::connect(addr)?;
     tcp.set_read_timeout(Some(IO_TIMEOUT))?;
     tcp.set_write_timeout(Some(IO_TIMEOUT))?;
-    let mut tls = rustls::StreamOwned::new(conn, tcp);
+    Ok(tcp)
+}
 
+/// Writes the request, reads to the end of the response.
+fn exchange(
+    mut stream: impl Read + Write,
+    host: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, String)],
+    body: Option<(&str, &[u8])>,
+) -> io::Result<Response> {
     let mut head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: localhost:{port}\r\nUser-Agent: trustgate-integration\r\nConnection: close\r\n"
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: trustgate-integration\r\nConnection: close\r\n"
     );
-    if let Some((content_type, bytes)) = body {
-        head.push_str(&format!(
-            "Content-Type: {content_type}\r\nContent-Length: {}\r\n",
-            bytes.len()
-        ));
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
     }
-    head.push_str("\r\n");
-    tls.write_all(head.as_bytes())?;
-    if let Some((_, bytes)) = body {
-        tls.write_all(bytes)?;
+    let bytes = body.map(|(_, b)| b).unwrap_or_default();
+    if let Some((content_type, _)) = body {
+        head.push_str(&format!("Content-Type: {content_type}\r\n"));
     }
-    tls.flush()?;
+    // Always framed: a POST without a body still says so.
+    head.push_str(&format!("Content-Length: {}\r\n\r\n", bytes.len()));
+    stream.write_all(head.as_bytes())?;
+    stream.write_all(bytes)?;
+    stream.flush()?;
 
     let mut raw = Vec::new();
-    match tls.read_to_end(&mut raw) {
+    match stream.read_to_end(&mut raw) {
         Ok(_) => {}
         // A peer that closes without close_notify; the body is complete
         // if the framing below says so.

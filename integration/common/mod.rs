@@ -3,7 +3,8 @@
 
 pub mod certbot;
 pub mod dns;
-pub mod https;
+pub mod http;
+pub mod issued;
 pub mod server;
 pub mod staff;
 pub mod x509;

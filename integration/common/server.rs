@@ -2,7 +2,7 @@
 //! ports and DNS responder; killed when the value is dropped.
 
 use std::fs::File;
-use std::net::{Ipv4Addr, TcpListener};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 use tempfile::TempDir;
 
 use super::dns::DnsResponder;
-use super::https;
-use super::staff::{Organization, Staff};
+use super::http;
+use super::staff::{Eab, Level, Staff};
 
 /// A first start generates the CA hierarchy and runs the migrations.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
@@ -26,17 +26,9 @@ const SERVER_ENV: &[&str] = &[
     "TRUSTGATE_LISTEN",
 ];
 
-/// An External Account Binding credential from `trustgate eab create`.
-#[derive(Debug, Clone)]
-pub struct Eab {
-    pub kid: String,
-    pub hmac_key: String,
-}
-
 pub struct TestServer {
     dir: TempDir,
-    config: PathBuf,
-    parsed_config: trustgate::config::Config,
+    staff: Staff,
     log: PathBuf,
     port: u16,
     http01_port: u16,
@@ -47,6 +39,12 @@ pub struct TestServer {
 impl TestServer {
     /// Starts a server and waits until its directory answers over TLS.
     pub fn start() -> TestServer {
+        TestServer::start_with("")
+    }
+
+    /// As [`TestServer::start`], with `extra` TOML appended to the config
+    /// (whole tables the base config does not have, e.g. `[vetting]`).
+    pub fn start_with(extra: &str) -> TestServer {
         let dir = tempfile::Builder::new()
             .prefix("trustgate-it-")
             .tempdir()
@@ -58,6 +56,8 @@ impl TestServer {
         let config = dir.path().join("trustgate.toml");
         // The admin listener gets its own port too, so that parallel tests
         // never meet on the default one.
+        let admin = SocketAddr::from((Ipv4Addr::LOCALHOST, free_port()));
+        let staff = Staff::new(admin);
         let text = format!(
             r#"data_dir = "{data}"
 
@@ -73,19 +73,17 @@ timeout_secs = 10
 dnssec = false
 
 [admin]
-listen = "127.0.0.1:{admin_port}"
-
+listen = "{admin}"
+{staff}
 [publish]
 listen = "127.0.0.1:{publish_port}"
-"#,
+{extra}"#,
             data = data_dir.display(),
             dns = dns.addr(),
-            admin_port = free_port(),
+            staff = staff.config_toml(),
             publish_port = free_port(),
         );
         std::fs::write(&config, &text).expect("writing the config");
-        let parsed_config = trustgate::config::Config::parse(&text)
-            .unwrap_or_else(|e| panic!("the test config does not parse: {}", e.detail));
 
         let log = dir.path().join("server.log");
         let stderr = File::create(&log).expect("creating the server log");
@@ -103,8 +101,7 @@ listen = "127.0.0.1:{publish_port}"
             .expect("starting trustgate serve");
         let mut server = TestServer {
             dir,
-            config,
-            parsed_config,
+            staff,
             log,
             port,
             http01_port,
@@ -126,7 +123,7 @@ listen = "127.0.0.1:{publish_port}"
                 );
             }
             if self.root_pem().exists() {
-                match https::request(&self.root_pem(), self.port, "GET", "/directory", None) {
+                match http::request(&self.root_pem(), self.port, "GET", "/directory", None) {
                     Ok(r) if r.status == 200 => return,
                     Ok(r) => last_error = format!("GET /directory answered {}", r.status),
                     Err(e) => last_error = format!("GET /directory: {e}"),
@@ -142,66 +139,18 @@ listen = "127.0.0.1:{publish_port}"
         }
     }
 
-    /// CA staff, working on this server's database.
-    pub fn staff(&self) -> Staff {
-        Staff::new(&self.parsed_config)
+    /// CA staff, working through this server's admin API.
+    pub fn staff(&self) -> &Staff {
+        &self.staff
     }
 
-    /// A credential of a new organization that staff have vetted and
+    /// A credential of a new OV organization that staff have vetted and
     /// approved for `example.test` and every name under it: what a
     /// subscriber holds before running certbot.
     pub fn approved_eab(&self, reusable: bool) -> Eab {
-        let staff = self.staff();
-        let org = staff.create_organization(&["example.test"]);
-        staff.approve(org);
-        self.create_eab(org, reusable)
-    }
-
-    /// `trustgate eab create --org`; a reusable credential binds any
-    /// number of accounts, a single-use one exactly one.
-    pub fn create_eab(&self, org: Organization, reusable: bool) -> Eab {
-        let mut cmd = binary(&self.config);
-        cmd.args(["eab", "create", "--org", &org.id.to_string()]);
-        cmd.args(["--note", "integration test"]);
-        if reusable {
-            cmd.arg("--reusable");
-        }
-        let out = cmd
-            .env("RUST_LOG", "warn")
-            .stdin(Stdio::null())
-            .output()
-            .expect("running trustgate eab create");
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            out.status.success(),
-            "trustgate eab create failed ({})\nstdout:\n{stdout}\nstderr:\n{}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        );
-        // The contract: exactly two lines, `key_id:   <kid>` and
-        // `hmac_key: <base64url>`.
-        let lines: Vec<&str> = stdout.lines().collect();
-        let field = |i: usize, label: &str| -> String {
-            lines
-                .get(i)
-                .and_then(|l| l.strip_prefix(label))
-                .map(|v| v.trim().to_owned())
-                .filter(|v| !v.is_empty())
-                .unwrap_or_else(|| panic!("unexpected `eab create` output:\n{stdout}"))
-        };
-        assert_eq!(lines.len(), 2, "unexpected `eab create` output:\n{stdout}");
-        let eab = Eab {
-            kid: field(0, "key_id:"),
-            hmac_key: field(1, "hmac_key:"),
-        };
-        assert!(
-            eab.hmac_key
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'),
-            "hmac_key is not base64url: {}",
-            eab.hmac_key
-        );
-        eab
+        let org = self.staff.create_organization(Level::Ov, &["example.test"]);
+        self.staff.vet_and_approve(org);
+        self.staff.create_eab(org, reusable)
     }
 
     pub fn directory_url(&self) -> String {

@@ -1,148 +1,323 @@
-//! What CA staff do before a subscriber can get a certificate: enter the
-//! organization, record the vetting checks, approve it.
+//! What CA staff do before (and after) a subscriber gets a certificate:
+//! enter the organization, record the vetting checks, approve it, hand
+//! out EAB credentials, suspend and reinstate, and look at what is
+//! blocked and at the audit trail.
 //!
-//! There is no admin API or `org` command yet, so this goes through the
-//! library's `Vetting` service (the code both will call) on the test
-//! server's own database while the server runs. The organization and the
-//! checks are written as the JSON staff would submit, so moving to the
-//! admin API changes only how they are sent.
+//! All of it goes through the admin API over HTTP, as two members of the
+//! test server's `[[admin.staff]]`: a vetter (`view`, `vet`) who enters
+//! data and records checks, and an approver (`view`, `approve`) who
+//! decides, so the four-eyes rule holds as it would at a real CA. Their
+//! tokens are made per server; the config gets only the SHA-256, computed
+//! here independently of the server's code. The organization and the
+//! checks are the examples shipped in `conf/`.
 
-use serde_json::json;
-use tokio::runtime::Runtime;
-use trustgate::config::Config;
-use trustgate::core::OrganizationId;
-use trustgate::vetting::checks::{CheckRecord, Transition};
-use trustgate::vetting::organization::OrganizationData;
-use trustgate::vetting::Vetting;
+use std::net::SocketAddr;
+use std::path::PathBuf;
 
-/// Who records the checks, and who approves (the four-eyes rule wants two
-/// different people).
-const VETTER: &str = "integration-vetter";
-const APPROVER: &str = "integration-approver";
+use serde_json::{json, Value};
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
 
-/// The organizationName its certificates carry (the legal name, as the
-/// example data does not ask for the English one).
+use super::http;
+
+/// The organizationName its certificates carry (`conf/organization.example.json`
+/// does not ask for the English name).
 pub const LEGAL_NAME: &str = "例示株式会社";
+/// Its corporate registration number: the EV subject's serialNumber.
+pub const REGISTRATION_NUMBER: &str = "180301018771";
+/// The EV data of an EV organization.
+pub const EV_BUSINESS_CATEGORY: &str = "Private Organization";
+pub const EV_JURISDICTION_COUNTRY: &str = "JP";
 
-/// An OV organization in the test server's database.
-#[derive(Debug, Clone, Copy)]
-pub struct Organization {
-    pub id: OrganizationId,
+/// The audit actors of the two staff members.
+pub const VETTER: &str = "integration-vetter";
+pub const APPROVER: &str = "integration-approver";
+
+/// An External Account Binding credential, as the admin API hands it out.
+#[derive(Debug, Clone)]
+pub struct Eab {
+    pub kid: String,
+    pub hmac_key: String,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    Ov,
+    Ev,
+}
+
+impl Level {
+    fn as_str(self) -> &'static str {
+        match self {
+            Level::Ov => "ov",
+            Level::Ev => "ev",
+        }
+    }
+
+    /// The checks staff record before approving this level.
+    fn checks(self) -> &'static [&'static str] {
+        match self {
+            Level::Ov => &["existence", "phone_intent", "domain_scope"],
+            Level::Ev => &[
+                "existence",
+                "phone_intent",
+                "domain_scope",
+                "ev_registration",
+                "ev_business_category",
+            ],
+        }
+    }
+}
+
+/// An organization in the test server's database.
+#[derive(Debug, Clone, Copy)]
+pub struct Organization {
+    pub id: i64,
+    pub level: Level,
+}
+
+/// One staff member: audit name and bearer token.
+#[derive(Clone)]
+struct Member {
+    name: &'static str,
+    token: String,
+    roles: &'static [&'static str],
+}
+
+/// The staff of one test server, talking to its admin listener.
 pub struct Staff {
-    runtime: Runtime,
-    vetting: Vetting,
+    admin: SocketAddr,
+    vetter: Member,
+    approver: Member,
 }
 
 impl Staff {
-    /// Staff working on the database `config` (the server's) points at.
-    pub fn new(config: &Config) -> Staff {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("building a runtime for staff actions");
-        let store = trustgate::app::open_store(config).expect("opening the server's database");
+    /// Staff with fresh tokens for the admin API at `admin`.
+    pub fn new(admin: SocketAddr) -> Staff {
+        let member = |name, roles| Member {
+            name,
+            token: trustgate::admin::auth::new_token().expect("making a staff token"),
+            roles,
+        };
         Staff {
-            runtime,
-            vetting: Vetting::new(store, config.vetting.clone()),
+            admin,
+            vetter: member(VETTER, &["view", "vet"]),
+            approver: member(APPROVER, &["view", "approve"]),
         }
     }
 
-    /// A new OV organization whose domain scope is `domains` (each with
-    /// every name under it); its vetting is pending.
-    pub fn create_organization(&self, domains: &[&str]) -> Organization {
-        let domains: Vec<_> = domains
+    /// The `[[admin.staff]]` entries of the server's config.
+    pub fn config_toml(&self) -> String {
+        [&self.vetter, &self.approver]
+            .iter()
+            .map(|m| {
+                format!(
+                    "\n[[admin.staff]]\nname = \"{}\"\ntoken_sha256 = \"{}\"\nroles = {:?}\n",
+                    m.name,
+                    sha256_hex(&m.token),
+                    m.roles
+                )
+            })
+            .collect()
+    }
+
+    /// A new organization (the vetter enters it) at `level` whose domain
+    /// scope is `domains`, each with every name under it; pending.
+    pub fn create_organization(&self, level: Level, domains: &[&str]) -> Organization {
+        let mut data = read_conf("organization.example.json");
+        assert_eq!(
+            data["legal_name"], LEGAL_NAME,
+            "conf/organization.example.json"
+        );
+        assert_eq!(data["registration_number"], REGISTRATION_NUMBER);
+        data["level"] = level.as_str().into();
+        data["ev"] = match level {
+            Level::Ov => Value::Null,
+            Level::Ev => json!({
+                "business_category": EV_BUSINESS_CATEGORY,
+                "jurisdiction_country": EV_JURISDICTION_COUNTRY,
+            }),
+        };
+        data["domains"] = domains
             .iter()
             .map(|d| json!({"name": d, "exact": false}))
             .collect();
-        let data: OrganizationData =
-            serde_json::from_value(organization_json(&domains)).expect("organization JSON");
-        let org = self
-            .runtime
-            .block_on(self.vetting.create(VETTER, data))
-            .expect("creating the organization");
-        Organization { id: org.id }
-    }
-
-    /// Records the checks OV approval needs and approves.
-    pub fn approve(&self, org: Organization) {
-        for check in ov_checks() {
-            let record: CheckRecord = serde_json::from_value(check).expect("check JSON");
-            self.runtime
-                .block_on(self.vetting.record_check(VETTER, org.id, record, None))
-                .expect("recording a check");
+        let org = self.call(
+            &self.vetter,
+            "POST",
+            "/admin/organizations",
+            Some(data),
+            201,
+        );
+        assert_eq!(org["status"], "pending", "{org}");
+        Organization {
+            id: org["id"].as_i64().unwrap_or_else(|| panic!("no id: {org}")),
+            level,
         }
-        self.runtime
-            .block_on(
-                self.vetting
-                    .transition(APPROVER, org.id, Transition::Approve, None),
-            )
-            .expect("approving the organization");
+    }
+
+    /// The vetter records every check the organization's level needs
+    /// (existence at Teikoku Databank, intent by phone at a number from
+    /// the NTT directory, domain scope, and for EV the registration and
+    /// the business category), performed now or at `performed_at`.
+    pub fn record_checks(&self, org: Organization, performed_at: Option<OffsetDateTime>) {
+        for kind in org.level.checks() {
+            let mut check = read_conf(&format!("checks/{kind}.json"));
+            assert_eq!(check["kind"], *kind, "conf/checks/{kind}.json");
+            if let Some(t) = performed_at {
+                check["performed_at"] = t.format(&Rfc3339).expect("an RFC 3339 time").into();
+            }
+            self.call(
+                &self.vetter,
+                "POST",
+                &format!("/admin/organizations/{}/checks", org.id),
+                Some(check),
+                201,
+            );
+        }
+    }
+
+    /// The approver approves (someone else recorded the checks); the
+    /// organization as the API shows it.
+    pub fn approve(&self, org: Organization) -> Value {
+        let view = self.transition(org, "approve", None);
+        assert_eq!(view["effective_status"], "approved", "{view}");
+        view
+    }
+
+    /// Checks recorded now, then approval.
+    pub fn vet_and_approve(&self, org: Organization) {
+        self.record_checks(org, None);
+        self.approve(org);
+    }
+
+    pub fn suspend(&self, org: Organization, reason: &str) {
+        let view = self.transition(org, "suspend", Some(reason));
+        assert_eq!(view["status"], "suspended", "{view}");
+    }
+
+    pub fn reinstate(&self, org: Organization, reason: &str) {
+        let view = self.transition(org, "reinstate", Some(reason));
+        assert_eq!(view["effective_status"], "approved", "{view}");
+    }
+
+    fn transition(&self, org: Organization, name: &str, reason: Option<&str>) -> Value {
+        let body = reason.map(|r| json!({ "reason": r }));
+        self.call(
+            &self.approver,
+            "POST",
+            &format!("/admin/organizations/{}/{name}", org.id),
+            body,
+            200,
+        )
+    }
+
+    /// A credential the vetter creates for `org`; a reusable one binds
+    /// any number of accounts, a single-use one exactly one.
+    pub fn create_eab(&self, org: Organization, reusable: bool) -> Eab {
+        let created = self.call(
+            &self.vetter,
+            "POST",
+            &format!("/admin/organizations/{}/eab", org.id),
+            Some(json!({"note": "integration test", "single_use": !reusable})),
+            201,
+        );
+        let field = |name: &str| -> String {
+            created[name]
+                .as_str()
+                .filter(|v| !v.is_empty())
+                .unwrap_or_else(|| panic!("no {name} in {created}"))
+                .to_owned()
+        };
+        let eab = Eab {
+            kid: field("key_id"),
+            hmac_key: field("hmac_key"),
+        };
+        assert!(
+            eab.hmac_key
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'),
+            "hmac_key is not base64url: {}",
+            eab.hmac_key
+        );
+        eab
+    }
+
+    /// GET /admin/organizations/{id}.
+    pub fn organization(&self, org: Organization) -> Value {
+        self.get(&format!("/admin/organizations/{}", org.id))
+    }
+
+    /// GET /admin/organizations/{id}/accounts.
+    pub fn accounts(&self, org: Organization) -> Vec<Value> {
+        array(self.get(&format!("/admin/organizations/{}/accounts", org.id)))
+    }
+
+    /// GET /admin/orders/blocked: what waits on staff.
+    pub fn blocked_orders(&self) -> Vec<Value> {
+        array(self.get("/admin/orders/blocked"))
+    }
+
+    /// GET /admin/audit?organization=ID, newest first.
+    pub fn audit(&self, org: Organization) -> Vec<Value> {
+        array(self.get(&format!("/admin/audit?organization={}&limit=1000", org.id)))
+    }
+
+    /// A read, as the vetter (anyone with `view` may).
+    fn get(&self, path: &str) -> Value {
+        self.call(&self.vetter, "GET", path, None, 200)
+    }
+
+    /// One request as `who`; panics unless the answer has status `want`.
+    fn call(
+        &self,
+        who: &Member,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+        want: u16,
+    ) -> Value {
+        let bytes = body.map(|b| b.to_string().into_bytes());
+        let r = http::plain_request(
+            self.admin,
+            Some(&who.token),
+            method,
+            path,
+            bytes.as_deref().map(|b| ("application/json", b)),
+        )
+        .unwrap_or_else(|e| panic!("{} {method} {path}: {e}", who.name));
+        let text = String::from_utf8_lossy(&r.body);
+        assert_eq!(
+            r.status, want,
+            "{} {method} {path} answered {} (wanted {want}):\n{text}",
+            who.name, r.status
+        );
+        r.json()
     }
 }
 
-/// A complete application, as the paper form collects it.
-fn organization_json(domains: &[serde_json::Value]) -> serde_json::Value {
-    let office = json!({
-        "country": "JP",
-        "prefecture": "東京都",
-        "locality": "千代田区",
-        "postal_code": "100-0005",
-        "street": "丸の内1-1-1",
-    });
-    json!({
-        "legal_name": LEGAL_NAME,
-        "english_name": "Example KK",
-        "use_english_name": false,
-        "tdb_code": "123456789",
-        "registration_number": "180301018771",
-        "corporate_number": "1180301018771",
-        "head_office": office,
-        "office": office,
-        "representative": {"name": "山田太郎", "title": "代表取締役"},
-        "applicant": {
-            "name": "佐藤花子",
-            "department": "情報システム部",
-            "title": "部長",
-            "rank": "senior_manager",
-            "phone": "03-1234-5678",
-            "email": "sato@example.test",
-        },
-        "account_contact": {
-            "name": "鈴木一郎",
-            "organization": LEGAL_NAME,
-            "department": "情報システム部",
-            "address": "東京都千代田区丸の内1-1-1",
-            "phone": "03-1234-5679",
-            "email": "suzuki@example.test",
-        },
-        "billing_contact": {
-            "party": "organization",
-            "name": "経理部 担当者",
-            "organization": LEGAL_NAME,
-            "department": "経理部",
-            "postal_code": "100-0005",
-            "address": "東京都千代田区丸の内1-1-1",
-            "phone": "03-1234-5670",
-        },
-        "level": "ov",
-        "domains": domains,
-    })
+fn array(v: Value) -> Vec<Value> {
+    match v {
+        Value::Array(a) => a,
+        other => panic!("expected a JSON array, got {other}"),
+    }
 }
 
-/// Existence from Teikoku Databank, the applicant's intent confirmed at a
-/// number from the NTT directory, the domain scope reviewed.
-fn ov_checks() -> Vec<serde_json::Value> {
-    vec![
-        json!({"kind": "existence", "source": "tdb", "reference": "TDB 123456789", "passed": true}),
-        json!({
-            "kind": "phone_intent",
-            "number_called": "03-1234-5678",
-            "number_source": "ntt104",
-            "person_reached": "佐藤花子",
-            "confirmed": true,
-        }),
-        json!({"kind": "domain_scope", "passed": true}),
-    ]
+/// What `admin.staff.token_sha256` holds: lowercase hex SHA-256.
+fn sha256_hex(token: &str) -> String {
+    ring::digest::digest(&ring::digest::SHA256, token.as_bytes())
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// An example shipped in `conf/`.
+fn read_conf(name: &str) -> Value {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("conf")
+        .join(name);
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()))
 }

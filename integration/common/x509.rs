@@ -20,6 +20,8 @@ pub struct Leaf {
     /// Subject organizationName and countryName values.
     pub organization: Vec<String>,
     pub country: Vec<String>,
+    /// Every subject attribute in order: (dotted OID, value).
+    pub subject: Vec<(String, String)>,
     /// certificatePolicies OIDs, dotted.
     pub policies: Vec<String>,
 }
@@ -70,6 +72,11 @@ impl Leaf {
         Leaf {
             organization: cert.subject().iter_organization().map(text_of).collect(),
             country: cert.subject().iter_country().map(text_of).collect(),
+            subject: cert
+                .subject()
+                .iter_attributes()
+                .map(|a| (a.attr_type().to_id_string(), text_of(a)))
+                .collect(),
             policies,
             serial: cert.raw_serial_as_string(),
             dns_names,
@@ -78,6 +85,15 @@ impl Leaf {
             server_auth,
             spki_der: cert.public_key().raw.to_vec(),
         }
+    }
+
+    /// The values of subject attribute `oid` (dotted).
+    pub fn subject_values(&self, oid: &str) -> Vec<&str> {
+        self.subject
+            .iter()
+            .filter(|(o, _)| o == oid)
+            .map(|(_, v)| v.as_str())
+            .collect()
     }
 
     /// The SAN's DNS names, sorted, asserting there is nothing else in it.

@@ -230,7 +230,7 @@ pub(crate) mod tests {
         pub ca: TestCa,
         pub generator: Generator,
         pub store: Store,
-        _db: tempfile::TempDir,
+        _db: crate::sa::crls::testing::TestDb,
     }
 
     pub(crate) fn fixture(shards: u32) -> Fixture {

@@ -142,6 +142,18 @@ impl Ra {
             .await
     }
 
+    /// Returns orders whose finalizing process died to `ready`.
+    pub async fn recover_stale_finalizations(&self) -> Result<usize> {
+        let now = sa::now();
+        // Finalize is bounded by the request timeout; twice that and more
+        // is certainly abandoned.
+        let timeout = Duration::seconds(2 * self.cfg().server.request_timeout_secs as i64 + 60);
+        let stale_before = now - timeout;
+        self.store()
+            .run(move |c| sa::orders::recover_stale_finalizations(c, stale_before, now))
+            .await
+    }
+
     /// Picks up validations another (dead) process left `processing`.
     pub async fn resume_stale_validations(&self) -> Result<usize> {
         let now = sa::now();

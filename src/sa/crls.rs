@@ -319,13 +319,51 @@ pub(crate) mod testing {
     use crate::sa::schema::{accounts, certificates, orders};
     use crate::sa::{to_db, DbConn, Store};
 
-    /// A temporary SQLite store; keep the directory alive.
-    pub fn store() -> (tempfile::TempDir, Store) {
+    /// A scratch database: PostgreSQL when TEST_DATABASE_URL names one (a
+    /// database of its own, dropped afterwards), else SQLite in a
+    /// temporary directory. Keep it alive while the store is used.
+    pub struct TestDb {
+        _dir: tempfile::TempDir,
+        pg: Option<(String, String)>,
+    }
+
+    impl Drop for TestDb {
+        fn drop(&mut self) {
+            if let Some((admin, name)) = &self.pg {
+                if let Ok(mut c) = diesel::PgConnection::establish(admin) {
+                    let _ =
+                        diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                            .execute(&mut c);
+                }
+            }
+        }
+    }
+
+    pub fn store() -> (TestDb, Store) {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        static N: AtomicU32 = AtomicU32::new(0);
         let dir = tempfile::tempdir().unwrap();
-        let url = dir.path().join("crl-test.db");
-        let store =
-            Store::open(url.to_str().unwrap(), 4, std::time::Duration::from_secs(5)).unwrap();
-        (dir, store)
+        let pg = std::env::var("TEST_DATABASE_URL")
+            .ok()
+            .filter(|u| u.starts_with("postgres"))
+            .map(|admin| {
+                let name = format!(
+                    "tg_crl_{}_{}",
+                    std::process::id(),
+                    N.fetch_add(1, Ordering::Relaxed)
+                );
+                let mut c = diesel::PgConnection::establish(&admin).unwrap();
+                diesel::sql_query(format!("CREATE DATABASE {name}"))
+                    .execute(&mut c)
+                    .unwrap();
+                (admin, name)
+            });
+        let url = match &pg {
+            Some((admin, name)) => format!("{}/{name}", admin.rsplit_once('/').unwrap().0),
+            None => dir.path().join("crl-test.db").to_str().unwrap().to_owned(),
+        };
+        let store = Store::open(&url, 4, std::time::Duration::from_secs(5)).unwrap();
+        (TestDb { _dir: dir, pg }, store)
     }
 
     /// Stores a certificate row (with a fresh account and order) and
@@ -447,6 +485,44 @@ mod tests {
         let stored = store.run(move |c| latest(c, 2)).await.unwrap().unwrap();
         assert_eq!(stored, third);
         assert!(store.run(move |c| latest(c, 5)).await.unwrap().is_none());
+    }
+
+    /// Several writers (instances) at once: every CRL gets its own number,
+    /// and the stored one carries the largest.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_generators_never_reuse_a_number() {
+        let (_dir, store) = store();
+        let now = crate::sa::now();
+        store
+            .run(move |c| next_number_and_store(c, 0, now, fake_sign))
+            .await
+            .unwrap();
+        let mut tasks = Vec::new();
+        for _ in 0..4 {
+            let store = store.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut numbers = Vec::new();
+                for _ in 0..5 {
+                    let crl = store
+                        .run(move |c| next_number_and_store(c, 0, crate::sa::now(), fake_sign))
+                        .await
+                        .unwrap();
+                    numbers.push(crl.number);
+                }
+                numbers
+            }));
+        }
+        let mut all = Vec::new();
+        for t in tasks {
+            let numbers = t.await.unwrap();
+            assert!(numbers.windows(2).all(|w| w[0] < w[1]), "{numbers:?}");
+            all.extend(numbers);
+        }
+        all.sort_unstable();
+        all.dedup();
+        assert_eq!(all.len(), 20);
+        let stored = store.run(move |c| latest(c, 0)).await.unwrap().unwrap();
+        assert_eq!(Some(&stored.number), all.last());
     }
 
     #[tokio::test]

@@ -460,3 +460,27 @@ pub fn set_caa_evidence(conn: &mut DbConn, id: OrderId, evidence: &str) -> Resul
         .execute(conn)?;
     Ok(())
 }
+
+/// Orders left `processing` since before `stale_before` without a
+/// certificate belong to a finalize whose process died (finalize is bounded
+/// by the request timeout); they go back to `pending`, i.e. `ready`, so the
+/// client can finalize again. Nothing was issued: the certificate and the
+/// order's `valid` status are written in one transaction.
+pub fn recover_stale_finalizations(
+    conn: &mut DbConn,
+    stale_before: OffsetDateTime,
+    now: OffsetDateTime,
+) -> Result<usize> {
+    let issued = certificates::table.select(certificates::order_id);
+    Ok(diesel::update(
+        orders::table
+            .filter(orders::status.eq(StoredOrderStatus::Processing.as_str()))
+            .filter(orders::updated_at.lt(to_db(stale_before)))
+            .filter(orders::id.ne_all(issued)),
+    )
+    .set((
+        orders::status.eq(StoredOrderStatus::Pending.as_str()),
+        orders::updated_at.eq(to_db(now)),
+    ))
+    .execute(conn)?)
+}

@@ -391,3 +391,38 @@ async fn other_accounts_resources_are_not_found() {
         .await
         .problem("malformed");
 }
+
+#[tokio::test]
+async fn an_order_abandoned_mid_finalize_becomes_ready_again() {
+    let (s, c) = registered().await;
+    let order = ready_order(&s, &c, &["a.example.test"]).await;
+    // As if the finalizing process had died after claiming the order.
+    with_db(&s.cfg.database_url(), |db| {
+        db.execute("UPDATE orders SET status = 'processing', updated_at = '2000-01-01 00:00:00'")
+    });
+    assert_eq!(
+        c.post(&order_url(&order, &c), None).await.json()["status"],
+        "processing"
+    );
+    let store = trustgate::app::open_store(&s.cfg).unwrap();
+    let ra = trustgate::ra::Ra::new(
+        std::sync::Arc::new(s.cfg.clone()),
+        store.clone(),
+        std::sync::Arc::new(trustgate::app::load_ca(&s.cfg).unwrap()),
+        trustgate::va::Validator::new(&s.cfg.va).unwrap(),
+    );
+    assert_eq!(ra.recover_stale_finalizations().await.unwrap(), 1);
+    assert_eq!(
+        c.post(&order_url(&order, &c), None).await.json()["status"],
+        "ready"
+    );
+    let r = c
+        .post(
+            order["finalize"].as_str().unwrap(),
+            Some(&json!({"csr": b64(&csr(&["a.example.test"]))})),
+        )
+        .await;
+    assert_eq!(r.json()["status"], "valid");
+    // A valid order with its certificate is never touched.
+    assert_eq!(ra.recover_stale_finalizations().await.unwrap(), 0);
+}

@@ -267,6 +267,14 @@ pub enum Db {
 }
 
 impl Db {
+    pub fn execute(&mut self, sql: &str) -> usize {
+        match self {
+            Db::Sqlite(c) => diesel::sql_query(sql).execute(c),
+            Db::Pg(c) => diesel::sql_query(sql).execute(c),
+        }
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+    }
+
     pub fn load<T>(&mut self, sql: &str) -> Vec<T>
     where
         T: QueryableByName<diesel::sqlite::Sqlite> + QueryableByName<diesel::pg::Pg> + 'static,
