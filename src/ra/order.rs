@@ -10,6 +10,7 @@ use crate::ca::{self, profile::Profile, subject::SubjectInfo, IssuanceRequest};
 use crate::core::{Account, CertificateId, Order, OrderId};
 use crate::error::{Error, ErrorKind, Result, SubProblem};
 use crate::jose::AccountKey;
+use crate::publish::PublishUrls;
 use crate::sa::{self, orders::AuthzSpec};
 use crate::vetting::{checks::VettingStatus, gate, Organization};
 
@@ -354,8 +355,10 @@ impl Ra {
                 return Err(e);
             }
         };
+        let (issued, crl_shard) = issued;
         let serial = issued.serial.to_hex();
         let new_cert = sa::orders::NewCertificate {
+            crl_shard,
             serial: serial.clone(),
             der: issued.der,
             not_before: issued.not_before,
@@ -377,7 +380,7 @@ impl Ra {
         subject: Option<SubjectInfo>,
         public_key_der: Vec<u8>,
         now: OffsetDateTime,
-    ) -> Result<ca::IssuedCertificate> {
+    ) -> Result<(ca::IssuedCertificate, u32)> {
         let cfg = &self.cfg().ca;
         let not_before = order
             .not_before
@@ -389,17 +392,22 @@ impl Ra {
         let not_after = order.not_after.map_or(longest, |na| {
             na.min(not_before + cap - Duration::seconds(1))
         });
-        self.ca().issue(&IssuanceRequest {
+        let serial = ca::Serial::random()?;
+        // BR 7.1.2.7: CRL distribution point and AIA caIssuers, both http.
+        let urls = PublishUrls::from_config(&self.cfg().publish)?;
+        let (shard, crl_url) = urls.crl_for(&serial);
+        let issued = self.ca().issue(&IssuanceRequest {
             public_key_der,
             names: order.names.clone(),
             profile,
             not_before,
             not_after,
-            serial: ca::Serial::random()?,
-            crl_url: None,
-            issuer_url: None,
+            serial,
+            crl_url: Some(crl_url),
+            issuer_url: Some(urls.issuer()),
             subject,
-        })
+        })?;
+        Ok((issued, shard))
     }
 
     /// The PEM chain of a certificate: leaf, then intermediate (RFC 8555

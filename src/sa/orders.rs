@@ -381,6 +381,8 @@ pub fn end_finalize_without_certificate(
 }
 
 pub struct NewCertificate {
+    /// The CRL shard that will list it if revoked (its CRLDP URL).
+    pub crl_shard: u32,
     pub serial: String,
     pub der: Vec<u8>,
     pub not_before: OffsetDateTime,
@@ -404,6 +406,8 @@ pub fn complete_finalize(
                 certificates::der.eq(&cert.der),
                 certificates::not_before.eq(to_db(cert.not_before)),
                 certificates::not_after.eq(to_db(cert.not_after)),
+                // crl_shards is validated to at most 65,536 at start-up.
+                certificates::crl_shard.eq(i32::try_from(cert.crl_shard).unwrap_or(0)),
                 certificates::created_at.eq(to_db(now)),
             ))
             .returning(certificates::id)

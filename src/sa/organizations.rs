@@ -286,14 +286,16 @@ pub fn certificate_summaries(
         .collect())
 }
 
-/// Orders the gate refused and that are still waiting: (order, account,
-/// organization, refusal JSON).
+/// Orders the gate refused and that are still waiting (unexpired, and no
+/// approval since, which clears refusals): (order, account, organization,
+/// refusal JSON).
 pub fn blocked_orders(
     conn: &mut DbConn,
 ) -> Result<Vec<(OrderId, AccountId, OrganizationId, String)>> {
     Ok(orders::table
         .inner_join(accounts::table.inner_join(eab_credentials::table))
         .filter(orders::status.eq(crate::core::StoredOrderStatus::Pending.as_str()))
+        .filter(orders::expires_at.gt(to_db(super::now())))
         .filter(orders::gate_refusal.is_not_null())
         .select((
             orders::id,
@@ -306,6 +308,22 @@ pub fn blocked_orders(
         .into_iter()
         .map(|(o, a, g, r)| (OrderId(o), AccountId(a), OrganizationId(g), r))
         .collect())
+}
+
+/// Forgets the gate refusals of an organization's orders: once staff
+/// approve (or reinstate) it, those orders are no longer waiting on them.
+pub fn clear_gate_refusals(conn: &mut DbConn, org: OrganizationId) -> Result<usize> {
+    let org_accounts = accounts::table
+        .inner_join(eab_credentials::table)
+        .filter(eab_credentials::organization_id.eq(org.0))
+        .select(accounts::id);
+    Ok(diesel::update(
+        orders::table
+            .filter(orders::gate_refusal.is_not_null())
+            .filter(orders::account_id.eq_any(org_accounts)),
+    )
+    .set(orders::gate_refusal.eq(None::<String>))
+    .execute(conn)?)
 }
 
 /// Remembers (or clears) why the gate refused an order.

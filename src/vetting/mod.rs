@@ -323,6 +323,9 @@ impl Vetting {
                         "the organization changed meanwhile; try again",
                     ));
                 }
+                if to == VettingStatus::Approved {
+                    sa::organizations::clear_gate_refusals(c, id)?;
+                }
                 sa::audit::append(
                     c,
                     NewEvent {

@@ -208,3 +208,114 @@ async fn deactivating_an_account_deactivates_its_pending_authorizations() {
         vec!["deactivated"]
     );
 }
+
+/// The URI of a certificate's CRL distribution point and AIA caIssuers.
+fn crl_and_issuer_urls(der: &[u8]) -> (String, String) {
+    use x509_parser::extensions::{DistributionPointName, GeneralName, ParsedExtension};
+    let (_, cert) = x509_parser::parse_x509_certificate(der).unwrap();
+    let mut crl = None;
+    let mut issuer = None;
+    for e in cert.extensions() {
+        match e.parsed_extension() {
+            ParsedExtension::CRLDistributionPoints(p) => {
+                if let Some(DistributionPointName::FullName(names)) =
+                    &p.points[0].distribution_point
+                {
+                    if let GeneralName::URI(u) = &names[0] {
+                        crl = Some(u.to_string());
+                    }
+                }
+            }
+            ParsedExtension::AuthorityInfoAccess(a) => {
+                if let GeneralName::URI(u) = &a.accessdescs[0].access_location {
+                    issuer = Some(u.to_string());
+                }
+            }
+            _ => {}
+        }
+    }
+    (crl.expect("CRLDP"), issuer.expect("AIA"))
+}
+
+#[tokio::test]
+async fn revocation_is_published_in_the_certificates_crl() {
+    let s = Server::start_with(|c| c.publish.regenerate_secs = 1).await;
+    let mut c = Client::new(&s).await;
+    c.register(&s).await;
+    let (der, _) = issue(
+        &s,
+        &c,
+        &["a.example.test"],
+        &rcgen::KeyPair::generate().unwrap(),
+    )
+    .await;
+    let (crl_url, issuer_url) = crl_and_issuer_urls(&der);
+    assert!(
+        crl_url.starts_with("http://") && crl_url.ends_with(".crl"),
+        "{crl_url}"
+    );
+    let intermediate = send(&c.http, hyper::Method::GET, &issuer_url, None, vec![]).await;
+    assert_eq!(
+        intermediate.header("content-type").as_deref(),
+        Some("application/pkix-cert")
+    );
+
+    let dir = s.dir.path();
+    let pem_of = |tag: &str, der: &[u8]| pem::encode(&pem::Pem::new(tag, der.to_vec()));
+    std::fs::write(dir.join("leaf.pem"), pem_of("CERTIFICATE", &der)).unwrap();
+    std::fs::write(
+        dir.join("int.pem"),
+        pem_of("CERTIFICATE", &intermediate.body),
+    )
+    .unwrap();
+    // The server runs on this test's runtime: fetch asynchronously, then
+    // let openssl judge the CRL.
+    let verify = |crl: &[u8]| {
+        std::fs::write(dir.join("crl.pem"), pem_of("X509 CRL", crl)).unwrap();
+        let out = std::process::Command::new("openssl")
+            .args(["verify", "-crl_check", "-CAfile"])
+            .arg(dir.join("ca/root.pem"))
+            .arg("-untrusted")
+            .arg(dir.join("int.pem"))
+            .arg("-CRLfile")
+            .arg(dir.join("crl.pem"))
+            .arg(dir.join("leaf.pem"))
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.success(), text)
+    };
+    let crl = send(&c.http, hyper::Method::GET, &crl_url, None, vec![]).await;
+    assert_eq!(
+        crl.header("content-type").as_deref(),
+        Some("application/pkix-crl")
+    );
+    let (ok, out) = verify(&crl.body);
+    assert!(ok, "not revoked yet: {out}");
+
+    let r = c
+        .post(
+            &c.dir("revokeCert"),
+            Some(&json!({"certificate": b64(&der), "reason": 1})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let mut revoked = false;
+    for _ in 0..50 {
+        let crl = send(&c.http, hyper::Method::GET, &crl_url, None, vec![]).await;
+        let (ok, out) = verify(&crl.body);
+        if !ok && out.contains("certificate revoked") {
+            revoked = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert!(
+        revoked,
+        "the CRL lists the certificate within seconds of revocation"
+    );
+}

@@ -133,6 +133,11 @@ async fn pending_organization_is_told_what_is_missing_then_succeeds_after_approv
         .any(|e| e.action == "gate.refuse" && e.actor.starts_with("acme:account/")));
 
     s.approve(org).await;
+    assert!(
+        s.sql_text("SELECT gate_refusal AS t FROM orders WHERE gate_refusal IS NOT NULL")
+            .is_empty(),
+        "approval clears the order from the blocked list"
+    );
     let r = finalize(&c, &order, &["www.example.test"]).await;
     assert_eq!(
         r.status,
