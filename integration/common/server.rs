@@ -45,6 +45,19 @@ impl TestServer {
     /// As [`TestServer::start`], with `extra` TOML appended to the config
     /// (whole tables the base config does not have, e.g. `[vetting]`).
     pub fn start_with(extra: &str) -> TestServer {
+        // Ports are picked by binding port 0 and letting go, so a parallel
+        // test can take one before this server binds it: try again then.
+        for _ in 0..4 {
+            match TestServer::try_start(extra) {
+                Ok(server) => return server,
+                Err(log) if log.contains("Address already in use") => continue,
+                Err(log) => panic!("trustgate serve exited during startup\n{log}"),
+            }
+        }
+        panic!("trustgate serve kept finding its ports taken");
+    }
+
+    fn try_start(extra: &str) -> Result<TestServer, String> {
         let dir = tempfile::Builder::new()
             .prefix("trustgate-it-")
             .tempdir()
@@ -108,23 +121,21 @@ listen = "127.0.0.1:{publish_port}"
             dns,
             child,
         };
-        server.wait_until_ready();
-        server
+        server.wait_until_ready()?;
+        Ok(server)
     }
 
-    fn wait_until_ready(&mut self) {
+    /// Err(the server's log) if it exited during startup.
+    fn wait_until_ready(&mut self) -> Result<(), String> {
         let deadline = Instant::now() + STARTUP_TIMEOUT;
         let mut last_error = String::from("root.pem not written yet");
         loop {
             if let Some(status) = self.child.try_wait().expect("polling trustgate serve") {
-                panic!(
-                    "trustgate serve exited during startup ({status})\n{}",
-                    self.log_tail(200)
-                );
+                return Err(format!("({status})\n{}", self.log_tail(200)));
             }
             if self.root_pem().exists() {
                 match http::request(&self.root_pem(), self.port, "GET", "/directory", None) {
-                    Ok(r) if r.status == 200 => return,
+                    Ok(r) if r.status == 200 => return Ok(()),
                     Ok(r) => last_error = format!("GET /directory answered {}", r.status),
                     Err(e) => last_error = format!("GET /directory: {e}"),
                 }
@@ -217,11 +228,23 @@ fn binary(config: &Path) -> Command {
 /// A port nothing listens on right now. Another process could take it
 /// before we do; the OS hands out ephemeral ports in rotation, so in
 /// practice it does not.
+/// A port nothing listens on, chosen below the kernel's ephemeral range
+/// (32768 and up by default) so that no outgoing connection of the tests
+/// (certbot, validation) can be holding it when the server binds it. Each
+/// port is handed out once per test run.
 pub fn free_port() -> u16 {
-    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .and_then(|l| l.local_addr())
-        .expect("finding a free port")
-        .port()
+    use std::sync::atomic::{AtomicU16, Ordering};
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    // Spread concurrent test runs apart by process id.
+    let start = 20_000 + (std::process::id() % 100) as u16 * 100;
+    let _ = NEXT.compare_exchange(0, start, Ordering::SeqCst, Ordering::SeqCst);
+    loop {
+        let port = NEXT.fetch_add(1, Ordering::SeqCst);
+        assert!(port < 32_000, "ran out of test ports");
+        if TcpListener::bind((Ipv4Addr::LOCALHOST, port)).is_ok() {
+            return port;
+        }
+    }
 }
 
 /// The last `lines` lines of a text file (or why it could not be read).
