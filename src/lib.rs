@@ -8,6 +8,7 @@ pub mod ca;
 pub mod config;
 pub mod core;
 pub mod error;
+pub mod http;
 pub mod jose;
 pub mod publish;
 pub mod ra;

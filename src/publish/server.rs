@@ -9,84 +9,36 @@
 //! - anything else → 404 (405 for other methods)
 
 use std::future::Future;
-use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::header::{self, HeaderValue};
-use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
 use time::OffsetDateTime;
 use tokio::net::TcpListener;
 
 use super::{Generator, ISSUER_PATH};
 use crate::error::ErrorKind;
 
-/// A client must send its headers within this.
-const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 /// Upper bound on answering one request (an on-demand CRL included).
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
-/// Open connections get this long to finish after shutdown begins.
-const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 /// Caching of the issuer certificate, which changes only with a new CA.
 const ISSUER_MAX_AGE_SECS: u64 = 24 * 3600;
 
 type Body = Full<Bytes>;
 
-/// Serves until `shutdown` resolves, then drains open connections.
+/// Serves CRLs and the issuer until `shutdown` resolves (see `crate::http`).
 pub async fn serve(
     listener: TcpListener,
     generator: Generator,
     shutdown: impl Future<Output = ()>,
 ) {
-    let graceful = GracefulShutdown::new();
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_TIMEOUT);
-    let builder = Arc::new(builder);
-    tokio::pin!(shutdown);
-    loop {
-        let (stream, peer) = tokio::select! {
-            res = listener.accept() => match res {
-                Ok(s) => s,
-                Err(e) => {
-                    // Out of file descriptors and the like: back off, keep serving.
-                    tracing::warn!(error = %e, "CRL listener accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-            _ = &mut shutdown => break,
-        };
-        let _ = stream.set_nodelay(true);
+    let handler = move |req| {
         let generator = generator.clone();
-        let builder = builder.clone();
-        let watcher = graceful.watcher();
-        tokio::spawn(async move {
-            let svc = service_fn(move |req| {
-                let generator = generator.clone();
-                async move { Ok::<_, std::convert::Infallible>(handle(&generator, req).await) }
-            });
-            let conn = builder
-                .serve_connection(TokioIo::new(stream), svc)
-                .into_owned();
-            if let Err(e) = watcher.watch(conn).await {
-                tracing::debug!(%peer, error = %e, "CRL connection ended with an error");
-            }
-        });
-    }
-    if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown())
-        .await
-        .is_err()
-    {
-        tracing::warn!("CRL connections still open after the drain timeout; closing them");
-    }
+        async move { handle(&generator, req).await }
+    };
+    crate::http::serve("crl", listener, None, handler, shutdown).await
 }
 
 /// Answers one request, within [`REQUEST_TIMEOUT`].
@@ -227,6 +179,7 @@ mod tests {
 
     use super::*;
     use crate::publish::generator::tests::fixture;
+    use hyper_util::rt::TokioExecutor;
 
     #[test]
     fn crl_paths_are_canonical() {
