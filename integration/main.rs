@@ -11,12 +11,14 @@
 //! Layout: `common/` is the harness; each other module covers one part of
 //! RFC 8555 with one client, named after the section it exercises;
 //! `vetting_certbot` covers the vetting gate as staff drive it through
-//! the admin API.
+//! the admin API; `lifecycle_certbot` what follows issuance (renewal
+//! steered by ARI, revocation reaching the CRL).
 
 // Tests: a failed unwrap is a failed test, with its location.
 #![allow(clippy::unwrap_used)]
 
 mod common;
+mod lifecycle_certbot;
 mod rfc8555_certbot;
 mod rfc8555_wire;
 mod vetting_certbot;

@@ -126,16 +126,44 @@ impl<'s> Certbot<'s> {
         self.run(&args)
     }
 
-    /// `certbot revoke`, keeping the lineage on disk.
+    /// `certbot revoke --cert-path` (signed with the account key), keeping
+    /// the lineage on disk.
     pub fn revoke(&self, cert: &Path, reason: &str) -> Run {
-        let mut args: Vec<String> = vec!["revoke".into(), "--cert-path".into()];
-        args.push(cert.display().to_string());
-        args.extend([
-            "--reason".into(),
-            reason.into(),
-            "--no-delete-after-revoke".into(),
-        ]);
-        self.run(&args)
+        self.run(&revoke_args(&["--cert-path", path_str(cert)], reason))
+    }
+
+    /// `certbot renew` as a timer runs it: a lineage is renewed only when
+    /// certbot finds it due (ARI's window, else two thirds of its life).
+    pub fn renew(&self) -> Run {
+        self.run(&["renew".into(), "--no-random-sleep-on-renew".into()])
+    }
+
+    /// `certbot revoke --cert-name`: the lineage's certificate, the request
+    /// signed with the account key (RFC 8555 §7.6 kid); the lineage stays.
+    pub fn revoke_lineage(&self, name: &str, reason: &str) -> Run {
+        self.run(&revoke_args(&["--cert-name", name], reason))
+    }
+
+    /// `certbot revoke --cert-path --key-path`: the request signed with the
+    /// certificate's own key (RFC 8555 §7.6 jwk), no account involved.
+    pub fn revoke_with_cert_key(&self, cert: &Path, key: &Path, reason: &str) -> Run {
+        let (cert, key) = (path_str(cert), path_str(key));
+        self.run(&revoke_args(
+            &["--cert-path", cert, "--key-path", key],
+            reason,
+        ))
+    }
+
+    /// certbot's debug log of its last run (it starts a new file, and
+    /// rotates the old ones, every run).
+    pub fn last_log(&self) -> String {
+        let path = self.dir.join("logs/letsencrypt.log");
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
+    }
+
+    /// The renewal configuration certbot keeps for lineage `name`.
+    pub fn renewal_conf(&self, name: &str) -> PathBuf {
+        self.dir.join(format!("config/renewal/{name}.conf"))
     }
 
     pub fn lineage(&self, name: &str) -> Lineage {
@@ -302,13 +330,20 @@ fn account_args(eab: Option<&Eab>) -> Vec<String> {
         .map(String::from)
         .into();
     if let Some(eab) = eab {
+        // `--opt=value`: a base64url key may start with '-', which
+        // certbot's argument parser would take for an option.
         args.extend([
-            "--eab-kid".into(),
-            eab.kid.clone(),
-            "--eab-hmac-key".into(),
-            eab.hmac_key.clone(),
+            format!("--eab-kid={}", eab.kid),
+            format!("--eab-hmac-key={}", eab.hmac_key),
         ]);
     }
+    args
+}
+
+fn revoke_args(which: &[&str], reason: &str) -> Vec<String> {
+    let mut args = vec!["revoke".to_owned()];
+    args.extend(which.iter().map(|a| (*a).to_owned()));
+    args.extend(["--reason", reason, "--no-delete-after-revoke"].map(String::from));
     args
 }
 

@@ -45,10 +45,16 @@ impl TestServer {
     /// As [`TestServer::start`], with `extra` TOML appended to the config
     /// (whole tables the base config does not have, e.g. `[vetting]`).
     pub fn start_with(extra: &str) -> TestServer {
+        TestServer::start_with_publish("", extra)
+    }
+
+    /// As [`TestServer::start_with`], with `publish` (keys, one a line)
+    /// added to the `[publish]` table, e.g. `regenerate_secs = 1`.
+    pub fn start_with_publish(publish: &str, extra: &str) -> TestServer {
         // Ports are picked by binding port 0 and letting go, so a parallel
         // test can take one before this server binds it: try again then.
         for _ in 0..4 {
-            match TestServer::try_start(extra) {
+            match TestServer::try_start(publish, extra) {
                 Ok(server) => return server,
                 Err(log) if log.contains("Address already in use") => continue,
                 Err(log) => panic!("trustgate serve exited during startup\n{log}"),
@@ -57,7 +63,7 @@ impl TestServer {
         panic!("trustgate serve kept finding its ports taken");
     }
 
-    fn try_start(extra: &str) -> Result<TestServer, String> {
+    fn try_start(publish: &str, extra: &str) -> Result<TestServer, String> {
         let dir = tempfile::Builder::new()
             .prefix("trustgate-it-")
             .tempdir()
@@ -90,6 +96,7 @@ listen = "{admin}"
 {staff}
 [publish]
 listen = "127.0.0.1:{publish_port}"
+{publish}
 {extra}"#,
             data = data_dir.display(),
             dns = dns.addr(),

@@ -4,7 +4,9 @@
 use std::path::Path;
 use std::process::Command;
 
-use x509_parser::extensions::{GeneralName, ParsedExtension};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use base64::Engine;
+use x509_parser::extensions::{DistributionPointName, GeneralName, ParsedExtension};
 
 /// What the tests assert about an end-entity certificate.
 #[derive(Debug)]
@@ -24,6 +26,11 @@ pub struct Leaf {
     pub subject: Vec<(String, String)>,
     /// certificatePolicies OIDs, dotted.
     pub policies: Vec<String>,
+    /// The URIs of the CRL distribution points.
+    pub crl_urls: Vec<String>,
+    /// RFC 9773 §4.1: base64url(AKI keyIdentifier) "." base64url(serial),
+    /// the certificate's name under `renewalInfo`.
+    pub ari_id: String,
 }
 
 impl Leaf {
@@ -69,6 +76,30 @@ impl Leaf {
             .flatten()
             .map(|p| p.policy_id.to_id_string())
             .collect();
+        let mut crl_urls = Vec::new();
+        let mut aki = None;
+        for e in cert.extensions() {
+            match e.parsed_extension() {
+                ParsedExtension::CRLDistributionPoints(points) => {
+                    for p in points.iter() {
+                        if let Some(DistributionPointName::FullName(names)) = &p.distribution_point
+                        {
+                            for n in names {
+                                if let GeneralName::URI(u) = n {
+                                    crl_urls.push((*u).to_owned());
+                                }
+                            }
+                        }
+                    }
+                }
+                ParsedExtension::AuthorityKeyIdentifier(k) => {
+                    aki = k.key_identifier.as_ref().map(|id| id.0.to_vec());
+                }
+                _ => {}
+            }
+        }
+        let aki = aki.unwrap_or_else(|| panic!("no AKI keyIdentifier in {}", path.display()));
+        let ari_id = format!("{}.{}", B64.encode(aki), B64.encode(cert.raw_serial()));
         Leaf {
             organization: cert.subject().iter_organization().map(text_of).collect(),
             country: cert.subject().iter_country().map(text_of).collect(),
@@ -78,6 +109,8 @@ impl Leaf {
                 .map(|a| (a.attr_type().to_id_string(), text_of(a)))
                 .collect(),
             policies,
+            crl_urls,
+            ari_id,
             serial: cert.raw_serial_as_string(),
             dns_names,
             other_names,
@@ -151,4 +184,59 @@ pub fn public_key_of(private_key: &Path) -> Vec<u8> {
         String::from_utf8_lossy(&out.stderr)
     );
     out.stdout
+}
+
+/// `openssl verify -crl_check` of `cert` against the CRL `crl_der`
+/// (written next to `cert` as PEM): whether it passed, and what openssl
+/// said (a revoked certificate is "certificate revoked", on stderr).
+pub fn openssl_verify_with_crl(
+    root: &Path,
+    chain: &Path,
+    cert: &Path,
+    crl_der: &[u8],
+) -> (bool, String) {
+    let crl_pem = cert.with_extension("crl.pem");
+    std::fs::write(&crl_pem, pem::encode(&pem::Pem::new("X509 CRL", crl_der)))
+        .unwrap_or_else(|e| panic!("writing {}: {e}", crl_pem.display()));
+    let out = Command::new("openssl")
+        .args(["verify", "-crl_check", "-CAfile"])
+        .arg(root)
+        .arg("-untrusted")
+        .arg(chain)
+        .arg("-CRLfile")
+        .arg(&crl_pem)
+        .arg(cert)
+        .output()
+        .expect("running openssl verify");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+/// `openssl crl -text` of a DER CRL.
+pub fn openssl_crl_text(crl_der: &[u8]) -> String {
+    use std::io::Write;
+    let mut child = Command::new("openssl")
+        .args(["crl", "-inform", "DER", "-noout", "-text"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("running openssl crl");
+    child
+        .stdin
+        .take()
+        .expect("openssl's stdin")
+        .write_all(crl_der)
+        .expect("writing the CRL to openssl");
+    let out = child.wait_with_output().expect("waiting for openssl crl");
+    assert!(
+        out.status.success(),
+        "openssl crl failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
