@@ -243,6 +243,19 @@ impl RevocationReason {
         self as i32
     }
 
+    /// RFC 5280 §5.3.1 names, as staff type them.
+    pub fn from_name(name: &str) -> Option<RevocationReason> {
+        Some(match name {
+            "unspecified" => RevocationReason::Unspecified,
+            "keyCompromise" => RevocationReason::KeyCompromise,
+            "affiliationChanged" => RevocationReason::AffiliationChanged,
+            "superseded" => RevocationReason::Superseded,
+            "cessationOfOperation" => RevocationReason::CessationOfOperation,
+            "privilegeWithdrawn" => RevocationReason::PrivilegeWithdrawn,
+            _ => return None,
+        })
+    }
+
     /// Whether a subscriber (not the CA) may choose it.
     pub fn subscriber_may_use(self) -> bool {
         self != RevocationReason::PrivilegeWithdrawn

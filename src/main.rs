@@ -47,6 +47,33 @@ enum Command {
     /// Admin API staff.
     #[command(subcommand)]
     Staff(StaffCommand),
+    /// Certificates (staff revocation).
+    Cert(CertArgs),
+}
+
+#[derive(clap::Args)]
+struct CertArgs {
+    /// Record this staff name in the audit log instead of cli:$USER.
+    #[arg(long = "as", global = true, value_name = "NAME")]
+    as_name: Option<String>,
+    #[command(subcommand)]
+    command: CertCommand,
+}
+
+#[derive(Subcommand)]
+enum CertCommand {
+    /// Revoke a certificate by serial (hex), with any RFC 5280 reason
+    /// (privilegeWithdrawn included) and a reason text for the audit log.
+    Revoke {
+        serial: String,
+        /// unspecified, keyCompromise, affiliationChanged, superseded,
+        /// cessationOfOperation or privilegeWithdrawn.
+        #[arg(long)]
+        code: String,
+        /// Why, recorded in the audit log.
+        #[arg(long)]
+        reason: String,
+    },
 }
 
 #[derive(clap::Args)]
@@ -211,6 +238,21 @@ async fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Eab(cmd) => eab_command(cfg, &cli_actor(), cmd).await,
+        Command::Cert(args) => {
+            let actor = args.as_name.clone().unwrap_or_else(cli_actor);
+            let CertCommand::Revoke {
+                serial,
+                code,
+                reason,
+            } = args.command;
+            let code = trustgate::core::RevocationReason::from_name(&code)
+                .ok_or_else(|| Error::malformed(format!("unknown reason code {code:?}")))?;
+            let store = app::open_store(&cfg)?;
+            trustgate::ra::revocation::revoke_by_staff(&store, &actor, &serial, code, &reason)
+                .await?;
+            println!("revoked {serial}");
+            Ok(())
+        }
         Command::Org(args) => {
             let actor = args.as_name.clone().unwrap_or_else(cli_actor);
             org_command(cfg, &actor, args.command).await

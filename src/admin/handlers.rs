@@ -292,6 +292,42 @@ pub async fn eab_revoke(a: &Admin, c: Call) -> Result<Reply> {
     Reply::json(StatusCode::OK, &eab_view(&cred))
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CertRevokeBody {
+    /// RFC 5280 §5.3.1 name, e.g. "privilegeWithdrawn".
+    code: String,
+    /// Why, for the audit log.
+    reason: String,
+}
+
+/// Staff revocation: any reason code, privilegeWithdrawn included.
+pub async fn cert_revoke(a: &Admin, c: Call) -> Result<Reply> {
+    let body: CertRevokeBody = c.json()?;
+    let code = crate::core::RevocationReason::from_name(&body.code).ok_or_else(|| {
+        Error::new(
+            crate::error::ErrorKind::BadRevocationReason,
+            format!(
+                "unknown reason code {:?}; use unspecified, keyCompromise, affiliationChanged, superseded, cessationOfOperation or privilegeWithdrawn",
+                body.code
+            ),
+        )
+    })?;
+    let serial = c.param(0).to_owned();
+    crate::ra::revocation::revoke_by_staff(
+        a.vetting.store(),
+        &c.actor,
+        &serial,
+        code,
+        &body.reason,
+    )
+    .await?;
+    Reply::json(
+        StatusCode::OK,
+        &serde_json::json!({"serial": serial, "revoked": true, "code": body.code}),
+    )
+}
+
 pub async fn accounts(a: &Admin, c: Call) -> Result<Reply> {
     let id = c.org_id()?;
     a.vetting.get(id).await?;

@@ -92,6 +92,7 @@ pub static ROUTES: &[Route] = {
         r("GET",  "/admin/organizations/{id}/eab",          Some(View),    &[], h!(x::eab_list)),
         r("POST", "/admin/organizations/{id}/eab",          Some(Vet),     &[], h!(x::eab_create)),
         r("POST", "/admin/eab/{key_id}/revoke",             Some(Vet),     &[], h!(x::eab_revoke)),
+        r("POST", "/admin/certificates/{serial}/revoke",    Some(Approve), &[], h!(x::cert_revoke)),
         r("GET",  "/admin/organizations/{id}/accounts",     Some(View),    &[], h!(x::accounts)),
         r("GET",  "/admin/organizations/{id}/certificates", Some(View),    &[], h!(x::certificates)),
         r("GET",  "/admin/orders/blocked",                  Some(View),    &[], h!(x::blocked_orders)),

@@ -8,7 +8,7 @@ use super::Ra;
 use crate::core::{Account, Certificate, RevocationReason};
 use crate::error::{Error, ErrorKind, Result};
 use crate::jose::{AccountKey, Alg, FlattenedJws};
-use crate::sa;
+use crate::sa::{self, Store};
 
 /// Who asks for a revocation (RFC 8555 §7.6): an account, or whoever holds
 /// the certificate's private key.
@@ -56,46 +56,11 @@ impl Ra {
                 })?,
         };
         self.authorize_revocation(&by, &cert, &names, &spki).await?;
-        let now = sa::now();
-        let id = cert.id;
-        let block = (reason == RevocationReason::KeyCompromise).then(|| spki_hash(&spki));
         let actor = match by {
             Revoker::Account(a) => format!("acme:account/{}", a.id),
             Revoker::CertificateKey(_) => "acme:certificate-key".to_owned(),
         };
-        let serial = cert.serial.clone();
-        let revoked = self
-            .store()
-            .write(move |c| {
-                if !sa::certificates::revoke(c, id, reason.code(), now)? {
-                    return Ok(false);
-                }
-                if let Some(h) = &block {
-                    sa::certificates::block_key(c, h, "keyCompromise reported at revocation", now)?;
-                }
-                sa::audit::append(
-                    c,
-                    sa::audit::NewEvent {
-                        actor: &actor,
-                        action: "certificate.revoke",
-                        organization: None,
-                        subject: format!("certificate:{serial}"),
-                        reason: None,
-                        details: serde_json::json!({"reason": reason.code()}),
-                    },
-                    now,
-                )?;
-                Ok(true)
-            })
-            .await?;
-        if !revoked {
-            return Err(Error::new(
-                ErrorKind::AlreadyRevoked,
-                "the certificate is already revoked",
-            ));
-        }
-        tracing::info!(serial = %cert.serial, reason = reason.code(), "certificate revoked");
-        Ok(())
+        record_revocation(self.store(), &cert, reason, &actor, None).await
     }
 
     /// RFC 8555 §7.6: the issuing account, an account with valid
@@ -203,6 +168,76 @@ impl Ra {
         tracing::info!(account = id.0, "account key changed");
         self.account_for_request(id).await
     }
+}
+
+/// Staff revocation (admin API and CLI): any reason, including
+/// privilegeWithdrawn, which only the CA may use (BR 4.9.1.1); `comment`
+/// says why, for the audit log.
+pub async fn revoke_by_staff(
+    store: &Store,
+    actor: &str,
+    serial: &str,
+    reason: RevocationReason,
+    comment: &str,
+) -> Result<()> {
+    if comment.trim().is_empty() {
+        return Err(Error::malformed("staff revocation needs a reason text"));
+    }
+    let s = serial.to_ascii_lowercase();
+    let cert = store
+        .run(move |c| sa::certificates::by_serial(c, &s))
+        .await?
+        .ok_or_else(|| Error::not_found(format!("no certificate with serial {serial}")))?;
+    record_revocation(store, &cert, reason, actor, Some(comment.to_owned())).await
+}
+
+/// Marks the certificate revoked (once), blocks its key on keyCompromise,
+/// and writes the audit event, in one transaction.
+async fn record_revocation(
+    store: &Store,
+    cert: &Certificate,
+    reason: RevocationReason,
+    actor: &str,
+    comment: Option<String>,
+) -> Result<()> {
+    let (_, _, spki) = parse_certificate(&cert.der)?;
+    let now = sa::now();
+    let id = cert.id;
+    let block = (reason == RevocationReason::KeyCompromise).then(|| spki_hash(&spki));
+    let serial = cert.serial.clone();
+    let (who, account) = (actor.to_owned(), cert.account_id);
+    let revoked = store
+        .write(move |c| {
+            let organization = sa::organizations::for_account(c, account)?.map(|o| o.id);
+            if !sa::certificates::revoke(c, id, reason.code(), now)? {
+                return Ok(false);
+            }
+            if let Some(h) = &block {
+                sa::certificates::block_key(c, h, "keyCompromise reported at revocation", now)?;
+            }
+            sa::audit::append(
+                c,
+                sa::audit::NewEvent {
+                    actor: &who,
+                    action: "certificate.revoke",
+                    organization,
+                    subject: format!("certificate:{serial}"),
+                    reason: comment.as_deref(),
+                    details: serde_json::json!({"reason": reason.code()}),
+                },
+                now,
+            )?;
+            Ok(true)
+        })
+        .await?;
+    if !revoked {
+        return Err(Error::new(
+            ErrorKind::AlreadyRevoked,
+            "the certificate is already revoked",
+        ));
+    }
+    tracing::info!(serial = %cert.serial, reason = reason.code(), actor, "certificate revoked");
+    Ok(())
 }
 
 /// Serial (hex), DNS names, and SPKI DER of a certificate.

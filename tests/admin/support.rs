@@ -184,8 +184,12 @@ impl Server {
 
     /// Runs SQL on the server's database (rows the ACME side would write).
     pub fn sql(&self, sql: &str) {
+        use diesel::connection::SimpleConnection;
         let mut c =
             diesel::SqliteConnection::establish(&self.cfg.database_url()).expect("database");
+        // The server writes too (CRLs at start-up): wait for its lock.
+        c.batch_execute("PRAGMA busy_timeout = 10000")
+            .expect("busy_timeout");
         diesel::sql_query(sql).execute(&mut c).expect(sql);
     }
 }

@@ -319,3 +319,73 @@ async fn revocation_is_published_in_the_certificates_crl() {
         "the CRL lists the certificate within seconds of revocation"
     );
 }
+
+#[tokio::test]
+async fn staff_revoke_with_privilege_withdrawn_and_it_is_audited() {
+    use trustgate::core::RevocationReason;
+    use trustgate::ra::revocation::revoke_by_staff;
+    let (s, c) = registered().await;
+    let (der, _) = issue(
+        &s,
+        &c,
+        &["a.example.test"],
+        &rcgen::KeyPair::generate().unwrap(),
+    )
+    .await;
+    let (_, cert) = x509_parser::parse_x509_certificate(&der).unwrap();
+    let serial: String = cert
+        .raw_serial()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let store = trustgate::app::open_store(&s.cfg).unwrap();
+    let err = revoke_by_staff(
+        &store,
+        "carol",
+        &serial,
+        RevocationReason::PrivilegeWithdrawn,
+        " ",
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(
+        err.kind,
+        trustgate::error::ErrorKind::Malformed,
+        "a reason text is required"
+    );
+    revoke_by_staff(
+        &store,
+        "carol",
+        &serial,
+        RevocationReason::PrivilegeWithdrawn,
+        "contract ended",
+    )
+    .await
+    .unwrap();
+    assert!(revoked(&s)[0].ends_with(":9"));
+    let audit = s.vetting().audit(None, 10).await.unwrap();
+    let e = audit
+        .iter()
+        .find(|e| e.action == "certificate.revoke")
+        .unwrap();
+    assert_eq!(
+        (e.actor.as_str(), e.reason.as_deref()),
+        ("carol", Some("contract ended"))
+    );
+    assert!(
+        e.organization.is_some(),
+        "filed under the certificate's organization"
+    );
+    let again = revoke_by_staff(
+        &store,
+        "carol",
+        &serial,
+        RevocationReason::Superseded,
+        "again",
+    )
+    .await;
+    assert_eq!(
+        again.unwrap_err().kind,
+        trustgate::error::ErrorKind::AlreadyRevoked
+    );
+}

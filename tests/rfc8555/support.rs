@@ -291,7 +291,12 @@ pub fn with_db<T>(url: &str, f: impl FnOnce(&mut Db) -> T) -> T {
     let mut db = if url.starts_with("postgres") {
         Db::Pg(diesel::PgConnection::establish(url).expect("postgres"))
     } else {
-        Db::Sqlite(diesel::SqliteConnection::establish(url).expect("sqlite"))
+        use diesel::connection::SimpleConnection;
+        let mut c = diesel::SqliteConnection::establish(url).expect("sqlite");
+        // The server writes concurrently (CRLs, validations): wait for its lock.
+        c.batch_execute("PRAGMA busy_timeout = 10000")
+            .expect("busy_timeout");
+        Db::Sqlite(c)
     };
     f(&mut db)
 }

@@ -1,0 +1,209 @@
+//! The per-order cryptography floor: what one ACME order costs in CPU for
+//! signatures alone, whatever the database and HTTP stack do.
+//!
+//! One order (newOrder, authz POST-as-GET, challenge, one authz poll,
+//! finalize, one order poll, certificate download) is 7 JWS requests,
+//! each verified the way `wfe::jws` does it (`AccountKey::from_jwk` on the
+//! stored key, then `verify`); finalize parses and verifies one CSR; the CA
+//! signs one certificate (`CertificateAuthority::issue`, which also signs
+//! and lints a throwaway copy first). `per-order floor` runs all of it.
+//!
+//! Run: `cargo bench --bench crypto` (see docs/benchmarks.md).
+
+use std::hint::black_box;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use base64::Engine;
+use criterion::{criterion_group, criterion_main, Criterion};
+use ring::rand::SystemRandom;
+use ring::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
+use serde_json::{json, Map, Value};
+use time::{Duration, OffsetDateTime};
+use trustgate::ca::profile::Profile;
+use trustgate::ca::{CertificateAuthority, IssuanceRequest, Serial, SubjectInfo};
+use trustgate::jose::{AccountKey, Alg};
+
+/// JWS verifications one order needs (see the module comment).
+const VERIFICATIONS_PER_ORDER: usize = 7;
+
+struct Fixture {
+    jwk: Map<String, Value>,
+    /// (signing input, signature) of each of the order's requests.
+    requests: Vec<(String, Vec<u8>)>,
+    csr_der: Vec<u8>,
+    request: IssuanceRequest,
+    ca: CertificateAuthority,
+    _dir: tempfile::TempDir,
+}
+
+fn fixture() -> Fixture {
+    let rng = SystemRandom::new();
+    let pkcs8 =
+        EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).expect("P-256 key");
+    let key = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref(), &rng)
+        .expect("P-256 key loads");
+    let point = key.public_key().as_ref();
+    let jwk = json!({
+        "kty": "EC", "crv": "P-256",
+        "x": B64.encode(&point[1..33]), "y": B64.encode(&point[33..65]),
+    });
+    let jwk = jwk.as_object().expect("object").clone();
+
+    let base = "https://localhost:14000/acme";
+    let urls = [
+        format!("{base}/new-order"),
+        format!("{base}/authz/1"),
+        format!("{base}/chall/1"),
+        format!("{base}/authz/1"),
+        format!("{base}/order/1/finalize"),
+        format!("{base}/order/1"),
+        format!("{base}/cert/1"),
+    ];
+    let requests = urls
+        .iter()
+        .enumerate()
+        .map(|(i, url)| {
+            let protected = B64.encode(
+                json!({"alg": "ES256", "kid": format!("{base}/acct/1"),
+                       "nonce": format!("nonce-{i}-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"),
+                       "url": url})
+                .to_string(),
+            );
+            let payload =
+                B64.encode(r#"{"identifiers":[{"type":"dns","value":"a.example.test"}]}"#);
+            let input = format!("{protected}.{payload}");
+            let sig = key.sign(&rng, input.as_bytes()).expect("sign");
+            (input, sig.as_ref().to_vec())
+        })
+        .collect::<Vec<_>>();
+    assert_eq!(requests.len(), VERIFICATIONS_PER_ORDER);
+
+    let names = vec!["a.example.test".to_owned()];
+    let leaf_key = rcgen::KeyPair::generate().expect("leaf key");
+    let mut params = rcgen::CertificateParams::new(names.clone()).expect("params");
+    params.distinguished_name = rcgen::DistinguishedName::new();
+    let csr_der = params
+        .serialize_request(&leaf_key)
+        .expect("CSR")
+        .der()
+        .to_vec();
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (root, cert, ikey) = (
+        dir.path().join("ca/root.pem"),
+        dir.path().join("ca/intermediate.pem"),
+        dir.path().join("ca/intermediate.key"),
+    );
+    trustgate::ca::dev::generate_hierarchy("trustgate Bench", &root, &cert, &ikey)
+        .expect("dev hierarchy");
+    let ca = CertificateAuthority::load(&root, &cert, &ikey).expect("CA loads");
+    let now = OffsetDateTime::now_utc();
+    let request = IssuanceRequest {
+        public_key_der: rcgen::PublicKeyData::subject_public_key_info(&leaf_key),
+        names,
+        profile: Profile::Ov,
+        not_before: now - Duration::minutes(1),
+        not_after: now + Duration::days(90),
+        serial: Serial::random().expect("serial"),
+        crl_url: Some("http://localhost:14002/crl/1.crl".into()),
+        issuer_url: Some("http://localhost:14002/intermediate.der".into()),
+        subject: Some(SubjectInfo {
+            organization: "例示株式会社".into(),
+            country: "JP".into(),
+            state_or_province: Some("東京都".into()),
+            locality: Some("千代田区".into()),
+            ev: None,
+        }),
+    };
+    Fixture {
+        jwk,
+        requests,
+        csr_der,
+        request,
+        ca,
+        _dir: dir,
+    }
+}
+
+/// One request's signature check as the WFE does it: the stored JWK is
+/// vetted (and thumbprinted) again, then the signature verified.
+fn verify_one(f: &Fixture, i: usize) {
+    let (input, sig) = &f.requests[i];
+    let key = AccountKey::from_jwk(&f.jwk).expect("key");
+    key.verify(Alg::Es256, input.as_bytes(), sig)
+        .expect("signature verifies");
+}
+
+fn verify_order(f: &Fixture) {
+    for i in 0..VERIFICATIONS_PER_ORDER {
+        verify_one(f, i);
+    }
+}
+
+fn csr(f: &Fixture) {
+    black_box(trustgate::ca::csr::parse(black_box(&f.csr_der)).expect("CSR parses"));
+}
+
+fn issue(f: &Fixture) {
+    black_box(f.ca.issue(black_box(&f.request)).expect("issues"));
+}
+
+fn benches(c: &mut Criterion) {
+    let f = fixture();
+    // The pieces each also run once outside the timer, so a broken
+    // fixture fails loudly rather than timing an error path.
+    verify_order(&f);
+    csr(&f);
+    issue(&f);
+
+    let key = AccountKey::from_jwk(&f.jwk).expect("key");
+    let (input, sig) = &f.requests[0];
+    c.bench_function("jws: AccountKey::verify (JWK already vetted)", |b| {
+        b.iter(|| {
+            key.verify(Alg::Es256, black_box(input.as_bytes()), black_box(sig))
+                .expect("verifies")
+        })
+    });
+    // Reference, not part of the floor: the same check with ring alone,
+    // the primitive the rest of the crate (CSR, certificates) uses.
+    let point = {
+        let x = B64.decode(f.jwk["x"].as_str().expect("x")).expect("b64");
+        let y = B64.decode(f.jwk["y"].as_str().expect("y")).expect("b64");
+        [&[4u8][..], &x, &y].concat()
+    };
+    let ring_key =
+        ring::signature::UnparsedPublicKey::new(&ring::signature::ECDSA_P256_SHA256_FIXED, point);
+    c.bench_function("reference: ring ES256 verify", |b| {
+        b.iter(|| {
+            ring_key
+                .verify(black_box(input.as_bytes()), black_box(sig))
+                .expect("verifies")
+        })
+    });
+    c.bench_function("jws: from_jwk + ES256 verify (one request)", |b| {
+        b.iter(|| verify_one(&f, 0))
+    });
+    c.bench_function("jws: 7 verifications (one order)", |b| {
+        b.iter(|| verify_order(&f))
+    });
+    c.bench_function("csr: parse + verify", |b| b.iter(|| csr(&f)));
+    c.bench_function("ca: issue (lint copy + real signature + lint)", |b| {
+        b.iter(|| issue(&f))
+    });
+    c.bench_function("per-order floor (7 JWS + CSR + issue)", |b| {
+        b.iter(|| {
+            verify_order(&f);
+            csr(&f);
+            issue(&f);
+        })
+    });
+}
+
+criterion_group! {
+    name = crypto;
+    config = Criterion::default()
+        .warm_up_time(std::time::Duration::from_secs(1))
+        .measurement_time(std::time::Duration::from_secs(3));
+    targets = benches
+}
+criterion_main!(crypto);
