@@ -4,8 +4,6 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine;
-use josekit::jwk::Jwk;
-use josekit::jws::JwsVerifier;
 use serde_json::{Map, Value};
 
 use crate::error::{Error, ErrorKind, Result};
@@ -176,36 +174,42 @@ impl AccountKey {
                 "the JWS algorithm does not match the key type",
             ));
         }
-        let jwk = Jwk::from_map(self.jwk.clone())
-            .map_err(|e| Error::malformed(format!("invalid JWK: {e}")))?;
-        let bad_key = |e: josekit::JoseError| {
-            Error::new(ErrorKind::BadPublicKey, format!("unusable key: {e}"))
+        // ring directly: josekit would build an OpenSSL key from the JWK on
+        // every request, three times the cost (docs/benchmarks.md).
+        use ring::signature::{self as sig, UnparsedPublicKey};
+        let member = |k: &str| {
+            self.jwk
+                .get(k)
+                .and_then(Value::as_str)
+                .and_then(|v| B64.decode(v).ok())
+                .ok_or_else(|| Error::internal("validated JWK lost a member"))
         };
-        let verifier: Box<dyn JwsVerifier> = match alg {
-            Alg::Rs256 => Box::new(
-                josekit::jws::RS256
-                    .verifier_from_jwk(&jwk)
-                    .map_err(bad_key)?,
-            ),
-            Alg::Es256 => Box::new(
-                josekit::jws::ES256
-                    .verifier_from_jwk(&jwk)
-                    .map_err(bad_key)?,
-            ),
-            Alg::Es384 => Box::new(
-                josekit::jws::ES384
-                    .verifier_from_jwk(&jwk)
-                    .map_err(bad_key)?,
-            ),
-            Alg::EdDsa => Box::new(
-                josekit::jws::EdDSA
-                    .verifier_from_jwk(&jwk)
-                    .map_err(bad_key)?,
-            ),
+        let verified = match self.kind {
+            KeyKind::Rsa { .. } => {
+                let (n, e) = (member("n")?, member("e")?);
+                sig::RsaPublicKeyComponents {
+                    n: strip_zeros(&n),
+                    e: strip_zeros(&e),
+                }
+                .verify(&sig::RSA_PKCS1_2048_8192_SHA256, signing_input, signature)
+            }
+            KeyKind::P256 | KeyKind::P384 => {
+                // JWS ECDSA signatures are the fixed-width r ‖ s (RFC 7518 §3.4).
+                let algorithm = if self.kind == KeyKind::P256 {
+                    &sig::ECDSA_P256_SHA256_FIXED
+                } else {
+                    &sig::ECDSA_P384_SHA384_FIXED
+                };
+                let mut point = vec![4u8];
+                point.extend(member("x")?);
+                point.extend(member("y")?);
+                UnparsedPublicKey::new(algorithm, point).verify(signing_input, signature)
+            }
+            KeyKind::Ed25519 => {
+                UnparsedPublicKey::new(&sig::ED25519, member("x")?).verify(signing_input, signature)
+            }
         };
-        verifier
-            .verify(signing_input, signature)
-            .map_err(|_| Error::malformed("JWS signature is invalid"))
+        verified.map_err(|_| Error::malformed("JWS signature is invalid"))
     }
 
     /// Whether a SubjectPublicKeyInfo (from a CSR) holds this same key.
@@ -380,6 +384,57 @@ mod tests {
         let jwk = serde_json::json!({"kty":"EC","crv":"P-256","x":"AA","y":"AA","d":"AA"});
         let err = AccountKey::from_jwk(jwk.as_object().expect("object")).unwrap_err();
         assert_eq!(err.kind, ErrorKind::Malformed);
+    }
+
+    #[test]
+    fn verifies_es256_es384_eddsa_rs256_as_clients_sign() {
+        use josekit::jws::{EdDSA, ES256, ES384, RS256};
+        let input = b"protected.payload";
+        let cases: Vec<(Alg, Box<dyn josekit::jws::JwsSigner>, josekit::jwk::Jwk)> = vec![
+            {
+                let k = ES256.generate_key_pair().unwrap();
+                (
+                    Alg::Es256,
+                    Box::new(ES256.signer_from_jwk(&k.to_jwk_private_key()).unwrap()),
+                    k.to_jwk_public_key(),
+                )
+            },
+            {
+                let k = ES384.generate_key_pair().unwrap();
+                (
+                    Alg::Es384,
+                    Box::new(ES384.signer_from_jwk(&k.to_jwk_private_key()).unwrap()),
+                    k.to_jwk_public_key(),
+                )
+            },
+            {
+                let k = EdDSA
+                    .generate_key_pair(josekit::jwk::alg::ed::EdCurve::Ed25519)
+                    .unwrap();
+                (
+                    Alg::EdDsa,
+                    Box::new(EdDSA.signer_from_jwk(&k.to_jwk_private_key()).unwrap()),
+                    k.to_jwk_public_key(),
+                )
+            },
+            {
+                let k = RS256.generate_key_pair(2048).unwrap();
+                (
+                    Alg::Rs256,
+                    Box::new(RS256.signer_from_jwk(&k.to_jwk_private_key()).unwrap()),
+                    k.to_jwk_public_key(),
+                )
+            },
+        ];
+        for (alg, signer, jwk) in cases {
+            let key = AccountKey::from_jwk(jwk.as_ref()).unwrap();
+            let signature = signer.sign(input).unwrap();
+            assert!(key.verify(alg, input, &signature).is_ok(), "{alg:?}");
+            assert_eq!(
+                key.verify(alg, b"other", &signature).unwrap_err().kind,
+                ErrorKind::Malformed
+            );
+        }
     }
 
     #[test]
