@@ -74,6 +74,7 @@ impl App {
         let store = tokio::task::spawn_blocking(move || open_store(&c2))
             .await
             .map_err(|e| Error::internal(format!("opening the store: {e}")))??;
+        crate::vetting::sealing::check_config(&cfg.vetting)?;
         let ca = Arc::new(load_ca(&cfg)?);
         let va = Validator::new(&cfg.va)?;
         let ra = Ra::new(cfg.clone(), store.clone(), ca.clone(), va);

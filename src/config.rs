@@ -14,6 +14,7 @@ pub const ENV_DATABASE_URL: &str = "TRUSTGATE_DATABASE_URL";
 pub const ENV_BASE_URL: &str = "TRUSTGATE_BASE_URL";
 pub const ENV_LISTEN: &str = "TRUSTGATE_LISTEN";
 pub const ENV_DATA_DIR: &str = "TRUSTGATE_DATA_DIR";
+pub const ENV_EAB_ENCRYPTION_KEY: &str = "TRUSTGATE_EAB_ENCRYPTION_KEY";
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -170,6 +171,12 @@ pub struct VettingConfig {
     /// Days vetting data may be relied on, counted from the oldest check
     /// behind the approval; never more than the CA/Browser Forum's 398.
     pub max_age_days: u32,
+    /// base64url of 32 random bytes: EAB HMAC keys are stored sealed with
+    /// it (AES-256-GCM), so a copy of the database (backup, replica) does
+    /// not yield them. Prefer the TRUSTGATE_EAB_ENCRYPTION_KEY environment
+    /// variable. Without it keys are stored unsealed (development only; a
+    /// warning is logged).
+    pub eab_encryption_key: Option<String>,
 }
 
 impl Default for VettingConfig {
@@ -177,6 +184,7 @@ impl Default for VettingConfig {
         VettingConfig {
             four_eyes: true,
             max_age_days: MAX_IDENTITY_REUSE_DAYS,
+            eab_encryption_key: None,
         }
     }
 }
@@ -420,6 +428,9 @@ impl Config {
     }
 
     fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) {
+        if let Some(v) = get(ENV_EAB_ENCRYPTION_KEY) {
+            self.vetting.eab_encryption_key = Some(v);
+        }
         if let Some(v) = get(ENV_DATA_DIR) {
             self.data_dir = v.into();
         }

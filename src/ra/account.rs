@@ -116,9 +116,11 @@ impl Ra {
                     "external account binding key id {kid:?} is unknown"
                 ))
             })?;
+        let hmac_key =
+            crate::vetting::sealing::open(&self.cfg().vetting, &cred.key_id, &cred.hmac_key)?;
         jose::verify_hmac(
             alg,
-            &cred.hmac_key,
+            &hmac_key,
             jws.signing_input().as_bytes(),
             &jws.signature,
         )?;

@@ -42,6 +42,7 @@ impl Vetting {
         let now = sa::now();
         let expires_at = opts.expires_in.map(|d| now + d);
         let hmac_key = B64.encode(&key);
+        let sealed = super::sealing::seal(&self.cfg, &key_id, &key)?;
         let actor = actor.to_owned();
         let credential = self
             .store()
@@ -53,7 +54,7 @@ impl Vetting {
                     sa::eab::NewEab {
                         key_id: &key_id,
                         organization: org,
-                        hmac_key: &key,
+                        hmac_key: &sealed,
                         note: &opts.note,
                         single_use: opts.single_use,
                         expires_at,

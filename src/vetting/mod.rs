@@ -17,6 +17,7 @@ pub mod checks;
 pub mod eab;
 pub mod gate;
 pub mod organization;
+pub mod sealing;
 
 use checks::{approval_blockers, vetted_at, Check, CheckRecord, Transition, VettingStatus};
 use organization::OrganizationData;

@@ -97,6 +97,9 @@ impl Server {
         cfg.va.dnssec = false;
         cfg.va.timeout_secs = 5;
         cfg.admin.listen = Some("127.0.0.1:0".parse().expect("addr"));
+        // EAB keys sealed at rest, as production should run (the certbot
+        // suite runs without a key, the development default).
+        cfg.vetting.eab_encryption_key = Some(B64.encode([9u8; 32]));
         cfg.publish.listen = Some("127.0.0.1:0".parse().expect("addr"));
         let pg = pg_database();
         if let Some((_, url)) = &pg {
