@@ -103,9 +103,7 @@ async fn renewal_info_suggests_the_last_part_of_validity_and_now_once_revoked() 
 
 #[tokio::test]
 async fn expiring_vetting_moves_the_window_earlier() {
-    let s = Server::start_with(|c| c.vetting.max_age_days = 30).await;
-    let mut c = Client::new(&s).await;
-    c.register(&s).await;
+    let (s, c) = registered_with(|c| c.vetting.max_age_days = 30).await;
     let (der, _) = issue(
         &s,
         &c,
@@ -130,9 +128,7 @@ async fn expiring_vetting_moves_the_window_earlier() {
 
 #[tokio::test]
 async fn replaces_is_checked() {
-    let s = Server::start().await;
-    let mut c = Client::new(&s).await;
-    c.register(&s).await;
+    let (s, c) = registered().await;
     let (der, _) = issue(
         &s,
         &c,

@@ -5,13 +5,6 @@ use serde_json::json;
 
 use crate::support::*;
 
-async fn registered() -> (Server, Client) {
-    let s = Server::start().await;
-    let mut c = Client::new(&s).await;
-    c.register(&s).await;
-    (s, c)
-}
-
 #[tokio::test]
 async fn missing_bad_and_replayed_nonces_are_bad_nonce() {
     let (s, c) = registered().await;

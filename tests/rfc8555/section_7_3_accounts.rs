@@ -226,9 +226,7 @@ async fn terms_of_service_must_be_agreed_when_configured() {
 
 #[tokio::test]
 async fn account_update_and_deactivation() {
-    let s = Server::start().await;
-    let mut c = Client::new(&s).await;
-    c.register(&s).await;
+    let (s, c) = registered().await;
     let kid = c.kid.clone().unwrap();
     let r = c
         .post(&kid, Some(&json!({"contact": ["mailto:new@example.test"]})))

@@ -6,13 +6,6 @@ use serde_json::{json, Value};
 
 use crate::support::*;
 
-async fn registered() -> (Server, Client) {
-    let s = Server::start().await;
-    let mut c = Client::new(&s).await;
-    c.register(&s).await;
-    (s, c)
-}
-
 #[tokio::test]
 async fn full_issuance_with_http01() {
     let (s, c) = registered().await;
@@ -249,9 +242,7 @@ async fn weak_keys_and_bad_signatures_are_refused() {
 
 #[tokio::test]
 async fn bad_identifiers_get_subproblems_and_create_nothing() {
-    let s = Server::start_with(|c| c.acme.blocked_suffixes = vec!["blocked.test".into()]).await;
-    let mut c = Client::new(&s).await;
-    c.register(&s).await;
+    let (s, c) = registered_with(|c| c.acme.blocked_suffixes = vec!["blocked.test".into()]).await;
     let before = s.counts();
     let r = c
         .new_order(&["ok.example.test", "bad_name.example.test", "x.blocked.test"])
@@ -287,9 +278,7 @@ async fn bad_identifiers_get_subproblems_and_create_nothing() {
 
 #[tokio::test]
 async fn too_many_names_are_refused() {
-    let s = Server::start_with(|c| c.acme.max_names = 2).await;
-    let mut c = Client::new(&s).await;
-    c.register(&s).await;
+    let (s, c) = registered_with(|c| c.acme.max_names = 2).await;
     c.new_order(&["a.example.test", "b.example.test", "c.example.test"])
         .await
         .problem("rejectedIdentifier");

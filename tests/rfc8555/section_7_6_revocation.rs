@@ -5,13 +5,6 @@ use serde_json::json;
 
 use crate::support::*;
 
-async fn registered() -> (Server, Client) {
-    let s = Server::start().await;
-    let mut c = Client::new(&s).await;
-    c.register(&s).await;
-    (s, c)
-}
-
 fn revoked(s: &Server) -> Vec<String> {
     s.sql_text("SELECT serial || ':' || CAST(revocation_reason AS TEXT) AS t FROM certificates WHERE revoked_at IS NOT NULL")
 }
@@ -239,9 +232,7 @@ fn crl_and_issuer_urls(der: &[u8]) -> (String, String) {
 
 #[tokio::test]
 async fn revocation_is_published_in_the_certificates_crl() {
-    let s = Server::start_with(|c| c.publish.regenerate_secs = 1).await;
-    let mut c = Client::new(&s).await;
-    c.register(&s).await;
+    let (s, c) = registered_with(|c| c.publish.regenerate_secs = 1).await;
     let (der, _) = issue(
         &s,
         &c,

@@ -39,6 +39,20 @@ pub struct Server {
     _dns: DnsResponder,
 }
 
+/// A server and a client registered with an EAB credential of an
+/// approved organization.
+pub async fn registered() -> (Server, Client) {
+    registered_with(|_| {}).await
+}
+
+/// As `registered`, with the configuration tweaked first.
+pub async fn registered_with(tweak: impl FnOnce(&mut Config)) -> (Server, Client) {
+    let s = Server::start_with(tweak).await;
+    let mut c = Client::new(&s).await;
+    c.register(&s).await;
+    (s, c)
+}
+
 /// Passing checks for every kind the level requires.
 pub fn checks_for(level: Level) -> Vec<CheckRecord> {
     let mut v = vec![
