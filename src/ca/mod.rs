@@ -134,6 +134,9 @@ pub struct CertificateAuthority {
     root_pem: String,
     intermediate_pem: String,
     intermediate_der: Vec<u8>,
+    /// The intermediate's subject key identifier: every certificate's AKI,
+    /// and the first half of an ARI certificate identifier (RFC 9773).
+    intermediate_key_id: Option<Vec<u8>>,
 }
 
 impl fmt::Debug for CertificateAuthority {
@@ -228,6 +231,7 @@ impl CertificateAuthority {
             )));
         }
 
+        let intermediate_key_id = lint::subject_key_id(&inter).map(<[u8]>::to_vec);
         let intermediate_pem = cert_pem(&intermediate_der);
         let alg = key.algorithm();
         let issuer = Issuer::from_ca_cert_pem(&intermediate_pem, key)
@@ -257,6 +261,7 @@ impl CertificateAuthority {
             root_pem: cert_pem(&root_der),
             intermediate_pem,
             intermediate_der,
+            intermediate_key_id,
         })
     }
 
@@ -272,6 +277,11 @@ impl CertificateAuthority {
 
     /// DER of the intermediate (what an AIA caIssuers URL serves, RFC 5280
     /// §4.2.2.1).
+    /// The intermediate's subject key identifier, if it has one.
+    pub fn intermediate_key_id(&self) -> Option<&[u8]> {
+        self.intermediate_key_id.as_deref()
+    }
+
     pub fn intermediate_der(&self) -> &[u8] {
         &self.intermediate_der
     }

@@ -54,8 +54,8 @@ pub fn before_deadline(
 }
 
 /// RFC 9773 §4.1: base64url(AKI keyIdentifier) "." base64url(serial).
-/// Returns the AKI and the serial in hex.
-fn parse_cert_id(id: &str) -> Result<(Vec<u8>, String)> {
+/// Returns the AKI and the serial's bytes.
+fn parse_cert_id(id: &str) -> Result<(Vec<u8>, Vec<u8>)> {
     let bad = || Error::malformed(format!("{id:?} is not an ARI certificate identifier"));
     let (aki, serial) = id.split_once('.').ok_or_else(bad)?;
     let aki = B64.decode(aki).map_err(|_| bad())?;
@@ -63,39 +63,35 @@ fn parse_cert_id(id: &str) -> Result<(Vec<u8>, String)> {
     if aki.is_empty() || serial.is_empty() {
         return Err(bad());
     }
-    Ok((aki, serial.iter().map(|b| format!("{b:02x}")).collect()))
+    Ok((aki, serial))
 }
 
 impl Ra {
-    /// The certificate an ARI identifier names, if this CA issued it.
-    async fn certificate_by_ari_id(&self, id: &str) -> Result<Certificate> {
+    /// The certificate an ARI identifier names, if this CA issued it, and
+    /// the identifier in canonical form (so two spellings of one
+    /// certificate compare equal).
+    async fn certificate_by_ari_id(&self, id: &str) -> Result<(Certificate, String)> {
         let (aki, serial) = parse_cert_id(id)?;
-        if aki != self.issuer_key_id()? {
+        let issuer_key_id = self
+            .ca()
+            .intermediate_key_id()
+            .ok_or_else(|| Error::internal("the intermediate has no subject key identifier"))?;
+        if aki != issuer_key_id {
             return Err(Error::not_found("this CA did not issue that certificate"));
         }
-        self.store()
-            .run(move |c| sa::certificates::by_serial(c, &serial))
+        let canonical = format!("{}.{}", B64.encode(&aki), B64.encode(&serial));
+        let hex: String = serial.iter().map(|b| format!("{b:02x}")).collect();
+        let cert = self
+            .store()
+            .run(move |c| sa::certificates::by_serial(c, &hex))
             .await?
-            .ok_or_else(|| Error::not_found("no certificate with that serial"))
-    }
-
-    /// The subject key identifier of the issuing intermediate.
-    fn issuer_key_id(&self) -> Result<Vec<u8>> {
-        use x509_parser::prelude::*;
-        let (_, cert) = X509Certificate::from_der(self.ca().intermediate_der())
-            .map_err(|e| Error::internal(format!("parsing the intermediate: {e}")))?;
-        cert.extensions()
-            .iter()
-            .find_map(|e| match e.parsed_extension() {
-                ParsedExtension::SubjectKeyIdentifier(k) => Some(k.0.to_vec()),
-                _ => None,
-            })
-            .ok_or_else(|| Error::internal("the intermediate has no subject key identifier"))
+            .ok_or_else(|| Error::not_found("no certificate with that serial"))?;
+        Ok((cert, canonical))
     }
 
     /// RFC 9773 §4.2.
     pub async fn renewal_info(&self, id: &str) -> Result<RenewalWindow> {
-        let cert = self.certificate_by_ari_id(id).await?;
+        let (cert, _) = self.certificate_by_ari_id(id).await?;
         let now = sa::now();
         if cert.revoked_at.is_some() {
             // A window in the past: renew now.
@@ -144,13 +140,7 @@ impl Ra {
     /// account's and not already replaced. Returns the identifier in
     /// canonical form, so two spellings of one certificate compare equal.
     pub(super) async fn check_replaces(&self, acct: &Account, id: &str) -> Result<String> {
-        let cert = self.certificate_by_ari_id(id).await?;
-        let (aki, _) = parse_cert_id(id)?;
-        let serial_bytes: Vec<u8> = (0..cert.serial.len())
-            .step_by(2)
-            .filter_map(|i| u8::from_str_radix(&cert.serial[i..i + 2], 16).ok())
-            .collect();
-        let canonical = format!("{}.{}", B64.encode(aki), B64.encode(serial_bytes));
+        let (cert, canonical) = self.certificate_by_ari_id(id).await?;
         owned_by(cert.account_id, acct, "certificate").map_err(|_| {
             Error::unauthorized("the certificate in replaces was not issued to this account")
         })?;
@@ -197,7 +187,7 @@ mod tests {
     fn cert_ids() {
         let (aki, serial) = parse_cert_id("aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE").unwrap();
         assert_eq!(aki.len(), 20);
-        assert_eq!(serial, "0087654321");
+        assert_eq!(serial, [0x00, 0x87, 0x65, 0x43, 0x21]);
         assert!(parse_cert_id("nodot").is_err());
         assert!(parse_cert_id(".AA").is_err());
     }
