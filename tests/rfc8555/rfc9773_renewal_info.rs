@@ -104,13 +104,7 @@ async fn renewal_info_suggests_the_last_part_of_validity_and_now_once_revoked() 
 #[tokio::test]
 async fn expiring_vetting_moves_the_window_earlier() {
     let (s, c) = registered_with(|c| c.vetting.max_age_days = 30).await;
-    let (der, _) = issue(
-        &s,
-        &c,
-        &["a.example.test"],
-        &rcgen::KeyPair::generate().unwrap(),
-    )
-    .await;
+    let (der, _) = issue_fresh(&s, &c, &["a.example.test"]).await;
     let base = c.dir("renewalInfo");
     let w = send(
         &c.http,
@@ -129,13 +123,7 @@ async fn expiring_vetting_moves_the_window_earlier() {
 #[tokio::test]
 async fn replaces_is_checked() {
     let (s, c) = registered().await;
-    let (der, _) = issue(
-        &s,
-        &c,
-        &["a.example.test"],
-        &rcgen::KeyPair::generate().unwrap(),
-    )
-    .await;
+    let (der, _) = issue_fresh(&s, &c, &["a.example.test"]).await;
     let id = cert_id(&der);
     let ids = json!([{"type": "dns", "value": "a.example.test"}]);
     let mut other = Client::new(&s).await;

@@ -233,13 +233,7 @@ fn crl_and_issuer_urls(der: &[u8]) -> (String, String) {
 #[tokio::test]
 async fn revocation_is_published_in_the_certificates_crl() {
     let (s, c) = registered_with(|c| c.publish.regenerate_secs = 1).await;
-    let (der, _) = issue(
-        &s,
-        &c,
-        &["a.example.test"],
-        &rcgen::KeyPair::generate().unwrap(),
-    )
-    .await;
+    let (der, _) = issue_fresh(&s, &c, &["a.example.test"]).await;
     let (crl_url, issuer_url) = crl_and_issuer_urls(&der);
     assert!(
         crl_url.starts_with("http://") && crl_url.ends_with(".crl"),
@@ -316,13 +310,7 @@ async fn staff_revoke_with_privilege_withdrawn_and_it_is_audited() {
     use trustgate::core::RevocationReason;
     use trustgate::ra::revocation::revoke_by_staff;
     let (s, c) = registered().await;
-    let (der, _) = issue(
-        &s,
-        &c,
-        &["a.example.test"],
-        &rcgen::KeyPair::generate().unwrap(),
-    )
-    .await;
+    let (der, _) = issue_fresh(&s, &c, &["a.example.test"]).await;
     let (_, cert) = x509_parser::parse_x509_certificate(&der).unwrap();
     let serial: String = cert
         .raw_serial()

@@ -705,6 +705,11 @@ pub async fn issue(
     (der, done)
 }
 
+/// As `issue`, with a throwaway key.
+pub async fn issue_fresh(s: &Server, c: &Client, names: &[&str]) -> (Vec<u8>, Value) {
+    issue(s, c, names, &rcgen::KeyPair::generate().expect("key")).await
+}
+
 pub fn b64(der: &[u8]) -> String {
     B64.encode(der)
 }
