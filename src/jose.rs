@@ -156,10 +156,6 @@ impl AccountKey {
         &self.jwk
     }
 
-    pub fn kind(&self) -> KeyKind {
-        self.kind
-    }
-
     /// RFC 7638 thumbprint, base64url.
     pub fn thumbprint(&self) -> &str {
         &self.thumbprint

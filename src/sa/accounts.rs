@@ -146,12 +146,15 @@ pub fn change_key(
         Ok(_) => Ok(()),
         Err(e) if is_unique_violation(&e) => {
             let other = by_thumbprint(conn, thumbprint)?.map(|a| a.id);
-            let mut err = Error::new(
+            let err = Error::new(
                 ErrorKind::Conflict,
                 "the new key is already in use by another account",
             );
-            err.location = other.map(|o| o.to_string());
-            Err(err)
+            // The account's id; the web front end turns it into its URL.
+            Err(match other {
+                Some(o) => err.with_location(o.to_string()),
+                None => err,
+            })
         }
         Err(e) => Err(db_err(e)),
     }

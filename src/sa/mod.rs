@@ -95,7 +95,6 @@ impl r2d2::ManageConnection for Manager {
 #[derive(Clone)]
 pub struct Store {
     pool: r2d2::Pool<Manager>,
-    backend: Backend,
     checkout_timeout: Duration,
 }
 
@@ -129,13 +128,8 @@ impl Store {
             .map_err(|e| Error::unavailable(format!("opening the connection pool: {e}")))?;
         Ok(Store {
             pool,
-            backend,
             checkout_timeout,
         })
-    }
-
-    pub fn backend(&self) -> Backend {
-        self.backend
     }
 
     /// Runs blocking database work off the async runtime.
