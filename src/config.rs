@@ -142,9 +142,9 @@ pub struct VaConfig {
     pub timeout_secs: u64,
     /// DNS resolvers (`ip:port`); empty means the system's.
     pub resolvers: Vec<SocketAddr>,
-    /// Allow validation to loopback/private/reserved addresses. Only for
-    /// tests: a public CA must never connect there.
-    pub allow_private_addresses: bool,
+    /// Allow validation to loopback (127.0.0.0/8, ::1). Only for tests on
+    /// one machine; private and reserved space is refused regardless.
+    pub allow_loopback: bool,
     /// Redirects followed during http-01 (RFC 8555 §8.3 allows them).
     pub max_redirects: usize,
     /// Bytes of an http-01 response body read at most.
@@ -398,7 +398,7 @@ impl Default for VaConfig {
             http01_port: 80,
             timeout_secs: 10,
             resolvers: vec![],
-            allow_private_addresses: false,
+            allow_loopback: false,
             max_redirects: 10,
             max_response_bytes: 8 * 1024,
             tlsalpn01_port: 443,

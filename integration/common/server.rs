@@ -85,7 +85,7 @@ listen = "127.0.0.1:{port}"
 
 [va]
 http01_port = {http01_port}
-allow_private_addresses = true
+allow_loopback = true
 resolvers = ["{dns}"]
 timeout_secs = 10
 # The test DNS responder signs nothing (DNSSEC is covered in va::dns).

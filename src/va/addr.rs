@@ -18,6 +18,22 @@ pub fn is_public(ip: IpAddr) -> bool {
     }
 }
 
+/// True when the VA may connect to `ip`: a public address, or loopback
+/// when the (test-only) `va.allow_loopback` setting says so. Private and
+/// reserved space stays closed even then, so a test run cannot open it.
+pub fn may_connect(ip: IpAddr, allow_loopback: bool) -> bool {
+    is_public(ip) || (allow_loopback && is_loopback(ip))
+}
+
+fn is_loopback(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => v4.is_loopback(),
+        IpAddr::V6(v6) => {
+            v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
+        }
+    }
+}
+
 /// IPv4 ranges that are not globally reachable unicast, as (network, prefix).
 const V4_NON_PUBLIC: &[([u8; 4], u8)] = &[
     ([0, 0, 0, 0], 8),       // "this network", RFC 791; includes 0.0.0.0
@@ -243,5 +259,25 @@ mod tests {
         assert!(!public("64:ff9b::192.168.1.1"));
         assert!(!public("64:ff9b::100.64.0.1"));
         assert!(public("64:ff9b::8.8.8.8"));
+    }
+
+    #[test]
+    fn allow_loopback_opens_loopback_only() {
+        for ip in ["127.0.0.1", "127.255.0.9", "::1", "::ffff:127.0.0.1"] {
+            let ip: IpAddr = ip.parse().unwrap();
+            assert!(may_connect(ip, true), "{ip}");
+            assert!(!may_connect(ip, false), "{ip}");
+        }
+        for ip in [
+            "10.0.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "fd00::1",
+            "0.0.0.0",
+        ] {
+            let ip: IpAddr = ip.parse().unwrap();
+            assert!(!may_connect(ip, true), "{ip}");
+        }
+        assert!(may_connect("93.184.216.34".parse().unwrap(), false));
     }
 }

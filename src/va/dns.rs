@@ -606,7 +606,7 @@ mod tests {
     fn dnssec_config(bind: &crate::va::testutil::Bind) -> VaConfig {
         VaConfig {
             resolvers: vec![bind.addr],
-            allow_private_addresses: true,
+            allow_loopback: true,
             timeout_secs: 6,
             dnssec: true,
             trust_anchors: vec![bind.anchor.clone()],

@@ -18,7 +18,7 @@ use rustls::pki_types::ServerName;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::{timeout_at, Instant};
 
-use super::addr::is_public;
+use super::addr::may_connect;
 use super::dns::Resolver;
 use super::net::{allowed_addresses, connect_first, non_public};
 use super::{is_dns_name, timeout_error, ValidationRecord, ValidationRequest};
@@ -38,7 +38,7 @@ pub(crate) struct Http01 {
     port: u16,
     max_redirects: usize,
     max_response_bytes: usize,
-    allow_private_addresses: bool,
+    allow_loopback: bool,
     timeout_secs: u64,
     tls: tokio_rustls::TlsConnector,
 }
@@ -113,7 +113,7 @@ pub struct RedirectPolicy {
     /// `http` URL without one, and allowed besides 80 and 443 so tests can
     /// follow redirects on a high port.
     pub http_port: u16,
-    pub allow_private_addresses: bool,
+    pub allow_loopback: bool,
 }
 
 /// Resolves a `Location` header against the URL that sent it and applies
@@ -196,7 +196,7 @@ pub fn redirect_target(base: &Target, location: &str, policy: &RedirectPolicy) -
         .to_ascii_lowercase();
     match host.parse::<IpAddr>() {
         Ok(ip) => {
-            if !policy.allow_private_addresses && !is_public(ip) {
+            if !may_connect(ip, policy.allow_loopback) {
                 return Err(non_public(ip));
             }
         }
@@ -282,7 +282,7 @@ impl Http01 {
             port: cfg.http01_port,
             max_redirects: cfg.max_redirects,
             max_response_bytes: cfg.max_response_bytes,
-            allow_private_addresses: cfg.allow_private_addresses,
+            allow_loopback: cfg.allow_loopback,
             timeout_secs: cfg.timeout_secs.max(1),
             tls: tokio_rustls::TlsConnector::from(tls),
         })
@@ -297,7 +297,7 @@ impl Http01 {
     ) -> Result<()> {
         let policy = RedirectPolicy {
             http_port: self.port,
-            allow_private_addresses: self.allow_private_addresses,
+            allow_loopback: self.allow_loopback,
         };
         // RFC 8555 §8.3: the first request goes to the identifier itself on
         // port 80 (configurable for tests).
@@ -354,7 +354,7 @@ impl Http01 {
             None => resolver.lookup_ip(&target.host).await?,
         };
         records[idx].addresses_resolved = resolved.clone();
-        let allowed = allowed_addresses(&target.host, &resolved, self.allow_private_addresses)?;
+        let allowed = allowed_addresses(&target.host, &resolved, self.allow_loopback)?;
         let (tcp, ip) =
             connect_first(&allowed, target.port, &url, deadline, self.timeout_secs).await?;
         records[idx].address_used = Some(ip);
@@ -549,7 +549,7 @@ mod tests {
             http01_port: port,
             timeout_secs: 5,
             resolvers: vec![dns.addr],
-            allow_private_addresses: true,
+            allow_loopback: true,
             max_redirects: 10,
             max_response_bytes: 8 * 1024,
             // The test responder signs nothing.
@@ -701,7 +701,7 @@ mod tests {
         let dns = DnsServer::start().await;
         let srv = HttpServer::start(ok_body(KEY_AUTH.as_bytes())).await;
         let cfg = VaConfig {
-            allow_private_addresses: false,
+            allow_loopback: false,
             ..config(&dns, srv.port)
         };
         let out = run(&cfg, "example.test").await;
@@ -813,7 +813,7 @@ mod tests {
     fn redirect_to_private_ip_literal_is_refused() {
         let policy = RedirectPolicy {
             http_port: 5002,
-            allow_private_addresses: false,
+            allow_loopback: false,
         };
         let base = target(Scheme::Http, "example.test", 5002, "/");
         let err =
@@ -1062,7 +1062,7 @@ mod tests {
 
     const PROD: RedirectPolicy = RedirectPolicy {
         http_port: 80,
-        allow_private_addresses: false,
+        allow_loopback: false,
     };
 
     fn follow(location: &str) -> Result<Target> {
@@ -1117,7 +1117,7 @@ mod tests {
         // The configured test port is allowed besides 80 and 443.
         let test = RedirectPolicy {
             http_port: 5002,
-            allow_private_addresses: false,
+            allow_loopback: false,
         };
         assert_eq!(
             redirect_target(&base(), "http://example.com/x", &test)
@@ -1224,9 +1224,19 @@ mod tests {
         assert_eq!(v6.url(), "https://[2606:4700:4700::1111]/");
         let lab = RedirectPolicy {
             http_port: 80,
-            allow_private_addresses: true,
+            allow_loopback: true,
         };
         assert!(redirect_target(&base(), "http://127.0.0.1/", &lab).is_ok());
+        assert!(redirect_target(&base(), "http://[::1]/", &lab).is_ok());
+        // The test setting opens loopback only.
+        for loc in [
+            "http://10.1.2.3/",
+            "http://192.168.0.1/",
+            "http://[fd00::1]/",
+        ] {
+            let err = redirect_target(&base(), loc, &lab).expect_err(loc);
+            assert_eq!(err.kind, ErrorKind::Connection, "{loc}");
+        }
     }
 
     #[test]

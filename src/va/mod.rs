@@ -270,7 +270,7 @@ mod tests {
     async fn validator(dns: &DnsServer) -> Validator {
         Validator::new(&VaConfig {
             resolvers: vec![dns.addr],
-            allow_private_addresses: true,
+            allow_loopback: true,
             timeout_secs: 2,
             dnssec: false,
             ..VaConfig::default()

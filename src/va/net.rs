@@ -1,5 +1,5 @@
 //! Connecting to a subscriber's addresses, shared by http-01 and
-//! tls-alpn-01: the same address policy (`addr::is_public`) and the same
+//! tls-alpn-01: the same address policy (`addr::may_connect`) and the same
 //! fallback from one resolved address to the next.
 
 use std::net::{IpAddr, SocketAddr};
@@ -7,7 +7,7 @@ use std::net::{IpAddr, SocketAddr};
 use tokio::net::TcpStream;
 use tokio::time::{timeout_at, Instant};
 
-use super::addr::is_public;
+use super::addr::may_connect;
 use super::timeout_error;
 use crate::error::{Error, ErrorKind, Result};
 
@@ -23,12 +23,12 @@ pub(crate) fn non_public(ip: IpAddr) -> Error {
 pub(crate) fn allowed_addresses(
     host: &str,
     resolved: &[IpAddr],
-    allow_private_addresses: bool,
+    allow_loopback: bool,
 ) -> Result<Vec<IpAddr>> {
     let allowed: Vec<IpAddr> = resolved
         .iter()
         .copied()
-        .filter(|ip| allow_private_addresses || is_public(*ip))
+        .filter(|ip| may_connect(*ip, allow_loopback))
         .collect();
     if allowed.is_empty() {
         return Err(match resolved.first() {

@@ -86,7 +86,7 @@ impl DnsServer {
     pub fn config(&self) -> VaConfig {
         VaConfig {
             resolvers: vec![self.addr],
-            allow_private_addresses: true,
+            allow_loopback: true,
             timeout_secs: 3,
             dnssec: false,
             ..VaConfig::default()

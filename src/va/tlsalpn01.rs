@@ -33,7 +33,7 @@ const INCORRECT: &str = "Incorrect validation certificate for tls-alpn-01 challe
 /// that offers only `acme-tls/1`.
 pub(crate) struct TlsAlpn01 {
     port: u16,
-    allow_private_addresses: bool,
+    allow_loopback: bool,
     timeout_secs: u64,
     tls: tokio_rustls::TlsConnector,
 }
@@ -46,7 +46,7 @@ impl TlsAlpn01 {
         let tls = super::tls::client_config_accepting_any_cert(&[ACME_TLS_1])?;
         Ok(TlsAlpn01 {
             port: cfg.tlsalpn01_port,
-            allow_private_addresses: cfg.allow_private_addresses,
+            allow_loopback: cfg.allow_loopback,
             timeout_secs: cfg.timeout_secs.max(1),
             tls: tokio_rustls::TlsConnector::from(tls),
         })
@@ -73,7 +73,7 @@ impl TlsAlpn01 {
 
         let resolved = resolver.lookup_ip(&host).await?;
         records[idx].addresses_resolved = resolved.clone();
-        let allowed = allowed_addresses(&host, &resolved, self.allow_private_addresses)?;
+        let allowed = allowed_addresses(&host, &resolved, self.allow_loopback)?;
         let what = format!("{host}:{port}");
         let (tcp, ip) = connect_first(&allowed, port, &what, deadline, self.timeout_secs).await?;
         records[idx].address_used = Some(ip);
@@ -529,7 +529,7 @@ mod tests {
     async fn private_address_refused_unless_allowed() {
         let dns = DnsServer::start().await;
         let cfg = VaConfig {
-            allow_private_addresses: false,
+            allow_loopback: false,
             tlsalpn01_port: 1,
             ..dns.config()
         };

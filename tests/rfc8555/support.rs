@@ -105,7 +105,7 @@ impl Server {
         cfg.server.listen = "127.0.0.1:0".parse().expect("addr");
         cfg.server.tls = TlsMode::None;
         cfg.va.http01_port = http01_port;
-        cfg.va.allow_private_addresses = true;
+        cfg.va.allow_loopback = true;
         cfg.va.resolvers = vec![dns.addr];
         // The fake DNS server signs nothing; DNSSEC is tested in va::dns.
         cfg.va.dnssec = false;
