@@ -21,8 +21,9 @@ use crate::wfe::{self, Wfe};
 
 /// How often expired nonce records are deleted.
 const NONCE_PRUNE_EVERY: Duration = Duration::from_secs(600);
-/// How often validations abandoned by a dead process are looked for.
-const STALE_SWEEP_EVERY: Duration = Duration::from_secs(30);
+/// A background lease lasts this many rounds of its work, so a slow round
+/// keeps it and a dead holder's work moves on within a few rounds.
+const LEASE_ROUNDS: u32 = 3;
 
 pub struct App {
     pub cfg: Arc<Config>,
@@ -30,6 +31,8 @@ pub struct App {
     pub ca: Arc<CertificateAuthority>,
     pub ra: Ra,
     pub wfe: Arc<Wfe>,
+    /// This process in the leases table (`sa::leases`).
+    pub instance: Arc<str>,
 }
 
 /// Opens the database (applying migrations).
@@ -79,12 +82,15 @@ impl App {
         let va = Validator::new(&cfg.va)?;
         let ra = Ra::new(cfg.clone(), store.clone(), ca.clone(), va);
         let wfe = Arc::new(Wfe::new(cfg.clone(), ra.clone(), store.clone()).await?);
+        let instance: Arc<str> = sa::leases::instance_id().into();
+        tracing::info!(instance = %instance, "instance id for background leases");
         Ok(App {
             cfg,
             store,
             ca,
             ra,
             wfe,
+            instance,
         })
     }
 
@@ -173,27 +179,33 @@ impl App {
         Ok(())
     }
 
+    /// Sweeps that must run once across the cluster, each on whichever
+    /// instance holds its lease.
     fn spawn_background(&self, shutdown: watch::Receiver<bool>) {
         let store = self.store.clone();
-        let mut sd = shutdown.clone();
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(NONCE_PRUNE_EVERY);
-            loop {
-                tokio::select! { _ = tick.tick() => {}, _ = sd.wait_for(|s| *s) => return }
-                let now = sa::now();
-                match store.run(move |c| sa::nonces::prune(c, now)).await {
-                    Ok(n) if n > 0 => tracing::debug!(pruned = n, "expired nonce records deleted"),
-                    Ok(_) => {}
-                    Err(e) => tracing::warn!(error = %e, "pruning nonces failed"),
+        self.spawn_leased(
+            "nonce-prune",
+            NONCE_PRUNE_EVERY,
+            shutdown.clone(),
+            move || {
+                let store = store.clone();
+                async move {
+                    let now = sa::now();
+                    match store.run(move |c| sa::nonces::prune(c, now)).await {
+                        Ok(n) if n > 0 => {
+                            tracing::debug!(pruned = n, "expired nonce records deleted")
+                        }
+                        Ok(_) => {}
+                        Err(e) => tracing::warn!(error = %e, "pruning nonces failed"),
+                    }
                 }
-            }
-        });
+            },
+        );
         let ra = self.ra.clone();
-        let mut sd = shutdown;
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(STALE_SWEEP_EVERY);
-            loop {
-                tokio::select! { _ = tick.tick() => {}, _ = sd.wait_for(|s| *s) => return }
+        let every = Duration::from_secs(self.cfg.server.sweep_secs.max(1));
+        self.spawn_leased("stale-sweep", every, shutdown, move || {
+            let ra = ra.clone();
+            async move {
                 match ra.resume_stale_validations().await {
                     Ok(n) if n > 0 => tracing::info!(resumed = n, "resumed abandoned validations"),
                     Ok(_) => {}
@@ -210,6 +222,46 @@ impl App {
             }
         });
     }
+
+    /// A lease named `name` for this instance, lasting a few rounds of
+    /// work done `every`.
+    fn lease(&self, name: &'static str, every: Duration) -> sa::leases::Lease {
+        sa::leases::Lease::new(
+            self.store.clone(),
+            name,
+            self.instance.clone(),
+            every * LEASE_ROUNDS,
+        )
+    }
+
+    /// Runs `work` every `every` while this instance holds lease `name`;
+    /// gives the lease up at shutdown.
+    fn spawn_leased<F, Fut>(
+        &self,
+        name: &'static str,
+        every: Duration,
+        mut shutdown: watch::Receiver<bool>,
+        work: F,
+    ) where
+        F: Fn() -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = ()> + Send,
+    {
+        let lease = self.lease(name, every);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    _ = shutdown.wait_for(|s| *s) => break,
+                }
+                if lease.held().await {
+                    work().await;
+                }
+            }
+            lease.release().await;
+        });
+    }
 }
 
 /// A running server, for tests and embedding.
@@ -222,6 +274,8 @@ pub struct Running {
     pub publish_addr: Option<SocketAddr>,
     pub directory_url: String,
     pub root_pem: String,
+    /// This instance's name in the leases table.
+    pub instance: Arc<str>,
     shutdown: watch::Sender<bool>,
     task: tokio::task::JoinHandle<Result<()>>,
 }
@@ -260,6 +314,7 @@ pub async fn start(mut cfg: Config) -> Result<Running> {
     let app = App::build(cfg).await?;
     let directory_url = app.wfe.urls().abs(wfe::urls::DIRECTORY);
     let root_pem = app.ca.root_pem().to_owned();
+    let instance = app.instance.clone();
     // Built here so a bad staff list fails `start`, not the server task.
     let admin = match admin_listener {
         Some(l) => Some((l, app.admin()?)),
@@ -277,6 +332,7 @@ pub async fn start(mut cfg: Config) -> Result<Running> {
         publish_addr,
         directory_url,
         root_pem,
+        instance,
         shutdown: tx,
         task,
     })
@@ -294,9 +350,11 @@ impl App {
     ) -> Result<crate::publish::Publishing> {
         let generator =
             crate::publish::Generator::new(&self.cfg.publish, self.store.clone(), self.ca.clone())?;
+        let lease = self.lease("crl", generator.interval());
         Ok(crate::publish::Publishing::spawn(
             generator,
             listener,
+            lease,
             shutdown.clone(),
         ))
     }

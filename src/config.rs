@@ -54,6 +54,11 @@ pub struct ServerConfig {
     pub max_body_bytes: usize,
     /// Upper bound on handling one request, in seconds.
     pub request_timeout_secs: u64,
+    /// Seconds between sweeps for work a dead instance abandoned
+    /// (validations left `processing`, orders left mid-finalize). One
+    /// instance of a cluster sweeps; if it dies, another takes over
+    /// within three of these.
+    pub sweep_secs: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -343,6 +348,7 @@ impl Default for ServerConfig {
             tls_key: None,
             max_body_bytes: 64 * 1024,
             request_timeout_secs: 30,
+            sweep_secs: 30,
         }
     }
 }

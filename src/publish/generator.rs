@@ -19,6 +19,7 @@ use crate::ca::CertificateAuthority;
 use crate::config::PublishConfig;
 use crate::error::{ErrorKind, Result};
 use crate::sa::crls::{PublishedCrl, SignedCrl};
+use crate::sa::leases::Lease;
 use crate::sa::{self, Store};
 
 /// Generates and looks up CRLs. Cheap to clone.
@@ -192,14 +193,18 @@ impl Generator {
     }
 
     /// The loop: regenerates what is due now and every interval after,
-    /// until `shutdown` turns true.
-    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+    /// on whichever instance holds `lease` (once across a cluster), until
+    /// `shutdown` turns true.
+    pub async fn run(self, lease: Lease, mut shutdown: watch::Receiver<bool>) {
         let mut tick = tokio::time::interval(self.inner.every);
         tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 _ = tick.tick() => {}
-                _ = shutdown.wait_for(|s| *s) => return,
+                _ = shutdown.wait_for(|s| *s) => break,
+            }
+            if !lease.held().await {
+                continue;
             }
             // Errors are logged per shard inside; the next tick retries.
             if let Ok(done) = self.regenerate_now().await {
@@ -208,6 +213,7 @@ impl Generator {
                 }
             }
         }
+        lease.release().await;
     }
 }
 
@@ -225,6 +231,8 @@ pub(crate) mod tests {
     use crate::ca::IssuedCertificate;
     use crate::publish::shard_for;
     use crate::sa::crls::testing::{insert_certificate, store};
+
+    const LEASE_TTL: std::time::Duration = std::time::Duration::from_secs(60);
 
     pub(crate) struct Fixture {
         pub ca: TestCa,
@@ -339,7 +347,8 @@ pub(crate) mod tests {
     async fn the_loop_publishes_and_stops() {
         let f = fixture(1);
         let (tx, rx) = watch::channel(false);
-        let task = tokio::spawn(f.generator.clone().run(rx));
+        let lease = Lease::new(f.store.clone(), "crl", "me".into(), LEASE_TTL);
+        let task = tokio::spawn(f.generator.clone().run(lease, rx));
         for _ in 0..100 {
             if f.store
                 .run(|c| sa::crls::latest(c, 0))
@@ -362,6 +371,29 @@ pub(crate) mod tests {
             .await
             .unwrap()
             .unwrap();
+        let now = sa::now();
+        let holder = f.store.run(move |c| sa::leases::holder(c, "crl", now));
+        assert_eq!(holder.await.unwrap(), None, "released at shutdown");
+    }
+
+    /// Another instance holds the lease: this one's loop publishes nothing.
+    #[tokio::test]
+    async fn the_loop_leaves_the_work_to_the_lease_holder() {
+        let f = fixture(1);
+        let now = sa::now();
+        let taken = f
+            .store
+            .run(move |c| sa::leases::acquire(c, "crl", "other", now, LEASE_TTL));
+        assert!(taken.await.unwrap());
+        let (tx, rx) = watch::channel(false);
+        let lease = Lease::new(f.store.clone(), "crl", "me".into(), LEASE_TTL);
+        let task = tokio::spawn(f.generator.clone().run(lease, rx));
+        // The first round is immediate; give it time to have run.
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        tx.send(true).unwrap();
+        task.await.unwrap();
+        let latest = f.store.run(|c| sa::crls::latest(c, 0)).await.unwrap();
+        assert!(latest.is_none(), "generated without the lease");
     }
 
     /// `openssl verify -crl_check` with the published CRL: the revoked leaf

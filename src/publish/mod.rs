@@ -19,6 +19,7 @@ use tokio::sync::watch;
 use crate::ca::Serial;
 use crate::config::{Config, PublishConfig};
 use crate::error::{Error, Result};
+use crate::sa::leases::Lease;
 
 pub use generator::Generator;
 
@@ -139,6 +140,7 @@ impl Publishing {
     pub fn spawn(
         generator: Generator,
         listener: Option<TcpListener>,
+        lease: Lease,
         shutdown: watch::Receiver<bool>,
     ) -> Publishing {
         let server = listener.map(|listener| {
@@ -154,7 +156,7 @@ impl Publishing {
             }))
         });
         Publishing {
-            generator: tokio::spawn(generator.run(shutdown)),
+            generator: tokio::spawn(generator.run(lease, shutdown)),
             server,
         }
     }

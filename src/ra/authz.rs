@@ -10,9 +10,10 @@ use crate::error::{Error, Result};
 use crate::sa;
 use crate::va::ValidationRequest;
 
-/// A validation still `processing` this long after it started belongs to a
-/// process that died; another instance takes it over.
-const STALE_VALIDATION: Duration = Duration::minutes(2);
+/// Beyond twice the VA's own bound, a validation still `processing`
+/// belongs to a process that died (the margin covers clock skew between
+/// instances and a slow database); another instance takes it over.
+const STALE_VALIDATION_MARGIN: Duration = Duration::seconds(10);
 
 impl Ra {
     pub async fn authorization(&self, acct: &Account, id: AuthzId) -> Result<Authorization> {
@@ -157,7 +158,9 @@ impl Ra {
     /// Picks up validations another (dead) process left `processing`.
     pub async fn resume_stale_validations(&self) -> Result<usize> {
         let now = sa::now();
-        let stale_before = now - STALE_VALIDATION;
+        let stale_before = now
+            - Duration::seconds(2 * self.cfg().va.timeout_secs as i64)
+            - STALE_VALIDATION_MARGIN;
         let ids = self
             .store()
             .run(move |c| sa::orders::stale_challenges(c, stale_before, 100))

@@ -19,6 +19,7 @@ pub mod audit;
 pub mod certificates;
 pub mod crls;
 pub mod eab;
+pub mod leases;
 pub mod models;
 pub mod nonces;
 pub mod orders;
@@ -249,4 +250,43 @@ pub(crate) fn corrupt(what: &str, value: &str) -> Error {
         ErrorKind::ServerInternal,
         format!("stored {what} has unexpected value {value:?}"),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+    use std::path::Path;
+
+    /// The migration folder of `backend`: names of its migrations, each
+    /// checked to have both scripts.
+    fn migration_names(backend: &str) -> BTreeSet<String> {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("migrations")
+            .join(backend);
+        let mut names = BTreeSet::new();
+        for entry in std::fs::read_dir(&dir).expect("reading the migrations folder") {
+            let path = entry.expect("a directory entry").path();
+            for script in ["up.sql", "down.sql"] {
+                assert!(
+                    path.join(script).is_file(),
+                    "{} lacks {script}",
+                    path.display()
+                );
+            }
+            let name = path.file_name().expect("a name").to_string_lossy();
+            names.insert(name.into_owned());
+        }
+        names
+    }
+
+    /// Both backends go through the same schema history: a migration
+    /// added for one and forgotten for the other fails here, not in
+    /// production.
+    #[test]
+    fn both_backends_have_the_same_migrations() {
+        let sqlite = migration_names("sqlite");
+        let postgres = migration_names("postgres");
+        assert!(!sqlite.is_empty());
+        assert_eq!(sqlite, postgres);
+    }
 }

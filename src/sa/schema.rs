@@ -174,6 +174,14 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    leases (name) {
+        name -> Text,
+        holder -> Text,
+        expires_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(accounts -> eab_credentials (eab_credential_id));
 diesel::joinable!(eab_credentials -> organizations (organization_id));
 diesel::joinable!(vetting_checks -> organizations (organization_id));
@@ -200,4 +208,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     used_nonces,
     server_secrets,
     blocked_keys,
+    leases,
 );

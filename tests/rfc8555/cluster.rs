@@ -1,0 +1,328 @@
+//! Several instances over one database, as behind a load balancer: what
+//! one instance hands out or starts, any other honours or finishes. Every
+//! instance has the same base URL, so a JWS signed for one is accepted by
+//! all; requests are sent to a chosen instance's own port.
+//!
+//! On SQLite the instances share the database file (WAL works across
+//! processes and connections); with TEST_DATABASE_URL they share a
+//! PostgreSQL database.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use hyper::{Method, StatusCode};
+use serde_json::{json, Value};
+use tokio::net::TcpListener;
+use trustgate::config::Config;
+
+use crate::support::*;
+
+/// A server whose peers all claim the same origin and CRL location.
+async fn first_instance(tweak: impl FnOnce(&mut Config)) -> (Server, Client) {
+    registered_with(|cfg| {
+        cfg.publish.base_url = Some("http://crl.cluster.test".into());
+        // Abandoned work is looked for every second, so a test sees a
+        // dead instance's validation taken over within seconds.
+        cfg.server.sweep_secs = 1;
+        tweak(cfg);
+    })
+    .await
+}
+
+/// The configuration of one more instance of `s`: same data directory
+/// (CA), database and base URL; listeners of its own.
+fn peer_config(s: &Server) -> Config {
+    let mut cfg = s.cfg.clone();
+    let any = "127.0.0.1:0".parse().unwrap();
+    cfg.server.listen = any;
+    cfg.server.base_url = Some(s.base.clone());
+    cfg.admin.listen = Some(any);
+    cfg.publish.listen = Some(any);
+    cfg
+}
+
+/// `url` (under the shared base URL) at the instance listening on `port`.
+fn at(s: &Server, port: u16, url: &str) -> String {
+    let path = url.strip_prefix(&s.base).expect("a URL of this server");
+    format!("http://127.0.0.1:{port}{path}")
+}
+
+/// A nonce from the instance on `port`.
+async fn nonce_at(s: &Server, c: &Client, port: u16) -> String {
+    send(
+        &c.http,
+        Method::HEAD,
+        &at(s, port, &c.dir("newNonce")),
+        None,
+        vec![],
+    )
+    .await
+    .header("replay-nonce")
+    .expect("nonce")
+}
+
+/// A signed POST to `url`, delivered to the instance on `port`, with
+/// `nonce` or a fresh one from that instance.
+async fn post_at(
+    s: &Server,
+    c: &Client,
+    port: u16,
+    url: &str,
+    payload: Option<&Value>,
+    nonce: Option<String>,
+) -> Resp {
+    let mut p = c.protected(url).await;
+    p.nonce = Some(match nonce {
+        Some(n) => n,
+        None => nonce_at(s, c, port).await,
+    });
+    c.post_jws(&at(s, port, url), &c.sign(&p, payload)).await
+}
+
+#[tokio::test]
+async fn a_nonce_from_one_instance_is_redeemed_once_at_any_instance() {
+    let (a, c) = first_instance(|_| {}).await;
+    let b = trustgate::app::start(peer_config(&a)).await.unwrap();
+    let (pa, pb) = (a.cfg.server.listen.port(), b.addr.port());
+    let account = c.kid.clone().unwrap();
+
+    let n = nonce_at(&a, &c, pa).await;
+    let first = post_at(&a, &c, pb, &account, None, Some(n.clone())).await;
+    assert_eq!(first.status, StatusCode::OK, "A's nonce is good at B");
+    let again = post_at(&a, &c, pa, &account, None, Some(n.clone())).await;
+    again.problem("badNonce");
+    let third = post_at(&a, &c, pb, &account, None, Some(n)).await;
+    third.problem("badNonce");
+    b.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn concurrent_finalize_on_two_instances_issues_one_certificate() {
+    let (a, c) = first_instance(|_| {}).await;
+    let b = trustgate::app::start(peer_config(&a)).await.unwrap();
+    let ports = [a.cfg.server.listen.port(), b.addr.port()];
+    let order = create_order(&c, &["www.example.test"]).await;
+    c.validate_order(&a, &order).await;
+
+    let c = Arc::new(c);
+    let a = Arc::new(a);
+    let finalize = order["finalize"].as_str().unwrap().to_owned();
+    // Nonces first, so the finalizes themselves go out together.
+    let mut signed = Vec::new();
+    for i in 0..20 {
+        let port = ports[i % 2];
+        let mut p = c.protected(&finalize).await;
+        p.nonce = Some(nonce_at(&a, &c, port).await);
+        let body = json!({"csr": b64(&csr(&["www.example.test"]))});
+        signed.push((port, c.sign(&p, Some(&body))));
+    }
+    let tasks: Vec<_> = signed
+        .into_iter()
+        .map(|(port, jws)| {
+            let (a, c, url) = (a.clone(), c.clone(), at(&a, port, &finalize));
+            tokio::spawn(async move {
+                let _keep = a;
+                c.post_jws(&url, &jws).await
+            })
+        })
+        .collect();
+    let mut won = 0;
+    for t in tasks {
+        let r = t.await.unwrap();
+        if r.status == StatusCode::OK {
+            won += 1;
+        } else {
+            // The losers see an order that is no longer ready.
+            r.problem("orderNotReady");
+        }
+    }
+    assert_eq!(won, 1, "exactly one finalize wins");
+    assert_eq!(a.count("certificates"), 1);
+    let done = c.wait_status(&order_url(&order, &c), &["valid"]).await;
+    assert!(done["certificate"].is_string());
+    b.stop().await.unwrap();
+}
+
+/// Accepts connections and never answers: a validation against it hangs
+/// until the VA's own timeout.
+async fn tarpit() -> (u16, tokio::sync::mpsc::UnboundedReceiver<()>) {
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = l.local_addr().unwrap().port();
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((sock, _)) = l.accept().await {
+            held.push(sock);
+            let _ = tx.send(());
+        }
+    });
+    (port, rx)
+}
+
+/// An instance on a runtime of its own, so that dropping the runtime
+/// stops it the way a killed process stops: its tasks vanish mid-way and
+/// nothing is cleaned up.
+struct Doomed {
+    port: u16,
+    kill: std::sync::mpsc::Sender<()>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl Doomed {
+    fn start(cfg: Config) -> Doomed {
+        let (port_tx, port_rx) = std::sync::mpsc::channel();
+        let (kill, killed) = std::sync::mpsc::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Runtime::new().unwrap();
+            let running = rt.block_on(trustgate::app::start(cfg)).unwrap();
+            port_tx.send(running.addr.port()).unwrap();
+            let _ = killed.recv();
+            // No graceful stop: no lease released, no task finished.
+            std::mem::forget(running);
+            rt.shutdown_background();
+        });
+        let port = port_rx.recv().expect("the doomed instance starts");
+        Doomed { port, kill, thread }
+    }
+
+    fn kill(self) {
+        self.kill.send(()).unwrap();
+        self.thread.join().unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_validation_left_by_a_dead_instance_is_finished_by_another() {
+    // A short VA timeout makes an abandoned validation stale sooner
+    // (twice the timeout plus a margin).
+    let (b, c) = first_instance(|cfg| cfg.va.timeout_secs = 1).await;
+    let (trap, mut trapped) = tarpit().await;
+    let mut cfg = peer_config(&b);
+    cfg.va.http01_port = trap;
+    let a = Doomed::start(cfg);
+
+    let order = create_order(&c, &["dead.example.test"]).await;
+    let authz_url = order["authorizations"][0].as_str().unwrap().to_owned();
+    let authz = c.post(&authz_url, None).await.json();
+    let ch = authz["challenges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|ch| ch["type"] == "http-01")
+        .unwrap()
+        .clone();
+    let token = ch["token"].as_str().unwrap().to_owned();
+    b.http01
+        .lock()
+        .unwrap()
+        .insert(token.clone(), format!("{token}.{}", c.thumbprint()));
+    let r = post_at(
+        &b,
+        &c,
+        a.port,
+        ch["url"].as_str().unwrap(),
+        Some(&json!({})),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "A accepted the challenge");
+    tokio::time::timeout(Duration::from_secs(10), trapped.recv())
+        .await
+        .expect("A started validating")
+        .unwrap();
+    a.kill();
+    let status = c.post(ch["url"].as_str().unwrap(), None).await.json()["status"].clone();
+    assert_eq!(status, "processing", "A died mid-validation");
+
+    // B's sweep takes the lease over and validates against the real
+    // responder; B then issues.
+    let started = Instant::now();
+    let mut last = Value::Null;
+    while started.elapsed() < Duration::from_secs(40) {
+        last = c.post(&authz_url, None).await.json();
+        if last["status"] != "pending" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(last["status"], "valid", "{last}");
+    let r = c
+        .post(
+            order["finalize"].as_str().unwrap(),
+            Some(&json!({"csr": b64(&csr(&["dead.example.test"]))})),
+        )
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::OK,
+        "{}",
+        String::from_utf8_lossy(&r.body)
+    );
+    assert_eq!(b.count("certificates"), 1);
+    // The survivor holds the sweep lease now.
+    let holders = b.sql_text("SELECT holder AS t FROM leases WHERE name = 'stale-sweep'");
+    assert_eq!(holders.len(), 1);
+}
+
+#[tokio::test]
+async fn background_work_runs_on_one_instance_and_moves_when_its_holder_dies() {
+    let (a, _c) = first_instance(|cfg| cfg.publish.regenerate_secs = 1).await;
+    let b = trustgate::app::start(peer_config(&a)).await.unwrap();
+    let holder = |name: &str| {
+        a.sql_text(&format!(
+            "SELECT holder AS t FROM leases WHERE name = '{name}'"
+        ))
+    };
+    // Both instances have had a few rounds at every lease; the first
+    // instance took them all at its start, and B, though it tried, took
+    // none while A renewed them.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let rows = a.sql_text("SELECT name || '=' || holder AS t FROM leases ORDER BY name");
+    let me = &*a._running.instance;
+    assert_eq!(
+        rows,
+        ["crl", "nonce-prune", "stale-sweep"].map(|n| format!("{n}={me}")),
+        "B is {}",
+        b.instance
+    );
+
+    // The holder of the sweep vanishes (its row names a dead process,
+    // expiring in 2 s): nobody steals the lease before it expires, and a
+    // live instance takes it over after.
+    // As diesel writes timestamps to SQLite; PostgreSQL reads it too.
+    let expiry = (trustgate::sa::now() + Duration::from_secs(2))
+        .format(time::macros::format_description!(
+            "[year]-[month]-[day] [hour]:[minute]:[second].[subsecond digits:6]"
+        ))
+        .unwrap();
+    with_db(&a.cfg.database_url(), |db| {
+        db.execute(&format!(
+            "UPDATE leases SET holder = 'gone:1:dead', expires_at = '{expiry}' \
+             WHERE name = 'stale-sweep'"
+        ))
+    });
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert_eq!(holder("stale-sweep"), ["gone:1:dead"]);
+    let started = Instant::now();
+    let taken = loop {
+        let h = holder("stale-sweep");
+        if h.len() == 1 && h[0] != "gone:1:dead" {
+            break h[0].clone();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "not taken over: {h:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(taken == me || taken == *b.instance, "{taken}");
+
+    // A graceful stop gives leases up at once rather than at expiry.
+    let held_by_b = a.sql_text(&format!(
+        "SELECT name AS t FROM leases WHERE holder = '{}'",
+        b.instance
+    ));
+    let before = a.count("leases");
+    b.stop().await.unwrap();
+    assert_eq!(a.count("leases"), before - held_by_b.len() as i64);
+}
