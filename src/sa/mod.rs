@@ -72,9 +72,11 @@ impl r2d2::ManageConnection for Manager {
                 // crash (synchronous=NORMAL risks only the last commits on
                 // power loss); busy_timeout makes writers queue instead of
                 // failing with "database is locked".
+                // busy_timeout first: switching to WAL takes a lock that
+                // another process opening the file may hold.
                 c.batch_execute(
-                    "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; \
-                     PRAGMA busy_timeout=10000; PRAGMA foreign_keys=ON;",
+                    "PRAGMA busy_timeout=10000; PRAGMA journal_mode=WAL; \
+                     PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
                 )
                 .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
                 Ok(DbConn::Sqlite(c))
@@ -161,11 +163,31 @@ impl Store {
     }
 }
 
-/// Applies the embedded migrations of the connection's backend.
+/// PostgreSQL advisory lock key held while migrating ("trustgat" in ASCII).
+const MIGRATION_LOCK: i64 = 0x7472_7573_7467_6174;
+
+/// Applies the embedded migrations of the connection's backend. Instances
+/// of a cluster started together take turns on PostgreSQL (an advisory
+/// lock), so only the first applies a migration and the rest find it done.
 pub fn migrate(conn: &mut DbConn) -> Result<()> {
     let res = match conn {
-        DbConn::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|_| ()),
-        DbConn::Pg(c) => c.run_pending_migrations(POSTGRES_MIGRATIONS).map(|_| ()),
+        // One write transaction around the whole run does the same for
+        // processes sharing a SQLite file.
+        DbConn::Sqlite(c) => c
+            .immediate_transaction(|c| {
+                c.run_pending_migrations(SQLITE_MIGRATIONS)
+                    .map(|_| ())
+                    .map_err(diesel::result::Error::QueryBuilderError)
+            })
+            .map_err(|e| e.into()),
+        DbConn::Pg(c) => {
+            c.batch_execute(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK})"))
+                .map_err(db_err)?;
+            let res = c.run_pending_migrations(POSTGRES_MIGRATIONS).map(|_| ());
+            // Closing the connection would release it too.
+            let _ = c.batch_execute(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})"));
+            res
+        }
     };
     res.map_err(|e| Error::internal(format!("applying migrations: {e}")))
 }
@@ -253,9 +275,12 @@ pub(crate) fn corrupt(what: &str, value: &str) -> Error {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use std::collections::BTreeSet;
     use std::path::Path;
+
+    use super::*;
 
     /// The migration folder of `backend`: names of its migrations, each
     /// checked to have both scripts.
@@ -277,6 +302,42 @@ mod tests {
             names.insert(name.into_owned());
         }
         names
+    }
+
+    /// Instances started together against an empty database all come up:
+    /// one applies the migrations, the others find them applied.
+    #[test]
+    fn instances_starting_together_migrate_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let (url, pg) = match std::env::var("TEST_DATABASE_URL") {
+            Ok(admin) if admin.starts_with("postgres") => {
+                let name = format!("tg_migrate_{}", std::process::id());
+                let mut c = diesel::PgConnection::establish(&admin).unwrap();
+                diesel::sql_query(format!("CREATE DATABASE {name}"))
+                    .execute(&mut c)
+                    .unwrap();
+                let base = admin.rsplit_once('/').unwrap().0.to_owned();
+                (format!("{base}/{name}"), Some((admin, name)))
+            }
+            _ => (dir.path().join("db.sqlite").display().to_string(), None),
+        };
+        let starts: Vec<_> = (0..4)
+            .map(|_| {
+                let url = url.clone();
+                std::thread::spawn(move || {
+                    Store::open(&url, 1, Duration::from_secs(30)).map(|_| ())
+                })
+            })
+            .collect();
+        let results: Vec<_> = starts.into_iter().map(|t| t.join().unwrap()).collect();
+        if let Some((admin, name)) = pg {
+            let mut c = diesel::PgConnection::establish(&admin).unwrap();
+            let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .execute(&mut c);
+        }
+        for r in results {
+            r.unwrap();
+        }
     }
 
     /// Both backends go through the same schema history: a migration
