@@ -14,6 +14,12 @@ use super::staff::Eab;
 /// a hang.
 const CERTBOT_TIMEOUT: Duration = Duration::from_secs(180);
 
+/// How long certbot-dns-rfc2136 waits after its update. The tests' BIND is
+/// the authoritative server the VA asks, and serves an update (signed,
+/// when the zone is) before it answers it: nothing to wait for but
+/// certbot's own wait, kept short.
+const RFC2136_PROPAGATION_SECS: &str = "1";
+
 /// Proxy settings would send certbot's requests to localhost elsewhere.
 const PROXY_ENV: &[&str] = &[
     "HTTP_PROXY",
@@ -106,11 +112,86 @@ impl<'s> Certbot<'s> {
         args.extend(http01_args(port));
         args.extend(account_args(Some(eab)));
         args.extend(extra.iter().map(|a| (*a).to_owned()));
-        for n in names {
-            args.push("-d".into());
-            args.push((*n).into());
-        }
+        args.extend(domain_args(names));
         self.run(&args)
+    }
+
+    /// `certbot certonly --dns-rfc2136`: dns-01 through the
+    /// certbot-dns-rfc2136 plugin, which adds the TXT records with
+    /// TSIG-signed dynamic updates to the server in `credentials` and
+    /// removes them afterwards.
+    pub fn certonly_rfc2136(&self, eab: &Eab, names: &[&str], credentials: &Path) -> Run {
+        let mut args: Vec<String> = ["certonly", "--dns-rfc2136", "--dns-rfc2136-credentials"]
+            .map(String::from)
+            .into();
+        args.push(path_str(credentials).to_owned());
+        args.extend(
+            [
+                "--dns-rfc2136-propagation-seconds",
+                RFC2136_PROPAGATION_SECS,
+                "--preferred-challenges",
+                "dns-01",
+            ]
+            .map(String::from),
+        );
+        args.extend(account_args(Some(eab)));
+        args.extend(domain_args(names));
+        let run = self.run(&args);
+        // Without the plugin certbot rejects its options (or, given only
+        // `--dns-rfc2136`, says it is not installed).
+        let output = run.output();
+        assert!(
+            !output.contains("unrecognized arguments: --dns-rfc2136")
+                && !output.contains("plugin does not appear to be installed"),
+            "certbot at {} has no dns-rfc2136 plugin: install certbot-dns-rfc2136 into \
+             its environment (./scripts/test does for .venv)\n{run}",
+            certbot_path().display()
+        );
+        run
+    }
+
+    /// `certbot certonly --manual` for dns-01, with hook scripts doing the
+    /// DNS work (certbot gives them `CERTBOT_DOMAIN` and
+    /// `CERTBOT_VALIDATION`).
+    pub fn certonly_manual_dns(
+        &self,
+        eab: &Eab,
+        names: &[&str],
+        auth_hook: &Path,
+        cleanup_hook: Option<&Path>,
+    ) -> Run {
+        let mut args: Vec<String> = [
+            "certonly",
+            "--manual",
+            "--preferred-challenges",
+            "dns-01",
+            "--manual-auth-hook",
+        ]
+        .map(String::from)
+        .into();
+        args.push(path_str(auth_hook).to_owned());
+        if let Some(hook) = cleanup_hook {
+            args.push("--manual-cleanup-hook".into());
+            args.push(path_str(hook).to_owned());
+        }
+        args.extend(account_args(Some(eab)));
+        args.extend(domain_args(names));
+        self.run(&args)
+    }
+
+    /// The URI of the account certbot registered with the test server.
+    pub fn account_uri(&self) -> String {
+        let accounts = self.accounts();
+        assert_eq!(accounts.len(), 1, "expected one account: {accounts:?}");
+        let path = accounts[0].join("regr.json");
+        let text = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+        let regr: serde_json::Value = serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()));
+        regr["uri"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no uri in {}: {text}", path.display()))
+            .to_owned()
     }
 
     /// `certbot renew --force-renewal`: every lineage, using the settings
@@ -338,6 +419,13 @@ fn account_args(eab: Option<&Eab>) -> Vec<String> {
         ]);
     }
     args
+}
+
+fn domain_args(names: &[&str]) -> Vec<String> {
+    names
+        .iter()
+        .flat_map(|n| ["-d".to_owned(), (*n).to_owned()])
+        .collect()
 }
 
 fn revoke_args(which: &[&str], reason: &str) -> Vec<String> {

@@ -1,6 +1,8 @@
-//! The harness: a server per test, the DNS it validates through, certbot,
-//! and what we check certificates with.
+//! The harness: a server per test, the DNS it validates through (the
+//! harness's responder, or a BIND the test starts), certbot, and what we
+//! check certificates with.
 
+pub mod bind;
 pub mod certbot;
 pub mod dns;
 pub mod http;

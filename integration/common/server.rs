@@ -1,5 +1,6 @@
 //! One `trustgate serve` process per test, with its own data directory,
-//! ports and DNS responder; killed when the value is dropped.
+//! ports and DNS (the harness's responder, or a BIND the test started);
+//! killed when the value is dropped.
 
 use std::fs::File;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
@@ -32,8 +33,22 @@ pub struct TestServer {
     log: PathBuf,
     port: u16,
     http01_port: u16,
-    dns: DnsResponder,
+    /// `None` when the VA resolves through a server the test owns.
+    dns: Option<DnsResponder>,
     child: Child,
+}
+
+/// The `[va]` DNS settings of a server that resolves through a name server
+/// the test runs itself (see `common::bind`) instead of the harness's
+/// responder.
+#[derive(Debug, Clone)]
+pub struct VaDns {
+    /// `va.resolvers`: the one server asked.
+    pub resolver: SocketAddr,
+    /// `va.dnssec`.
+    pub dnssec: bool,
+    /// `va.trust_anchors`: files of DNSKEY records.
+    pub trust_anchors: Vec<PathBuf>,
 }
 
 impl TestServer {
@@ -51,10 +66,21 @@ impl TestServer {
     /// As [`TestServer::start_with`], with `publish` (keys, one a line)
     /// added to the `[publish]` table, e.g. `regenerate_secs = 1`.
     pub fn start_with_publish(publish: &str, extra: &str) -> TestServer {
+        TestServer::start_configured(publish, extra, None)
+    }
+
+    /// As [`TestServer::start_with`], resolving through `dns` (with its
+    /// DNSSEC settings) instead of the harness's responder; [`TestServer::dns`]
+    /// is then unavailable.
+    pub fn start_with_dns(dns: &VaDns, extra: &str) -> TestServer {
+        TestServer::start_configured("", extra, Some(dns))
+    }
+
+    fn start_configured(publish: &str, extra: &str, dns: Option<&VaDns>) -> TestServer {
         // Ports are picked by binding port 0 and letting go, so a parallel
         // test can take one before this server binds it: try again then.
         for _ in 0..4 {
-            match TestServer::try_start(publish, extra) {
+            match TestServer::try_start(publish, extra, dns) {
                 Ok(server) => return server,
                 Err(log) if log.contains("Address already in use") => continue,
                 Err(log) => panic!("trustgate serve exited during startup\n{log}"),
@@ -63,12 +89,24 @@ impl TestServer {
         panic!("trustgate serve kept finding its ports taken");
     }
 
-    fn try_start(publish: &str, extra: &str) -> Result<TestServer, String> {
+    fn try_start(publish: &str, extra: &str, va_dns: Option<&VaDns>) -> Result<TestServer, String> {
         let dir = tempfile::Builder::new()
             .prefix("trustgate-it-")
             .tempdir()
             .expect("creating the test directory");
-        let dns = DnsResponder::start();
+        let (dns, dns_toml) = match va_dns {
+            Some(v) => (None, va_dns_toml(v)),
+            None => {
+                let responder = DnsResponder::start();
+                let toml = format!(
+                    "resolvers = [\"{}\"]\n\
+                     # The test DNS responder signs nothing (DNSSEC is covered in va::dns).\n\
+                     dnssec = false\n",
+                    responder.addr()
+                );
+                (Some(responder), toml)
+            }
+        };
         let port = free_port();
         let http01_port = free_port();
         let data_dir = dir.path().join("data");
@@ -86,11 +124,8 @@ listen = "127.0.0.1:{port}"
 [va]
 http01_port = {http01_port}
 allow_loopback = true
-resolvers = ["{dns}"]
 timeout_secs = 10
-# The test DNS responder signs nothing (DNSSEC is covered in va::dns).
-dnssec = false
-
+{dns_toml}
 [admin]
 listen = "{admin}"
 {staff}
@@ -99,7 +134,6 @@ listen = "127.0.0.1:{publish_port}"
 {publish}
 {extra}"#,
             data = data_dir.display(),
-            dns = dns.addr(),
             staff = staff.config_toml(),
             publish_port = free_port(),
         );
@@ -188,8 +222,12 @@ listen = "127.0.0.1:{publish_port}"
         self.dir.path().join("data/ca/root.pem")
     }
 
+    /// The harness's DNS responder; a server started with
+    /// [`TestServer::start_with_dns`] has none.
     pub fn dns(&self) -> &DnsResponder {
-        &self.dns
+        self.dns
+            .as_ref()
+            .expect("this server resolves through the test's own DNS, not the harness's responder")
     }
 
     /// A fresh directory for one client's state, inside the test directory.
@@ -221,6 +259,21 @@ impl Drop for TestServer {
             eprintln!("kept test directory {}", kept.keep().display());
         }
     }
+}
+
+/// The `[va]` keys for resolving through `dns`.
+fn va_dns_toml(dns: &VaDns) -> String {
+    let anchors: Vec<String> = dns
+        .trust_anchors
+        .iter()
+        .map(|p| format!("{:?}", p.to_str().expect("test paths are UTF-8")))
+        .collect();
+    format!(
+        "resolvers = [\"{}\"]\ndnssec = {}\ntrust_anchors = [{}]\n",
+        dns.resolver,
+        dns.dnssec,
+        anchors.join(", ")
+    )
 }
 
 fn binary(config: &Path) -> Command {
