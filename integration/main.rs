@@ -1,8 +1,10 @@
 //! End-to-end tests: the real `trustgate` binary on loopback, driven by
 //! real ACME clients.
 //!
-//! Every test starts its own server (own data directory, ports and DNS
-//! responder), so the tests run in parallel; the DNS tests start their own
+//! Every test starts its own server (own data directory, database, ports
+//! and DNS responder), so the tests run in parallel. The database is
+//! SQLite, or a scratch PostgreSQL database when TEST_DATABASE_URL is set
+//! (`./scripts/test` runs the suite both ways when it is); the DNS tests start their own
 //! BIND 9 (`named`, from the bind9 packages) and point the server at it.
 //! certbot comes from `$TRUSTGATE_CERTBOT`, else `<repo>/.venv/bin/certbot`,
 //! which `./scripts/test` creates with the certbot-dns-rfc2136 plugin; a

@@ -4,6 +4,7 @@
 
 pub mod bind;
 pub mod certbot;
+pub mod database;
 pub mod dns;
 pub mod http;
 pub mod issued;

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
+use super::database::ScratchDatabase;
 use super::dns::DnsResponder;
 use super::http;
 use super::staff::{Eab, Level, Staff};
@@ -36,6 +37,9 @@ pub struct TestServer {
     /// `None` when the VA resolves through a server the test owns.
     dns: Option<DnsResponder>,
     child: Child,
+    /// Declared after `child`: the server is stopped before its database
+    /// is dropped.
+    _database: Option<ScratchDatabase>,
 }
 
 /// The `[va]` DNS settings of a server that resolves through a name server
@@ -115,9 +119,15 @@ impl TestServer {
         // never meet on the default one.
         let admin = SocketAddr::from((Ipv4Addr::LOCALHOST, free_port()));
         let staff = Staff::new(admin);
+        let database = ScratchDatabase::create();
+        let database_toml = match &database {
+            Some(db) => format!("[database]\nurl = \"{}\"\n", db.url),
+            None => String::new(),
+        };
         let text = format!(
             r#"data_dir = "{data}"
 
+{database_toml}
 [server]
 listen = "127.0.0.1:{port}"
 
@@ -161,6 +171,7 @@ listen = "127.0.0.1:{publish_port}"
             http01_port,
             dns,
             child,
+            _database: database,
         };
         server.wait_until_ready()?;
         Ok(server)
