@@ -15,11 +15,11 @@ use super::handlers::refusal_fields;
 use super::{Admin, Call, Reply};
 use crate::core::{
     Account, AccountId, AccountStatus, Authorization, AuthorizationStatus, AuthzId, CertificateId,
-    Challenge, ChallengeStatus, ChallengeType, OrderId, OrderStatus, OrganizationId,
+    Challenge, ChallengeId, ChallengeStatus, ChallengeType, OrderId, OrderStatus, OrganizationId,
 };
 use crate::error::{Error, Result};
+use crate::sa;
 use crate::sa::evidence::{IssuedCertificate, OrderEvidence, OrderSummary};
-use crate::sa::{self};
 use crate::vetting::checks::VettingStatus;
 use crate::vetting::organization::Level;
 
@@ -205,7 +205,7 @@ struct AuthzView<'a> {
 
 #[derive(Serialize)]
 struct ChallengeView<'a> {
-    id: crate::core::ChallengeId,
+    id: ChallengeId,
     url: String,
     #[serde(rename = "type")]
     kind: ChallengeType,

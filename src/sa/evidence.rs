@@ -11,6 +11,7 @@
 
 use std::collections::HashMap;
 
+use diesel::connection::SimpleConnection;
 use diesel::dsl::min;
 use diesel::prelude::*;
 use time::OffsetDateTime;
@@ -58,10 +59,17 @@ pub struct OrderSummary {
     pub serial: Option<String>,
 }
 
-/// The order with its evidence, read in one transaction so that a
-/// finalize completing meanwhile is seen whole or not at all.
+/// The order with its evidence, read from one snapshot so that a
+/// finalize or validation completing meanwhile is seen whole or not at
+/// all (SQLite: one read transaction; PostgreSQL: REPEATABLE READ, as
+/// READ COMMITTED would give each statement its own snapshot).
 pub fn order(conn: &mut DbConn, id: OrderId) -> Result<Option<OrderEvidence>> {
-    conn.transaction(|c| order_in_tx(c, id))
+    conn.transaction(|c| {
+        if let DbConn::Pg(_) = c {
+            c.batch_execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")?;
+        }
+        order_in_tx(c, id)
+    })
 }
 
 fn order_in_tx(conn: &mut DbConn, id: OrderId) -> Result<Option<OrderEvidence>> {
