@@ -397,17 +397,7 @@ fn blocked_view(
     org: OrganizationId,
     refusal: &str,
 ) -> serde_json::Value {
-    // A record this code cannot read is shown as stored rather than
-    // hiding the order from staff.
-    let (condition, detail, at) = match serde_json::from_str::<StoredRefusal>(refusal) {
-        Ok(r) => (
-            r.condition,
-            r.detail,
-            r.at.and_then(|t| OffsetDateTime::from_unix_timestamp(t).ok())
-                .map(rfc3339),
-        ),
-        Err(_) => ("unknown".to_owned(), refusal.to_owned(), None),
-    };
+    let (condition, detail, at) = refusal_fields(refusal);
     let name = orgs
         .iter()
         .find(|o| o.id == org)
@@ -423,6 +413,21 @@ fn blocked_view(
         "detail": detail,
         "refused_at": at,
     })
+}
+
+/// (condition, detail, refused_at) of a refusal as `ra` stores it. A
+/// record this code cannot read is shown as stored rather than hiding the
+/// order from staff.
+pub(super) fn refusal_fields(refusal: &str) -> (String, String, Option<String>) {
+    match serde_json::from_str::<StoredRefusal>(refusal) {
+        Ok(r) => (
+            r.condition,
+            r.detail,
+            r.at.and_then(|t| OffsetDateTime::from_unix_timestamp(t).ok())
+                .map(rfc3339),
+        ),
+        Err(_) => ("unknown".to_owned(), refusal.to_owned(), None),
+    }
 }
 
 pub async fn audit(a: &Admin, c: Call) -> Result<Reply> {

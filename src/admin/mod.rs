@@ -26,6 +26,7 @@ use crate::vetting::Vetting;
 use crate::wfe::urls::Urls;
 
 pub mod auth;
+mod evidence;
 mod handlers;
 pub mod server;
 
@@ -97,6 +98,11 @@ pub static ROUTES: &[Route] = {
         r("GET",  "/admin/organizations/{id}/certificates", Some(View),    &[], h!(x::certificates)),
         r("GET",  "/admin/orders/blocked",                  Some(View),    &[], h!(x::blocked_orders)),
         r("GET",  "/admin/audit",                           Some(View),    &["organization", "limit"], h!(x::audit)),
+        // Evidence (read-only): what orders and certificates were validated and
+        // issued on. After /admin/orders/blocked: the first match wins.
+        r("GET",  "/admin/orders/{id}",                     Some(View),    &[], h!(evidence::order)),
+        r("GET",  "/admin/certificates/{serial}/evidence",  Some(View),    &[], h!(evidence::certificate)),
+        r("GET",  "/admin/organizations/{id}/orders",       Some(View),    &["limit", "before"], h!(evidence::organization_orders)),
     ]
 };
 
@@ -474,6 +480,22 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn a_literal_segment_is_matched_before_a_template() {
+        // `route` takes the first match: /admin/orders/blocked must not
+        // be read as the order "blocked".
+        let first = ROUTES
+            .iter()
+            .find(|r| r.method == "GET" && r.captures("/admin/orders/blocked").is_some())
+            .unwrap();
+        assert_eq!(first.path, "/admin/orders/blocked");
+        let first = ROUTES
+            .iter()
+            .find(|r| r.method == "GET" && r.captures("/admin/orders/7").is_some())
+            .unwrap();
+        assert_eq!(first.path, "/admin/orders/{id}");
     }
 
     #[test]

@@ -12,7 +12,9 @@ use crate::sa;
 use crate::va::caa::CaaRequest;
 
 impl Ra {
-    pub(super) async fn check_caa(&self, acct: &Account, order: &Order) -> Result<()> {
+    /// Checks every name; on success returns the evidence (JSON) for the
+    /// issuance to store with the certificate.
+    pub(super) async fn check_caa(&self, acct: &Account, order: &Order) -> Result<String> {
         let account_uri = format!(
             "{}{}{}",
             self.cfg().base_url(),
@@ -59,12 +61,12 @@ impl Ra {
         evidence.sort_by(|a, b| a.name.cmp(&b.name));
         let json = serde_json::to_string(&evidence)
             .map_err(|e| Error::internal(format!("encoding CAA evidence: {e}")))?;
-        let id = order.id;
+        let (id, stored) = (order.id, json.clone());
         self.store()
-            .run(move |c| sa::orders::set_caa_evidence(c, id, &json))
+            .run(move |c| sa::orders::set_caa_evidence(c, id, &stored))
             .await?;
         match refused.len() {
-            0 => Ok(()),
+            0 => Ok(json),
             1 => {
                 Err(Error::new(refused[0].kind, refused[0].detail.clone())
                     .with_subproblems(refused))

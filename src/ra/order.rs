@@ -331,7 +331,7 @@ impl Ra {
         })?;
         let org = self.pass_gate(acct, &order, profile, now).await?;
         let subject = profile.requires_subject().then(|| org.subject());
-        self.check_caa(acct, &order).await?;
+        let caa_evidence = self.check_caa(acct, &order).await?;
 
         let claimed = self
             .store()
@@ -363,6 +363,7 @@ impl Ra {
             der: issued.der,
             not_before: issued.not_before,
             not_after: issued.not_after,
+            caa_evidence,
         };
         let o2 = order.clone();
         let stored_at = sa::now();

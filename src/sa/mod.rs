@@ -19,6 +19,7 @@ pub mod audit;
 pub mod certificates;
 pub mod crls;
 pub mod eab;
+pub mod evidence;
 pub mod leases;
 pub mod models;
 pub mod nonces;

@@ -387,6 +387,10 @@ pub struct NewCertificate {
     pub der: Vec<u8>,
     pub not_before: OffsetDateTime,
     pub not_after: OffsetDateTime,
+    /// The CAA evidence (JSON) this issuance relied on, written to the
+    /// order with the certificate so that no concurrent finalize attempt
+    /// can leave other evidence behind on an issued order.
+    pub caa_evidence: String,
 }
 
 /// Stores the certificate and marks the order valid in one transaction:
@@ -430,6 +434,7 @@ pub fn complete_finalize(
         .set((
             orders::status.eq(StoredOrderStatus::Valid.as_str()),
             orders::gate_refusal.eq(None::<String>),
+            orders::caa_evidence.eq(Some(&cert.caa_evidence)),
             orders::updated_at.eq(to_db(now)),
         ))
         .execute(c)?;
@@ -457,11 +462,17 @@ pub fn replacement_exists(conn: &mut DbConn, cert_id: &str, now: OffsetDateTime)
         .is_some())
 }
 
-/// Keeps the CAA evidence of the latest finalize attempt.
+/// Keeps the CAA evidence of the latest finalize attempt, while the order
+/// waits for one: once another attempt has claimed it (`processing`) or it
+/// is issued, the evidence is that attempt's (`complete_finalize`).
 pub fn set_caa_evidence(conn: &mut DbConn, id: OrderId, evidence: &str) -> Result<()> {
-    diesel::update(orders::table.find(id.0))
-        .set(orders::caa_evidence.eq(Some(evidence)))
-        .execute(conn)?;
+    diesel::update(
+        orders::table
+            .find(id.0)
+            .filter(orders::status.eq(StoredOrderStatus::Pending.as_str())),
+    )
+    .set(orders::caa_evidence.eq(Some(evidence)))
+    .execute(conn)?;
     Ok(())
 }
 

@@ -71,6 +71,19 @@ pub struct CaaEvidence {
     pub dnssec: Option<String>,
     /// "permitted: …", "refused: …" or "lookup failed: …".
     pub decision: String,
+    /// The method that validated the name, which `validationmethods`
+    /// (RFC 8657 §4) was checked against. Absent in evidence stored
+    /// before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<ChallengeType>,
+    /// When the decision was made (BR 3.2.2.8: at most 8 hours before
+    /// issuance). Absent in evidence stored before it was recorded.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "time::serde::rfc3339::option"
+    )]
+    pub checked_at: Option<time::OffsetDateTime>,
 }
 
 impl Validator {
@@ -83,6 +96,8 @@ impl Validator {
             records: Vec::new(),
             dnssec: None,
             decision: String::new(),
+            method: Some(req.method),
+            checked_at: None,
         };
         let secs = self.inner.timeout_secs;
         let bounded = tokio::time::timeout(
@@ -100,6 +115,7 @@ impl Validator {
                 ),
             )),
         };
+        evidence.checked_at = Some(time::OffsetDateTime::now_utc());
         evidence.decision = match &result {
             Ok(reason) => format!("permitted: {reason}"),
             Err(e) if e.detail.starts_with("CAA lookup failed") => {
@@ -416,6 +432,33 @@ mod tests {
         assert!(ev.records.is_empty());
         assert_eq!(ev.decision, "permitted: no CAA records found");
         assert_eq!(ev.dnssec, None);
+        assert_eq!(ev.method, Some(ChallengeType::Http01));
+        assert!(ev.checked_at.is_some());
+    }
+
+    #[test]
+    fn evidence_serializes_method_and_time_and_reads_older_rows() {
+        let ev = CaaEvidence {
+            name: "*.example.org".into(),
+            relevant_name: Some("example.org".into()),
+            records: vec!["0 issue \"trustgate.test\"".into()],
+            dnssec: None,
+            decision: "permitted: issue \"trustgate.test\" authorizes this CA".into(),
+            method: Some(ChallengeType::Dns01),
+            checked_at: Some(time::macros::datetime!(2026-11-25 09:30:00 UTC)),
+        };
+        let json = serde_json::to_value(&ev).expect("serializes");
+        assert_eq!(json["method"], "dns-01");
+        assert_eq!(json["checkedAt"], "2026-11-25T09:30:00Z");
+        assert_eq!(json["relevantName"], "example.org");
+        let back: CaaEvidence = serde_json::from_value(json).expect("deserializes");
+        assert_eq!(back, ev);
+        // Evidence written before method and time were kept still reads.
+        let old: CaaEvidence = serde_json::from_str(
+            r#"{"name":"example.org","decision":"permitted: no CAA records found"}"#,
+        )
+        .expect("older evidence");
+        assert_eq!((old.method, old.checked_at), (None, None));
     }
 
     #[tokio::test]

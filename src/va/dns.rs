@@ -140,6 +140,13 @@ impl Resolver {
     /// tolerated when the other type has addresses, except a DNSSEC
     /// failure, which always fails the lookup.
     pub async fn lookup_ip(&self, name: &str) -> Result<Vec<IpAddr>> {
+        Ok(self.lookup_addresses(name).await?.values)
+    }
+
+    /// As `lookup_ip`, with the evidence of how the addresses were found:
+    /// the CNAMEs followed (once, though both types follow the same chain)
+    /// and the weakest DNSSEC status of the answers that gave addresses.
+    pub async fn lookup_addresses(&self, name: &str) -> Result<DnsAnswer<IpAddr>> {
         let fqdn = fqdn(name)?;
         let bounded = async {
             tokio::join!(
@@ -152,20 +159,41 @@ impl Resolver {
             .map_err(|_| dns_timeout(name))?;
 
         let mut addrs = Vec::new();
+        let mut cnames: Vec<String> = Vec::new();
+        let mut proofs = Vec::new();
         let mut failures = Vec::new();
         for (rtype, result) in [(RecordType::AAAA, aaaa), (RecordType::A, a)] {
             match result.and_then(|answer| follow_chain(&fqdn, rtype, answer)) {
-                Ok(chain) => addrs.extend(chain.records.iter().filter_map(|r| match &r.data {
-                    RData::A(a) => Some(IpAddr::V4(a.0)),
-                    RData::AAAA(aaaa) => Some(IpAddr::V6(aaaa.0)),
-                    _ => None,
-                })),
+                Ok(chain) => {
+                    let found = addrs.len();
+                    addrs.extend(chain.records.iter().filter_map(|r| match &r.data {
+                        RData::A(a) => Some(IpAddr::V4(a.0)),
+                        RData::AAAA(aaaa) => Some(IpAddr::V6(aaaa.0)),
+                        _ => None,
+                    }));
+                    for c in chain.cnames {
+                        if !cnames.contains(&c) {
+                            cnames.push(c);
+                        }
+                    }
+                    // The status that matters is that of the addresses
+                    // used; an empty answer of the other type adds nothing.
+                    if addrs.len() > found {
+                        proofs.push(chain.proof);
+                    }
+                }
                 Err(e) if e.detail.starts_with(DNSSEC_FAILED) => return Err(e),
                 Err(e) => failures.push(e),
             }
         }
         if !addrs.is_empty() {
-            return Ok(addrs);
+            return Ok(DnsAnswer {
+                values: addrs,
+                cnames,
+                dnssec: self
+                    .validating
+                    .then(|| proof_name(weakest(proofs)).to_owned()),
+            });
         }
         match failures.into_iter().next() {
             Some(e) => Err(e),
@@ -630,9 +658,13 @@ mod tests {
         let bind = crate::va::testutil::Bind::start(
             &format!(
                 "_acme-challenge.secure IN TXT \"{value}\"\n\
-                 @ IN CAA 0 issue \"trustgate.test\""
+                 @ IN CAA 0 issue \"trustgate.test\"\n\
+                 www IN A 127.0.0.1"
             ),
-            &format!("_acme-challenge.plain IN TXT \"{value}\""),
+            &format!(
+                "_acme-challenge.plain IN TXT \"{value}\"\n\
+                 www IN A 127.0.0.1"
+            ),
             None,
         )
         .await;
@@ -644,6 +676,26 @@ mod tests {
 
         let out = v.validate(&dns01("plain.insecure.test")).await;
         out.result.expect("unsigned child validates");
+        assert_eq!(out.records[0].dnssec.as_deref(), Some("Insecure"));
+
+        // The address lookup of http-01 carries its status too (nothing
+        // listens on port 1, so only the evidence is of interest).
+        let http01 = |identifier: &str| crate::va::ValidationRequest {
+            method: crate::acme::ChallengeType::Http01,
+            ..dns01(identifier)
+        };
+        let cfg = VaConfig {
+            http01_port: 1,
+            ..dnssec_config(&bind)
+        };
+        let v1 = crate::va::Validator::new(&cfg).expect("validator");
+        let out = v1.validate(&http01("www.example.test")).await;
+        assert_eq!(
+            out.result.expect_err("closed port").kind,
+            ErrorKind::Connection
+        );
+        assert_eq!(out.records[0].dnssec.as_deref(), Some("Secure"));
+        let out = v1.validate(&http01("www.insecure.test")).await;
         assert_eq!(out.records[0].dnssec.as_deref(), Some("Insecure"));
 
         // CAA: a Secure denial at www, then the signed set at the apex.

@@ -351,7 +351,12 @@ impl Http01 {
 
         let resolved = match target.ip_literal() {
             Some(ip) => vec![ip],
-            None => resolver.lookup_ip(&target.host).await?,
+            None => {
+                let answer = resolver.lookup_addresses(&target.host).await?;
+                records[idx].cnames = answer.cnames;
+                records[idx].dnssec = answer.dnssec;
+                answer.values
+            }
         };
         records[idx].addresses_resolved = resolved.clone();
         let allowed = allowed_addresses(&target.host, &resolved, self.allow_loopback)?;
@@ -717,6 +722,30 @@ mod tests {
             srv.requests.lock().expect("lock").is_empty(),
             "no request made"
         );
+    }
+
+    #[tokio::test]
+    async fn cnames_of_the_address_lookup_are_recorded() {
+        let dns = DnsServer::start().await;
+        dns.add(
+            "www.example.test",
+            crate::va::testutil::cname("host.example.test"),
+        );
+        dns.add(
+            "host.example.test",
+            hickory_proto::rr::RData::A(hickory_proto::rr::rdata::A(std::net::Ipv4Addr::LOCALHOST)),
+        );
+        let srv = HttpServer::start(ok_body(KEY_AUTH.as_bytes())).await;
+        let out = run(&config(&dns, srv.port), "www.example.test").await;
+        out.result.expect("validates through the CNAME");
+        // Followed for A and AAAA alike, recorded once; no DNSSEC status
+        // with validation off.
+        assert_eq!(
+            out.records[0].cnames,
+            vec!["www.example.test -> host.example.test".to_owned()]
+        );
+        assert_eq!(out.records[0].dnssec, None);
+        assert_eq!(out.records[0].addresses_resolved, vec![localhost()]);
     }
 
     #[tokio::test]

@@ -106,12 +106,14 @@ pub struct ValidationRecord {
     /// TXT answers seen by dns-01.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub dns_answers: Vec<String>,
-    /// CNAMEs followed by dns-01, in order, as `owner -> target`.
+    /// CNAMEs followed, in order, as `owner -> target`: from the TXT
+    /// lookup for dns-01, from the address lookup for http-01 and
+    /// tls-alpn-01.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub cnames: Vec<String>,
-    /// DNSSEC status of the DNS answers this record relied on ("Secure",
-    /// "Insecure", "Indeterminate"; RFC 4035 §4.3); absent with DNSSEC
-    /// validation off.
+    /// DNSSEC status of the DNS answers this record relied on (the TXT
+    /// answer, or the addresses resolved: "Secure", "Insecure",
+    /// "Indeterminate"; RFC 4035 §4.3); absent with DNSSEC validation off.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dnssec: Option<String>,
 }

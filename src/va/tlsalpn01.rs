@@ -71,8 +71,11 @@ impl TlsAlpn01 {
             ..ValidationRecord::default()
         });
 
-        let resolved = resolver.lookup_ip(&host).await?;
+        let answer = resolver.lookup_addresses(&host).await?;
+        let resolved = answer.values;
         records[idx].addresses_resolved = resolved.clone();
+        records[idx].cnames = answer.cnames;
+        records[idx].dnssec = answer.dnssec;
         let allowed = allowed_addresses(&host, &resolved, self.allow_loopback)?;
         let what = format!("{host}:{port}");
         let (tcp, ip) = connect_first(&allowed, port, &what, deadline, self.timeout_secs).await?;

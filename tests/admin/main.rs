@@ -4,5 +4,12 @@
 mod api;
 mod auth;
 mod cli;
+mod evidence;
 mod openapi;
 mod support;
+
+/// The in-process ACME fixture of the conformance suite, to get real
+/// orders and certificates for the evidence views.
+#[path = "../rfc8555/support.rs"]
+#[allow(dead_code)]
+mod acme;

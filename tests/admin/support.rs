@@ -22,6 +22,8 @@ pub const VIEWER: Who = Who("viewer", "tok-viewer-5d17b8aa");
 /// Holds every role, to show the four-eyes rule applies to one person
 /// who both vets and approves.
 pub const LEAD: Who = Who("lead", "tok-lead-c0ffee42");
+/// Configured without any role: authenticated, allowed nothing.
+pub const NOBODY: Who = Who("nobody", "tok-nobody-7a41e0c3");
 
 /// What `admin.staff.token_sha256` holds, computed here independently of
 /// the server's code.
@@ -41,6 +43,18 @@ fn staff(who: Who, roles: &[StaffRole]) -> StaffConfig {
     }
 }
 
+/// The staff every test server knows.
+pub fn staff_list() -> Vec<StaffConfig> {
+    use StaffRole::*;
+    vec![
+        staff(VETTER, &[View, Vet]),
+        staff(APPROVER, &[View, Approve]),
+        staff(VIEWER, &[View]),
+        staff(LEAD, &[Vet, Approve]),
+        staff(NOBODY, &[]),
+    ]
+}
+
 pub struct Server {
     /// Kept so the server lives as long as the fixture.
     pub _running: trustgate::app::Running,
@@ -56,7 +70,6 @@ impl Server {
     }
 
     pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> Server {
-        use StaffRole::*;
         let dir = tempfile::tempdir().expect("tempdir");
         let mut cfg = Config {
             data_dir: dir.path().to_path_buf(),
@@ -68,12 +81,7 @@ impl Server {
         // Not under test here; its default fixed port would collide
         // between parallel tests.
         cfg.publish.listen = None;
-        cfg.admin.staff = vec![
-            staff(VETTER, &[View, Vet]),
-            staff(APPROVER, &[View, Approve]),
-            staff(VIEWER, &[View]),
-            staff(LEAD, &[Vet, Approve]),
-        ];
+        cfg.admin.staff = staff_list();
         tweak(&mut cfg);
         let running = trustgate::app::start(cfg.clone())
             .await
@@ -97,28 +105,7 @@ impl Server {
         path: &str,
         body: Vec<u8>,
     ) -> Resp {
-        let mut req = Request::builder()
-            .method(method)
-            .uri(format!("{}{path}", self.admin));
-        if let Some(t) = token {
-            req = req.header("authorization", format!("Bearer {t}"));
-        }
-        if !body.is_empty() {
-            req = req.header("content-type", "application/json");
-        }
-        let resp = self
-            .http
-            .request(req.body(Full::new(Bytes::from(body))).expect("request"))
-            .await
-            .expect("HTTP request");
-        let status = resp.status();
-        let headers = resp.headers().clone();
-        let body = resp.into_body().collect().await.expect("body").to_bytes();
-        Resp {
-            status,
-            headers,
-            body,
-        }
+        request(&self.http, &self.admin, token, method, path, body).await
     }
 
     pub async fn get(&self, who: Who, path: &str) -> Resp {
@@ -191,6 +178,38 @@ impl Server {
         c.batch_execute("PRAGMA busy_timeout = 10000")
             .expect("busy_timeout");
         diesel::sql_query(sql).execute(&mut c).expect(sql);
+    }
+}
+
+/// One request to the admin listener at `base` (`http://host:port`).
+pub async fn request(
+    http: &Http,
+    base: &str,
+    token: Option<&str>,
+    method: Method,
+    path: &str,
+    body: Vec<u8>,
+) -> Resp {
+    let mut req = Request::builder()
+        .method(method)
+        .uri(format!("{base}{path}"));
+    if let Some(t) = token {
+        req = req.header("authorization", format!("Bearer {t}"));
+    }
+    if !body.is_empty() {
+        req = req.header("content-type", "application/json");
+    }
+    let resp = http
+        .request(req.body(Full::new(Bytes::from(body))).expect("request"))
+        .await
+        .expect("HTTP request");
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let body = resp.into_body().collect().await.expect("body").to_bytes();
+    Resp {
+        status,
+        headers,
+        body,
     }
 }
 

@@ -2,6 +2,7 @@
 //! client. Modules are named after the RFC sections they cover.
 #![allow(clippy::unwrap_used)]
 
+mod responders;
 mod support;
 
 mod cluster;
@@ -12,4 +13,5 @@ mod section_7_3_accounts;
 mod section_7_4_orders;
 mod section_7_5_authorizations;
 mod section_7_6_revocation;
+mod section_8_validation;
 mod vetting_gate;

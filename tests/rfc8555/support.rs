@@ -34,6 +34,8 @@ pub struct Server {
     pub dir: tempfile::TempDir,
     pub base: String,
     pub http01: Arc<Mutex<HashMap<String, String>>>,
+    /// CAA records the fake DNS serves, by owner name.
+    pub caa: CaaZone,
     default_org: Mutex<Option<OrganizationId>>,
     pg_database: Option<String>,
     _dns: DnsResponder,
@@ -95,7 +97,8 @@ impl Server {
 
     pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> Server {
         let dir = tempfile::tempdir().expect("tempdir");
-        let dns = DnsResponder::start().await;
+        let caa = CaaZone::default();
+        let dns = DnsResponder::start(caa.clone()).await;
         let http01 = Arc::new(Mutex::new(HashMap::new()));
         let http01_port = serve_http01(http01.clone()).await;
         let mut cfg = Config {
@@ -131,6 +134,7 @@ impl Server {
             dir,
             base,
             http01,
+            caa,
             default_org: Mutex::new(None),
             pg_database: pg.map(|(name, _)| name),
             _dns: dns,
@@ -758,7 +762,36 @@ async fn serve_http01(tokens: Arc<Mutex<HashMap<String, String>>>) -> u16 {
     port
 }
 
-/// Answers every A query with 127.0.0.1 and AAAA with no records.
+/// CAA records by owner name (lower case, no trailing dot): (critical,
+/// tag, value) each.
+#[derive(Clone, Default)]
+pub struct CaaZone(Arc<Mutex<CaaRecords>>);
+
+type CaaRecords = HashMap<String, Vec<(bool, String, String)>>;
+
+impl CaaZone {
+    pub fn add(&self, name: &str, critical: bool, tag: &str, value: &str) {
+        self.0
+            .lock()
+            .expect("lock")
+            .entry(name.to_ascii_lowercase())
+            .or_default()
+            .push((critical, tag.to_owned(), value.to_owned()));
+    }
+
+    fn records(&self, name: &str) -> Vec<(bool, String, String)> {
+        let key = name.trim_end_matches('.').to_ascii_lowercase();
+        self.0
+            .lock()
+            .expect("lock")
+            .get(&key)
+            .cloned()
+            .unwrap_or_default()
+    }
+}
+
+/// Answers every A query with 127.0.0.1, AAAA with no records, and CAA
+/// from its `CaaZone` (none by default).
 pub struct DnsResponder {
     pub addr: SocketAddr,
     task: tokio::task::JoinHandle<()>,
@@ -771,7 +804,7 @@ impl Drop for DnsResponder {
 }
 
 impl DnsResponder {
-    pub async fn start() -> DnsResponder {
+    pub async fn start(caa: CaaZone) -> DnsResponder {
         use hickory_proto::op::{Message, MessageType, ResponseCode};
         use hickory_proto::rr::{RData, Record, RecordType};
         use hickory_proto::serialize::binary::{BinDecodable, BinEncodable};
@@ -801,6 +834,20 @@ impl DnsResponder {
                             60,
                             RData::A(std::net::Ipv4Addr::LOCALHOST.into()),
                         ));
+                    }
+                    if query.query_type() == RecordType::CAA {
+                        for (critical, tag, value) in caa.records(&query.name().to_ascii()) {
+                            let mut c =
+                                hickory_proto::rr::rdata::CAA::new_issue(false, None, vec![]);
+                            c.issuer_critical = critical;
+                            c.tag = tag;
+                            c.value = value.into_bytes();
+                            resp.add_answer(Record::from_rdata(
+                                query.name().clone(),
+                                60,
+                                RData::CAA(c),
+                            ));
+                        }
                     }
                 }
                 if let Ok(bytes) = resp.to_bytes() {
