@@ -115,6 +115,9 @@ impl Ra {
             key_authorization: format!("{}.{}", chall.token, thumbprint),
         };
         let outcome = self.inner.va.validate(&req).await;
+        self.store()
+            .metrics()
+            .validation(chall.kind.as_str(), &outcome.result);
         let now = sa::now();
         let error = match &outcome.result {
             Ok(()) => None,

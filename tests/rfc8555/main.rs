@@ -4,6 +4,8 @@
 
 mod support;
 
+mod operations;
+
 mod rfc9773_renewal_info;
 mod section_6_jws;
 mod section_7_1_directory_nonce;
