@@ -260,10 +260,7 @@ fn assert_caa_refused(
             "certbot's log has no {prefix:?} with detail {detail:?}\n{run}"
         );
     }
-    assert_server_logged(
-        server,
-        &format!("problem=urn:ietf:params:acme:error:caa detail={detail}"),
-    );
+    assert_server_logged(server, &format!("problem=\"caa\" detail={detail}"));
     assert_nothing_issued(certbot, lineage, run);
 }
 

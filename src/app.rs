@@ -198,6 +198,13 @@ impl App {
                         Ok(_) => {}
                         Err(e) => tracing::warn!(error = %e, "pruning nonces failed"),
                     }
+                    // Counted here, not per scrape: the table holds every
+                    // nonce redeemed within its lifetime (millions at full
+                    // load). Only the lease holder reports it.
+                    match store.run(sa::used_nonce_count).await {
+                        Ok(n) => store.metrics().set_nonces_used(n),
+                        Err(e) => tracing::warn!(error = %e, "counting used nonces failed"),
+                    }
                 }
             },
         );
@@ -366,7 +373,7 @@ impl App {
     /// The admin service over this app's store; fails on a bad staff list.
     pub fn admin(&self) -> Result<Arc<Admin>> {
         let vetting = Vetting::new(self.store.clone(), self.cfg.vetting.clone());
-        Admin::new(&self.cfg, vetting).map(Arc::new)
+        Admin::new(&self.cfg, vetting).map(|a| Arc::new(a.with_ca(&self.ca)))
     }
 }
 

@@ -15,6 +15,8 @@ pub const ENV_BASE_URL: &str = "TRUSTGATE_BASE_URL";
 pub const ENV_LISTEN: &str = "TRUSTGATE_LISTEN";
 pub const ENV_DATA_DIR: &str = "TRUSTGATE_DATA_DIR";
 pub const ENV_EAB_ENCRYPTION_KEY: &str = "TRUSTGATE_EAB_ENCRYPTION_KEY";
+/// `text` or `json`; overrides `log.format`.
+pub const ENV_LOG_FORMAT: &str = "TRUSTGATE_LOG_FORMAT";
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -30,6 +32,7 @@ pub struct Config {
     pub vetting: VettingConfig,
     pub admin: AdminConfig,
     pub publish: PublishConfig,
+    pub log: LogConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -270,6 +273,45 @@ pub struct PublishConfig {
     pub regenerate_secs: u64,
 }
 
+/// Logging (to standard error). Every request is one line at `info` with
+/// its request id; bodies (JWS payloads, EAB MACs, CSRs) are never logged.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// `text` for people, `json` (one object per line) for log shippers.
+    /// TRUSTGATE_LOG_FORMAT overrides it.
+    pub format: LogFormat,
+    /// A level (`info`) or tracing filter directives
+    /// (`info,trustgate::va=debug`). RUST_LOG, when set, takes precedence.
+    pub level: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+impl LogFormat {
+    pub fn parse(s: &str) -> Option<LogFormat> {
+        match s {
+            "text" => Some(LogFormat::Text),
+            "json" => Some(LogFormat::Json),
+            _ => None,
+        }
+    }
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            format: LogFormat::Text,
+            level: "info".into(),
+        }
+    }
+}
+
 /// BR 4.9.7: nextUpdate at most ten days after thisUpdate.
 pub const MAX_CRL_NEXT_UPDATE_HOURS: u32 = 240;
 /// More shards than this is a configuration mistake.
@@ -333,6 +375,7 @@ impl Default for Config {
             vetting: VettingConfig::default(),
             admin: AdminConfig::default(),
             publish: PublishConfig::default(),
+            log: LogConfig::default(),
         }
     }
 }
@@ -446,6 +489,9 @@ impl Config {
         if let Some(v) = get(ENV_BASE_URL) {
             self.server.base_url = Some(v);
         }
+        if let Some(f) = get(ENV_LOG_FORMAT).as_deref().and_then(LogFormat::parse) {
+            self.log.format = f;
+        }
         if let Some(v) = get(ENV_LISTEN) {
             if let Ok(addr) = v.parse() {
                 self.server.listen = addr;
@@ -548,6 +594,18 @@ mod tests {
         .unwrap();
         cfg.publish.validate().unwrap();
         assert_eq!(cfg.publish.base_url(), "http://crl.example.jp");
+    }
+
+    #[test]
+    fn log_settings_parse_and_env_overrides_the_format() {
+        let cfg = Config::parse("[log]\nformat = \"json\"\nlevel = \"debug\"\n").unwrap();
+        assert_eq!(cfg.log.format, LogFormat::Json);
+        assert_eq!(cfg.log.level, "debug");
+        assert!(Config::parse("[log]\nformat = \"xml\"\n").is_err());
+        let mut cfg = Config::default();
+        assert_eq!(cfg.log.format, LogFormat::Text);
+        cfg.apply_env(|k| (k == ENV_LOG_FORMAT).then(|| "json".into()));
+        assert_eq!(cfg.log.format, LogFormat::Json);
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub mod core;
 pub mod error;
 pub mod http;
 pub mod jose;
+pub mod metrics;
 pub mod publish;
 pub mod ra;
 pub mod sa;

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use tokio::sync::watch;
 use trustgate::app::{self, App};
-use trustgate::config::Config;
+use trustgate::config::{Config, LogConfig, LogFormat};
 use trustgate::core::OrganizationId;
 use trustgate::error::{Error, Result};
 use trustgate::vetting::checks::{approval_blockers, Transition, VettingStatus};
@@ -194,13 +194,6 @@ enum EabCommand {
 }
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,
@@ -226,9 +219,11 @@ async fn run(cli: Cli) -> Result<()> {
     });
     let command = cli.command.unwrap_or(Command::Serve);
     if let Command::Init = command {
+        init_logging(&LogConfig::default())?;
         return init(&cli.config.unwrap_or_else(|| DEFAULT_CONFIG.into()));
     }
     let cfg = Config::load(config_path.as_deref())?;
+    init_logging(&cfg.log)?;
     match command {
         Command::Serve => serve(cfg).await,
         Command::Init => Ok(()),
@@ -269,6 +264,33 @@ async fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// Logs go to standard error, as text or one JSON object per line; in
+/// JSON the request span (with `request_id`) is the `span` member.
+fn init_logging(cfg: &LogConfig) -> Result<()> {
+    use tracing_subscriber::EnvFilter;
+    let filter = match EnvFilter::try_from_default_env() {
+        Ok(f) => f,
+        Err(_) => EnvFilter::try_new(&cfg.level)
+            .map_err(|e| Error::internal(format!("log.level {:?}: {e}", cfg.level)))?,
+    };
+    // Colours only for a person at a terminal, not into files or journald.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(ansi)
+        .with_writer(std::io::stderr);
+    let installed = match cfg.format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .try_init(),
+    };
+    installed.map_err(|e| Error::internal(format!("setting up logging: {e}")))
 }
 
 async fn serve(cfg: Config) -> Result<()> {

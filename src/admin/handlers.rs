@@ -28,6 +28,53 @@ pub async fn healthz(_: &Admin, _: Call) -> Result<Reply> {
     ))
 }
 
+/// How long readiness waits for the database: well under a load
+/// balancer's probe interval.
+const READY_DB_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Ready to serve ACME: a database round trip answered in time and the CA
+/// key is loaded with an unexpired intermediate. 503 names what failed.
+pub async fn readyz(a: &Admin, _: Call) -> Result<Reply> {
+    let database = match a.vetting.store().ping(READY_DB_TIMEOUT).await {
+        Ok(()) => "ok".to_owned(),
+        // The cause is logged; this endpoint needs no authentication.
+        Err(_) => format!(
+            "unavailable: no answer within {}s",
+            READY_DB_TIMEOUT.as_secs()
+        ),
+    };
+    let ca = match a.ca_not_after {
+        None => "not loaded".to_owned(),
+        Some(t) if t <= OffsetDateTime::now_utc() => format!(
+            "intermediate certificate expired at {}",
+            t.format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default()
+        ),
+        Some(_) => "ok".to_owned(),
+    };
+    let ready = database == "ok" && ca == "ok";
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    Reply::json(
+        status,
+        &serde_json::json!({"ready": ready, "checks": {"database": database, "ca": ca}}),
+    )
+}
+
+/// Prometheus text exposition format 0.0.4 (see `crate::metrics`).
+pub async fn metrics(a: &Admin, _: Call) -> Result<Reply> {
+    let store = a.vetting.store();
+    let text = store.metrics().render(Some(store.pool_state()));
+    Ok(Reply::raw(
+        StatusCode::OK,
+        "text/plain; version=0.0.4; charset=utf-8",
+        Bytes::from(text),
+    ))
+}
+
 pub async fn openapi(_: &Admin, _: Call) -> Result<Reply> {
     Ok(Reply::raw(
         StatusCode::OK,

@@ -9,19 +9,21 @@
 //! (a test holds the two together).
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderValue};
-use hyper::{Method, Request, Response, StatusCode};
+use hyper::{Request, Response, StatusCode};
 use serde::de::DeserializeOwned;
+use tracing::Instrument;
 
 use crate::acme::problem::Problem;
 use crate::config::{Config, StaffRole};
 use crate::core::OrganizationId;
 use crate::error::{Error, ErrorKind, Result};
+use crate::http::{RequestId, REQUEST_ID_HEADER};
 use crate::vetting::Vetting;
 use crate::wfe::urls::Urls;
 
@@ -78,6 +80,8 @@ pub static ROUTES: &[Route] = {
     }
     &[
         r("GET",  "/healthz",                               None,          &[], h!(x::healthz)),
+        r("GET",  "/readyz",                                None,          &[], h!(x::readyz)),
+        r("GET",  "/metrics",                               None,          &[], h!(x::metrics)),
         r("GET",  "/openapi.json",                          None,          &[], h!(x::openapi)),
         r("GET",  "/admin/organizations",                   Some(View),    &["status"], h!(x::org_list)),
         r("POST", "/admin/organizations",                   Some(Vet),     &[], h!(x::org_create)),
@@ -204,6 +208,15 @@ impl Reply {
     }
 }
 
+/// What the wrapper learns while routing, for the log line and metrics.
+#[derive(Default)]
+struct Seen {
+    /// The route's path template (the metrics' `endpoint`).
+    endpoint: Option<&'static str>,
+    /// The authenticated staff member.
+    actor: Option<String>,
+}
+
 /// A request that did not reach a handler or that a handler refused.
 enum Failure {
     Error(Error),
@@ -225,6 +238,9 @@ pub struct Admin {
     /// To give staff the ACME URLs of accounts and orders.
     urls: Urls,
     timeout: Duration,
+    /// notAfter of the loaded intermediate; `None` until a CA is attached
+    /// (`with_ca`), which `/readyz` reports as not ready.
+    ca_not_after: Option<time::OffsetDateTime>,
 }
 
 impl Admin {
@@ -238,61 +254,90 @@ impl Admin {
             staff,
             urls: Urls::new(&cfg.base_url()),
             timeout: Duration::from_secs(cfg.server.request_timeout_secs),
+            ca_not_after: None,
         })
     }
 
-    /// The one wrapper every request passes through.
+    /// Records that `ca` is loaded: `CertificateAuthority::load` checked
+    /// that the key is the intermediate's, so holding one means the key is
+    /// usable; readiness then only needs the intermediate's notAfter.
+    pub fn with_ca(mut self, ca: &crate::ca::CertificateAuthority) -> Admin {
+        use x509_parser::prelude::{FromDer, X509Certificate};
+        self.ca_not_after = X509Certificate::from_der(ca.intermediate_der())
+            .ok()
+            .map(|(_, c)| c.validity().not_after.to_datetime());
+        self
+    }
+
+    /// The one wrapper every request passes through: a request id (sent
+    /// as X-Request-Id and in the span of every log line of the request),
+    /// the timeout, problem documents, one log line and the metrics.
     pub async fn handle(self: Arc<Self>, req: Request<Incoming>) -> Response<Full<Bytes>> {
+        let id = RequestId::generate();
+        let span = tracing::info_span!("admin", request_id = %id);
+        let mut resp = self.handle_in_span(req).instrument(span).await;
+        resp.headers_mut()
+            .insert(REQUEST_ID_HEADER, id.header_value());
+        resp
+    }
+
+    async fn handle_in_span(&self, req: Request<Incoming>) -> Response<Full<Bytes>> {
+        let started = Instant::now();
         let method = req.method().clone();
         let path = req.uri().path().to_owned();
-        let mut actor = None;
-        let result = match tokio::time::timeout(self.timeout, self.route(req, &mut actor)).await {
+        let mut seen = Seen::default();
+        let result = match tokio::time::timeout(self.timeout, self.route(req, &mut seen)).await {
             Ok(r) => r,
             Err(_) => Err(Error::unavailable("request timed out").into()),
         };
-        let actor = actor.unwrap_or_default();
-        let resp = match result {
-            Ok(reply) => render(reply),
+        let staff = seen.actor.unwrap_or_default();
+        let endpoint = seen.endpoint.unwrap_or(crate::metrics::UNKNOWN_ENDPOINT);
+        let (resp, failure) = match result {
+            Ok(reply) => (render(reply), None),
             Err(Failure::Unauthenticated(auth::Unauthenticated(why))) => {
-                tracing::info!(%method, path, why, "admin request unauthenticated");
                 let mut resp = problem(&Error::unauthorized(why), StatusCode::UNAUTHORIZED);
                 resp.headers_mut().insert(
                     header::WWW_AUTHENTICATE,
                     HeaderValue::from_static("Bearer realm=\"trustgate-admin\""),
                 );
-                resp
+                (resp, Some(Error::unauthorized(why)))
             }
             Err(Failure::Error(e)) => {
                 let status = StatusCode::from_u16(Problem::from_error(&e).status)
                     .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-                match e.kind {
-                    ErrorKind::ServerInternal | ErrorKind::Unavailable => {
-                        tracing::error!(%method, path, staff = actor, error = %e, "admin request failed")
-                    }
-                    _ => {
-                        tracing::info!(%method, path, staff = actor, status = status.as_u16(), detail = %e.detail, "admin request refused")
-                    }
-                }
                 let mut resp = problem(&e, status);
                 if e.kind == ErrorKind::MethodNotAllowed {
                     if let Ok(v) = HeaderValue::from_str(&allowed_methods(&path).join(", ")) {
                         resp.headers_mut().insert(header::ALLOW, v);
                     }
                 }
-                resp
+                (resp, Some(e))
             }
         };
-        if resp.status().is_success() && method != Method::GET {
-            tracing::info!(%method, path, staff = actor, status = resp.status().as_u16(), "admin action");
+        let status = resp.status().as_u16();
+        let took = started.elapsed();
+        self.vetting
+            .store()
+            .metrics()
+            .admin()
+            .observe(endpoint, &method, status, took);
+        let ms = crate::http::millis(took);
+        // Never the body: organization data is personal data.
+        match failure {
+            None => tracing::info!(%method, path, endpoint, staff, status, ms, "admin request"),
+            Some(e) => match e.kind {
+                ErrorKind::ServerInternal | ErrorKind::Unavailable => {
+                    tracing::error!(%method, path, endpoint, staff, status, ms, error = %e, "admin request")
+                }
+                _ => {
+                    tracing::info!(%method, path, endpoint, staff, status, ms, detail = %e.detail, "admin request")
+                }
+            },
         }
         resp
     }
 
-    async fn route(
-        &self,
-        req: Request<Incoming>,
-        actor: &mut Option<String>,
-    ) -> Result<Reply, Failure> {
+    async fn route(&self, req: Request<Incoming>, seen: &mut Seen) -> Result<Reply, Failure> {
         let path = req.uri().path().to_owned();
         let candidates: Vec<(&Route, Vec<String>)> = ROUTES
             .iter()
@@ -301,6 +346,8 @@ impl Admin {
         if candidates.is_empty() {
             return Err(Error::not_found(format!("no resource at {path}")).into());
         }
+        // A 405 still names the resource.
+        seen.endpoint = candidates.first().map(|(r, _)| r.path);
         let Some((route, params)) = candidates
             .into_iter()
             .find(|(r, _)| r.method == req.method().as_str())
@@ -311,6 +358,7 @@ impl Admin {
             )
             .into());
         };
+        seen.endpoint = Some(route.path);
         let name = match route.role {
             None => String::new(),
             Some(role) => {
@@ -322,7 +370,7 @@ impl Admin {
                     .staff
                     .authenticate(header)
                     .map_err(Failure::Unauthenticated)?;
-                *actor = Some(member.name.clone());
+                seen.actor = Some(member.name.clone());
                 if !member.may(role) {
                     return Err(Error::unauthorized(format!(
                         "{} does not have the {} role",

@@ -93,13 +93,19 @@ impl Ra {
     }
 
     fn spawn_validation(&self, thumbprint: String, authz: Authorization, chall: Challenge) {
+        use tracing::Instrument;
         let ra = self.clone();
-        tokio::spawn(async move {
-            if let Err(e) = ra.validate(&thumbprint, &authz, &chall).await {
-                // The challenge stays `processing`; the stale sweep retries.
-                tracing::error!(challenge = chall.id.0, error = %e, "recording validation failed");
+        // In the span of the request that started it, so its log lines
+        // carry that request id.
+        tokio::spawn(
+            async move {
+                if let Err(e) = ra.validate(&thumbprint, &authz, &chall).await {
+                    // The challenge stays `processing`; the stale sweep retries.
+                    tracing::error!(challenge = chall.id.0, error = %e, "recording validation failed");
+                }
             }
-        });
+            .in_current_span(),
+        );
     }
 
     async fn validate(
@@ -116,6 +122,9 @@ impl Ra {
             key_authorization: format!("{}.{}", chall.token, thumbprint),
         };
         let outcome = self.inner.va.validate(&req).await;
+        self.store()
+            .metrics()
+            .validation(chall.kind.as_str(), &outcome.result);
         let now = sa::now();
         let error = match &outcome.result {
             Ok(()) => None,

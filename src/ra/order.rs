@@ -186,6 +186,7 @@ impl Ra {
         let (order_id, org_id, actor) = (order.id, org.id, format!("acme:account/{}", acct.id));
         let d2 = detail.clone();
         let condition = refusal.condition();
+        self.store().metrics().gate_refusal(condition);
         self.store()
             .write(move |c| {
                 sa::organizations::set_gate_refusal(c, order_id, Some(&record))?;
@@ -370,6 +371,7 @@ impl Ra {
         self.store()
             .run(move |c| sa::orders::complete_finalize(c, &o2, new_cert, stored_at))
             .await?;
+        self.store().metrics().certificate_issued(profile.name());
         tracing::info!(order = id.0, account = acct.id.0, %serial, profile = profile.name(), "certificate issued");
         self.load_order(id).await
     }

@@ -5,7 +5,9 @@
 //! by diesel's `MultiConnection::establish`, which tries every backend in
 //! turn and lets SQLite accept any string as a file name.
 
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
@@ -13,6 +15,7 @@ use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 use time::{OffsetDateTime, PrimitiveDateTime};
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::metrics::{Metrics, PoolState};
 
 pub mod accounts;
 pub mod audit;
@@ -58,15 +61,27 @@ impl Backend {
 struct Manager {
     url: String,
     backend: Backend,
+    /// The store's epoch (see `Store::epoch`), stamped on new connections.
+    epoch: Arc<AtomicU64>,
+}
+
+/// A pooled connection and what the pool needs to know about it.
+struct Pooled {
+    conn: DbConn,
+    /// The store's epoch when this connection was last known to work.
+    epoch: u64,
+    /// Found dead: the pool drops it instead of taking it back.
+    broken: bool,
 }
 
 impl r2d2::ManageConnection for Manager {
-    type Connection = DbConn;
+    type Connection = Pooled;
     type Error = diesel::ConnectionError;
 
-    fn connect(&self) -> Result<DbConn, diesel::ConnectionError> {
-        match self.backend {
-            Backend::Postgres => diesel::PgConnection::establish(&self.url).map(DbConn::Pg),
+    fn connect(&self) -> Result<Pooled, diesel::ConnectionError> {
+        let epoch = self.epoch.load(Ordering::Acquire);
+        let conn = match self.backend {
+            Backend::Postgres => diesel::PgConnection::establish(&self.url).map(DbConn::Pg)?,
             Backend::Sqlite => {
                 let mut c = diesel::SqliteConnection::establish(&self.url)?;
                 // WAL keeps every committed transaction across a process
@@ -80,26 +95,46 @@ impl r2d2::ManageConnection for Manager {
                      PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
                 )
                 .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
-                Ok(DbConn::Sqlite(c))
+                DbConn::Sqlite(c)
             }
-        }
+        };
+        Ok(Pooled {
+            conn,
+            epoch,
+            broken: false,
+        })
     }
 
-    fn is_valid(&self, conn: &mut DbConn) -> Result<(), diesel::ConnectionError> {
-        conn.batch_execute("SELECT 1")
+    fn is_valid(&self, conn: &mut Pooled) -> Result<(), diesel::ConnectionError> {
+        conn.conn
+            .batch_execute("SELECT 1")
             .map_err(diesel::ConnectionError::CouldntSetupConfiguration)
     }
 
-    fn has_broken(&self, _conn: &mut DbConn) -> bool {
-        false
+    /// A connection found dead, left inside a transaction diesel gave up
+    /// on, or returned while its thread panicked (possibly inside a
+    /// SQLite `BEGIN IMMEDIATE`) is not reused.
+    fn has_broken(&self, conn: &mut Pooled) -> bool {
+        use diesel::r2d2::R2D2Connection;
+        conn.broken || std::thread::panicking() || conn.conn.is_broken()
     }
 }
+
+/// What a client is told when the database is away; the cause is logged.
+const UNAVAILABLE_DETAIL: &str = "the database is unavailable; retry later";
 
 /// The handle every other module uses. Cheap to clone.
 #[derive(Clone)]
 pub struct Store {
     pool: r2d2::Pool<Manager>,
     checkout_timeout: Duration,
+    /// Bumped whenever a pooled connection turns out dead (a database
+    /// restart, a cut network). Connections older than the current epoch
+    /// get one round trip before their next use, so after an outage the
+    /// pool sheds its dead connections without failing a request for each
+    /// — while a healthy pool pays no round trip per checkout.
+    epoch: Arc<AtomicU64>,
+    metrics: Arc<Metrics>,
 }
 
 impl Store {
@@ -114,15 +149,17 @@ impl Store {
                 }
             }
         }
+        let epoch = Arc::new(AtomicU64::new(0));
         // Connect once outside the pool so a wrong password or host is
         // reported as the database said it, not as a pool timeout.
         let manager = Manager {
             url: url.to_owned(),
             backend,
+            epoch: epoch.clone(),
         };
         let mut first = r2d2::ManageConnection::connect(&manager)
             .map_err(|e| Error::unavailable(format!("connecting to the database: {e}")))?;
-        migrate(&mut first)?;
+        migrate(&mut first.conn)?;
         drop(first);
         let pool = r2d2::Pool::builder()
             .max_size(pool_size.max(1))
@@ -133,25 +170,37 @@ impl Store {
         Ok(Store {
             pool,
             checkout_timeout,
+            epoch,
+            metrics: Arc::new(Metrics::new()),
         })
     }
 
-    /// Runs blocking database work off the async runtime.
+    /// This process's metrics registry (it travels with the store because
+    /// every layer already holds one).
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// The pool's connections now, for the metrics page.
+    pub fn pool_state(&self) -> PoolState {
+        let s = self.pool.state();
+        PoolState {
+            connections: s.connections,
+            idle: s.idle_connections,
+            max: self.pool.max_size(),
+        }
+    }
+
+    /// Runs blocking database work off the async runtime. When the
+    /// database is away the error is `Unavailable` (503 with Retry-After)
+    /// with a fixed detail; the cause is logged here, inside the caller's
+    /// span.
     pub async fn run<T, F>(&self, f: F) -> Result<T>
     where
         T: Send + 'static,
         F: FnOnce(&mut DbConn) -> Result<T> + Send + 'static,
     {
-        let pool = self.pool.clone();
-        let timeout = self.checkout_timeout;
-        tokio::task::spawn_blocking(move || {
-            let mut conn = pool
-                .get_timeout(timeout)
-                .map_err(|e| Error::unavailable(format!("database unavailable: {e}")))?;
-            f(&mut conn)
-        })
-        .await
-        .map_err(|e| Error::internal(format!("database task failed: {e}")))?
+        self.run_within(self.checkout_timeout, f).await
     }
 
     /// Like `run`, inside one write transaction.
@@ -162,6 +211,102 @@ impl Store {
     {
         self.run(move |c| write_tx(c, f)).await
     }
+
+    /// A round trip that reads a table, answered within about `timeout`
+    /// (for readiness probes; the request path waits `checkout_timeout`).
+    pub async fn ping(&self, timeout: Duration) -> Result<()> {
+        let probe = self.run_within(timeout, |c| {
+            schema::server_secrets::table
+                .count()
+                .get_result::<i64>(c)
+                .map(|_| ())
+                .map_err(db_err)
+        });
+        // A little longer than the checkout may wait, so that a pool that
+        // found no connection reports why; this bounds a hung query.
+        match tokio::time::timeout(timeout + Duration::from_millis(250), probe).await {
+            Ok(r) => r,
+            Err(_) => {
+                tracing::warn!(
+                    timeout_ms = timeout.as_millis() as u64,
+                    "database did not answer"
+                );
+                Err(Error::unavailable(UNAVAILABLE_DETAIL))
+            }
+        }
+    }
+
+    async fn run_within<T, F>(&self, checkout_timeout: Duration, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConn) -> Result<T> + Send + 'static,
+    {
+        let this = self.clone();
+        let result = tokio::task::spawn_blocking(move || this.run_blocking(checkout_timeout, f))
+            .await
+            .map_err(|e| Error::internal(format!("database task failed: {e}")))?;
+        result.map_err(|e| {
+            if e.kind != ErrorKind::Unavailable {
+                return e;
+            }
+            tracing::warn!(error = %e.detail, "database unavailable");
+            Error::unavailable(UNAVAILABLE_DETAIL)
+        })
+    }
+
+    fn run_blocking<T>(
+        &self,
+        checkout_timeout: Duration,
+        f: impl FnOnce(&mut DbConn) -> Result<T>,
+    ) -> Result<T> {
+        let mut pooled = self.checkout(checkout_timeout)?;
+        let result = f(&mut pooled.conn);
+        if let Err(e) = &result {
+            // Connection trouble, or only a lock? A round trip tells; only
+            // on this error path, so the healthy path pays nothing.
+            if e.kind == ErrorKind::Unavailable && pooled.conn.batch_execute("SELECT 1").is_err() {
+                pooled.broken = true;
+                self.epoch.fetch_add(1, Ordering::AcqRel);
+                self.metrics.connection_discarded();
+            }
+        }
+        result
+    }
+
+    /// A pooled connection that works, within `timeout`. One older than
+    /// the current epoch is checked first; a dead one is dropped (the pool
+    /// opens a replacement) and the next is tried.
+    fn checkout(&self, timeout: Duration) -> Result<r2d2::PooledConnection<Manager>> {
+        let started = Instant::now();
+        let deadline = started + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let mut pooled = match self.pool.get_timeout(left) {
+                Ok(p) => p,
+                Err(e) => {
+                    self.metrics.pool_wait(started.elapsed());
+                    self.metrics.pool_timeout();
+                    return Err(Error::unavailable(format!(
+                        "no database connection within {timeout:?}: {e}"
+                    )));
+                }
+            };
+            let epoch = self.epoch.load(Ordering::Acquire);
+            if pooled.epoch == epoch || pooled.conn.batch_execute("SELECT 1").is_ok() {
+                pooled.epoch = epoch;
+                self.metrics.pool_wait(started.elapsed());
+                return Ok(pooled);
+            }
+            pooled.broken = true;
+            self.metrics.connection_discarded();
+        }
+    }
+}
+
+/// Rows in `used_nonces`, for the `trustgate_nonces_used` gauge. A full
+/// count: call it rarely (the prune task does, every ten minutes).
+pub fn used_nonce_count(conn: &mut DbConn) -> Result<i64> {
+    Ok(schema::used_nonces::table.count().get_result(conn)?)
 }
 
 /// PostgreSQL advisory lock key held while migrating ("trustgat" in ASCII).

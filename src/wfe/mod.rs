@@ -7,16 +7,19 @@
 //! return a `Reply` or an `Error`.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
+use tracing::Instrument;
 
 use crate::acme::problem::Problem;
 use crate::config::Config;
 use crate::error::{Error, ErrorKind, Result};
+use crate::http::{RequestId, REQUEST_ID_HEADER};
 use crate::ra::Ra;
 use crate::sa::{self, Store};
 
@@ -114,30 +117,55 @@ impl Wfe {
         &self.urls
     }
 
-    /// The one wrapper every request passes through.
+    /// The one wrapper every request passes through: a request id (sent
+    /// as X-Request-Id, and in the span every log line of the request
+    /// carries), the timeout, problem documents, common headers, one log
+    /// line and the request metrics.
     pub async fn handle(&self, req: Request<Incoming>) -> Response<Full<Bytes>> {
+        let id = RequestId::generate();
+        let span = tracing::info_span!("acme", request_id = %id);
+        let mut resp = self.handle_in_span(req).instrument(span).await;
+        resp.headers_mut()
+            .insert(REQUEST_ID_HEADER, id.header_value());
+        resp
+    }
+
+    async fn handle_in_span(&self, req: Request<Incoming>) -> Response<Full<Bytes>> {
+        let started = Instant::now();
         let method = req.method().clone();
         let path = req.uri().path().to_owned();
+        let route = Route::parse(&path);
         let timeout = std::time::Duration::from_secs(self.cfg.server.request_timeout_secs);
-        let result = match tokio::time::timeout(timeout, self.route(req)).await {
+        let result = match tokio::time::timeout(timeout, self.route(req, route, &path)).await {
             Ok(r) => r,
             Err(_) => Err(Error::unavailable("request timed out")),
         };
-        let mut resp = match result {
-            Ok(reply) => self.render_reply(reply),
-            Err(e) => self.render_error(&method, &path, &e),
+        let (mut resp, failure) = match result {
+            Ok(reply) => (self.render_reply(reply), None),
+            Err(e) => (self.render_error(route, &e), Some(e)),
         };
         self.common_headers(&mut resp);
         if method == Method::HEAD {
             *resp.body_mut() = Full::new(Bytes::new());
         }
+        let endpoint = endpoint(route);
+        let status = resp.status().as_u16();
+        let took = started.elapsed();
+        self.store
+            .metrics()
+            .acme()
+            .observe(endpoint, &method, status, took);
+        log_request(&method, &path, endpoint, status, took, failure.as_ref());
         resp
     }
 
-    async fn route(&self, req: Request<Incoming>) -> Result<Reply> {
-        let path = req.uri().path().to_owned();
-        let route = Route::parse(&path)
-            .ok_or_else(|| Error::not_found(format!("no resource at {path}")))?;
+    async fn route(
+        &self,
+        req: Request<Incoming>,
+        route: Option<Route>,
+        path: &str,
+    ) -> Result<Reply> {
+        let route = route.ok_or_else(|| Error::not_found(format!("no resource at {path}")))?;
         if !route.methods().contains(&req.method().as_str()) {
             return Err(Error::new(
                 ErrorKind::MethodNotAllowed,
@@ -158,7 +186,7 @@ impl Wfe {
                 Ok(Reply::new(StatusCode::OK, Body::Empty))
             }
             Route::NewNonce => Ok(Reply::new(StatusCode::NO_CONTENT, Body::Empty)),
-            Route::RenewalInfo => self.renewal_info(&path).await,
+            Route::RenewalInfo => self.renewal_info(path).await,
             _ => {
                 let content_type = req
                     .headers()
@@ -166,8 +194,8 @@ impl Wfe {
                     .and_then(|v| v.to_str().ok())
                     .map(str::to_owned);
                 let url = match req.uri().query() {
-                    Some(q) => format!("{}?{q}", self.urls.abs(&path)),
-                    None => self.urls.abs(&path),
+                    Some(q) => format!("{}?{q}", self.urls.abs(path)),
+                    None => self.urls.abs(path),
                 };
                 let body = self.read_body(req).await?;
                 self.dispatch(route, content_type.as_deref(), &body, &url)
@@ -221,16 +249,8 @@ impl Wfe {
         resp
     }
 
-    fn render_error(&self, method: &Method, path: &str, e: &Error) -> Response<Full<Bytes>> {
+    fn render_error(&self, route: Option<Route>, e: &Error) -> Response<Full<Bytes>> {
         let problem = Problem::from_error(e);
-        match e.kind {
-            ErrorKind::ServerInternal | ErrorKind::Unavailable => {
-                tracing::error!(%method, path, error = %e, "request failed")
-            }
-            _ => {
-                tracing::info!(%method, path, problem = %problem.kind, detail = %problem.detail, "request refused")
-            }
-        }
         let body = serde_json::to_vec_pretty(&problem).unwrap_or_default();
         let mut resp = Response::new(Full::new(Bytes::from(body)));
         *resp.status_mut() =
@@ -241,7 +261,7 @@ impl Wfe {
             HeaderValue::from_static("application/problem+json"),
         );
         if e.kind == ErrorKind::MethodNotAllowed {
-            if let Some(route) = Route::parse(path) {
+            if let Some(route) = route {
                 if let Ok(v) = HeaderValue::from_str(&route.methods().join(", ")) {
                     h.insert(header::ALLOW, v);
                 }
@@ -282,9 +302,107 @@ impl Wfe {
     }
 }
 
+/// Route names: the `endpoint` of log lines and metrics, never the raw
+/// path (its ids would make every order a series of its own).
+pub const ENDPOINTS: &[&str] = &[
+    "directory",
+    "newNonce",
+    "newAccount",
+    "newOrder",
+    "revokeCert",
+    "keyChange",
+    "account",
+    "orders",
+    "order",
+    "finalize",
+    "authz",
+    "challenge",
+    "cert",
+    "renewalInfo",
+];
+
+fn endpoint(route: Option<Route>) -> &'static str {
+    match route {
+        Some(Route::Directory) => "directory",
+        Some(Route::NewNonce) => "newNonce",
+        Some(Route::NewAccount) => "newAccount",
+        Some(Route::NewOrder) => "newOrder",
+        Some(Route::RevokeCert) => "revokeCert",
+        Some(Route::KeyChange) => "keyChange",
+        Some(Route::Account(_)) => "account",
+        Some(Route::Orders(_)) => "orders",
+        Some(Route::Order(_)) => "order",
+        Some(Route::Finalize(_)) => "finalize",
+        Some(Route::Authz(_)) => "authz",
+        Some(Route::Challenge(_)) => "challenge",
+        Some(Route::Certificate(_)) => "cert",
+        Some(Route::RenewalInfo) => "renewalInfo",
+        None => crate::metrics::UNKNOWN_ENDPOINT,
+    }
+}
+
+/// The one log line of a request. Never the body: it holds JWS payloads,
+/// EAB MACs and CSRs. A refusal's detail is what the client was told; an
+/// internal error's detail (never shown to the client) is logged here.
+fn log_request(
+    method: &Method,
+    path: &str,
+    endpoint: &str,
+    status: u16,
+    took: std::time::Duration,
+    failure: Option<&Error>,
+) {
+    let ms = crate::http::millis(took);
+    match failure {
+        None => tracing::info!(%method, path, endpoint, status, ms, "request"),
+        Some(e) => {
+            let problem = crate::acme::problem::status_and_type(e.kind).1;
+            match e.kind {
+                ErrorKind::ServerInternal => {
+                    tracing::error!(%method, path, endpoint, status, ms, problem, error = %e.detail, "request")
+                }
+                ErrorKind::Unavailable => {
+                    tracing::warn!(%method, path, endpoint, status, ms, problem, error = %e.detail, "request")
+                }
+                _ => {
+                    tracing::info!(%method, path, endpoint, status, ms, problem, detail = %e.detail, "request")
+                }
+            }
+        }
+    }
+}
+
 fn too_large(limit: usize) -> Error {
     Error::new(
         ErrorKind::PayloadTooLarge,
         format!("request body is larger than {limit} bytes"),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_route_name_is_a_metrics_endpoint() {
+        let paths = [
+            "/directory",
+            "/acme/new-nonce",
+            "/acme/new-account",
+            "/acme/new-order",
+            "/acme/revoke-cert",
+            "/acme/key-change",
+            "/acme/acct/1",
+            "/acme/acct/1/orders",
+            "/acme/order/1",
+            "/acme/order/1/finalize",
+            "/acme/authz/1",
+            "/acme/chall/1",
+            "/acme/cert/1",
+            "/acme/renewal-info/x.y",
+        ];
+        let names: Vec<&str> = paths.iter().map(|p| endpoint(Route::parse(p))).collect();
+        assert_eq!(names, ENDPOINTS);
+        assert_eq!(endpoint(Route::parse("/nope")), "unknown");
+    }
 }

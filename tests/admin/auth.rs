@@ -11,6 +11,12 @@ async fn healthz_needs_no_token() {
     let r = s.raw(None, Method::GET, "/healthz", Vec::new()).await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.text().trim(), "ok");
+    // Probes and scrapers carry no token either.
+    for path in ["/readyz", "/metrics"] {
+        let r = s.raw(None, Method::GET, path, Vec::new()).await;
+        assert_eq!(r.status, StatusCode::OK, "{path}: {}", r.text());
+        assert!(r.header("www-authenticate").is_none(), "{path}");
+    }
 }
 
 #[tokio::test]

@@ -6,6 +6,7 @@ mod responders;
 mod support;
 
 mod cluster;
+mod operations;
 mod rfc9773_renewal_info;
 mod section_6_jws;
 mod section_7_1_directory_nonce;

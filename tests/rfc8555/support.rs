@@ -145,6 +145,12 @@ impl Server {
         format!("{}{}", self.base, path)
     }
 
+    /// A URL on the admin listener (health, readiness, metrics).
+    pub fn admin_url(&self, path: &str) -> String {
+        let addr = self._running.admin_addr.expect("admin listener bound");
+        format!("http://{addr}{path}")
+    }
+
     pub fn vetting(&self) -> Vetting {
         Vetting::new(
             trustgate::app::open_store(&self.cfg).expect("store"),
