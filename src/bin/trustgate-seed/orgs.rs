@@ -10,7 +10,7 @@ use ring::rand::SystemRandom;
 use ring::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
 use time::{Duration, OffsetDateTime, PrimitiveDateTime};
 use trustgate::config::VettingConfig;
-use trustgate::core::{AccountStatus, OrganizationId};
+use trustgate::core::AccountStatus;
 use trustgate::jose::AccountKey;
 use trustgate::sa::schema::{accounts, eab_credentials};
 use trustgate::sa::{to_db, DbConn, Store};
@@ -98,7 +98,6 @@ pub async fn create_organizations(
             .await
             .map_err(|e| err("EAB credential", e))?;
         orgs.push((domain, if ev { "ev" } else { "ov" }, cred.credential.id.0));
-        debug_assert_eq!(cred.credential.organization, OrganizationId(org.id.0));
     }
     Ok(Organizations { orgs })
 }
