@@ -28,6 +28,8 @@ pub mod models;
 pub mod nonces;
 pub mod orders;
 pub mod organizations;
+#[cfg(test)]
+mod query_plans;
 pub mod schema;
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");

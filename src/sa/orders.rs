@@ -486,12 +486,17 @@ pub fn recover_stale_finalizations(
     stale_before: OffsetDateTime,
     now: OffsetDateTime,
 ) -> Result<usize> {
-    let issued = certificates::table.select(certificates::order_id);
+    // NOT EXISTS, not NOT IN: PostgreSQL evaluates `id <> ALL (SELECT
+    // order_id FROM certificates)` by reading every certificate, each sweep;
+    // the correlated form probes the unique index once per stale order.
+    let issued = certificates::table
+        .filter(certificates::order_id.eq(orders::id))
+        .select(certificates::id);
     Ok(diesel::update(
         orders::table
             .filter(orders::status.eq(StoredOrderStatus::Processing.as_str()))
             .filter(orders::updated_at.lt(to_db(stale_before)))
-            .filter(orders::id.ne_all(issued)),
+            .filter(diesel::dsl::not(diesel::dsl::exists(issued))),
     )
     .set((
         orders::status.eq(StoredOrderStatus::Pending.as_str()),

@@ -1,0 +1,519 @@
+//! Index audit: every statement a request or a periodic sweep runs must
+//! reach its rows through an index, so its cost does not grow with the
+//! tables (issue #7: latency flat with 1,000,000 certificates).
+//!
+//! The statements are the ones the `sa` functions really send: each
+//! scenario calls them on a connection with diesel instrumentation that
+//! records the SQL, and each recorded statement is then explained. On
+//! SQLite, `EXPLAIN QUERY PLAN` must show no `SCAN` of a table that grows
+//! (the planner has no statistics, as on a live server, which never runs
+//! ANALYZE). On PostgreSQL (TEST_DATABASE_URL) the generic plan is
+//! explained with sequential scans disabled: a `Seq Scan` that remains
+//! means no index can serve the statement. PostgreSQL shows a condition
+//! on a non-leading index column (a walk of the whole index) as an index
+//! condition like any other, so the SQLite plans are the stricter check.
+
+use std::sync::{Arc, Mutex};
+
+use diesel::connection::{InstrumentationEvent, SimpleConnection};
+use diesel::prelude::*;
+use time::Duration;
+
+use super::accounts::{self, Created, NewAccount};
+use super::orders::{self, AuthzSpec, NewCertificate, NewOrder, ValidationResult};
+use super::{audit, certificates, crls, eab, leases, nonces, organizations, DbConn};
+use crate::core::{ChallengeType, EabId, OrderId};
+use crate::error::Result;
+use crate::vetting::checks::CheckRecord;
+use crate::vetting::organization::OrganizationData;
+
+/// Tables whose size is fixed by configuration, not by traffic: a scan
+/// of them costs the same on day one and in year five.
+const SMALL_TABLES: &[&str] = &["crls", "leases", "server_secrets"];
+
+/// A statement as diesel reports it: the SQL, then ` -- binds: [...]`.
+fn sql_of(reported: &str) -> String {
+    reported
+        .split(" -- binds: ")
+        .next()
+        .unwrap_or(reported)
+        .trim()
+        .to_owned()
+}
+
+/// Runs `f` with every statement it sends recorded, in order, once each.
+fn recorded(conn: &mut DbConn, f: impl FnOnce(&mut DbConn) -> Result<()>) -> Vec<String> {
+    let log = Arc::new(Mutex::new(Vec::<String>::new()));
+    let sink = log.clone();
+    conn.set_instrumentation(move |event: InstrumentationEvent<'_>| {
+        if let InstrumentationEvent::StartQuery { query, .. } = event {
+            let sql = sql_of(&query.to_string());
+            let mut log = sink.lock().expect("recorder lock");
+            if !log.contains(&sql) {
+                log.push(sql);
+            }
+        }
+    });
+    let result = f(conn);
+    conn.set_instrumentation(|_: InstrumentationEvent<'_>| {});
+    result.expect("scenario ran");
+    let statements: Vec<String> = log.lock().expect("recorder lock").clone();
+    statements
+        .into_iter()
+        .filter(|s| {
+            let head = s.trim_start().to_ascii_uppercase();
+            ["SELECT", "INSERT", "UPDATE", "DELETE", "WITH"]
+                .iter()
+                .any(|k| head.starts_with(k))
+        })
+        .collect()
+}
+
+#[derive(QueryableByName)]
+struct SqlitePlanLine {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    detail: String,
+}
+
+#[derive(QueryableByName)]
+struct PgPlan {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    #[diesel(column_name = "QUERY PLAN")]
+    json: String,
+}
+
+#[derive(QueryableByName)]
+struct IndexDef {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    name: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    tbl: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    def: String,
+}
+
+/// One table read in full, and the index it was read through, if any.
+#[derive(Debug)]
+struct FullRead {
+    table: String,
+    index: Option<String>,
+}
+
+/// The plan of one statement, as readable lines, and what it reads in
+/// full.
+fn plan(conn: &mut DbConn, sql: &str) -> (Vec<String>, Vec<FullRead>) {
+    match conn {
+        DbConn::Sqlite(c) => {
+            let lines: Vec<String> = diesel::sql_query(format!("EXPLAIN QUERY PLAN {sql}"))
+                .load::<SqlitePlanLine>(c)
+                .unwrap_or_else(|e| panic!("EXPLAIN QUERY PLAN {sql}: {e}"))
+                .into_iter()
+                .map(|l| l.detail)
+                .collect();
+            // "SCAN t", "SCAN t USING [COVERING] INDEX i"; a "SEARCH" goes
+            // through an index or the primary key.
+            let reads = lines
+                .iter()
+                .filter_map(|l| {
+                    let mut words = l.trim().strip_prefix("SCAN ")?.split_whitespace();
+                    let table = words.next()?.to_owned();
+                    let index = words.skip_while(|w| *w != "INDEX").nth(1);
+                    (table != "CONSTANT").then(|| FullRead {
+                        table,
+                        index: index.map(str::to_owned),
+                    })
+                })
+                .collect();
+            (lines, reads)
+        }
+        DbConn::Pg(c) => {
+            // A generic plan does not depend on parameter values, so NULLs
+            // stand in for them.
+            let params = (1..=99)
+                .take_while(|n| sql.contains(&format!("${n}")))
+                .count();
+            c.batch_execute(&format!(
+                "SET enable_seqscan = off; SET plan_cache_mode = force_generic_plan; \
+                 PREPARE tg_plan AS {sql}"
+            ))
+            .unwrap_or_else(|e| panic!("PREPARE {sql}: {e}"));
+            let args = if params == 0 {
+                String::new()
+            } else {
+                format!("({})", vec!["NULL"; params].join(", "))
+            };
+            let plan = diesel::sql_query(format!("EXPLAIN (FORMAT JSON) EXECUTE tg_plan{args}"))
+                .get_result::<PgPlan>(c)
+                .unwrap_or_else(|e| panic!("EXPLAIN {sql}: {e}"));
+            c.batch_execute("DEALLOCATE tg_plan; RESET enable_seqscan; RESET plan_cache_mode")
+                .expect("DEALLOCATE");
+            let doc: serde_json::Value = serde_json::from_str(&plan.json).expect("JSON plan");
+            let (mut lines, mut reads) = (Vec::new(), Vec::new());
+            pg_walk(&doc[0]["Plan"], &mut lines, &mut reads);
+            (lines, reads)
+        }
+    }
+}
+
+/// Flattens a PostgreSQL JSON plan. A sequential scan reads its table in
+/// full; so does an index scan without an index condition (it walks the
+/// whole index).
+fn pg_walk(node: &serde_json::Value, lines: &mut Vec<String>, reads: &mut Vec<FullRead>) {
+    let kind = node["Node Type"].as_str().unwrap_or("?");
+    let table = node["Relation Name"].as_str();
+    let index = node["Index Name"].as_str();
+    let cond = node["Index Cond"].as_str();
+    lines.push(
+        [Some(kind), table, index, cond]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(" "),
+    );
+    match kind {
+        "Seq Scan" => reads.push(FullRead {
+            table: table.unwrap_or("?").to_owned(),
+            index: None,
+        }),
+        "Index Scan" | "Index Only Scan" | "Bitmap Index Scan" if cond.is_none() => {
+            reads.push(FullRead {
+                table: table.unwrap_or("(by index)").to_owned(),
+                index: index.map(str::to_owned),
+            })
+        }
+        _ => {}
+    }
+    if let Some(children) = node["Plans"].as_array() {
+        for child in children {
+            pg_walk(child, lines, reads);
+        }
+    }
+}
+
+/// The schema's indexes (index → table), and which of them are partial.
+struct Indexes {
+    table_of: std::collections::HashMap<String, String>,
+    /// Indexes with a WHERE clause hold only the rows it selects (e.g.
+    /// revoked certificates), so reading one in full reads only those.
+    partial: Vec<String>,
+}
+
+fn indexes(conn: &mut DbConn) -> Indexes {
+    let query = match conn {
+        DbConn::Sqlite(_) => {
+            "SELECT name, tbl_name AS tbl, sql AS def FROM sqlite_master \
+                              WHERE type = 'index' AND sql IS NOT NULL"
+        }
+        DbConn::Pg(_) => {
+            "SELECT indexname AS name, tablename AS tbl, indexdef AS def \
+                          FROM pg_indexes WHERE schemaname = current_schema()"
+        }
+    };
+    let all = diesel::sql_query(query)
+        .load::<IndexDef>(conn)
+        .expect("listing indexes");
+    Indexes {
+        partial: all
+            .iter()
+            .filter(|i| i.def.to_ascii_uppercase().contains(" WHERE "))
+            .map(|i| i.name.clone())
+            .collect(),
+        table_of: all.into_iter().map(|i| (i.name, i.tbl)).collect(),
+    }
+}
+
+/// Explains every statement; returns a report of those that read a
+/// growing table in full.
+fn audit(conn: &mut DbConn, scenario: &str, statements: &[String]) -> Vec<String> {
+    let indexes = indexes(conn);
+    let mut failures = Vec::new();
+    for sql in statements {
+        let (lines, mut reads) = plan(conn, sql);
+        for r in &mut reads {
+            // A bitmap index scan names only its index.
+            if let Some(t) = r.index.as_ref().and_then(|i| indexes.table_of.get(i)) {
+                r.table.clone_from(t);
+            }
+        }
+        let bad: Vec<&FullRead> = reads
+            .iter()
+            .filter(|r| !SMALL_TABLES.contains(&r.table.as_str()))
+            .filter(|r| {
+                !r.index
+                    .as_ref()
+                    .is_some_and(|i| indexes.partial.contains(i))
+            })
+            .collect();
+        if !bad.is_empty() {
+            failures.push(format!(
+                "[{scenario}] reads in full: {bad:?}\n  {sql}\n  plan: {}",
+                lines.join(" | ")
+            ));
+        }
+    }
+    failures
+}
+
+fn organization_data() -> OrganizationData {
+    serde_json::from_str(include_str!("../../conf/organization.example.json"))
+        .expect("the example organization parses")
+}
+
+/// What the request scenarios leave behind for the others.
+struct Fixture {
+    org: crate::core::OrganizationId,
+    account: crate::core::AccountId,
+    order: OrderId,
+    certificate: crate::core::CertificateId,
+    serial: String,
+}
+
+/// Staff set-up (organization, check, credential): not a request path,
+/// but the rows the request paths need.
+fn staff_setup(c: &mut DbConn) -> Result<(crate::core::OrganizationId, EabId)> {
+    let now = super::now();
+    let org = organizations::create(c, &organization_data(), "staff", now)?;
+    let check: CheckRecord = serde_json::from_str(include_str!("../../conf/checks/existence.json"))
+        .expect("the example check parses");
+    organizations::add_check(c, org.id, &check, "vetter", now, now)?;
+    let cred = eab::create(
+        c,
+        eab::NewEab {
+            key_id: "kid-plan",
+            organization: org.id,
+            hmac_key: &[0u8; 33],
+            note: "",
+            single_use: false,
+            expires_at: None,
+        },
+        now,
+    )?;
+    Ok((org.id, cred.id))
+}
+
+/// newNonce/JWS, newAccount, account lookups, newOrder, authorization and
+/// challenge, validation, finalize, download, revocation, ARI, orders
+/// list, account updates, CRL serving: what `ra` and `wfe` call per
+/// request.
+fn requests(c: &mut DbConn, eab_id: EabId) -> Result<Fixture> {
+    let now = super::now();
+    nonces::redeem(c, "nonce-plan", now + Duration::hours(1))?;
+    eab::by_key_id(c, "kid-plan")?;
+    accounts::by_thumbprint(c, "thumb-plan")?;
+    let Created::New(acct) = accounts::create(
+        c,
+        NewAccount {
+            key_thumbprint: "thumb-plan".into(),
+            jwk: serde_json::Map::new(),
+            contact: vec![],
+            eab_credential: Some(eab_id),
+        },
+        now,
+    )?
+    else {
+        panic!("a fresh key makes a new account");
+    };
+    accounts::by_id(c, acct.id)?;
+    let org = organizations::for_account(c, acct.id)?.expect("bound to an organization");
+    organizations::checks(c, org.id)?;
+
+    // newOrder: authorization reuse, renewal, the insert, the read back.
+    orders::reusable_authz(c, acct.id, "www.example.co.jp", false, now)?;
+    orders::replacement_exists(c, "aki.serial", now)?;
+    let order = orders::create(
+        c,
+        NewOrder {
+            account_id: acct.id,
+            names: vec!["www.example.co.jp".into()],
+            profile: "ov".into(),
+            not_before: None,
+            not_after: None,
+            expires_at: now + Duration::days(7),
+            authorizations: vec![AuthzSpec::New {
+                identifier: "www.example.co.jp".into(),
+                wildcard: false,
+                expires_at: now + Duration::days(7),
+                challenges: vec![
+                    (ChallengeType::Http01, "tok-1".into()),
+                    (ChallengeType::Dns01, "tok-2".into()),
+                ],
+            }],
+            replaces: Some("aki.serial".into()),
+        },
+        now,
+    )?;
+    let loaded = orders::load(c, order)?.expect("the order just made");
+    let authz = &loaded.authorizations[0];
+    let chall = authz.challenges[0].id;
+
+    // Authorization and challenge, validation.
+    orders::load_authz(c, authz.id)?;
+    orders::challenge_authz(c, chall)?;
+    orders::start_challenge(c, chall, now)?;
+    orders::finish_challenge(
+        c,
+        chall,
+        authz.id,
+        ValidationResult {
+            error: None,
+            records: serde_json::json!([]),
+            valid_until: now + Duration::days(30),
+        },
+        now,
+    )?;
+
+    // finalize: blocked keys, the vetting gate's refusal record, CAA
+    // evidence, the claim, a refusal that returns the order, issuance.
+    certificates::key_is_blocked(c, "spki-plan")?;
+    organizations::set_gate_refusal(c, order, Some("{}"))?;
+    audit::append(
+        c,
+        audit::NewEvent {
+            actor: "acme",
+            action: "gate.refuse",
+            organization: Some(org.id),
+            subject: format!("order:{order}"),
+            reason: None,
+            details: serde_json::json!({}),
+        },
+        now,
+    )?;
+    orders::set_caa_evidence(c, order, "[]")?;
+    orders::begin_finalize(c, order, now)?;
+    orders::end_finalize_without_certificate(c, order, None, now)?;
+    orders::begin_finalize(c, order, now)?;
+    let serial = "7f0102030405060708090a0b0c0d0e0f".to_owned();
+    let cert = orders::complete_finalize(
+        c,
+        &loaded,
+        NewCertificate {
+            crl_shard: 3,
+            serial: serial.clone(),
+            der: vec![0x30, 0x00],
+            not_before: now,
+            not_after: now + Duration::days(90),
+        },
+        now,
+    )?;
+
+    // Download, ARI and revocation (by serial), orders list.
+    certificates::by_id(c, cert)?;
+    certificates::by_serial(c, &serial)?;
+    certificates::revoke(c, cert, 1, now)?;
+    certificates::block_key(c, "spki-plan", "keyCompromise", now)?;
+    orders::ids_for_account(c, acct.id, None, 10)?;
+    orders::ids_for_account(c, acct.id, Some(order), 10)?;
+
+    // Account updates and authorization deactivation.
+    orders::deactivate_authz(c, authz.id)?;
+    accounts::update_contact(c, acct.id, &["mailto:a@example.co.jp".into()])?;
+    accounts::change_key(c, acct.id, "thumb-plan-2", &serde_json::Map::new())?;
+
+    // The publish listener serves CRLs per request.
+    crls::latest(c, 3)?;
+    crls::shard_exists(c, 40, 16)?;
+    Ok(Fixture {
+        org: org.id,
+        account: acct.id,
+        order,
+        certificate: cert,
+        serial,
+    })
+}
+
+/// The periodic work (nonce pruning, stale validations and finalizations,
+/// CRL generation, leases): it runs every few seconds on a live server.
+fn sweeps(c: &mut DbConn) -> Result<()> {
+    let now = super::now();
+    nonces::prune(c, now)?;
+    orders::stale_challenges(c, now, 100)?;
+    orders::reclaim_challenge(c, crate::core::ChallengeId(1), now, now)?;
+    orders::recover_stale_finalizations(c, now, now)?;
+    crls::needing_regeneration(c, 16, now, Duration::days(1))?;
+    crls::next_number_and_store(c, 3, now, |content| {
+        Ok(crls::SignedCrl {
+            der: vec![content.entries.len() as u8],
+            next_update: content.this_update + Duration::days(7),
+        })
+    })?;
+    leases::acquire(c, "crl", "me", now, std::time::Duration::from_secs(60))?;
+    leases::holder(c, "crl", now)?;
+    leases::release(c, "crl", "me")?;
+    Ok(())
+}
+
+/// Staff views of one organization (admin API): they return rows of that
+/// organization only, so they too must not read the whole table.
+fn staff(c: &mut DbConn, f: &Fixture) -> Result<()> {
+    organizations::by_id(c, f.org)?;
+    organizations::account_ids(c, f.org)?;
+    organizations::certificate_summaries(c, f.org)?;
+    organizations::blocked_orders(c)?;
+    organizations::clear_gate_refusals(c, f.org)?;
+    eab::list(c, Some(f.org))?;
+    audit::list(c, Some(f.org), 50)?;
+    eab::revoke(c, "kid-plan", super::now())?;
+    // Last: deactivation touches the account's pending authorizations.
+    accounts::deactivate(c, f.account)?;
+    let _ = (f.order, f.certificate, &f.serial);
+    Ok(())
+}
+
+#[tokio::test]
+async fn hot_queries_use_indexes() {
+    let (_db, store) = crls::testing::store();
+    let failures = store
+        .run(|c| {
+            let (_, eab_id) = staff_setup(c)?;
+            let mut fixture = None;
+            let requests = recorded(c, |c| {
+                fixture = Some(requests(c, eab_id)?);
+                Ok(())
+            });
+            let fixture = fixture.expect("requests ran");
+            let sweeps = recorded(c, sweeps);
+            let staff = recorded(c, |c| staff(c, &fixture));
+            // The recorder saw the statements (a diesel upgrade that
+            // changed its report would otherwise pass silently).
+            assert!(requests.len() >= 30, "recorded only {requests:?}");
+            assert!(
+                requests.iter().any(|s| s.contains("authorizations")),
+                "{requests:?}"
+            );
+            assert!(sweeps.len() >= 8, "recorded only {sweeps:?}");
+            let mut failures = audit(c, "request", &requests);
+            failures.extend(audit(c, "sweep", &sweeps));
+            failures.extend(audit(c, "staff", &staff));
+            Ok(failures)
+        })
+        .await
+        .expect("scenarios ran");
+    assert!(
+        failures.is_empty(),
+        "statements that read a whole table:\n{}",
+        failures.join("\n")
+    );
+}
+
+/// The check itself: a lookup on a column without an index is caught.
+#[tokio::test]
+async fn an_unindexed_lookup_is_reported() {
+    let (_db, store) = crls::testing::store();
+    let failures = store
+        .run(|c| {
+            let statements = recorded(c, |c| {
+                use super::schema::certificates;
+                certificates::table
+                    .filter(certificates::not_after.lt(super::to_db(super::now())))
+                    .select(certificates::id)
+                    .load::<i64>(c)?;
+                Ok(())
+            });
+            assert_eq!(statements.len(), 1, "{statements:?}");
+            Ok(audit(c, "probe", &statements))
+        })
+        .await
+        .expect("probe ran");
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    assert!(failures[0].contains("certificates"), "{failures:?}");
+}
