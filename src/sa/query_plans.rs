@@ -392,6 +392,7 @@ fn requests(c: &mut DbConn, eab_id: EabId) -> Result<Fixture> {
             der: vec![0x30, 0x00],
             not_before: now,
             not_after: now + Duration::days(90),
+            caa_evidence: "[]".to_owned(),
         },
         now,
     )?;

@@ -439,6 +439,8 @@ impl<'a> Generator<'a> {
                 records: Vec::new(),
                 dnssec: None,
                 decision: "permitted: no CAA records found".into(),
+                method: Some(ChallengeType::Http01),
+                checked_at: Some(validated),
             });
         }
 
