@@ -52,27 +52,32 @@ impl Ra {
         &self.inner.ca
     }
 
-    /// The account behind a `kid`, refused unless it is valid (RFC 8555
-    /// §7.3.6: a deactivated account's key authorizes nothing).
+    /// Account `id`, refused unless it is valid.
     pub async fn account_for_request(&self, id: AccountId) -> Result<Account> {
-        let acct = self
+        let stored = self
             .store()
             .run(move |c| crate::sa::accounts::by_id(c, id))
-            .await?
-            .ok_or_else(|| {
-                Error::new(
-                    crate::error::ErrorKind::AccountDoesNotExist,
-                    format!("account {id} does not exist"),
-                )
-            })?;
-        if acct.status != AccountStatus::Valid {
-            return Err(Error::unauthorized(format!(
-                "account {id} is {}",
-                acct.status
-            )));
-        }
-        Ok(acct)
+            .await?;
+        usable_account(id, stored)
     }
+}
+
+/// The account `id` as read from the store, refused unless it is valid
+/// (RFC 8555 §7.3.6: a deactivated account's key authorizes nothing).
+pub fn usable_account(id: AccountId, stored: Option<Account>) -> Result<Account> {
+    let acct = stored.ok_or_else(|| {
+        Error::new(
+            crate::error::ErrorKind::AccountDoesNotExist,
+            format!("account {id} does not exist"),
+        )
+    })?;
+    if acct.status != AccountStatus::Valid {
+        return Err(Error::unauthorized(format!(
+            "account {id} is {}",
+            acct.status
+        )));
+    }
+    Ok(acct)
 }
 
 /// A resource of another account is refused as if it did not exist, so

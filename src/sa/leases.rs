@@ -71,6 +71,13 @@ pub fn holder(conn: &mut DbConn, name: &str, now: OffsetDateTime) -> Result<Opti
         .optional()?)
 }
 
+/// Pauses after each failed attempt to take or renew a lease.
+const RETRY_PAUSES: [Duration; 3] = [
+    Duration::from_millis(250),
+    Duration::from_secs(1),
+    Duration::ZERO,
+];
+
 /// One named lease as this process sees it.
 #[derive(Clone)]
 pub struct Lease {
@@ -93,21 +100,25 @@ impl Lease {
     }
 
     /// Takes or renews the lease; true when this process should do the
-    /// work now. A database error counts as not holding it.
+    /// work now. A database error is tried again shortly (a round may be
+    /// minutes away), and counts as not holding it if it persists.
     pub async fn held(&self) -> bool {
-        let (name, holder, ttl) = (self.name, self.holder.clone(), self.ttl);
-        let now = super::now();
-        match self
-            .store
-            .run(move |c| acquire(c, name, &holder, now, ttl))
-            .await
-        {
-            Ok(held) => held,
-            Err(e) => {
-                tracing::warn!(lease = name, error = %e, "lease not renewed");
-                false
+        for pause in RETRY_PAUSES {
+            let (name, holder, ttl) = (self.name, self.holder.clone(), self.ttl);
+            let now = super::now();
+            match self
+                .store
+                .run(move |c| acquire(c, name, &holder, now, ttl))
+                .await
+            {
+                Ok(held) => return held,
+                Err(e) => {
+                    tracing::warn!(lease = name, error = %e, "lease not renewed");
+                    tokio::time::sleep(pause).await;
+                }
             }
         }
+        false
     }
 
     /// Gives the lease up (at shutdown).

@@ -139,11 +139,27 @@ impl Wfe {
         let now = sa::now();
         let expires = self.nonces.check(nonce, now)?;
         let n = nonce.to_owned();
-        if !self
+        // The account a kid names is read on the same trip to the database
+        // as the nonce is redeemed: one round trip per request, not two.
+        // Whether it may sign this request is decided below, in RFC order.
+        let kid_account = header
+            .get("kid")
+            .and_then(Value::as_str)
+            .and_then(|kid| self.urls.account_id_of_kid(kid));
+        let (fresh, account) = self
             .store
-            .run(move |c| sa::nonces::redeem(c, &n, expires))
-            .await?
-        {
+            .run(move |c| {
+                if !sa::nonces::redeem(c, &n, expires)? {
+                    return Ok((false, None));
+                }
+                let account = match kid_account {
+                    Some(id) => sa::accounts::by_id(c, id)?,
+                    None => None,
+                };
+                Ok((true, account))
+            })
+            .await?;
+        if !fresh {
             return Err(Error::new(
                 ErrorKind::BadNonce,
                 "nonce has already been used",
@@ -192,7 +208,7 @@ impl Wfe {
                         format!("kid {kid:?} is not an account of this server"),
                     )
                 })?;
-                Signer::Account(Box::new(self.ra.account_for_request(id).await?))
+                Signer::Account(Box::new(crate::ra::usable_account(id, account)?))
             }
         };
 

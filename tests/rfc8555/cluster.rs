@@ -267,24 +267,29 @@ async fn a_validation_left_by_a_dead_instance_is_finished_by_another() {
 #[tokio::test]
 async fn background_work_runs_on_one_instance_and_moves_when_its_holder_dies() {
     let (a, _c) = first_instance(|cfg| cfg.publish.regenerate_secs = 1).await;
+    let me = &*a._running.instance;
+    let all_mine = ["crl", "nonce-prune", "stale-sweep"].map(|n| format!("{n}={me}"));
+    let leases = || a.sql_text("SELECT name || '=' || holder AS t FROM leases ORDER BY name");
+    // The first instance takes every lease at its start.
+    let started = Instant::now();
+    while leases() != all_mine {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{:?}",
+            leases()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let b = trustgate::app::start(peer_config(&a)).await.unwrap();
     let holder = |name: &str| {
         a.sql_text(&format!(
             "SELECT holder AS t FROM leases WHERE name = '{name}'"
         ))
     };
-    // Both instances have had a few rounds at every lease; the first
-    // instance took them all at its start, and B, though it tried, took
+    // B has had a few rounds at every lease and, though it tried, took
     // none while A renewed them.
     tokio::time::sleep(Duration::from_millis(2500)).await;
-    let rows = a.sql_text("SELECT name || '=' || holder AS t FROM leases ORDER BY name");
-    let me = &*a._running.instance;
-    assert_eq!(
-        rows,
-        ["crl", "nonce-prune", "stale-sweep"].map(|n| format!("{n}={me}")),
-        "B is {}",
-        b.instance
-    );
+    assert_eq!(leases(), all_mine, "B is {}", b.instance);
 
     // The holder of the sweep vanishes (its row names a dead process,
     // expiring in 2 s): nobody steals the lease before it expires, and a
