@@ -135,13 +135,7 @@ async fn a_certificate_shows_per_name_the_validation_and_caa_it_was_issued_on() 
     let mut tokens = std::collections::HashMap::new();
     for url in order["authorizations"].as_array().unwrap() {
         let authz = f.c.post(url.as_str().unwrap(), None).await.json();
-        let ch = authz["challenges"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["type"] == "http-01")
-            .unwrap()
-            .clone();
+        let ch = acme::challenge_of(&authz, "http-01").clone();
         tokens.insert(
             authz["identifier"]["value"].as_str().unwrap().to_owned(),
             ch,

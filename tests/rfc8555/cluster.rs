@@ -204,13 +204,7 @@ async fn a_validation_left_by_a_dead_instance_is_finished_by_another() {
     let order = create_order(&c, &["dead.example.test"]).await;
     let authz_url = order["authorizations"][0].as_str().unwrap().to_owned();
     let authz = c.post(&authz_url, None).await.json();
-    let ch = authz["challenges"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|ch| ch["type"] == "http-01")
-        .unwrap()
-        .clone();
+    let ch = challenge_of(&authz, "http-01").clone();
     let token = ch["token"].as_str().unwrap().to_owned();
     b.http01
         .lock()

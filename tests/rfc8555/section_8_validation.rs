@@ -35,13 +35,7 @@ async fn challenge(c: &Client, name: &str, kind: &str) -> (Value, String, Value)
     let authz_url = order["authorizations"][0].as_str().unwrap().to_owned();
     let authz = c.post(&authz_url, None).await.json();
     assert_eq!(authz["status"], "pending");
-    let ch = authz["challenges"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|ch| ch["type"] == kind)
-        .unwrap_or_else(|| panic!("{kind} offered: {authz}"))
-        .clone();
+    let ch = challenge_of(&authz, kind).clone();
     (order, authz_url, ch)
 }
 
@@ -67,22 +61,12 @@ async fn answer(c: &Client, authz_url: &str, ch: &Value) -> (Value, Duration) {
     }
 }
 
-/// The challenge of `kind` in a final authorization.
-fn final_challenge<'a>(authz: &'a Value, kind: &str) -> &'a Value {
-    authz["challenges"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|ch| ch["type"] == kind)
-        .unwrap()
-}
-
 /// Asserts the authorization, its challenge and the order are invalid
 /// with exactly this problem; returns the challenge.
 #[track_caller]
 fn assert_invalid<'a>(authz: &'a Value, kind: &str, problem: &str, detail: &str) -> &'a Value {
     assert_eq!(authz["status"], "invalid", "{authz}");
-    let ch = final_challenge(authz, kind);
+    let ch = challenge_of(authz, kind);
     assert_eq!(ch["status"], "invalid", "{ch}");
     assert_eq!(ch.get("validated"), None, "{ch}");
     assert_eq!(
@@ -119,7 +103,7 @@ async fn tls_alpn_01_with_the_right_acme_identifier_is_valid() {
     let (authz, elapsed) = answer(&c, &authz_url, &ch).await;
     assert!(elapsed < PROMPT, "{elapsed:?}");
     assert_eq!(authz["status"], "valid", "{authz}");
-    let done = final_challenge(&authz, "tls-alpn-01");
+    let done = challenge_of(&authz, "tls-alpn-01");
     assert_eq!(done["status"], "valid");
     assert!(done["validated"].is_string(), "{done}");
     assert_eq!(done.get("error"), None);
@@ -221,7 +205,7 @@ async fn http_01_through_a_redirect_is_valid_with_one_record_per_hop() {
     let (authz, elapsed) = answer(&c, &authz_url, &ch).await;
     assert!(elapsed < PROMPT, "{elapsed:?}");
     assert_eq!(authz["status"], "valid", "{authz}");
-    assert!(final_challenge(&authz, "http-01")["validated"].is_string());
+    assert!(challenge_of(&authz, "http-01")["validated"].is_string());
     let urls: Vec<Value> = stored_records(&s, &token)
         .as_array()
         .unwrap()

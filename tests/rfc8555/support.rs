@@ -606,13 +606,7 @@ impl Client {
                 .post(authz_url.as_str().expect("url"), None)
                 .await
                 .json();
-            let ch = authz["challenges"]
-                .as_array()
-                .expect("challenges")
-                .iter()
-                .find(|c| c["type"] == "http-01")
-                .expect("http-01 offered")
-                .clone();
+            let ch = challenge_of(&authz, "http-01").clone();
             let token = ch["token"].as_str().expect("token").to_owned();
             server
                 .http01
@@ -644,6 +638,17 @@ impl Client {
         }
         panic!("{url} never reached {want:?}");
     }
+}
+
+/// The challenge of `kind` an authorization offers.
+#[track_caller]
+pub fn challenge_of<'a>(authz: &'a Value, kind: &str) -> &'a Value {
+    authz["challenges"]
+        .as_array()
+        .expect("challenges")
+        .iter()
+        .find(|c| c["type"] == kind)
+        .unwrap_or_else(|| panic!("{kind} not offered: {authz}"))
 }
 
 /// Orders carry no URL of their own; tests keep it from Location.
