@@ -89,9 +89,9 @@ impl r2d2::ManageConnection for Manager {
                 // WAL keeps every committed transaction across a process
                 // crash (synchronous=NORMAL risks only the last commits on
                 // power loss); busy_timeout makes writers queue instead of
-                // failing with "database is locked".
-                // busy_timeout first: switching to WAL takes a lock that
-                // another process opening the file may hold.
+                // failing with "database is locked", and comes first
+                // because switching to WAL takes a lock that another
+                // process opening the file may hold.
                 c.batch_execute(
                     "PRAGMA busy_timeout=10000; PRAGMA journal_mode=WAL; \
                      PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
