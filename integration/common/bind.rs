@@ -27,7 +27,7 @@ use hickory_proto::op::{Edns, Message, Query, ResponseCode};
 use hickory_proto::rr::{Name, RData, RecordType};
 use tempfile::TempDir;
 
-use super::server::{free_port, tail, VaDns};
+use super::server::{free_port, stop_and_keep_if_failed, tail, VaDns};
 
 /// The TSIG key's name in named.conf, nsupdate's key file and certbot's
 /// credentials.
@@ -450,15 +450,7 @@ done
 
 impl Drop for Bind {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        if std::thread::panicking() && std::env::var_os("TRUSTGATE_KEEP_TEST_DIRS").is_some() {
-            let kept = std::mem::replace(
-                &mut self.dir,
-                TempDir::new().expect("creating a placeholder directory"),
-            );
-            eprintln!("kept BIND directory {}", kept.keep().display());
-        }
+        stop_and_keep_if_failed(&mut self.child, &mut self.dir, "BIND");
     }
 }
 

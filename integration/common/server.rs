@@ -260,15 +260,22 @@ listen = "127.0.0.1:{publish_port}"
 
 impl Drop for TestServer {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        if std::thread::panicking() && std::env::var_os("TRUSTGATE_KEEP_TEST_DIRS").is_some() {
-            let kept = std::mem::replace(
-                &mut self.dir,
-                TempDir::new().expect("creating a placeholder directory"),
-            );
-            eprintln!("kept test directory {}", kept.keep().display());
-        }
+        stop_and_keep_if_failed(&mut self.child, &mut self.dir, "test");
+    }
+}
+
+/// Stops a process the harness started and, when the test is failing and
+/// `TRUSTGATE_KEEP_TEST_DIRS` is set, keeps its directory (`what` names
+/// it in the message).
+pub fn stop_and_keep_if_failed(child: &mut Child, dir: &mut TempDir, what: &str) {
+    let _ = child.kill();
+    let _ = child.wait();
+    if std::thread::panicking() && std::env::var_os("TRUSTGATE_KEEP_TEST_DIRS").is_some() {
+        let kept = std::mem::replace(
+            dir,
+            TempDir::new().expect("creating a placeholder directory"),
+        );
+        eprintln!("kept {what} directory {}", kept.keep().display());
     }
 }
 
