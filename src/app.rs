@@ -201,7 +201,7 @@ impl App {
                     // Counted here, not per scrape: the table holds every
                     // nonce redeemed within its lifetime (millions at full
                     // load). Only the lease holder reports it.
-                    match store.run(sa::used_nonce_count).await {
+                    match store.read(sa::used_nonce_count).await {
                         Ok(n) => store.metrics().set_nonces_used(n),
                         Err(e) => tracing::warn!(error = %e, "counting used nonces failed"),
                     }

@@ -518,7 +518,7 @@ async fn org_command(cfg: Config, actor: &str, cmd: OrgCommand) -> Result<()> {
         OrgCommand::Blocked => {
             let blocked = vetting
                 .store()
-                .run(trustgate::sa::organizations::blocked_orders)
+                .read(trustgate::sa::organizations::blocked_orders)
                 .await?;
             for (order, account, org, refusal) in blocked {
                 let (condition, detail) = serde_json::from_str::<serde_json::Value>(&refusal)

@@ -38,7 +38,7 @@ pub async fn order(a: &Admin, c: Call) -> Result<Reply> {
     let ev = a
         .vetting
         .store()
-        .run(move |conn| sa::evidence::order(conn, id))
+        .read(move |conn| sa::evidence::order(conn, id))
         .await?
         .ok_or_else(|| Error::not_found(format!("no order {id}")))?;
     Reply::json(StatusCode::OK, &order_view(a, &ev, sa::now()))
@@ -53,7 +53,7 @@ pub async fn certificate(a: &Admin, c: Call) -> Result<Reply> {
     let ev = a
         .vetting
         .store()
-        .run(move |conn| match sa::evidence::order_of_serial(conn, &s)? {
+        .read(move |conn| match sa::evidence::order_of_serial(conn, &s)? {
             Some(id) => sa::evidence::order(conn, id),
             None => Ok(None),
         })
@@ -110,7 +110,7 @@ pub async fn organization_orders(a: &Admin, c: Call) -> Result<Reply> {
     let orders = a
         .vetting
         .store()
-        .run(move |conn| sa::evidence::organization_orders(conn, org, before, limit))
+        .read(move |conn| sa::evidence::organization_orders(conn, org, before, limit))
         .await?;
     let now = sa::now();
     let list: Vec<OrderListItem> = orders.iter().map(|s| order_list_item(a, s, now)).collect();

@@ -333,7 +333,7 @@ pub async fn eab_revoke(a: &Admin, c: Call) -> Result<Reply> {
     let cred = a
         .vetting
         .store()
-        .run(move |conn| sa::eab::by_key_id(conn, &key_id))
+        .read(move |conn| sa::eab::by_key_id(conn, &key_id))
         .await?
         .ok_or_else(|| Error::internal("a revoked credential vanished"))?;
     Reply::json(StatusCode::OK, &eab_view(&cred))
@@ -381,7 +381,7 @@ pub async fn accounts(a: &Admin, c: Call) -> Result<Reply> {
     let ids = a
         .vetting
         .store()
-        .run(move |conn| sa::organizations::account_ids(conn, id))
+        .read(move |conn| sa::organizations::account_ids(conn, id))
         .await?;
     let list: Vec<_> = ids
         .into_iter()
@@ -396,7 +396,7 @@ pub async fn certificates(a: &Admin, c: Call) -> Result<Reply> {
     let certs = a
         .vetting
         .store()
-        .run(move |conn| sa::organizations::certificate_summaries(conn, id))
+        .read(move |conn| sa::organizations::certificate_summaries(conn, id))
         .await?;
     let list: Vec<_> = certs
         .into_iter()
@@ -426,7 +426,7 @@ pub async fn blocked_orders(a: &Admin, _: Call) -> Result<Reply> {
     let blocked = a
         .vetting
         .store()
-        .run(sa::organizations::blocked_orders)
+        .read(sa::organizations::blocked_orders)
         .await?;
     let orgs = a.vetting.list(None).await?;
     let list: Vec<_> = blocked

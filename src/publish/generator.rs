@@ -96,7 +96,7 @@ impl Generator {
         let due = self
             .inner
             .store
-            .run(move |c| sa::crls::needing_regeneration(c, shards, now, validity))
+            .read(move |c| sa::crls::needing_regeneration(c, shards, now, validity))
             .await?;
         let mut done = Vec::with_capacity(due.len());
         let mut first_err = None;
@@ -137,7 +137,7 @@ impl Generator {
         if !self
             .inner
             .store
-            .run(move |c| sa::crls::shard_exists(c, shard, shards))
+            .read(move |c| sa::crls::shard_exists(c, shard, shards))
             .await?
         {
             return Ok(None);
@@ -154,7 +154,7 @@ impl Generator {
         let crl = self
             .inner
             .store
-            .run(move |c| sa::crls::latest(c, shard))
+            .read(move |c| sa::crls::latest(c, shard))
             .await?;
         Ok(crl.filter(|c| c.next_update > OffsetDateTime::now_utc()))
     }

@@ -29,7 +29,7 @@ impl Ra {
         let thumbprint = key.thumbprint().to_owned();
         let existing = self
             .store()
-            .run(move |c| sa::accounts::by_thumbprint(c, &thumbprint))
+            .read(move |c| sa::accounts::by_thumbprint(c, &thumbprint))
             .await?;
         if let Some(acct) = existing {
             if acct.status != AccountStatus::Valid {
@@ -109,7 +109,7 @@ impl Ra {
         let key_id = kid.to_owned();
         let cred = self
             .store()
-            .run(move |c| sa::eab::by_key_id(c, &key_id))
+            .read(move |c| sa::eab::by_key_id(c, &key_id))
             .await?
             .ok_or_else(|| {
                 Error::unauthorized(format!(

@@ -19,7 +19,7 @@ impl Ra {
     pub async fn authorization(&self, acct: &Account, id: AuthzId) -> Result<Authorization> {
         let authz = self
             .store()
-            .run(move |c| sa::orders::load_authz(c, id))
+            .read(move |c| sa::orders::load_authz(c, id))
             .await?
             .ok_or_else(|| Error::not_found("no such authorization"))?;
         owned_by(authz.account_id, acct, "authorization")?;
@@ -54,7 +54,7 @@ impl Ra {
     ) -> Result<(Authorization, Challenge)> {
         let authz_id = self
             .store()
-            .run(move |c| sa::orders::challenge_authz(c, id))
+            .read(move |c| sa::orders::challenge_authz(c, id))
             .await?
             .ok_or_else(|| Error::not_found("no such challenge"))?;
         let authz = self.authorization(acct, authz_id).await?;
@@ -172,7 +172,7 @@ impl Ra {
             - STALE_VALIDATION_MARGIN;
         let ids = self
             .store()
-            .run(move |c| sa::orders::stale_challenges(c, stale_before, 100))
+            .read(move |c| sa::orders::stale_challenges(c, stale_before, 100))
             .await?;
         let mut resumed = 0;
         for id in ids {
@@ -185,14 +185,14 @@ impl Ra {
             }
             let Some(authz_id) = self
                 .store()
-                .run(move |c| sa::orders::challenge_authz(c, id))
+                .read(move |c| sa::orders::challenge_authz(c, id))
                 .await?
             else {
                 continue;
             };
             let Some(authz) = self
                 .store()
-                .run(move |c| sa::orders::load_authz(c, authz_id))
+                .read(move |c| sa::orders::load_authz(c, authz_id))
                 .await?
             else {
                 continue;
@@ -200,7 +200,7 @@ impl Ra {
             let owner = authz.account_id;
             let Some(acct) = self
                 .store()
-                .run(move |c| sa::accounts::by_id(c, owner))
+                .read(move |c| sa::accounts::by_id(c, owner))
                 .await?
             else {
                 continue;

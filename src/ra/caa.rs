@@ -13,7 +13,8 @@ use crate::va::caa::CaaRequest;
 
 impl Ra {
     /// Checks every name; on success returns the evidence (JSON) for the
-    /// issuance to store with the certificate.
+    /// issuance to store with the certificate, on refusal stores it on the
+    /// order.
     pub(super) async fn check_caa(&self, acct: &Account, order: &Order) -> Result<String> {
         let account_uri = format!(
             "{}{}{}",
@@ -61,12 +62,15 @@ impl Ra {
         evidence.sort_by(|a, b| a.name.cmp(&b.name));
         let json = serde_json::to_string(&evidence)
             .map_err(|e| Error::internal(format!("encoding CAA evidence: {e}")))?;
-        let (id, stored) = (order.id, json.clone());
+        if refused.is_empty() {
+            // Stored by the issuing finalize, with the certificate.
+            return Ok(json);
+        }
+        let id = order.id;
         self.store()
-            .run(move |c| sa::orders::set_caa_evidence(c, id, &stored))
+            .run(move |c| sa::orders::set_caa_evidence(c, id, &json))
             .await?;
         match refused.len() {
-            0 => Ok(json),
             1 => {
                 Err(Error::new(refused[0].kind, refused[0].detail.clone())
                     .with_subproblems(refused))

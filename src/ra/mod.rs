@@ -56,7 +56,7 @@ impl Ra {
     pub async fn account_for_request(&self, id: AccountId) -> Result<Account> {
         let stored = self
             .store()
-            .run(move |c| crate::sa::accounts::by_id(c, id))
+            .read(move |c| crate::sa::accounts::by_id(c, id))
             .await?;
         usable_account(id, stored)
     }

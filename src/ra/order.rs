@@ -153,7 +153,7 @@ impl Ra {
     async fn organization_of(&self, acct: &Account) -> Result<Organization> {
         let id = acct.id;
         self.store()
-            .run(move |c| sa::organizations::for_account(c, id))
+            .read(move |c| sa::organizations::for_account(c, id))
             .await?
             .ok_or_else(|| Error::unauthorized("this account is not bound to an organization (register with an EAB credential from the CA)"))
     }
@@ -172,7 +172,7 @@ impl Ra {
         let checks = if org.effective_status(now, max_age) == VettingStatus::Pending {
             let id = org.id;
             self.store()
-                .run(move |c| sa::organizations::checks(c, id))
+                .read(move |c| sa::organizations::checks(c, id))
                 .await?
         } else {
             Vec::new()
@@ -258,7 +258,7 @@ impl Ra {
 
     async fn load_order(&self, id: OrderId) -> Result<Order> {
         self.store()
-            .run(move |c| sa::orders::load(c, id))
+            .read(move |c| sa::orders::load(c, id))
             .await?
             .ok_or_else(|| Error::not_found("no such order"))
     }
@@ -274,7 +274,7 @@ impl Ra {
         let id = acct.id;
         let mut ids = self
             .store()
-            .run(move |c| sa::orders::ids_for_account(c, id, after, limit + 1))
+            .read(move |c| sa::orders::ids_for_account(c, id, after, limit + 1))
             .await?;
         let next = if ids.len() as i64 > limit {
             ids.truncate(limit as usize);
@@ -319,7 +319,7 @@ impl Ra {
         let key_hash = super::revocation::spki_hash(&csr.public_key_der);
         if self
             .store()
-            .run(move |c| sa::certificates::key_is_blocked(c, &key_hash))
+            .read(move |c| sa::certificates::key_is_blocked(c, &key_hash))
             .await?
         {
             return Err(Error::new(
@@ -334,9 +334,12 @@ impl Ra {
         let subject = profile.requires_subject().then(|| org.subject());
         let caa_evidence = self.check_caa(acct, &order).await?;
 
+        // The claim keeps concurrent finalizes (of any instance) apart; it
+        // reports nothing done, and the synced commit of the certificate
+        // follows it, so its own commit need not wait for the disk.
         let claimed = self
             .store()
-            .run(move |c| sa::orders::begin_finalize(c, id, now))
+            .write_deferred(move |c| sa::orders::begin_finalize(c, id, now))
             .await?;
         if !claimed {
             return Err(Error::new(
@@ -418,7 +421,7 @@ impl Ra {
     pub async fn certificate_chain(&self, acct: &Account, id: CertificateId) -> Result<String> {
         let cert = self
             .store()
-            .run(move |c| sa::certificates::by_id(c, id))
+            .read(move |c| sa::certificates::by_id(c, id))
             .await?
             .ok_or_else(|| Error::not_found("no such certificate"))?;
         owned_by(cert.account_id, acct, "certificate")?;

@@ -83,7 +83,7 @@ impl Ra {
         let hex: String = serial.iter().map(|b| format!("{b:02x}")).collect();
         let cert = self
             .store()
-            .run(move |c| sa::certificates::by_serial(c, &hex))
+            .read(move |c| sa::certificates::by_serial(c, &hex))
             .await?
             .ok_or_else(|| Error::not_found("no certificate with that serial"))?;
         Ok((cert, canonical))
@@ -120,7 +120,7 @@ impl Ra {
         let max_age = self.cfg().vetting.max_age();
         let (vetting, authz) = self
             .store()
-            .run(move |c| {
+            .read(move |c| {
                 let vetting = sa::organizations::for_account(c, account)?
                     .and_then(|o| o.vetting_expires(max_age));
                 let authz = sa::orders::load(c, order)?.and_then(|o| {
@@ -148,7 +148,7 @@ impl Ra {
         let id2 = canonical.clone();
         if self
             .store()
-            .run(move |c| sa::orders::replacement_exists(c, &id2, now))
+            .read(move |c| sa::orders::replacement_exists(c, &id2, now))
             .await?
         {
             return Err(Error::new(

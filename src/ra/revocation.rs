@@ -37,7 +37,7 @@ impl Ra {
         let (serial, names, spki) = parse_certificate(cert_der)?;
         let cert = self
             .store()
-            .run(move |c| sa::certificates::by_serial(c, &serial))
+            .read(move |c| sa::certificates::by_serial(c, &serial))
             .await?
             .filter(|c| c.der == cert_der)
             .ok_or_else(|| Error::not_found("this CA did not issue that certificate"))?;
@@ -185,7 +185,7 @@ pub async fn revoke_by_staff(
     }
     let s = serial.to_ascii_lowercase();
     let cert = store
-        .run(move |c| sa::certificates::by_serial(c, &s))
+        .read(move |c| sa::certificates::by_serial(c, &s))
         .await?
         .ok_or_else(|| Error::not_found(format!("no certificate with serial {serial}")))?;
     record_revocation(store, &cert, reason, actor, Some(comment.to_owned())).await

@@ -74,6 +74,11 @@ struct Pooled {
     epoch: u64,
     /// Found dead: the pool drops it instead of taking it back.
     broken: bool,
+    /// SQLite: whether `PRAGMA query_only` is on (lent out by `read`).
+    query_only: bool,
+    /// Whether commits are synced (as opened) rather than deferred (set by
+    /// `write_deferred`).
+    synced: bool,
 }
 
 impl r2d2::ManageConnection for Manager {
@@ -106,6 +111,8 @@ impl r2d2::ManageConnection for Manager {
             conn,
             epoch,
             broken: false,
+            query_only: false,
+            synced: true,
         })
     }
 
@@ -127,10 +134,34 @@ impl r2d2::ManageConnection for Manager {
 /// What a client is told when the database is away; the cause is logged.
 const UNAVAILABLE_DETAIL: &str = "the database is unavailable; retry later";
 
+/// What a call intends to do with its connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Access {
+    /// Reads only. On SQLite the connection is `query_only`, so a write
+    /// slipped into a `read` fails (in every test) instead of racing
+    /// writers outside the writer's turn.
+    Read,
+    /// May write; each commit is synced before it is reported.
+    Write,
+    /// May write; the commit need not reach the disk before the call
+    /// returns (see `Store::write_deferred`).
+    WriteDeferred,
+}
+
 /// The handle every other module uses. Cheap to clone.
+///
+/// Calls say what they do: `read`, `run` (may write, autocommit or its
+/// own `write_tx`), `write` (one transaction), `write_deferred`.
 #[derive(Clone)]
 pub struct Store {
     pool: r2d2::Pool<Manager>,
+    backend: Backend,
+    /// SQLite admits one writer at a time. Writers of this process take
+    /// turns here: a waiter is woken when the turn is free, where SQLite's
+    /// own busy handler would poll with sleeps of up to 100 ms (most of a
+    /// loaded server's latency before this lock). Other processes sharing
+    /// the file still meet `busy_timeout`.
+    writer: Arc<parking_lot::Mutex<()>>,
     checkout_timeout: Duration,
     /// Bumped whenever a pooled connection turns out dead (a database
     /// restart, a cut network). Connections older than the current epoch
@@ -173,6 +204,8 @@ impl Store {
             .map_err(|e| Error::unavailable(format!("opening the connection pool: {e}")))?;
         Ok(Store {
             pool,
+            backend,
+            writer: Arc::new(parking_lot::Mutex::new(())),
             checkout_timeout,
             epoch,
             metrics: Arc::new(Metrics::new()),
@@ -195,16 +228,25 @@ impl Store {
         }
     }
 
-    /// Runs blocking database work off the async runtime. When the
-    /// database is away the error is `Unavailable` (503 with Retry-After)
-    /// with a fixed detail; the cause is logged here, inside the caller's
-    /// span.
+    /// Reads, off the async runtime. When the database is away the error
+    /// is `Unavailable` (503 with Retry-After) with a fixed detail; the
+    /// cause is logged here, inside the caller's span.
+    pub async fn read<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConn) -> Result<T> + Send + 'static,
+    {
+        self.call(Access::Read, self.checkout_timeout, f).await
+    }
+
+    /// Work that may write: single statements in autocommit, or its own
+    /// `write_tx`. On SQLite it runs in this process's writer turn.
     pub async fn run<T, F>(&self, f: F) -> Result<T>
     where
         T: Send + 'static,
         F: FnOnce(&mut DbConn) -> Result<T> + Send + 'static,
     {
-        self.run_within(self.checkout_timeout, f).await
+        self.call(Access::Write, self.checkout_timeout, f).await
     }
 
     /// Like `run`, inside one write transaction.
@@ -216,10 +258,27 @@ impl Store {
         self.run(move |c| write_tx(c, f)).await
     }
 
+    /// Like `run`, but the commits are not waited onto the disk: after a
+    /// power loss (not a process crash) they may be missing, unless a
+    /// later synced commit — of any connection — followed them, because
+    /// both backends' logs are written in order. Only for records whose
+    /// loss is harmless: a redeemed nonce (its request changed nothing if
+    /// no synced commit followed it), a finalize's claim on an order (the
+    /// certificate's synced commit follows it). SQLite commits them with
+    /// `synchronous=NORMAL`, PostgreSQL with `synchronous_commit = off`.
+    pub async fn write_deferred<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConn) -> Result<T> + Send + 'static,
+    {
+        self.call(Access::WriteDeferred, self.checkout_timeout, f)
+            .await
+    }
+
     /// A round trip that reads a table, answered within about `timeout`
     /// (for readiness probes; the request path waits `checkout_timeout`).
     pub async fn ping(&self, timeout: Duration) -> Result<()> {
-        let probe = self.run_within(timeout, |c| {
+        let probe = self.call(Access::Read, timeout, |c| {
             schema::server_secrets::table
                 .count()
                 .get_result::<i64>(c)
@@ -240,15 +299,34 @@ impl Store {
         }
     }
 
-    async fn run_within<T, F>(&self, checkout_timeout: Duration, f: F) -> Result<T>
+    async fn call<T, F>(&self, access: Access, checkout_timeout: Duration, f: F) -> Result<T>
     where
         T: Send + 'static,
         F: FnOnce(&mut DbConn) -> Result<T> + Send + 'static,
     {
-        let this = self.clone();
-        let result = tokio::task::spawn_blocking(move || this.run_blocking(checkout_timeout, f))
-            .await
-            .map_err(|e| Error::internal(format!("database task failed: {e}")))?;
+        // A SQLite read runs right here when a connection is idle: it is a
+        // few indexed lookups in this process's page cache (tens of µs,
+        // `query_plans` keeps every one indexed) and WAL readers never
+        // wait for a lock, while handing it to a blocking thread and back
+        // costs two context switches — most of the server's kernel time
+        // before. Without an idle connection it waits on a blocking thread
+        // like everything else; PostgreSQL always does (a network trip).
+        let inline = match (self.backend, access) {
+            (Backend::Sqlite, Access::Read) => self
+                .pool
+                .try_get()
+                .filter(|p| p.epoch == self.epoch.load(Ordering::Acquire)),
+            _ => None,
+        };
+        let result = match inline {
+            Some(pooled) => self.call_on(pooled, access, f),
+            None => {
+                let this = self.clone();
+                tokio::task::spawn_blocking(move || this.call_blocking(access, checkout_timeout, f))
+                    .await
+                    .map_err(|e| Error::internal(format!("database task failed: {e}")))?
+            }
+        };
         result.map_err(|e| {
             if e.kind != ErrorKind::Unavailable {
                 return e;
@@ -258,13 +336,42 @@ impl Store {
         })
     }
 
-    fn run_blocking<T>(
+    fn call_blocking<T>(
         &self,
+        access: Access,
         checkout_timeout: Duration,
         f: impl FnOnce(&mut DbConn) -> Result<T>,
     ) -> Result<T> {
-        let mut pooled = self.checkout(checkout_timeout)?;
-        let result = f(&mut pooled.conn);
+        let started = Instant::now();
+        // The writer's turn is taken before a connection, so writers
+        // waiting for it hold no pooled connection.
+        let _turn = match (self.backend, access) {
+            (Backend::Sqlite, Access::Write | Access::WriteDeferred) => {
+                match self.writer.try_lock_for(checkout_timeout) {
+                    Some(turn) => Some(turn),
+                    None => {
+                        self.metrics.pool_wait(started.elapsed());
+                        self.metrics.pool_timeout();
+                        return Err(Error::unavailable(format!(
+                            "no turn to write within {checkout_timeout:?}"
+                        )));
+                    }
+                }
+            }
+            _ => None,
+        };
+        let left = checkout_timeout.saturating_sub(started.elapsed());
+        let pooled = self.checkout(left, started)?;
+        self.call_on(pooled, access, f)
+    }
+
+    fn call_on<T>(
+        &self,
+        mut pooled: r2d2::PooledConnection<Manager>,
+        access: Access,
+        f: impl FnOnce(&mut DbConn) -> Result<T>,
+    ) -> Result<T> {
+        let result = set_mode(&mut pooled, access).and_then(|()| f(&mut pooled.conn));
         if let Err(e) = &result {
             // Connection trouble, or only a lock? A round trip tells; only
             // on this error path, so the healthy path pays nothing.
@@ -280,9 +387,12 @@ impl Store {
     /// A pooled connection that works, within `timeout`. One older than
     /// the current epoch is checked first; a dead one is dropped (the pool
     /// opens a replacement) and the next is tried.
-    fn checkout(&self, timeout: Duration) -> Result<r2d2::PooledConnection<Manager>> {
-        let started = Instant::now();
-        let deadline = started + timeout;
+    fn checkout(
+        &self,
+        timeout: Duration,
+        started: Instant,
+    ) -> Result<r2d2::PooledConnection<Manager>> {
+        let deadline = Instant::now() + timeout;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             let mut pooled = match self.pool.get_timeout(left) {
@@ -305,6 +415,37 @@ impl Store {
             self.metrics.connection_discarded();
         }
     }
+}
+
+/// Puts a connection in the mode `access` needs: synced commits for
+/// writes, deferred ones for `write_deferred`, and on SQLite `query_only`
+/// for reads. A statement runs only when the mode changes; every write
+/// passes here, so a connection left deferred is synced again before a
+/// write that must be.
+fn set_mode(pooled: &mut Pooled, access: Access) -> Result<()> {
+    let sqlite = matches!(pooled.conn, DbConn::Sqlite(_));
+    let query_only = access == Access::Read;
+    if sqlite && pooled.query_only != query_only {
+        let pragma = if query_only {
+            "PRAGMA query_only=ON"
+        } else {
+            "PRAGMA query_only=OFF"
+        };
+        pooled.conn.batch_execute(pragma).map_err(db_err)?;
+        pooled.query_only = query_only;
+    }
+    let synced = access != Access::WriteDeferred;
+    if !query_only && pooled.synced != synced {
+        let statement = match (sqlite, synced) {
+            (true, true) => "PRAGMA synchronous=FULL",
+            (true, false) => "PRAGMA synchronous=NORMAL",
+            (false, true) => "RESET synchronous_commit",
+            (false, false) => "SET synchronous_commit = off",
+        };
+        pooled.conn.batch_execute(statement).map_err(db_err)?;
+        pooled.synced = synced;
+    }
+    Ok(())
 }
 
 /// Rows in `used_nonces`, for the `trustgate_nonces_used` gauge. A full
@@ -488,6 +629,96 @@ mod tests {
         for r in results {
             r.unwrap();
         }
+    }
+
+    fn sqlite_store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = dir.path().join("db.sqlite").display().to_string();
+        let store = Store::open(&url, 2, Duration::from_secs(5)).unwrap();
+        (dir, store)
+    }
+
+    fn pragma(c: &mut DbConn, name: &str) -> Result<i32> {
+        #[derive(QueryableByName)]
+        struct Value {
+            #[diesel(sql_type = diesel::sql_types::Integer)]
+            v: i32,
+        }
+        let rows: Vec<Value> =
+            diesel::sql_query(format!("SELECT {name} AS v FROM pragma_{name}")).load(c)?;
+        Ok(rows[0].v)
+    }
+
+    /// `read` lends a query-only connection: a write slipped into one
+    /// fails (in tests, not as a race in production) and changes nothing.
+    #[tokio::test]
+    async fn a_write_inside_read_is_refused() {
+        let (_dir, store) = sqlite_store();
+        let expires = now() + time::Duration::minutes(5);
+        let err = store
+            .read(move |c| nonces::redeem(c, "n", expires))
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind, ErrorKind::ServerInternal, "{}", err.detail);
+        assert!(store.read(used_nonce_count).await.unwrap() == 0);
+        assert!(store
+            .run(move |c| nonces::redeem(c, "n", expires))
+            .await
+            .unwrap());
+        assert!(!store
+            .write_deferred(move |c| nonces::redeem(c, "n", expires))
+            .await
+            .unwrap());
+    }
+
+    /// Each call gets the mode it asked for, whatever the connection did
+    /// before: a deferred write must not leave a connection whose next
+    /// write skips the sync.
+    #[tokio::test]
+    async fn connections_are_in_the_mode_each_call_needs() {
+        let (_dir, store) = sqlite_store();
+        for _ in 0..3 {
+            let deferred = store
+                .write_deferred(|c| pragma(c, "synchronous"))
+                .await
+                .unwrap();
+            assert_eq!(deferred, 1, "NORMAL inside write_deferred");
+            let synced = store.run(|c| pragma(c, "synchronous")).await.unwrap();
+            assert_eq!(synced, 2, "FULL inside run");
+            let synced = store.write(|c| pragma(c, "synchronous")).await.unwrap();
+            assert_eq!(synced, 2, "FULL inside write");
+            assert_eq!(store.read(|c| pragma(c, "query_only")).await.unwrap(), 1);
+            assert_eq!(store.run(|c| pragma(c, "query_only")).await.unwrap(), 0);
+        }
+    }
+
+    /// Many writers at once (more than the pool has connections) all get
+    /// their turn, and every write lands once.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_writers_take_turns() {
+        let (_dir, store) = sqlite_store();
+        let expires = now() + time::Duration::minutes(5);
+        let mut tasks = tokio::task::JoinSet::new();
+        for t in 0..24 {
+            let store = store.clone();
+            tasks.spawn(async move {
+                for i in 0..20 {
+                    let n = format!("{t}-{i}");
+                    let fresh = if i % 2 == 0 {
+                        store.run(move |c| nonces::redeem(c, &n, expires)).await
+                    } else {
+                        store
+                            .write_deferred(move |c| nonces::redeem(c, &n, expires))
+                            .await
+                    };
+                    assert!(fresh.unwrap());
+                }
+            });
+        }
+        while let Some(done) = tasks.join_next().await {
+            done.unwrap();
+        }
+        assert_eq!(store.read(used_nonce_count).await.unwrap(), 24 * 20);
     }
 
     /// Both backends go through the same schema history: a migration

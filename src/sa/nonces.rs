@@ -11,17 +11,20 @@ use crate::error::Result;
 
 /// Records the nonce as used. Returns false if it was used before.
 pub fn redeem(conn: &mut DbConn, nonce: &str, expires_at: OffsetDateTime) -> Result<bool> {
-    match diesel::insert_into(used_nonces::table)
-        .values((
-            used_nonces::nonce.eq(nonce),
-            used_nonces::expires_at.eq(to_db(expires_at)),
-        ))
-        .execute(conn)
-    {
-        Ok(_) => Ok(true),
-        Err(e) if is_unique_violation(&e) => Ok(false),
-        Err(e) => Err(db_err(e)),
-    }
+    // DO NOTHING rather than catching a unique violation, which on
+    // PostgreSQL would abort a transaction around the redemption.
+    // (diesel's multi-backend connection has no ON CONFLICT, hence the
+    // same statement per backend.)
+    let row = (
+        used_nonces::nonce.eq(nonce),
+        used_nonces::expires_at.eq(to_db(expires_at)),
+    );
+    let insert = diesel::insert_into(used_nonces::table).values(row);
+    let inserted = match conn {
+        DbConn::Sqlite(c) => insert.on_conflict_do_nothing().execute(c)?,
+        DbConn::Pg(c) => insert.on_conflict_do_nothing().execute(c)?,
+    };
+    Ok(inserted == 1)
 }
 
 /// Deletes records of nonces that have expired anyway; keeps the table

@@ -137,7 +137,19 @@ pub fn load(conn: &mut DbConn, id: OrderId) -> Result<Option<Order>> {
         .order(authorizations::id.asc())
         .select(AuthzRow::as_select())
         .load(conn)?;
-    let authzs = attach_challenges(conn, authz_rows)?;
+    // The order's challenges by the same link table: a fixed statement
+    // the connection's cache keeps prepared (an `IN` list of the
+    // authorization ids would be parsed anew on each load).
+    let challenge_rows = challenges::table
+        .inner_join(
+            order_authorizations::table
+                .on(order_authorizations::authorization_id.eq(challenges::authorization_id)),
+        )
+        .filter(order_authorizations::order_id.eq(id.0))
+        .order(challenges::id.asc())
+        .select(ChallengeRow::as_select())
+        .load(conn)?;
+    let authzs = attach_challenges(authz_rows, challenge_rows)?;
     let cert = certificates::table
         .filter(certificates::order_id.eq(id.0))
         .select(certificates::id)
@@ -157,19 +169,21 @@ pub fn load_authz(conn: &mut DbConn, id: AuthzId) -> Result<Option<Authorization
     else {
         return Ok(None);
     };
-    Ok(attach_challenges(conn, vec![row])?.pop())
-}
-
-/// One query for the challenges of all the authorizations (no N+1).
-fn attach_challenges(conn: &mut DbConn, rows: Vec<AuthzRow>) -> Result<Vec<Authorization>> {
-    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-    let mut by_authz: HashMap<i64, Vec<Challenge>> = HashMap::new();
-    for c in challenges::table
-        .filter(challenges::authorization_id.eq_any(&ids))
+    let challenge_rows = challenges::table
+        .filter(challenges::authorization_id.eq(id.0))
         .order(challenges::id.asc())
         .select(ChallengeRow::as_select())
-        .load(conn)?
-    {
+        .load(conn)?;
+    Ok(attach_challenges(vec![row], challenge_rows)?.pop())
+}
+
+/// Gives each authorization its challenges (read in one query, no N+1).
+fn attach_challenges(
+    rows: Vec<AuthzRow>,
+    challenge_rows: Vec<ChallengeRow>,
+) -> Result<Vec<Authorization>> {
+    let mut by_authz: HashMap<i64, Vec<Challenge>> = HashMap::new();
+    for c in challenge_rows {
         let c = c.into_core()?;
         by_authz.entry(c.authorization_id.0).or_default().push(c);
     }

@@ -84,7 +84,7 @@ impl Vetting {
     }
 
     pub async fn list_eab(&self, org: Option<OrganizationId>) -> Result<Vec<EabCredential>> {
-        self.store().run(move |c| sa::eab::list(c, org)).await
+        self.store().read(move |c| sa::eab::list(c, org)).await
     }
 
     pub async fn revoke_eab(&self, actor: &str, key_id: &str, reason: &str) -> Result<()> {

@@ -170,21 +170,21 @@ impl Vetting {
 
     pub async fn get(&self, id: OrganizationId) -> Result<Organization> {
         self.store
-            .run(move |c| sa::organizations::by_id(c, id))
+            .read(move |c| sa::organizations::by_id(c, id))
             .await?
             .ok_or_else(|| not_found(id))
     }
 
     pub async fn list(&self, status: Option<VettingStatus>) -> Result<Vec<Organization>> {
         self.store
-            .run(move |c| sa::organizations::list(c, status))
+            .read(move |c| sa::organizations::list(c, status))
             .await
     }
 
     pub async fn checks(&self, id: OrganizationId) -> Result<Vec<Check>> {
         self.get(id).await?;
         self.store
-            .run(move |c| sa::organizations::checks(c, id))
+            .read(move |c| sa::organizations::checks(c, id))
             .await
     }
 
@@ -351,7 +351,7 @@ impl Vetting {
         limit: i64,
     ) -> Result<Vec<sa::audit::AuditEvent>> {
         self.store
-            .run(move |c| sa::audit::list(c, org, limit))
+            .read(move |c| sa::audit::list(c, org, limit))
             .await
     }
 

@@ -142,13 +142,17 @@ impl Wfe {
         // The account a kid names is read on the same trip to the database
         // as the nonce is redeemed: one round trip per request, not two.
         // Whether it may sign this request is decided below, in RFC order.
+        // The redemption's commit is not waited onto the disk: a request
+        // that changes anything commits again, synced, after it (which
+        // makes this one durable too), so only a read could be replayed
+        // after a power loss (`Store::write_deferred`).
         let kid_account = header
             .get("kid")
             .and_then(Value::as_str)
             .and_then(|kid| self.urls.account_id_of_kid(kid));
         let (fresh, account) = self
             .store
-            .run(move |c| {
+            .write_deferred(move |c| {
                 if !sa::nonces::redeem(c, &n, expires)? {
                     return Ok((false, None));
                 }
