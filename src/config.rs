@@ -78,7 +78,8 @@ pub struct DatabaseConfig {
     /// `sqlite://path` (or a bare path) for the embedded default;
     /// `postgres://…` to scale out.
     pub url: String,
-    /// Connections in the pool.
+    /// Connections in the pool (on SQLite: the readers; one more
+    /// connection writes).
     pub pool_size: u32,
     /// Seconds to wait for a pooled connection before answering 503.
     pub connect_timeout_secs: u64,

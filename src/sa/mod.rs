@@ -63,6 +63,8 @@ impl Backend {
 struct Manager {
     url: String,
     backend: Backend,
+    /// SQLite: connections of the readers' pool are opened `query_only`.
+    query_only: bool,
     /// The store's epoch (see `Store::epoch`), stamped on new connections.
     epoch: Arc<AtomicU64>,
 }
@@ -74,8 +76,6 @@ struct Pooled {
     epoch: u64,
     /// Found dead: the pool drops it instead of taking it back.
     broken: bool,
-    /// SQLite: whether `PRAGMA query_only` is on (lent out by `read`).
-    query_only: bool,
     /// Whether commits are synced (as opened) rather than deferred (set by
     /// `write_deferred`).
     synced: bool,
@@ -98,12 +98,18 @@ impl r2d2::ManageConnection for Manager {
                 // busy_timeout makes writers queue instead of failing with
                 // "database is locked", and comes first because switching
                 // to WAL takes a lock another process opening the file may
-                // hold.
+                // hold. query_only is set once, when the connection is
+                // opened: switching it expires every prepared statement of
+                // the connection.
                 c.batch_execute(
                     "PRAGMA busy_timeout=10000; PRAGMA journal_mode=WAL; \
                      PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;",
                 )
                 .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+                if self.query_only {
+                    c.batch_execute("PRAGMA query_only=ON")
+                        .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+                }
                 DbConn::Sqlite(c)
             }
         };
@@ -111,7 +117,6 @@ impl r2d2::ManageConnection for Manager {
             conn,
             epoch,
             broken: false,
-            query_only: false,
             synced: true,
         })
     }
@@ -139,7 +144,7 @@ const UNAVAILABLE_DETAIL: &str = "the database is unavailable; retry later";
 enum Access {
     /// Reads only. On SQLite the connection is `query_only`, so a write
     /// slipped into a `read` fails (in every test) instead of racing
-    /// writers outside the writer's turn.
+    /// the writer.
     Read,
     /// May write; each commit is synced before it is reported.
     Write,
@@ -154,14 +159,15 @@ enum Access {
 /// own `write_tx`), `write` (one transaction), `write_deferred`.
 #[derive(Clone)]
 pub struct Store {
+    /// SQLite: the readers (`query_only`); PostgreSQL: every call.
     pool: r2d2::Pool<Manager>,
-    backend: Backend,
-    /// SQLite admits one writer at a time. Writers of this process take
-    /// turns here: a waiter is woken when the turn is free, where SQLite's
-    /// own busy handler would poll with sleeps of up to 100 ms (most of a
-    /// loaded server's latency before this lock). Other processes sharing
-    /// the file still meet `busy_timeout`.
-    writer: Arc<parking_lot::Mutex<()>>,
+    /// SQLite: the one connection that writes. SQLite admits one writer
+    /// at a time, so the writers of this process take turns for it: a
+    /// waiter is woken when it comes back, where SQLite's own busy handler
+    /// would poll with sleeps of up to 100 ms (most of a loaded server's
+    /// latency before). Other processes sharing the file still meet
+    /// `busy_timeout`.
+    writer: Option<r2d2::Pool<Manager>>,
     checkout_timeout: Duration,
     /// Bumped whenever a pooled connection turns out dead (a database
     /// restart, a cut network). Connections older than the current epoch
@@ -187,25 +193,34 @@ impl Store {
         let epoch = Arc::new(AtomicU64::new(0));
         // Connect once outside the pool so a wrong password or host is
         // reported as the database said it, not as a pool timeout.
-        let manager = Manager {
+        let manager = |query_only| Manager {
             url: url.to_owned(),
             backend,
+            query_only,
             epoch: epoch.clone(),
         };
-        let mut first = r2d2::ManageConnection::connect(&manager)
+        let mut first = r2d2::ManageConnection::connect(&manager(false))
             .map_err(|e| Error::unavailable(format!("connecting to the database: {e}")))?;
         migrate(&mut first.conn)?;
         drop(first);
-        let pool = r2d2::Pool::builder()
-            .max_size(pool_size.max(1))
-            .connection_timeout(checkout_timeout)
-            .test_on_check_out(false)
-            .build(manager)
-            .map_err(|e| Error::unavailable(format!("opening the connection pool: {e}")))?;
+        let build = |size: u32, manager| {
+            r2d2::Pool::builder()
+                .max_size(size.max(1))
+                .connection_timeout(checkout_timeout)
+                .test_on_check_out(false)
+                .build(manager)
+                .map_err(|e| Error::unavailable(format!("opening the connection pool: {e}")))
+        };
+        let (pool, writer) = match backend {
+            Backend::Sqlite => (
+                build(pool_size, manager(true))?,
+                Some(build(1, manager(false))?),
+            ),
+            Backend::Postgres => (build(pool_size, manager(false))?, None),
+        };
         Ok(Store {
             pool,
-            backend,
-            writer: Arc::new(parking_lot::Mutex::new(())),
+            writer,
             checkout_timeout,
             epoch,
             metrics: Arc::new(Metrics::new()),
@@ -311,8 +326,9 @@ impl Store {
         // costs two context switches — most of the server's kernel time
         // before. Without an idle connection it waits on a blocking thread
         // like everything else; PostgreSQL always does (a network trip).
-        let inline = match (self.backend, access) {
-            (Backend::Sqlite, Access::Read) => self
+        let sqlite = self.writer.is_some();
+        let inline = match access {
+            Access::Read if sqlite => self
                 .pool
                 .try_get()
                 .filter(|p| p.epoch == self.epoch.load(Ordering::Acquire)),
@@ -343,25 +359,11 @@ impl Store {
         f: impl FnOnce(&mut DbConn) -> Result<T>,
     ) -> Result<T> {
         let started = Instant::now();
-        // The writer's turn is taken before a connection, so writers
-        // waiting for it hold no pooled connection.
-        let _turn = match (self.backend, access) {
-            (Backend::Sqlite, Access::Write | Access::WriteDeferred) => {
-                match self.writer.try_lock_for(checkout_timeout) {
-                    Some(turn) => Some(turn),
-                    None => {
-                        self.metrics.pool_wait(started.elapsed());
-                        self.metrics.pool_timeout();
-                        return Err(Error::unavailable(format!(
-                            "no turn to write within {checkout_timeout:?}"
-                        )));
-                    }
-                }
-            }
-            _ => None,
+        let pool = match (&self.writer, access) {
+            (Some(writer), Access::Write | Access::WriteDeferred) => writer,
+            _ => &self.pool,
         };
-        let left = checkout_timeout.saturating_sub(started.elapsed());
-        let pooled = self.checkout(left, started)?;
+        let pooled = self.checkout(pool, checkout_timeout, started)?;
         self.call_on(pooled, access, f)
     }
 
@@ -389,13 +391,14 @@ impl Store {
     /// opens a replacement) and the next is tried.
     fn checkout(
         &self,
+        pool: &r2d2::Pool<Manager>,
         timeout: Duration,
         started: Instant,
     ) -> Result<r2d2::PooledConnection<Manager>> {
-        let deadline = Instant::now() + timeout;
+        let deadline = started + timeout;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
-            let mut pooled = match self.pool.get_timeout(left) {
+            let mut pooled = match pool.get_timeout(left) {
                 Ok(p) => p,
                 Err(e) => {
                     self.metrics.pool_wait(started.elapsed());
@@ -417,30 +420,22 @@ impl Store {
     }
 }
 
-/// Puts a connection in the mode `access` needs: synced commits for
-/// writes, deferred ones for `write_deferred`, and on SQLite `query_only`
-/// for reads. A statement runs only when the mode changes; every write
-/// passes here, so a connection left deferred is synced again before a
-/// write that must be.
+/// Puts a writing connection in the mode `access` needs: synced commits,
+/// or deferred ones for `write_deferred`. A statement runs only when the
+/// mode changes; every write passes here, so a connection left deferred
+/// is synced again before a write that must be.
 fn set_mode(pooled: &mut Pooled, access: Access) -> Result<()> {
-    let sqlite = matches!(pooled.conn, DbConn::Sqlite(_));
-    let query_only = access == Access::Read;
-    if sqlite && pooled.query_only != query_only {
-        let pragma = if query_only {
-            "PRAGMA query_only=ON"
-        } else {
-            "PRAGMA query_only=OFF"
-        };
-        pooled.conn.batch_execute(pragma).map_err(db_err)?;
-        pooled.query_only = query_only;
-    }
-    let synced = access != Access::WriteDeferred;
-    if !query_only && pooled.synced != synced {
-        let statement = match (sqlite, synced) {
-            (true, true) => "PRAGMA synchronous=FULL",
-            (true, false) => "PRAGMA synchronous=NORMAL",
-            (false, true) => "RESET synchronous_commit",
-            (false, false) => "SET synchronous_commit = off",
+    let synced = match access {
+        Access::Read => return Ok(()),
+        Access::Write => true,
+        Access::WriteDeferred => false,
+    };
+    if pooled.synced != synced {
+        let statement = match (&pooled.conn, synced) {
+            (DbConn::Sqlite(_), true) => "PRAGMA synchronous=FULL",
+            (DbConn::Sqlite(_), false) => "PRAGMA synchronous=NORMAL",
+            (DbConn::Pg(_), true) => "RESET synchronous_commit",
+            (DbConn::Pg(_), false) => "SET synchronous_commit = off",
         };
         pooled.conn.batch_execute(statement).map_err(db_err)?;
         pooled.synced = synced;

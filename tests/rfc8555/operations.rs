@@ -269,8 +269,9 @@ fn assert_unavailable(r: &Resp) {
 
 /// SQLite has no server to lose: what takes it away is another process
 /// holding the write lock past busy_timeout (a stuck writer, a careless
-/// backup). Writes then fail with 503, a one-connection pool cannot serve
-/// the readiness probe, and both recover when the lock goes.
+/// backup). Writes then fail with 503 and nothing changes; reads — the
+/// readiness probe among them — go on from the readers' connections (WAL
+/// readers do not wait for the writer); writes recover when the lock goes.
 #[tokio::test]
 async fn sqlite_held_lock_gives_503_then_recovers() {
     let s = Server::start_with(|cfg| {
@@ -288,27 +289,16 @@ async fn sqlite_held_lock_gives_503_then_recovers() {
         .unwrap();
     let started = Instant::now();
     let (r, ready) = tokio::join!(c.new_order(&["www.example.test"]), async {
-        // The order's nonce redemption now holds the only connection.
+        // The order's nonce redemption now waits for the lock.
         tokio::time::sleep(Duration::from_millis(500)).await;
         readyz(&s).await
     });
     assert_unavailable(&r);
     // It waited for the lock (busy_timeout, 10 s) or, when a background
-    // task got the one connection first, for a connection (5 s).
+    // task had the writing connection first, for that connection (5 s).
     assert!(started.elapsed() >= Duration::from_secs(4));
-    assert_eq!(ready.status, StatusCode::SERVICE_UNAVAILABLE);
-    let v = ready.json();
-    assert_eq!(v["ready"], false);
-    assert!(
-        v["checks"]["database"]
-            .as_str()
-            .unwrap()
-            .starts_with("unavailable"),
-        "{v}"
-    );
-    assert_eq!(v["checks"]["ca"], "ok");
+    assert_eq!(ready.status, StatusCode::OK, "{}", ready.json());
     let m = scrape(&s).await;
-    assert!(m.get("trustgate_db_pool_timeouts_total") >= 1.0);
     assert_eq!(m.get(&acme_requests("newOrder", "POST", 503)), 1.0);
 
     blocker.batch_execute("ROLLBACK").unwrap();
