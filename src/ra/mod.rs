@@ -64,7 +64,7 @@ impl Ra {
 
 /// The account `id` as read from the store, refused unless it is valid
 /// (RFC 8555 §7.3.6: a deactivated account's key authorizes nothing).
-pub fn usable_account(id: AccountId, stored: Option<Account>) -> Result<Account> {
+fn usable_account(id: AccountId, stored: Option<Account>) -> Result<Account> {
     let acct = stored.ok_or_else(|| {
         Error::new(
             crate::error::ErrorKind::AccountDoesNotExist,

@@ -139,6 +139,16 @@ impl r2d2::ManageConnection for Manager {
 /// What a client is told when the database is away; the cause is logged.
 const UNAVAILABLE_DETAIL: &str = "the database is unavailable; retry later";
 
+/// Logs why the database is away (in the caller's span) and gives the
+/// client the fixed detail instead.
+fn hide_unavailable(e: Error) -> Error {
+    if e.kind != ErrorKind::Unavailable {
+        return e;
+    }
+    tracing::warn!(error = %e.detail, "database unavailable");
+    Error::unavailable(UNAVAILABLE_DETAIL)
+}
+
 /// What a call intends to do with its connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Access {
@@ -176,6 +186,11 @@ pub struct Store {
     /// — while a healthy pool pays no round trip per checkout.
     epoch: Arc<AtomicU64>,
     metrics: Arc<Metrics>,
+    /// Nonce redemptions go to one thread that commits those arriving
+    /// together in one transaction (`nonces::Redeemer`). None in the
+    /// redeemer's own copy of the store, so the thread ends with the last
+    /// store.
+    redeemer: Option<Arc<nonces::Redeemer>>,
 }
 
 impl Store {
@@ -218,13 +233,26 @@ impl Store {
             ),
             Backend::Postgres => (build(pool_size, manager(false))?, None),
         };
-        Ok(Store {
+        let mut store = Store {
             pool,
             writer,
             checkout_timeout,
             epoch,
             metrics: Arc::new(Metrics::new()),
-        })
+            redeemer: None,
+        };
+        store.redeemer = Some(Arc::new(nonces::Redeemer::start(store.clone())?));
+        Ok(store)
+    }
+
+    /// Records a nonce as used; false if it was used before (see
+    /// `nonces::Redeemer`). Its commit is deferred like `write_deferred`'s:
+    /// a request that changes anything commits again, synced, after it.
+    pub async fn redeem_nonce(&self, nonce: &str, expires_at: OffsetDateTime) -> Result<bool> {
+        match &self.redeemer {
+            Some(r) => r.redeem(nonce, expires_at).await,
+            None => Err(Error::internal("nonces are redeemed through the store")),
+        }
     }
 
     /// This process's metrics registry (it travels with the store because
@@ -343,13 +371,7 @@ impl Store {
                     .map_err(|e| Error::internal(format!("database task failed: {e}")))?
             }
         };
-        result.map_err(|e| {
-            if e.kind != ErrorKind::Unavailable {
-                return e;
-            }
-            tracing::warn!(error = %e.detail, "database unavailable");
-            Error::unavailable(UNAVAILABLE_DETAIL)
-        })
+        result.map_err(hide_unavailable)
     }
 
     fn call_blocking<T>(
@@ -714,6 +736,36 @@ mod tests {
             done.unwrap();
         }
         assert_eq!(store.read(used_nonce_count).await.unwrap(), 24 * 20);
+    }
+
+    /// Redemptions arriving together share a transaction, and still each
+    /// nonce is fresh exactly once — also within one batch.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_nonce_is_fresh_once_however_many_redeem_it_at_once() {
+        let (_dir, store) = sqlite_store();
+        let expires = now() + time::Duration::minutes(5);
+        let mut tasks = tokio::task::JoinSet::new();
+        for i in 0..200 {
+            let store = store.clone();
+            let nonce = if i % 2 == 0 {
+                "same".to_owned()
+            } else {
+                format!("n{i}")
+            };
+            tasks.spawn(async move { (nonce.clone(), store.redeem_nonce(&nonce, expires).await) });
+        }
+        let (mut same_fresh, mut other_fresh) = (0, 0);
+        while let Some(done) = tasks.join_next().await {
+            let (nonce, fresh) = done.unwrap();
+            match (nonce.as_str(), fresh.unwrap()) {
+                ("same", true) => same_fresh += 1,
+                (_, true) => other_fresh += 1,
+                _ => {}
+            }
+        }
+        assert_eq!((same_fresh, other_fresh), (1, 100));
+        assert!(!store.redeem_nonce("n1", expires).await.unwrap());
+        assert_eq!(store.read(used_nonce_count).await.unwrap(), 101);
     }
 
     /// Both backends go through the same schema history: a migration

@@ -138,31 +138,12 @@ impl Wfe {
         };
         let now = sa::now();
         let expires = self.nonces.check(nonce, now)?;
-        let n = nonce.to_owned();
-        // The account a kid names is read on the same trip to the database
-        // as the nonce is redeemed: one round trip per request, not two.
-        // Whether it may sign this request is decided below, in RFC order.
-        // The redemption's commit is not waited onto the disk: a request
-        // that changes anything commits again, synced, after it (which
-        // makes this one durable too), so only a read could be replayed
-        // after a power loss (`Store::write_deferred`).
-        let kid_account = header
-            .get("kid")
-            .and_then(Value::as_str)
-            .and_then(|kid| self.urls.account_id_of_kid(kid));
-        let (fresh, account) = self
-            .store
-            .write_deferred(move |c| {
-                if !sa::nonces::redeem(c, &n, expires)? {
-                    return Ok((false, None));
-                }
-                let account = match kid_account {
-                    Some(id) => sa::accounts::by_id(c, id)?,
-                    None => None,
-                };
-                Ok((true, account))
-            })
-            .await?;
+        // Redeemed with those of concurrent requests in one transaction
+        // whose commit is not waited onto the disk: a request that changes
+        // anything commits again, synced, after it (which makes this one
+        // durable too), so only a read could be replayed after a power
+        // loss (`Store::redeem_nonce`).
+        let fresh = self.store.redeem_nonce(nonce, expires).await?;
         if !fresh {
             return Err(Error::new(
                 ErrorKind::BadNonce,
@@ -212,7 +193,7 @@ impl Wfe {
                         format!("kid {kid:?} is not an account of this server"),
                     )
                 })?;
-                Signer::Account(Box::new(crate::ra::usable_account(id, account)?))
+                Signer::Account(Box::new(self.ra.account_for_request(id).await?))
             }
         };
 
