@@ -195,7 +195,14 @@ enum EabCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Runtime::new() {
+    // Blocking threads are database calls (and a little file I/O): more
+    // than a few per pooled connection only wait for one, each with its
+    // own stack, so under a flood of clients the calls queue instead.
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .max_blocking_threads(64)
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("trustgate: starting the runtime: {e}");

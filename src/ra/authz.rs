@@ -52,12 +52,15 @@ impl Ra {
         acct: &Account,
         id: ChallengeId,
     ) -> Result<(Authorization, Challenge)> {
-        let authz_id = self
+        let authz = self
             .store()
-            .read(move |c| sa::orders::challenge_authz(c, id))
+            .read(move |c| match sa::orders::challenge_authz(c, id)? {
+                Some(authz_id) => sa::orders::load_authz(c, authz_id),
+                None => Ok(None),
+            })
             .await?
             .ok_or_else(|| Error::not_found("no such challenge"))?;
-        let authz = self.authorization(acct, authz_id).await?;
+        owned_by(authz.account_id, acct, "challenge")?;
         let chall = authz
             .challenges
             .iter()
