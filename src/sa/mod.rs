@@ -271,9 +271,10 @@ impl Store {
         }
     }
 
-    /// Reads, off the async runtime. When the database is away the error
-    /// is `Unavailable` (503 with Retry-After) with a fixed detail; the
-    /// cause is logged here, inside the caller's span.
+    /// Reads: on a blocking thread, or on SQLite right here when a
+    /// connection is idle (see `call`). When the database is away the
+    /// error is `Unavailable` (503 with Retry-After) with a fixed detail;
+    /// the cause is logged here, inside the caller's span.
     pub async fn read<T, F>(&self, f: F) -> Result<T>
     where
         T: Send + 'static,

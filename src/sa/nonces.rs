@@ -69,8 +69,9 @@ fn redeem_batches(store: &Store, incoming: &mpsc::Receiver<Redemption>) {
             .iter()
             .map(|r| (r.nonce.clone(), r.expires_at))
             .collect();
-        let result = store
-            .call_blocking(Access::WriteDeferred, store.checkout_timeout, |c| {
+        // A panic fails this batch's requests, not every later one.
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            store.call_blocking(Access::WriteDeferred, store.checkout_timeout, |c| {
                 super::write_tx(c, |c| {
                     nonces
                         .iter()
@@ -78,7 +79,9 @@ fn redeem_batches(store: &Store, incoming: &mpsc::Receiver<Redemption>) {
                         .collect::<Result<Vec<bool>>>()
                 })
             })
-            .map_err(super::hide_unavailable);
+        }))
+        .unwrap_or_else(|_| Err(Error::internal("redeeming nonces panicked")))
+        .map_err(super::hide_unavailable);
         match result {
             Ok(fresh) => {
                 for (r, fresh) in batch.into_iter().zip(fresh) {
