@@ -240,12 +240,7 @@ async fn a_validation_left_by_a_dead_instance_is_finished_by_another() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     assert_eq!(last["status"], "valid", "{last}");
-    let r = c
-        .post(
-            order["finalize"].as_str().unwrap(),
-            Some(&json!({"csr": b64(&csr(&["dead.example.test"]))})),
-        )
-        .await;
+    let r = c.finalize(&order, &["dead.example.test"]).await;
     assert_eq!(
         r.status,
         StatusCode::OK,

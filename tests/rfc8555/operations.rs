@@ -186,12 +186,7 @@ async fn issuance_validations_and_gate_refusals_are_counted() {
     let c2 = client_of(&s, org).await;
     let order = create_order(&c2, &["www.pending.test"]).await;
     c2.validate_order(&s, &order).await;
-    let r = c2
-        .post(
-            order["finalize"].as_str().unwrap(),
-            Some(&json!({"csr": b64(&csr(&["www.pending.test"]))})),
-        )
-        .await;
+    let r = c2.finalize(&order, &["www.pending.test"]).await;
     r.problem("userActionRequired");
     let m = scrape(&s).await;
     assert_eq!(

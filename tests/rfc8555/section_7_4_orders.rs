@@ -94,12 +94,7 @@ async fn finalize_before_ready_is_order_not_ready() {
     let (s, c) = registered().await;
     let order = create_order(&c, &["a.example.test"]).await;
     let before = s.counts();
-    let r = c
-        .post(
-            order["finalize"].as_str().unwrap(),
-            Some(&json!({"csr": b64(&csr(&["a.example.test"]))})),
-        )
-        .await;
+    let r = c.finalize(&order, &["a.example.test"]).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     r.problem("orderNotReady");
     assert_eq!(s.counts(), before);
@@ -306,13 +301,7 @@ async fn requested_validity_is_honoured_within_the_cap() {
     let mut order = r.json();
     order["__url"] = json!(r.header("location").unwrap());
     c.validate_order(&s, &order).await;
-    let done = c
-        .post(
-            order["finalize"].as_str().unwrap(),
-            Some(&json!({"csr": b64(&csr(&["a.example.test"]))})),
-        )
-        .await
-        .json();
+    let done = c.finalize(&order, &["a.example.test"]).await.json();
     let chain = c.post(done["certificate"].as_str().unwrap(), None).await;
     let pems = pem::parse_many(&chain.body).unwrap();
     let (_, leaf) = x509_parser::parse_x509_certificate(pems[0].contents()).unwrap();
@@ -405,12 +394,7 @@ async fn an_order_abandoned_mid_finalize_becomes_ready_again() {
         c.post(&order_url(&order, &c), None).await.json()["status"],
         "ready"
     );
-    let r = c
-        .post(
-            order["finalize"].as_str().unwrap(),
-            Some(&json!({"csr": b64(&csr(&["a.example.test"]))})),
-        )
-        .await;
+    let r = c.finalize(&order, &["a.example.test"]).await;
     assert_eq!(r.json()["status"], "valid");
     // A valid order with its certificate is never touched.
     assert_eq!(ra.recover_stale_finalizations().await.unwrap(), 0);

@@ -388,12 +388,7 @@ async fn caa_validationmethods_must_include_the_method_that_validated() {
     // Both validated with http-01 (the fixture's validate_order).
     let open = create_order(&c, &["open.example.test"]).await;
     c.validate_order(&s, &open).await;
-    let r = c
-        .post(
-            open["finalize"].as_str().unwrap(),
-            Some(&json!({"csr": b64(&csr(&["open.example.test"]))})),
-        )
-        .await;
+    let r = c.finalize(&open, &["open.example.test"]).await;
     assert_eq!(
         r.status,
         StatusCode::OK,
@@ -405,10 +400,7 @@ async fn caa_validationmethods_must_include_the_method_that_validated() {
     c.validate_order(&s, &strict).await;
     let before = s.count("certificates");
     let p = c
-        .post(
-            strict["finalize"].as_str().unwrap(),
-            Some(&json!({"csr": b64(&csr(&["strict.example.test"]))})),
-        )
+        .finalize(&strict, &["strict.example.test"])
         .await
         .problem("caa");
     assert_eq!(

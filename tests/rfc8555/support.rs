@@ -546,6 +546,13 @@ impl Client {
     }
 
     /// A well-formed signed POST.
+    /// POSTs `order`'s finalize with a CSR for `names` and a fresh key.
+    pub async fn finalize(&self, order: &Value, names: &[&str]) -> Resp {
+        let url = order["finalize"].as_str().expect("finalize url");
+        self.post(url, Some(&json!({"csr": b64(&csr(names))})))
+            .await
+    }
+
     pub async fn post(&self, url: &str, payload: Option<&Value>) -> Resp {
         let p = self.protected(url).await;
         let jws = self.sign(&p, payload);

@@ -51,14 +51,6 @@ async fn ready(s: &Server, c: &Client, names: &[&str], profile: &str) -> Value {
     order
 }
 
-async fn finalize(c: &Client, order: &Value, names: &[&str]) -> Resp {
-    c.post(
-        order["finalize"].as_str().unwrap(),
-        Some(&json!({"csr": b64(&csr(names))})),
-    )
-    .await
-}
-
 async fn leaf(c: &Client, done: &Value) -> Vec<u8> {
     let chain = c.post(done["certificate"].as_str().unwrap(), None).await;
     ::pem::parse_many(&chain.body).unwrap()[0]
@@ -112,7 +104,7 @@ async fn pending_organization_is_told_what_is_missing_then_succeeds_after_approv
         v.record_check("vetter", org, ch, None).await.unwrap();
     }
     let before = s.counts();
-    let r = finalize(&c, &order, &["www.example.test"]).await;
+    let r = c.finalize(&order, &["www.example.test"]).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     let p = r.problem("userActionRequired");
     assert_eq!(
@@ -138,7 +130,7 @@ async fn pending_organization_is_told_what_is_missing_then_succeeds_after_approv
             .is_empty(),
         "approval clears the order from the blocked list"
     );
-    let r = finalize(&c, &order, &["www.example.test"]).await;
+    let r = c.finalize(&order, &["www.example.test"]).await;
     assert_eq!(
         r.status,
         StatusCode::OK,
@@ -170,7 +162,7 @@ async fn ev_certificates_carry_the_ev_subject_and_need_an_ev_organization() {
     s.approve(ev).await;
     let c = client_of(&s, ev).await;
     let order = ready(&s, &c, &["shop.example.test"], "ev").await;
-    let r = finalize(&c, &order, &["shop.example.test"]).await;
+    let r = c.finalize(&order, &["shop.example.test"]).await;
     assert_eq!(
         r.status,
         StatusCode::OK,
@@ -210,7 +202,7 @@ async fn ev_certificates_carry_the_ev_subject_and_need_an_ev_organization() {
     s.approve(ov).await;
     let c2 = client_of(&s, ov).await;
     let order = ready(&s, &c2, &["www.example.test"], "ev").await;
-    let r = finalize(&c2, &order, &["www.example.test"]).await;
+    let r = c2.finalize(&order, &["www.example.test"]).await;
     assert!(r.problem("unauthorized")["detail"]
         .as_str()
         .unwrap()
@@ -254,7 +246,7 @@ async fn suspension_blocks_and_reinstatement_restores() {
         )
         .await
         .unwrap();
-    let r = finalize(&c, &order, &["www.example.test"]).await;
+    let r = c.finalize(&order, &["www.example.test"]).await;
     let p = r.problem("unauthorized");
     assert_eq!(
         p["detail"],
@@ -265,7 +257,7 @@ async fn suspension_blocks_and_reinstatement_restores() {
         .await
         .unwrap();
     assert_eq!(
-        finalize(&c, &order, &["www.example.test"]).await.json()["status"],
+        c.finalize(&order, &["www.example.test"]).await.json()["status"],
         "valid"
     );
 }
@@ -281,7 +273,7 @@ async fn edits_after_approval_need_vetting_again() {
     let mut data = v.get(org).await.unwrap().data;
     data.office.locality = "港区".into();
     v.edit("vetter", org, data).await.unwrap();
-    let r = finalize(&c, &order, &["www.example.test"]).await;
+    let r = c.finalize(&order, &["www.example.test"]).await;
     let p = r.problem("userActionRequired");
     assert!(
         p["detail"]
@@ -291,7 +283,7 @@ async fn edits_after_approval_need_vetting_again() {
         "{p}"
     );
     s.approve(org).await;
-    let done = finalize(&c, &order, &["www.example.test"]).await.json();
+    let done = c.finalize(&order, &["www.example.test"]).await.json();
     let der = leaf(&c, &done).await;
     assert!(
         subject_attrs(&der).iter().any(|a| a.2 == "港区"),
@@ -316,7 +308,7 @@ async fn expired_vetting_blocks_issuance() {
     let c = client_of(&s, org).await;
     let order = ready(&s, &c, &["www.example.test"], "ov").await;
     tokio::time::sleep(std::time::Duration::from_secs(3)).await;
-    let r = finalize(&c, &order, &["www.example.test"]).await;
+    let r = c.finalize(&order, &["www.example.test"]).await;
     let p = r.problem("userActionRequired");
     assert!(
         p["detail"].as_str().unwrap().contains("needs re-vetting"),
