@@ -53,6 +53,8 @@ pub struct Metrics {
     pool_wait: Histogram,
     pool_timeouts: AtomicU64,
     connections_discarded: AtomicU64,
+    write_batches: AtomicU64,
+    writes: AtomicU64,
     /// Rows of `used_nonces` at the last sample; negative until sampled.
     nonces_used: AtomicI64,
 }
@@ -100,6 +102,8 @@ impl Metrics {
             pool_wait: Histogram::new(POOL_WAIT_BUCKETS),
             pool_timeouts: AtomicU64::new(0),
             connections_discarded: AtomicU64::new(0),
+            write_batches: AtomicU64::new(0),
+            writes: AtomicU64::new(0),
             nonces_used: AtomicI64::new(-1),
         }
     }
@@ -147,6 +151,12 @@ impl Metrics {
         self.connections_discarded.fetch_add(1, Relaxed);
     }
 
+    /// The group-commit writer ran `jobs` writes in one transaction.
+    pub fn write_batch(&self, jobs: usize) {
+        self.write_batches.fetch_add(1, Relaxed);
+        self.writes.fetch_add(jobs as u64, Relaxed);
+    }
+
     /// Records a fresh count of the `used_nonces` table.
     pub fn set_nonces_used(&self, rows: i64) {
         self.nonces_used.store(rows.max(0), Relaxed);
@@ -180,6 +190,20 @@ impl Metrics {
             "counter",
             "Pooled connections found dead (e.g. after a database restart) and replaced.",
             self.connections_discarded.load(Relaxed),
+        );
+        scalar(
+            &mut out,
+            "trustgate_db_write_batches_total",
+            "counter",
+            "Transactions of the group-commit writer (each one commit for the writes that arrived together).",
+            self.write_batches.load(Relaxed),
+        );
+        scalar(
+            &mut out,
+            "trustgate_db_writes_total",
+            "counter",
+            "Writes run by the group-commit writer (every write on SQLite, nonce redemptions on PostgreSQL).",
+            self.writes.load(Relaxed),
         );
         if let Some(p) = pool {
             scalar(

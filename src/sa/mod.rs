@@ -31,6 +31,7 @@ pub mod organizations;
 #[cfg(test)]
 mod query_plans;
 pub mod schema;
+mod writer;
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
@@ -171,13 +172,12 @@ enum Access {
 pub struct Store {
     /// SQLite: the readers (`query_only`); PostgreSQL: every call.
     pool: r2d2::Pool<Manager>,
-    /// SQLite: the one connection that writes. SQLite admits one writer
-    /// at a time, so the writers of this process take turns for it: a
-    /// waiter is woken when it comes back, where SQLite's own busy handler
-    /// would poll with sleeps of up to 100 ms (most of a loaded server's
-    /// latency before). Other processes sharing the file still meet
-    /// `busy_timeout`.
-    writer: Option<r2d2::Pool<Manager>>,
+    /// SQLite: the one connection that writes (a pool of one, so that a
+    /// dead connection is replaced as in `pool`). SQLite admits one
+    /// writer at a time; the writes of this process go to `writer`, which
+    /// commits those arriving together at once. Other processes sharing
+    /// the file still meet `busy_timeout`.
+    write_pool: Option<r2d2::Pool<Manager>>,
     checkout_timeout: Duration,
     /// Bumped whenever a pooled connection turns out dead (a database
     /// restart, a cut network). Connections older than the current epoch
@@ -186,11 +186,10 @@ pub struct Store {
     /// — while a healthy pool pays no round trip per checkout.
     epoch: Arc<AtomicU64>,
     metrics: Arc<Metrics>,
-    /// Nonce redemptions go to one thread that commits those arriving
-    /// together in one transaction (`nonces::Redeemer`). None in the
-    /// redeemer's own copy of the store, so the thread ends with the last
-    /// store.
-    redeemer: Option<Arc<nonces::Redeemer>>,
+    /// The group-commit thread (`writer`): every write on SQLite, nonce
+    /// redemptions on both backends. None in the writer's own copy of the
+    /// store, so the thread ends with the last store.
+    writer: Option<Arc<writer::Writer>>,
 }
 
 impl Store {
@@ -226,7 +225,7 @@ impl Store {
                 .build(manager)
                 .map_err(|e| Error::unavailable(format!("opening the connection pool: {e}")))
         };
-        let (pool, writer) = match backend {
+        let (pool, write_pool) = match backend {
             Backend::Sqlite => (
                 build(pool_size, manager(true))?,
                 Some(build(1, manager(false))?),
@@ -235,24 +234,42 @@ impl Store {
         };
         let mut store = Store {
             pool,
-            writer,
+            write_pool,
             checkout_timeout,
             epoch,
             metrics: Arc::new(Metrics::new()),
-            redeemer: None,
+            writer: None,
         };
-        store.redeemer = Some(Arc::new(nonces::Redeemer::start(store.clone())?));
+        store.writer = Some(Arc::new(writer::Writer::start(store.clone())?));
         Ok(store)
     }
 
-    /// Records a nonce as used; false if it was used before (see
-    /// `nonces::Redeemer`). Its commit is deferred like `write_deferred`'s:
-    /// a request that changes anything commits again, synced, after it.
+    /// Records a nonce as used; false if it was used before. Every POST
+    /// redeems one, so redemptions are most of the writes: they go to the
+    /// group-commit writer on both backends, and their commit is deferred
+    /// like `write_deferred`'s (a request that changes anything commits
+    /// again, synced, after it). The insert ignores conflicts, so it needs
+    /// no savepoint of its own.
     pub async fn redeem_nonce(&self, nonce: &str, expires_at: OffsetDateTime) -> Result<bool> {
-        match &self.redeemer {
-            Some(r) => r.redeem(nonce, expires_at).await,
-            None => Err(Error::internal("nonces are redeemed through the store")),
-        }
+        let nonce = nonce.to_owned();
+        let kind = writer::JobKind {
+            synced: false,
+            savepoint: false,
+        };
+        self.writer()?
+            .submit(kind, move |c| nonces::redeem(c, &nonce, expires_at))
+            .await
+    }
+
+    fn writer(&self) -> Result<&writer::Writer> {
+        self.writer
+            .as_deref()
+            .ok_or_else(|| Error::internal("the writer's own store cannot submit writes"))
+    }
+
+    /// The pool writes take their connection from.
+    fn writer_pool(&self) -> &r2d2::Pool<Manager> {
+        self.write_pool.as_ref().unwrap_or(&self.pool)
     }
 
     /// This process's metrics registry (it travels with the store because
@@ -355,39 +372,54 @@ impl Store {
         // costs two context switches — most of the server's kernel time
         // before. Without an idle connection it waits on a blocking thread
         // like everything else; PostgreSQL always does (a network trip).
-        let sqlite = self.writer.is_some();
-        let inline = match access {
-            Access::Read if sqlite => self
+        // SQLite's writes go to the group-commit writer.
+        let sqlite = self.write_pool.is_some();
+        let result = match access {
+            Access::Read if sqlite => match self
                 .pool
                 .try_get()
-                .filter(|p| p.epoch == self.epoch.load(Ordering::Acquire)),
-            _ => None,
-        };
-        let result = match inline {
-            Some(pooled) => self.call_on(pooled, access, f),
-            None => {
-                let this = self.clone();
-                tokio::task::spawn_blocking(move || this.call_blocking(access, checkout_timeout, f))
+                .filter(|p| p.epoch == self.epoch.load(Ordering::Acquire))
+            {
+                Some(pooled) => self.call_on(pooled, access, f),
+                None => {
+                    self.call_on_blocking_thread(access, checkout_timeout, f)
+                        .await
+                }
+            },
+            Access::Write | Access::WriteDeferred if sqlite => {
+                let kind = writer::JobKind {
+                    synced: access == Access::Write,
+                    savepoint: true,
+                };
+                // Already logged and hidden by the writer.
+                return self.writer()?.submit(kind, f).await;
+            }
+            _ => {
+                self.call_on_blocking_thread(access, checkout_timeout, f)
                     .await
-                    .map_err(|e| Error::internal(format!("database task failed: {e}")))?
             }
         };
         result.map_err(hide_unavailable)
     }
 
-    fn call_blocking<T>(
+    async fn call_on_blocking_thread<T, F>(
         &self,
         access: Access,
         checkout_timeout: Duration,
-        f: impl FnOnce(&mut DbConn) -> Result<T>,
-    ) -> Result<T> {
-        let started = Instant::now();
-        let pool = match (&self.writer, access) {
-            (Some(writer), Access::Write | Access::WriteDeferred) => writer,
-            _ => &self.pool,
-        };
-        let pooled = self.checkout(pool, checkout_timeout, started)?;
-        self.call_on(pooled, access, f)
+        f: F,
+    ) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConn) -> Result<T> + Send + 'static,
+    {
+        let this = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let started = Instant::now();
+            let pooled = this.checkout(&this.pool, checkout_timeout, started)?;
+            this.call_on(pooled, access, f)
+        })
+        .await
+        .map_err(|e| Error::internal(format!("database task failed: {e}")))?
     }
 
     fn call_on<T>(
@@ -398,15 +430,20 @@ impl Store {
     ) -> Result<T> {
         let result = set_mode(&mut pooled, access).and_then(|()| f(&mut pooled.conn));
         if let Err(e) = &result {
-            // Connection trouble, or only a lock? A round trip tells; only
-            // on this error path, so the healthy path pays nothing.
-            if e.kind == ErrorKind::Unavailable && pooled.conn.batch_execute("SELECT 1").is_err() {
-                pooled.broken = true;
-                self.epoch.fetch_add(1, Ordering::AcqRel);
-                self.metrics.connection_discarded();
-            }
+            self.check_connection(&mut pooled, e);
         }
         result
+    }
+
+    /// After `e`: connection trouble, or only a lock? A round trip tells;
+    /// only on this error path, so the healthy path pays nothing. A dead
+    /// connection is dropped and the others marked suspect.
+    fn check_connection(&self, pooled: &mut Pooled, e: &Error) {
+        if e.kind == ErrorKind::Unavailable && pooled.conn.batch_execute("SELECT 1").is_err() {
+            pooled.broken = true;
+            self.epoch.fetch_add(1, Ordering::AcqRel);
+            self.metrics.connection_discarded();
+        }
     }
 
     /// A pooled connection that works, within `timeout`. One older than
@@ -504,7 +541,14 @@ pub fn migrate(conn: &mut DbConn) -> Result<()> {
 /// A write transaction. On SQLite it starts with `BEGIN IMMEDIATE` so that
 /// a transaction that reads before it writes waits for the write lock up
 /// front instead of failing with SQLITE_BUSY when it upgrades.
+///
+/// Inside a transaction already (every write on SQLite runs in a batch of
+/// the group-commit writer) it is a savepoint: its failure undoes its own
+/// writes only.
 pub fn write_tx<T>(conn: &mut DbConn, f: impl FnOnce(&mut DbConn) -> Result<T>) -> Result<T> {
+    if writer::in_transaction(conn)?.is_some() {
+        return conn.transaction(|c| f(c));
+    }
     match conn {
         DbConn::Sqlite(_) => {
             conn.batch_execute("BEGIN IMMEDIATE").map_err(db_err)?;
