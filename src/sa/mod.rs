@@ -66,6 +66,10 @@ struct Manager {
     backend: Backend,
     /// SQLite: connections of the readers' pool are opened `query_only`.
     query_only: bool,
+    /// PostgreSQL: the writer's connection, which commits only deferred
+    /// writes, is opened with `synchronous_commit = off` (switching it per
+    /// call cost two round trips a request).
+    deferred: bool,
     /// The store's epoch (see `Store::epoch`), stamped on new connections.
     epoch: Arc<AtomicU64>,
 }
@@ -89,7 +93,14 @@ impl r2d2::ManageConnection for Manager {
     fn connect(&self) -> Result<Pooled, diesel::ConnectionError> {
         let epoch = self.epoch.load(Ordering::Acquire);
         let conn = match self.backend {
-            Backend::Postgres => diesel::PgConnection::establish(&self.url).map(DbConn::Pg)?,
+            Backend::Postgres => {
+                let mut c = diesel::PgConnection::establish(&self.url)?;
+                if self.deferred {
+                    c.batch_execute("SET synchronous_commit = off")
+                        .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+                }
+                DbConn::Pg(c)
+            }
             Backend::Sqlite => {
                 let mut c = diesel::SqliteConnection::establish(&self.url)?;
                 // WAL with synchronous=FULL syncs the log at every commit,
@@ -118,7 +129,7 @@ impl r2d2::ManageConnection for Manager {
             conn,
             epoch,
             broken: false,
-            synced: true,
+            synced: !(self.deferred && self.backend == Backend::Postgres),
         })
     }
 
@@ -172,12 +183,14 @@ enum Access {
 pub struct Store {
     /// SQLite: the readers (`query_only`); PostgreSQL: every call.
     pool: r2d2::Pool<Manager>,
-    /// SQLite: the one connection that writes (a pool of one, so that a
+    backend: Backend,
+    /// The group-commit writer's one connection (a pool of one, so that a
     /// dead connection is replaced as in `pool`). SQLite admits one
-    /// writer at a time; the writes of this process go to `writer`, which
-    /// commits those arriving together at once. Other processes sharing
-    /// the file still meet `busy_timeout`.
-    write_pool: Option<r2d2::Pool<Manager>>,
+    /// writer at a time: every write of this process goes to `writer`,
+    /// which commits those arriving together at once (other processes
+    /// sharing the file still meet `busy_timeout`). PostgreSQL: the
+    /// deferred writes.
+    write_pool: r2d2::Pool<Manager>,
     checkout_timeout: Duration,
     /// Bumped whenever a pooled connection turns out dead (a database
     /// restart, a cut network). Connections older than the current epoch
@@ -186,9 +199,10 @@ pub struct Store {
     /// — while a healthy pool pays no round trip per checkout.
     epoch: Arc<AtomicU64>,
     metrics: Arc<Metrics>,
-    /// The group-commit thread (`writer`): every write on SQLite, nonce
-    /// redemptions on both backends. None in the writer's own copy of the
-    /// store, so the thread ends with the last store.
+    /// The group-commit thread (`writer`): every write on SQLite, the
+    /// deferred ones (nonce redemptions, finalize claims) on PostgreSQL.
+    /// None in the writer's own copy of the store, so the thread ends with
+    /// the last store.
     writer: Option<Arc<writer::Writer>>,
 }
 
@@ -207,13 +221,14 @@ impl Store {
         let epoch = Arc::new(AtomicU64::new(0));
         // Connect once outside the pool so a wrong password or host is
         // reported as the database said it, not as a pool timeout.
-        let manager = |query_only| Manager {
+        let manager = |query_only, deferred| Manager {
             url: url.to_owned(),
             backend,
             query_only,
+            deferred,
             epoch: epoch.clone(),
         };
-        let mut first = r2d2::ManageConnection::connect(&manager(false))
+        let mut first = r2d2::ManageConnection::connect(&manager(false, false))
             .map_err(|e| Error::unavailable(format!("connecting to the database: {e}")))?;
         migrate(&mut first.conn)?;
         drop(first);
@@ -227,13 +242,17 @@ impl Store {
         };
         let (pool, write_pool) = match backend {
             Backend::Sqlite => (
-                build(pool_size, manager(true))?,
-                Some(build(1, manager(false))?),
+                build(pool_size, manager(true, false))?,
+                build(1, manager(false, false))?,
             ),
-            Backend::Postgres => (build(pool_size, manager(false))?, None),
+            Backend::Postgres => (
+                build(pool_size, manager(false, false))?,
+                build(1, manager(false, true))?,
+            ),
         };
         let mut store = Store {
             pool,
+            backend,
             write_pool,
             checkout_timeout,
             epoch,
@@ -245,10 +264,9 @@ impl Store {
     }
 
     /// Records a nonce as used; false if it was used before. Every POST
-    /// redeems one, so redemptions are most of the writes: they go to the
-    /// group-commit writer on both backends, and their commit is deferred
-    /// like `write_deferred`'s (a request that changes anything commits
-    /// again, synced, after it). The insert ignores conflicts, so it needs
+    /// redeems one, so redemptions are most of the writes; they are
+    /// deferred writes (a request that changes anything commits again,
+    /// synced, after its nonce). The insert ignores conflicts, so it needs
     /// no savepoint of its own.
     pub async fn redeem_nonce(&self, nonce: &str, expires_at: OffsetDateTime) -> Result<bool> {
         let nonce = nonce.to_owned();
@@ -267,9 +285,9 @@ impl Store {
             .ok_or_else(|| Error::internal("the writer's own store cannot submit writes"))
     }
 
-    /// The pool writes take their connection from.
+    /// The pool the writer takes its connection from.
     fn writer_pool(&self) -> &r2d2::Pool<Manager> {
-        self.write_pool.as_ref().unwrap_or(&self.pool)
+        &self.write_pool
     }
 
     /// This process's metrics registry (it travels with the store because
@@ -372,8 +390,9 @@ impl Store {
         // costs two context switches — most of the server's kernel time
         // before. Without an idle connection it waits on a blocking thread
         // like everything else; PostgreSQL always does (a network trip).
-        // SQLite's writes go to the group-commit writer.
-        let sqlite = self.write_pool.is_some();
+        // SQLite's writes and both backends' deferred writes go to the
+        // group-commit writer.
+        let sqlite = self.backend == Backend::Sqlite;
         let result = match access {
             Access::Read if sqlite => match self
                 .pool
@@ -386,7 +405,7 @@ impl Store {
                         .await
                 }
             },
-            Access::Write | Access::WriteDeferred if sqlite => {
+            Access::WriteDeferred | Access::Write if sqlite || access == Access::WriteDeferred => {
                 let kind = writer::JobKind {
                     synced: access == Access::Write,
                     savepoint: true,

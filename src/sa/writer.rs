@@ -73,7 +73,8 @@ impl Job {
 /// A job that has run: whether its writes stand, and how to answer its
 /// caller once the batch's fate is known (`Some` error: it did not commit).
 struct Ran {
-    ok: bool,
+    /// Its own error, if it failed (its writes are undone).
+    error: Option<Error>,
     panicked: bool,
     answer: Answer,
 }
@@ -107,7 +108,10 @@ impl Writer {
             let r =
                 r.map(|r| r.unwrap_or_else(|_| Err(Error::internal("a database write panicked"))));
             Ran {
-                ok: matches!(r, Some(Ok(_))),
+                error: match &r {
+                    Some(Err(e)) => Some(e.clone()),
+                    _ => None,
+                },
                 panicked,
                 answer: Box::new(move |failed: Option<&Error>| {
                     // A job that failed by itself keeps its own error: it
@@ -187,9 +191,16 @@ fn commit_batch(store: &Store, batch: Vec<Job>) {
         }
     };
     store.metrics.write_batch(batch.len());
+    let mut ran = Vec::with_capacity(batch.len());
     let mut jobs = batch.into_iter();
-    let mut ran = Vec::with_capacity(jobs.len());
-    let committed = run_in_transaction(&mut pooled, access, &mut jobs, &mut ran);
+    // A lone single statement is its own transaction: BEGIN and COMMIT
+    // would add two round trips on PostgreSQL and change nothing (mostly
+    // nonces when the server is not busy).
+    let committed = if jobs.len() == 1 && !jobs.as_slice()[0].kind.savepoint {
+        run_alone(&mut pooled, access, &mut jobs, &mut ran)
+    } else {
+        run_in_transaction(&mut pooled, access, &mut jobs, &mut ran)
+    };
     if let Err(e) = &committed {
         // The jobs not run are answered with the error too.
         ran.extend(jobs.map(|j| (j.work)(None)));
@@ -234,22 +245,42 @@ fn run_in_transaction(
             }
         }
         let r = (job.work)(Some(&mut *conn));
-        let (ok, panicked) = (r.ok, r.panicked);
+        let (error, panicked) = (r.error.clone(), r.panicked);
         ran.push(r);
         if panicked {
             return Err(Error::internal("a write of the batch panicked"));
         }
-        match (savepoint, ok) {
-            (true, true) => Manager::commit_transaction(conn)?,
-            (true, false) => Manager::rollback_transaction(conn)?,
-            (false, true) => {}
+        match (savepoint, error) {
+            (true, None) => Manager::commit_transaction(conn)?,
+            (true, Some(_)) => Manager::rollback_transaction(conn)?,
+            (false, None) => {}
             // Nothing to undo it by, and PostgreSQL has aborted the
             // transaction (its COMMIT would quietly roll back): the
-            // whole batch fails.
-            (false, false) => return Err(Error::internal("a write of the batch failed")),
+            // whole batch fails, with this job's error (a database that
+            // went away is a 503 for all).
+            (false, Some(e)) => return Err(e),
         }
     }
     Manager::commit_transaction(conn).map_err(Error::from)
+}
+
+/// Runs one job that needs no savepoint in autocommit.
+fn run_alone(
+    pooled: &mut Pooled,
+    access: Access,
+    jobs: &mut impl Iterator<Item = Job>,
+    ran: &mut Vec<Ran>,
+) -> Result<()> {
+    super::set_mode(pooled, access)?;
+    for job in jobs {
+        let r = (job.work)(Some(&mut pooled.conn));
+        let error = r.error.clone();
+        ran.push(r);
+        if let Some(e) = error {
+            return Err(e);
+        }
+    }
+    Ok(())
 }
 
 /// Undoes whatever of a failed batch's transaction is still open.
@@ -420,6 +451,56 @@ mod tests {
         );
         assert!(synced.await.unwrap().unwrap());
         assert_eq!(store.write_deferred(synchronous).await.unwrap(), 1);
+    }
+
+    /// PostgreSQL: deferred writes (nonces, finalize claims) go to the
+    /// writer's connection, opened with `synchronous_commit = off`; every
+    /// other write keeps the synced default. No call switches a mode.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres_defers_only_what_may_be_deferred() {
+        let Ok(admin) = std::env::var("TEST_DATABASE_URL") else {
+            eprintln!("TEST_DATABASE_URL not set: the PostgreSQL half is skipped");
+            return;
+        };
+        if !admin.starts_with("postgres") {
+            return;
+        }
+        let name = format!("tg_writer_{}", std::process::id());
+        let sql = |q: String| {
+            let mut c = diesel::PgConnection::establish(&admin).unwrap();
+            diesel::sql_query(q).execute(&mut c).unwrap();
+        };
+        sql(format!("CREATE DATABASE {name}"));
+        let url = format!("{}/{name}", admin.rsplit_once('/').unwrap().0);
+        let store = Store::open(&url, 2, Duration::from_secs(5)).unwrap();
+        let setting = |c: &mut DbConn| -> Result<String> {
+            #[derive(QueryableByName)]
+            struct V {
+                #[diesel(sql_type = diesel::sql_types::Text)]
+                v: String,
+            }
+            let rows: Vec<V> =
+                diesel::sql_query("SELECT current_setting('synchronous_commit') AS v").load(c)?;
+            Ok(rows.into_iter().next().unwrap().v)
+        };
+        let mut seen = Vec::new();
+        for _ in 0..2 {
+            seen.push(store.write_deferred(setting).await.unwrap());
+            seen.push(store.run(setting).await.unwrap());
+            seen.push(store.write(setting).await.unwrap());
+        }
+        assert!(store
+            .redeem_nonce("pg", crate::sa::now() + time::Duration::minutes(5))
+            .await
+            .unwrap());
+        let batches = counter(&store, "trustgate_db_write_batches_total");
+        drop(store);
+        sql(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+        assert_eq!(seen, ["off", "on", "on", "off", "on", "on"]);
+        assert_eq!(
+            batches, 3,
+            "the deferred writes and the nonce went to the writer"
+        );
     }
 
     /// A panic fails the batch it happened in, and the writer goes on.
