@@ -26,7 +26,7 @@ use diesel::connection::{AnsiTransactionManager, Connection, TransactionManager}
 use tokio::sync::oneshot;
 
 use super::{hide_unavailable, Access, DbConn, Pooled, Store};
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 
 /// Most jobs one transaction takes: a bound on how long the first job of
 /// a batch waits for the last.
@@ -118,7 +118,12 @@ impl Writer {
                     // changed nothing either way, and its error is the
                     // more precise answer.
                     let r = match (failed, r) {
-                        (_, Some(Err(e))) => Err(e),
+                        // The database went away: the batch's error says
+                        // so without the cause (logged once, with it).
+                        (Some(e), Some(Err(own))) if own.kind == ErrorKind::Unavailable => {
+                            Err(e.clone())
+                        }
+                        (_, Some(Err(e))) => Err(hide_unavailable(e)),
                         (None, Some(Ok(v))) => Ok(v),
                         (Some(e), _) => Err(e.clone()),
                         (None, None) => Err(Error::internal("a write was answered unrun")),
