@@ -201,9 +201,9 @@ enum EabCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    // Blocking threads are database calls (and a little file I/O): more
-    // than a few per pooled connection only wait for one, each with its
-    // own stack, so under a flood of clients the calls queue instead.
+    // Blocking threads are database calls (and a little file I/O); the
+    // store takes one per pooled connection at most (calls beyond wait
+    // without a thread), and this bounds the rest.
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .max_blocking_threads(64)

@@ -102,7 +102,7 @@ impl Writer {
         let (done, result) = oneshot::channel();
         let work = Box::new(move |conn: Option<&mut DbConn>| {
             // A panic is caught here, so that the job is still answered;
-            // the batch then fails (see `run_in_transaction`).
+            // the batch then fails (see `run_batch`).
             let r = conn.map(|c| catch_unwind(AssertUnwindSafe(|| f(c))));
             let panicked = matches!(r, Some(Err(_)));
             let r =
@@ -198,14 +198,7 @@ fn commit_batch(store: &Store, batch: Vec<Job>) {
     store.metrics.write_batch(batch.len());
     let mut ran = Vec::with_capacity(batch.len());
     let mut jobs = batch.into_iter();
-    // A lone single statement is its own transaction: BEGIN and COMMIT
-    // would add two round trips on PostgreSQL and change nothing (mostly
-    // nonces when the server is not busy).
-    let committed = if jobs.len() == 1 && !jobs.as_slice()[0].kind.savepoint {
-        run_alone(&mut pooled, access, &mut jobs, &mut ran)
-    } else {
-        run_in_transaction(&mut pooled, access, &mut jobs, &mut ran)
-    };
+    let committed = run_batch(&mut pooled, access, &mut jobs, &mut ran);
     if let Err(e) = &committed {
         // The jobs not run are answered with the error too.
         ran.extend(jobs.map(|j| (j.work)(None)));
@@ -231,16 +224,22 @@ type Manager = <DbConn as Connection>::TransactionManager;
 
 /// Runs the jobs in one transaction, each in its own savepoint unless it
 /// needs none, and commits. Each job that ran leaves its answer in `ran`;
-/// on an error the rest are left in `jobs`.
-fn run_in_transaction(
+/// on an error the rest are left in `jobs`. A lone single statement is
+/// its own transaction instead: BEGIN and COMMIT would add two round
+/// trips on PostgreSQL and change nothing (mostly nonces when the server
+/// is not busy).
+fn run_batch(
     pooled: &mut Pooled,
     access: Access,
-    jobs: &mut impl Iterator<Item = Job>,
+    jobs: &mut std::vec::IntoIter<Job>,
     ran: &mut Vec<Ran>,
 ) -> Result<()> {
+    let alone = jobs.len() == 1 && !jobs.as_slice()[0].kind.savepoint;
     super::set_mode(pooled, access)?;
     let conn = &mut pooled.conn;
-    begin(conn)?;
+    if !alone {
+        begin(conn)?;
+    }
     for job in jobs {
         let savepoint = job.kind.savepoint;
         if savepoint {
@@ -266,26 +265,10 @@ fn run_in_transaction(
             (false, Some(e)) => return Err(e),
         }
     }
-    Manager::commit_transaction(conn).map_err(Error::from)
-}
-
-/// Runs one job that needs no savepoint in autocommit.
-fn run_alone(
-    pooled: &mut Pooled,
-    access: Access,
-    jobs: &mut impl Iterator<Item = Job>,
-    ran: &mut Vec<Ran>,
-) -> Result<()> {
-    super::set_mode(pooled, access)?;
-    for job in jobs {
-        let r = (job.work)(Some(&mut pooled.conn));
-        let error = r.error.clone();
-        ran.push(r);
-        if let Some(e) = error {
-            return Err(e);
-        }
+    if alone {
+        return Ok(());
     }
-    Ok(())
+    Manager::commit_transaction(conn).map_err(Error::from)
 }
 
 /// Undoes whatever of a failed batch's transaction is still open.
@@ -365,6 +348,17 @@ mod tests {
             == 1
     }
 
+    /// The one text value `sql` selects as `v`.
+    fn text_of(c: &mut DbConn, sql: &str) -> Result<String> {
+        #[derive(QueryableByName)]
+        struct V {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            v: String,
+        }
+        let rows: Vec<V> = diesel::sql_query(sql).load(c)?;
+        Ok(rows.into_iter().next().unwrap().v)
+    }
+
     fn counter(store: &Store, name: &str) -> u64 {
         let text = store.metrics().render(None);
         let line = text
@@ -432,15 +426,11 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_batch_is_synced_when_any_of_its_writes_must_be() {
         let (_dir, store) = store(Duration::from_secs(5));
-        let synchronous = |c: &mut DbConn| -> Result<i32> {
-            #[derive(QueryableByName)]
-            struct V {
-                #[diesel(sql_type = diesel::sql_types::Integer)]
-                v: i32,
-            }
-            let rows: Vec<V> =
-                diesel::sql_query("SELECT synchronous AS v FROM pragma_synchronous").load(c)?;
-            Ok(rows[0].v)
+        let synchronous = |c: &mut DbConn| {
+            text_of(
+                c,
+                "SELECT CAST(synchronous AS TEXT) AS v FROM pragma_synchronous",
+            )
         };
         let held = occupy_writer(&store, Duration::from_millis(200)).await;
         let s = store.clone();
@@ -451,11 +441,11 @@ mod tests {
         held.await.unwrap().unwrap();
         assert_eq!(
             deferred.await.unwrap().unwrap(),
-            2,
+            "2",
             "FULL: shares a synced batch"
         );
         assert!(synced.await.unwrap().unwrap());
-        assert_eq!(store.write_deferred(synchronous).await.unwrap(), 1);
+        assert_eq!(store.write_deferred(synchronous).await.unwrap(), "1");
     }
 
     /// PostgreSQL: deferred writes (nonces, finalize claims) go to the
@@ -478,16 +468,8 @@ mod tests {
         sql(format!("CREATE DATABASE {name}"));
         let url = format!("{}/{name}", admin.rsplit_once('/').unwrap().0);
         let store = Store::open(&url, 2, Duration::from_secs(5)).unwrap();
-        let setting = |c: &mut DbConn| -> Result<String> {
-            #[derive(QueryableByName)]
-            struct V {
-                #[diesel(sql_type = diesel::sql_types::Text)]
-                v: String,
-            }
-            let rows: Vec<V> =
-                diesel::sql_query("SELECT current_setting('synchronous_commit') AS v").load(c)?;
-            Ok(rows.into_iter().next().unwrap().v)
-        };
+        let setting =
+            |c: &mut DbConn| text_of(c, "SELECT current_setting('synchronous_commit') AS v");
         let mut seen = Vec::new();
         for _ in 0..2 {
             seen.push(store.write_deferred(setting).await.unwrap());
