@@ -129,7 +129,7 @@ impl r2d2::ManageConnection for Manager {
             conn,
             epoch,
             broken: false,
-            synced: !(self.deferred && self.backend == Backend::Postgres),
+            synced: !self.deferred,
         })
     }
 
@@ -287,11 +287,6 @@ impl Store {
         self.writer
             .as_deref()
             .ok_or_else(|| Error::internal("the writer's own store cannot submit writes"))
-    }
-
-    /// The pool the writer takes its connection from.
-    fn writer_pool(&self) -> &r2d2::Pool<Manager> {
-        &self.write_pool
     }
 
     /// This process's metrics registry (it travels with the store because

@@ -15,8 +15,9 @@
 //! it is durable, exactly as if it had committed alone.
 //!
 //! On SQLite every write goes through here. On PostgreSQL, where writers
-//! need not take turns, only nonce redemptions do (`Store::redeem_nonce`):
-//! they are most of the writes, and batching them saves a commit each.
+//! need not take turns, only the deferred ones do (nonce redemptions,
+//! which are most of the writes, and finalize claims), on a connection
+//! opened with `synchronous_commit = off`.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::mpsc;
@@ -181,7 +182,7 @@ fn commit_batch(store: &Store, batch: Vec<Job>) {
     } else {
         Access::WriteDeferred
     };
-    let pooled = store.checkout(store.writer_pool(), store.checkout_timeout, started);
+    let pooled = store.checkout(&store.write_pool, store.checkout_timeout, started);
     for job in &batch {
         store.metrics.pool_wait(started.duration_since(job.queued));
     }
