@@ -285,9 +285,18 @@ pub struct Running {
     pub instance: Arc<str>,
     shutdown: watch::Sender<bool>,
     task: tokio::task::JoinHandle<Result<()>>,
+    store: Store,
 }
 
 impl Running {
+    /// Stands in for a killed process (for tests that run instances in
+    /// one process): from now on its database writer commits nothing, so
+    /// work cut short while its runtime is dropped cannot land afterwards
+    /// as it never could from a dead process. Nothing else is stopped.
+    pub fn halt_writes(&self) {
+        self.store.halt();
+    }
+
     pub async fn stop(self) -> Result<()> {
         let _ = self.shutdown.send(true);
         self.task
@@ -322,6 +331,7 @@ pub async fn start(mut cfg: Config) -> Result<Running> {
     let directory_url = app.wfe.urls().abs(wfe::urls::DIRECTORY);
     let root_pem = app.ca.root_pem().to_owned();
     let instance = app.instance.clone();
+    let store = app.store.clone();
     // Built here so a bad staff list fails `start`, not the server task.
     let admin = match admin_listener {
         Some(l) => Some((l, app.admin()?)),
@@ -342,6 +352,7 @@ pub async fn start(mut cfg: Config) -> Result<Running> {
         instance,
         shutdown: tx,
         task,
+        store,
     })
 }
 

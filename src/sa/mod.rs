@@ -199,6 +199,8 @@ pub struct Store {
     /// — while a healthy pool pays no round trip per checkout.
     epoch: Arc<AtomicU64>,
     metrics: Arc<Metrics>,
+    /// Set by `halt`: the writer refuses everything from then on.
+    halted: Arc<std::sync::atomic::AtomicBool>,
     /// Permits for calls on blocking threads, as many as `pool` has
     /// connections.
     blocking: Arc<tokio::sync::Semaphore>,
@@ -257,6 +259,7 @@ impl Store {
             pool,
             backend,
             write_pool,
+            halted: Arc::new(std::sync::atomic::AtomicBool::new(false)),
             blocking: Arc::new(tokio::sync::Semaphore::new(pool_size.max(1) as usize)),
             checkout_timeout,
             epoch,
@@ -281,6 +284,14 @@ impl Store {
         self.writer()?
             .submit(kind, move |c| nonces::redeem(c, &nonce, expires_at))
             .await
+    }
+
+    /// Stops the group-commit writer for good, as the death of the
+    /// process would: every write not yet committed, and every later one,
+    /// is refused. For tests that stand in for a killed instance inside
+    /// one process (`app::Running::halt_writes`).
+    pub fn halt(&self) {
+        self.halted.store(true, Ordering::Release);
     }
 
     fn writer(&self) -> Result<&writer::Writer> {

@@ -159,6 +159,13 @@ fn commit_batches(store: &Store, incoming: &mpsc::Receiver<Job>) {
 }
 
 fn commit_batch(store: &Store, batch: Vec<Job>) {
+    if store.halted.load(std::sync::atomic::Ordering::Acquire) {
+        let e = Error::unavailable("the store has been halted");
+        for job in batch {
+            job.refuse(&e);
+        }
+        return;
+    }
     let started = Instant::now();
     // A job that waited longer than a connection checkout may is refused
     // as a checkout would be: the database is too slow to answer it.

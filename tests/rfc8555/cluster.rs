@@ -177,7 +177,10 @@ impl Doomed {
             let running = rt.block_on(trustgate::app::start(cfg)).unwrap();
             port_tx.send(running.addr.port()).unwrap();
             let _ = killed.recv();
-            // No graceful stop: no lease released, no task finished.
+            // No graceful stop: no lease released, no task finished, and
+            // nothing written after this instant (its writer is a thread
+            // of this process, which would outlive the runtime).
+            running.halt_writes();
             std::mem::forget(running);
             rt.shutdown_background();
         });
@@ -199,6 +202,10 @@ async fn a_validation_left_by_a_dead_instance_is_finished_by_another() {
     let (trap, mut trapped) = tarpit().await;
     let mut cfg = peer_config(&b);
     cfg.va.http01_port = trap;
+    // A itself must not give up on the tarpit before it is killed, or
+    // its validation ends `invalid` on its own. B's short timeout is what
+    // makes the leftover stale.
+    cfg.va.timeout_secs = 60;
     let a = Doomed::start(cfg);
 
     let order = create_order(&c, &["dead.example.test"]).await;
@@ -225,8 +232,11 @@ async fn a_validation_left_by_a_dead_instance_is_finished_by_another() {
         .expect("A started validating")
         .unwrap();
     a.kill();
-    let status = c.post(ch["url"].as_str().unwrap(), None).await.json()["status"].clone();
-    assert_eq!(status, "processing", "A died mid-validation");
+    let left = c.post(ch["url"].as_str().unwrap(), None).await.json();
+    assert_eq!(
+        left["status"], "processing",
+        "A died mid-validation: {left}"
+    );
 
     // B's sweep takes the lease over and validates against the real
     // responder; B then issues.
