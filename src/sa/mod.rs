@@ -402,9 +402,8 @@ impl Store {
         // like everything else; PostgreSQL always does (a network trip).
         // SQLite's writes and both backends' deferred writes go to the
         // group-commit writer.
-        let sqlite = self.backend == Backend::Sqlite;
-        let result = match access {
-            Access::Read if sqlite => match self
+        let result = match (access, self.backend) {
+            (Access::Read, Backend::Sqlite) => match self
                 .pool
                 .try_get()
                 .filter(|p| p.epoch == self.epoch.load(Ordering::Acquire))
@@ -415,7 +414,7 @@ impl Store {
                         .await
                 }
             },
-            Access::WriteDeferred | Access::Write if sqlite || access == Access::WriteDeferred => {
+            (Access::Write, Backend::Sqlite) | (Access::WriteDeferred, _) => {
                 let kind = writer::JobKind {
                     synced: access == Access::Write,
                     savepoint: true,
@@ -423,7 +422,7 @@ impl Store {
                 // Already logged and hidden by the writer.
                 return self.writer()?.submit(kind, f).await;
             }
-            _ => {
+            (Access::Read | Access::Write, Backend::Postgres) => {
                 self.call_on_blocking_thread(access, checkout_timeout, f)
                     .await
             }
