@@ -6,7 +6,7 @@
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use diesel::{Connection, PgConnection, RunQueryDsl};
+use diesel::RunQueryDsl;
 
 pub struct ScratchDatabase {
     admin_url: String,
@@ -26,7 +26,7 @@ impl ScratchDatabase {
             std::process::id(),
             N.fetch_add(1, Ordering::Relaxed)
         );
-        let mut c = PgConnection::establish(&admin_url)
+        let mut c = trustgate::sa::connect_postgres(&admin_url)
             .unwrap_or_else(|e| panic!("TEST_DATABASE_URL is not reachable: {e}"));
         diesel::sql_query(format!("CREATE DATABASE {name}"))
             .execute(&mut c)
@@ -46,7 +46,7 @@ impl ScratchDatabase {
 
 impl Drop for ScratchDatabase {
     fn drop(&mut self) {
-        if let Ok(mut c) = PgConnection::establish(&self.admin_url) {
+        if let Ok(mut c) = trustgate::sa::connect_postgres(&self.admin_url) {
             let _ = diesel::sql_query(format!(
                 "DROP DATABASE IF EXISTS {} WITH (FORCE)",
                 self.name

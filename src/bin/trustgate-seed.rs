@@ -243,7 +243,7 @@ fn run(args: Args) -> Result<(), String> {
 /// crash mid-seed only means seeding again.
 fn bulk_connection(url: &str, backend: Backend) -> Result<DbConn, String> {
     let mut conn = match backend {
-        Backend::Postgres => diesel::PgConnection::establish(url).map(DbConn::Pg),
+        Backend::Postgres => trustgate::sa::connect_postgres(url).map(DbConn::Pg),
         Backend::Sqlite => diesel::SqliteConnection::establish(url).map(DbConn::Sqlite),
     }
     .map_err(|e| format!("connecting to {url}: {e}"))?;

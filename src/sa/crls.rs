@@ -330,7 +330,7 @@ pub(crate) mod testing {
     impl Drop for TestDb {
         fn drop(&mut self) {
             if let Some((admin, name)) = &self.pg {
-                if let Ok(mut c) = diesel::PgConnection::establish(admin) {
+                if let Ok(mut c) = crate::sa::connect_postgres(admin) {
                     let _ =
                         diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
                             .execute(&mut c);
@@ -352,7 +352,7 @@ pub(crate) mod testing {
                     std::process::id(),
                     N.fetch_add(1, Ordering::Relaxed)
                 );
-                let mut c = diesel::PgConnection::establish(&admin).unwrap();
+                let mut c = crate::sa::connect_postgres(&admin).unwrap();
                 diesel::sql_query(format!("CREATE DATABASE {name}"))
                     .execute(&mut c)
                     .unwrap();

@@ -94,7 +94,7 @@ impl r2d2::ManageConnection for Manager {
         let epoch = self.epoch.load(Ordering::Acquire);
         let conn = match self.backend {
             Backend::Postgres => {
-                let mut c = diesel::PgConnection::establish(&self.url)?;
+                let mut c = connect_postgres(&self.url)?;
                 if self.deferred {
                     c.batch_execute("SET synchronous_commit = off")
                         .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
@@ -103,21 +103,9 @@ impl r2d2::ManageConnection for Manager {
             }
             Backend::Sqlite => {
                 let mut c = diesel::SqliteConnection::establish(&self.url)?;
-                // WAL with synchronous=FULL syncs the log at every commit,
-                // so what a client was told is done (an issued certificate)
-                // survives power loss too, not only a process crash (the
-                // fsync costs ≈ 0.3 ms per commit here; docs/benchmarks.md).
-                // busy_timeout makes writers queue instead of failing with
-                // "database is locked", and comes first because switching
-                // to WAL takes a lock another process opening the file may
-                // hold. query_only is set once, when the connection is
-                // opened: switching it expires every prepared statement of
-                // the connection.
-                c.batch_execute(
-                    "PRAGMA busy_timeout=10000; PRAGMA journal_mode=WAL; \
-                     PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;",
-                )
-                .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+                sqlite_setup(&mut c).map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+                // Set once, when the connection is opened: switching it
+                // expires every prepared statement of the connection.
                 if self.query_only {
                     c.batch_execute("PRAGMA query_only=ON")
                         .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
@@ -146,6 +134,52 @@ impl r2d2::ManageConnection for Manager {
         use diesel::r2d2::R2D2Connection;
         conn.broken || std::thread::panicking() || conn.conn.is_broken()
     }
+}
+
+/// Opens a PostgreSQL connection; everything in the process that connects
+/// to PostgreSQL goes through here.
+///
+/// libpq encrypts with OpenSSL, which on its first use registers an exit
+/// handler that frees its state. A process exiting while another thread
+/// still uses a connection (a pool's, a test server's) then crashes inside
+/// libcrypto. openssl-sys initializes OpenSSL without that handler; doing
+/// it before libpq's first use leaves the cleanup to the OS.
+pub fn connect_postgres(url: &str) -> diesel::ConnectionResult<diesel::PgConnection> {
+    openssl_sys::init();
+    diesel::PgConnection::establish(url)
+}
+
+/// Prepares a new SQLite connection.
+///
+/// WAL with synchronous=FULL syncs the log at every commit, so what a
+/// client was told is done (an issued certificate) survives power loss
+/// too, not only a process crash (the fsync costs ≈ 0.3 ms per commit
+/// here; docs/benchmarks.md). busy_timeout makes writers queue instead of
+/// failing with "database is locked".
+///
+/// Switching a new file to WAL takes its write lock. When two connections
+/// switch at once, SQLite refuses one of them at once (SQLITE_BUSY
+/// without waiting out busy_timeout, since both waiting would deadlock),
+/// so the refused one retries for as long as busy_timeout would have
+/// waited. Once the file is in WAL the switch takes no lock.
+fn sqlite_setup(c: &mut diesel::SqliteConnection) -> diesel::QueryResult<()> {
+    const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+    c.batch_execute(&format!("PRAGMA busy_timeout={}", BUSY_TIMEOUT.as_millis()))?;
+    let deadline = Instant::now() + BUSY_TIMEOUT;
+    loop {
+        match c.batch_execute("PRAGMA journal_mode=WAL") {
+            Err(e) if is_sqlite_busy(&e) && Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            res => break res?,
+        }
+    }
+    c.batch_execute("PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;")
+}
+
+fn is_sqlite_busy(e: &diesel::result::Error) -> bool {
+    matches!(e, diesel::result::Error::DatabaseError(_, info)
+        if info.message().contains("database is locked"))
 }
 
 /// What a client is told when the database is away; the cause is logged.
@@ -633,9 +667,7 @@ pub fn db_err(e: diesel::result::Error) -> Error {
         E::DatabaseError(K::ClosedConnection | K::UnableToSendCommand, _) => {
             Error::unavailable(format!("database: {e}"))
         }
-        E::DatabaseError(_, info) if info.message().contains("database is locked") => {
-            Error::unavailable(format!("database: {e}"))
-        }
+        _ if is_sqlite_busy(&e) => Error::unavailable(format!("database: {e}")),
         _ => Error::internal(format!("database: {e}")),
     }
 }
@@ -711,7 +743,7 @@ mod tests {
         let (url, pg) = match std::env::var("TEST_DATABASE_URL") {
             Ok(admin) if admin.starts_with("postgres") => {
                 let name = format!("tg_migrate_{}", std::process::id());
-                let mut c = diesel::PgConnection::establish(&admin).unwrap();
+                let mut c = connect_postgres(&admin).unwrap();
                 diesel::sql_query(format!("CREATE DATABASE {name}"))
                     .execute(&mut c)
                     .unwrap();
@@ -730,12 +762,52 @@ mod tests {
             .collect();
         let results: Vec<_> = starts.into_iter().map(|t| t.join().unwrap()).collect();
         if let Some((admin, name)) = pg {
-            let mut c = diesel::PgConnection::establish(&admin).unwrap();
+            let mut c = connect_postgres(&admin).unwrap();
             let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
                 .execute(&mut c);
         }
         for r in results {
             r.unwrap();
+        }
+    }
+
+    /// A process that exits while other threads are still talking to
+    /// PostgreSQL (over TLS when the server offers it) exits cleanly. The
+    /// test runs itself as that process, many times over.
+    #[test]
+    fn exiting_while_postgres_connections_are_busy_does_not_crash() {
+        const CHILD: &str = "TRUSTGATE_TEST_EXIT_CHILD";
+        let Ok(url) = std::env::var("TEST_DATABASE_URL") else {
+            eprintln!("TEST_DATABASE_URL not set: skipped (PostgreSQL only)");
+            return;
+        };
+        if std::env::var_os(CHILD).is_some() {
+            for _ in 0..4 {
+                let url = url.clone();
+                // New connections too: a TLS handshake uses more of
+                // OpenSSL's shared state than a query on an open one.
+                std::thread::spawn(move || loop {
+                    if let Ok(mut c) = connect_postgres(&url) {
+                        let _ = c.batch_execute("SELECT 1");
+                    }
+                });
+            }
+            std::thread::sleep(Duration::from_millis(200));
+            std::process::exit(0);
+        }
+        let name = "sa::tests::exiting_while_postgres_connections_are_busy_does_not_crash";
+        for run in 0..20 {
+            let out = std::process::Command::new(std::env::current_exe().unwrap())
+                .args(["--exact", name, "--nocapture"])
+                .env(CHILD, "1")
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "run {run}: the child ended with {}: {}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+            );
         }
     }
 

@@ -470,7 +470,7 @@ mod tests {
         }
         let name = format!("tg_writer_{}", std::process::id());
         let sql = |q: String| {
-            let mut c = diesel::PgConnection::establish(&admin).unwrap();
+            let mut c = crate::sa::connect_postgres(&admin).unwrap();
             diesel::sql_query(q).execute(&mut c).unwrap();
         };
         sql(format!("CREATE DATABASE {name}"));

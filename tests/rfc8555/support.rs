@@ -316,7 +316,7 @@ impl Db {
 
 pub fn with_db<T>(url: &str, f: impl FnOnce(&mut Db) -> T) -> T {
     let mut db = if url.starts_with("postgres") {
-        Db::Pg(diesel::PgConnection::establish(url).expect("postgres"))
+        Db::Pg(trustgate::sa::connect_postgres(url).expect("postgres"))
     } else {
         use diesel::connection::SimpleConnection;
         let mut c = diesel::SqliteConnection::establish(url).expect("sqlite");
@@ -341,7 +341,7 @@ fn pg_database() -> Option<(String, String)> {
         std::process::id(),
         N.fetch_add(1, Ordering::Relaxed)
     );
-    let mut c = diesel::PgConnection::establish(&admin).expect("TEST_DATABASE_URL reachable");
+    let mut c = trustgate::sa::connect_postgres(&admin).expect("TEST_DATABASE_URL reachable");
     diesel::sql_query(format!("CREATE DATABASE {name}"))
         .execute(&mut c)
         .expect("create database");
@@ -351,7 +351,7 @@ fn pg_database() -> Option<(String, String)> {
 
 fn drop_pg_database(name: &str) {
     if let Ok(admin) = std::env::var("TEST_DATABASE_URL") {
-        if let Ok(mut c) = diesel::PgConnection::establish(&admin) {
+        if let Ok(mut c) = trustgate::sa::connect_postgres(&admin) {
             let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
                 .execute(&mut c);
         }
