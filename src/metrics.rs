@@ -55,6 +55,8 @@ pub struct Metrics {
     connections_discarded: AtomicU64,
     write_batches: AtomicU64,
     writes: AtomicU64,
+    account_cache_hits: AtomicU64,
+    account_cache_misses: AtomicU64,
     /// Rows of `used_nonces` at the last sample; negative until sampled.
     nonces_used: AtomicI64,
 }
@@ -104,6 +106,8 @@ impl Metrics {
             connections_discarded: AtomicU64::new(0),
             write_batches: AtomicU64::new(0),
             writes: AtomicU64::new(0),
+            account_cache_hits: AtomicU64::new(0),
+            account_cache_misses: AtomicU64::new(0),
             nonces_used: AtomicI64::new(-1),
         }
     }
@@ -157,6 +161,16 @@ impl Metrics {
         self.writes.fetch_add(jobs as u64, Relaxed);
     }
 
+    /// A signing account was looked up: found in the cache, or read.
+    pub fn account_lookup(&self, cached: bool) {
+        let counter = if cached {
+            &self.account_cache_hits
+        } else {
+            &self.account_cache_misses
+        };
+        counter.fetch_add(1, Relaxed);
+    }
+
     /// Records a fresh count of the `used_nonces` table.
     pub fn set_nonces_used(&self, rows: i64) {
         self.nonces_used.store(rows.max(0), Relaxed);
@@ -204,6 +218,20 @@ impl Metrics {
             "counter",
             "Writes run by the group-commit writer (every write on SQLite, nonce redemptions on PostgreSQL).",
             self.writes.load(Relaxed),
+        );
+        scalar(
+            &mut out,
+            "trustgate_account_cache_hits_total",
+            "counter",
+            "Account lookups served from this instance's cache.",
+            self.account_cache_hits.load(Relaxed),
+        );
+        scalar(
+            &mut out,
+            "trustgate_account_cache_misses_total",
+            "counter",
+            "Account lookups that read the database (not cached yet, changed, or the cache bypassed while its change listener is down).",
+            self.account_cache_misses.load(Relaxed),
         );
         if let Some(p) = pool {
             scalar(

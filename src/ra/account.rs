@@ -158,14 +158,14 @@ impl Ra {
             let id = acct.id;
             let c2 = contact.clone();
             self.store()
-                .run(move |c| sa::accounts::update_contact(c, id, &c2))
+                .change_account(id, move |c| sa::accounts::update_contact(c, id, &c2))
                 .await?;
             acct.contact = contact;
         }
         if req.status.is_some() {
             let id = acct.id;
             self.store()
-                .run(move |c| sa::accounts::deactivate(c, id))
+                .change_account(id, move |c| sa::accounts::deactivate(c, id))
                 .await?;
             tracing::info!(account = id.0, "account deactivated");
             acct.status = AccountStatus::Deactivated;

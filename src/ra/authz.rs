@@ -201,11 +201,7 @@ impl Ra {
                 continue;
             };
             let owner = authz.account_id;
-            let Some(acct) = self
-                .store()
-                .read(move |c| sa::accounts::by_id(c, owner))
-                .await?
-            else {
+            let Some(acct) = self.store().account(owner).await? else {
                 continue;
             };
             if let Some(chall) = authz.challenges.iter().find(|c| c.id == id).cloned() {

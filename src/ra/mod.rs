@@ -54,10 +54,7 @@ impl Ra {
 
     /// Account `id`, refused unless it is valid.
     pub async fn account_for_request(&self, id: AccountId) -> Result<Account> {
-        let stored = self
-            .store()
-            .read(move |c| crate::sa::accounts::by_id(c, id))
-            .await?;
+        let stored = self.store().account(id).await?;
         usable_account(id, stored)
     }
 }

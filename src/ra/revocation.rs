@@ -163,7 +163,7 @@ impl Ra {
         let id = acct.id;
         let (tp, jwk) = (new_key.thumbprint().to_owned(), new_key.jwk().clone());
         self.store()
-            .run(move |c| sa::accounts::change_key(c, id, &tp, &jwk))
+            .change_account(id, move |c| sa::accounts::change_key(c, id, &tp, &jwk))
             .await?;
         tracing::info!(account = id.0, "account key changed");
         self.account_for_request(id).await

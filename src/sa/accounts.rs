@@ -98,6 +98,19 @@ pub fn by_thumbprint(conn: &mut DbConn, thumbprint: &str) -> Result<Option<Accou
         .transpose()
 }
 
+/// Tells the other instances (PostgreSQL `NOTIFY`, delivered when the
+/// transaction commits) that account `id` changed, so that they drop it
+/// from their caches (`account_cache`). SQLite is one instance.
+pub fn announce_change(conn: &mut DbConn, id: AccountId) -> Result<()> {
+    use diesel::connection::SimpleConnection;
+    if let DbConn::Pg(c) = conn {
+        let channel = super::account_cache::CHANNEL;
+        c.batch_execute(&format!("NOTIFY {channel}, '{}'", id.0))
+            .map_err(db_err)?;
+    }
+    Ok(())
+}
+
 pub fn update_contact(conn: &mut DbConn, id: AccountId, contact: &[String]) -> Result<()> {
     let contact = serde_json::to_string(contact)
         .map_err(|e| Error::internal(format!("encoding contact: {e}")))?;
@@ -136,26 +149,36 @@ pub fn change_key(
     jwk: &serde_json::Map<String, serde_json::Value>,
 ) -> Result<()> {
     let jwk = serde_json::Value::Object(jwk.clone()).to_string();
-    match diesel::update(accounts::table.find(id.0))
-        .set((
-            accounts::key_thumbprint.eq(thumbprint),
-            accounts::jwk.eq(jwk),
-        ))
-        .execute(conn)
-    {
+    // In a savepoint of its own: on PostgreSQL a failed statement spoils
+    // the rest of its transaction, and the conflict's lookup follows.
+    let updated = super::write_tx(conn, |c| {
+        diesel::update(accounts::table.find(id.0))
+            .set((
+                accounts::key_thumbprint.eq(thumbprint),
+                accounts::jwk.eq(&jwk),
+            ))
+            .execute(c)
+            .map_err(|e| {
+                if is_unique_violation(&e) {
+                    Error::new(
+                        ErrorKind::Conflict,
+                        "the new key is already in use by another account",
+                    )
+                } else {
+                    db_err(e)
+                }
+            })
+    });
+    match updated {
         Ok(_) => Ok(()),
-        Err(e) if is_unique_violation(&e) => {
+        Err(err) if err.kind == ErrorKind::Conflict => {
             let other = by_thumbprint(conn, thumbprint)?.map(|a| a.id);
-            let err = Error::new(
-                ErrorKind::Conflict,
-                "the new key is already in use by another account",
-            );
             // The account's id; the web front end turns it into its URL.
             Err(match other {
                 Some(o) => err.with_location(o.to_string()),
                 None => err,
             })
         }
-        Err(e) => Err(db_err(e)),
+        Err(e) => Err(e),
     }
 }

@@ -325,6 +325,8 @@ pub(crate) mod testing {
     pub struct TestDb {
         _dir: tempfile::TempDir,
         pg: Option<(String, String)>,
+        /// For more instances on the same database.
+        pub url: String,
     }
 
     impl Drop for TestDb {
@@ -363,7 +365,7 @@ pub(crate) mod testing {
             None => dir.path().join("crl-test.db").to_str().unwrap().to_owned(),
         };
         let store = Store::open(&url, 4, std::time::Duration::from_secs(5)).unwrap();
-        (TestDb { _dir: dir, pg }, store)
+        (TestDb { _dir: dir, pg, url }, store)
     }
 
     /// Stores a certificate row (with a fresh account and order) and

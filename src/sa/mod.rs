@@ -14,9 +14,11 @@ use diesel::prelude::*;
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 use time::{OffsetDateTime, PrimitiveDateTime};
 
+use crate::core::{Account, AccountId};
 use crate::error::{Error, ErrorKind, Result};
 use crate::metrics::{Metrics, PoolState};
 
+pub mod account_cache;
 pub mod accounts;
 pub mod audit;
 pub mod certificates;
@@ -243,6 +245,8 @@ pub struct Store {
     /// None in the writer's own copy of the store, so the thread ends with
     /// the last store.
     writer: Option<Arc<writer::Writer>>,
+    /// Accounts by id (`account`, `change_account`).
+    accounts: Arc<account_cache::AccountCache>,
 }
 
 impl Store {
@@ -289,7 +293,14 @@ impl Store {
                 build(1, manager(false, true))?,
             ),
         };
+        let accounts = match backend {
+            Backend::Sqlite => Arc::new(account_cache::AccountCache::local()),
+            Backend::Postgres => account_cache::AccountCache::shared(url).map_err(|e| {
+                Error::internal(format!("starting the account change listener: {e}"))
+            })?,
+        };
         let mut store = Store {
+            accounts,
             pool,
             backend,
             write_pool,
@@ -318,6 +329,46 @@ impl Store {
         self.writer()?
             .submit(kind, move |c| nonces::redeem(c, &nonce, expires_at))
             .await
+    }
+
+    /// The account `id`, from the cache when it holds it (see
+    /// `account_cache`).
+    pub async fn account(&self, id: AccountId) -> Result<Option<Account>> {
+        let at = match self.accounts.get(id) {
+            account_cache::Lookup::Hit(a) => {
+                self.metrics.account_lookup(true);
+                return Ok(Some(a));
+            }
+            account_cache::Lookup::Miss(at) => at,
+        };
+        self.metrics.account_lookup(false);
+        let stored = self.read(move |c| accounts::by_id(c, id)).await?;
+        if let Some(a) = &stored {
+            self.accounts.put(at, a);
+        }
+        Ok(stored)
+    }
+
+    /// Changes account `id` (its key, status or contact) in one
+    /// transaction that also tells the other instances (on PostgreSQL),
+    /// and drops it from this instance's cache once committed. Every
+    /// change to an account goes through here.
+    pub async fn change_account<T, F>(&self, id: AccountId, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConn) -> Result<T> + Send + 'static,
+    {
+        let result = self
+            .write(move |c| {
+                let v = f(c)?;
+                accounts::announce_change(c, id)?;
+                Ok(v)
+            })
+            .await;
+        // Also after a failure: the commit may have happened before the
+        // connection failed.
+        self.accounts.changed(id);
+        result
     }
 
     /// Stops the group-commit writer for good, as the death of the

@@ -143,6 +143,62 @@ async fn concurrent_finalize_on_two_instances_issues_one_certificate() {
     b.stop().await.unwrap();
 }
 
+/// An account deactivated at one instance authorizes nothing at another
+/// that had it cached (RFC 8555 §7.3.6). PostgreSQL only: SQLite is one
+/// instance (docs/deployment.md), and its account cache is the process's.
+#[tokio::test]
+async fn an_account_deactivated_at_one_instance_is_refused_at_another() {
+    let (a, c) = first_instance(|_| {}).await;
+    if !a.cfg.database_url().starts_with("postgres") {
+        eprintln!("SQLite: one instance per database; runs on PostgreSQL only");
+        return;
+    }
+    let b = trustgate::app::start(peer_config(&a)).await.unwrap();
+    let (pa, pb) = (a.cfg.server.listen.port(), b.addr.port());
+    let account = c.kid.clone().unwrap();
+    // B reads the account (and, once its change listener is up, keeps it).
+    for _ in 0..5 {
+        let r = post_at(&a, &c, pb, &account, None, None).await;
+        assert_eq!(r.status, StatusCode::OK);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    let r = post_at(
+        &a,
+        &c,
+        pa,
+        &account,
+        Some(&json!({"status": "deactivated"})),
+        None,
+    )
+    .await;
+    assert_eq!(r.json()["status"], "deactivated");
+    // B hears of it within its listener's poll (10 ms); give it a second.
+    let started = Instant::now();
+    loop {
+        let r = post_at(&a, &c, pb, &account, None, None).await;
+        if r.status != StatusCode::OK {
+            r.problem("unauthorized");
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "B still accepts the deactivated account's key"
+        );
+    }
+    let r = post_at(
+        &a,
+        &c,
+        pb,
+        &c.dir("newOrder"),
+        Some(&json!({"identifiers": [{"type": "dns", "value": "a.example.test"}]})),
+        None,
+    )
+    .await;
+    r.problem("unauthorized");
+    b.stop().await.unwrap();
+}
+
 /// Accepts connections and never answers: a validation against it hangs
 /// until the VA's own timeout.
 async fn tarpit() -> (u16, tokio::sync::mpsc::UnboundedReceiver<()>) {
