@@ -54,10 +54,7 @@ impl Ra {
     ) -> Result<(Authorization, Challenge)> {
         let authz = self
             .store()
-            .read(move |c| match sa::orders::challenge_authz(c, id)? {
-                Some(authz_id) => sa::orders::load_authz(c, authz_id),
-                None => Ok(None),
-            })
+            .read(move |c| sa::orders::load_authz_of_challenge(c, id))
             .await?
             .ok_or_else(|| Error::not_found("no such challenge"))?;
         owned_by(authz.account_id, acct, "challenge")?;

@@ -1,8 +1,6 @@
 //! Orders, authorizations and challenges (RFC 8555 §7.1.3–7.1.5, §7.4,
 //! §7.5, §8).
 
-use std::collections::HashMap;
-
 use diesel::prelude::*;
 use time::OffsetDateTime;
 
@@ -121,77 +119,76 @@ pub fn reusable_authz(
         .map(AuthzId))
 }
 
-/// Loads an order with its authorizations, challenges and certificate id.
+/// Loads an order with its authorizations, challenges and certificate id,
+/// in two statements (every poll of an order runs this).
 pub fn load(conn: &mut DbConn, id: OrderId) -> Result<Option<Order>> {
-    let Some(row) = orders::table
-        .find(id.0)
-        .select(OrderRow::as_select())
-        .first(conn)
+    // certificates.order_id is unique: at most one row.
+    let Some((row, cert)) = orders::table
+        .left_join(certificates::table)
+        .filter(orders::id.eq(id.0))
+        .select((OrderRow::as_select(), certificates::id.nullable()))
+        .first::<(OrderRow, Option<i64>)>(conn)
         .optional()?
     else {
         return Ok(None);
     };
-    let authz_rows: Vec<AuthzRow> = order_authorizations::table
-        .inner_join(authorizations::table)
+    let rows = order_authorizations::table
+        .inner_join(authorizations::table.left_join(challenges::table))
         .filter(order_authorizations::order_id.eq(id.0))
-        .order(authorizations::id.asc())
-        .select(AuthzRow::as_select())
+        .order((authorizations::id.asc(), challenges::id.asc()))
+        .select((AuthzRow::as_select(), Option::<ChallengeRow>::as_select()))
         .load(conn)?;
-    // The order's challenges by the same link table: a fixed statement
-    // the connection's cache keeps prepared (an `IN` list of the
-    // authorization ids would be parsed anew on each load).
-    let challenge_rows = challenges::table
-        .inner_join(
-            order_authorizations::table
-                .on(order_authorizations::authorization_id.eq(challenges::authorization_id)),
-        )
-        .filter(order_authorizations::order_id.eq(id.0))
-        .order(challenges::id.asc())
-        .select(ChallengeRow::as_select())
-        .load(conn)?;
-    let authzs = attach_challenges(authz_rows, challenge_rows)?;
-    let cert = certificates::table
-        .filter(certificates::order_id.eq(id.0))
-        .select(certificates::id)
-        .first::<i64>(conn)
-        .optional()?
-        .map(CertificateId);
-    Ok(Some(row.into_core(authzs, cert)?))
+    Ok(Some(row.into_core(
+        with_challenges(rows)?,
+        cert.map(CertificateId),
+    )?))
 }
 
-/// Loads an authorization with its challenges.
+/// Loads an authorization with its challenges, in one statement.
 pub fn load_authz(conn: &mut DbConn, id: AuthzId) -> Result<Option<Authorization>> {
-    let Some(row) = authorizations::table
-        .find(id.0)
-        .select(AuthzRow::as_select())
-        .first(conn)
-        .optional()?
-    else {
-        return Ok(None);
-    };
-    let challenge_rows = challenges::table
-        .filter(challenges::authorization_id.eq(id.0))
+    let rows = authorizations::table
+        .left_join(challenges::table)
+        .filter(authorizations::id.eq(id.0))
         .order(challenges::id.asc())
-        .select(ChallengeRow::as_select())
+        .select((AuthzRow::as_select(), Option::<ChallengeRow>::as_select()))
         .load(conn)?;
-    Ok(attach_challenges(vec![row], challenge_rows)?.pop())
+    Ok(with_challenges(rows)?.pop())
 }
 
-/// Gives each authorization its challenges (read in one query, no N+1).
-fn attach_challenges(
-    rows: Vec<AuthzRow>,
-    challenge_rows: Vec<ChallengeRow>,
-) -> Result<Vec<Authorization>> {
-    let mut by_authz: HashMap<i64, Vec<Challenge>> = HashMap::new();
-    for c in challenge_rows {
-        let c = c.into_core()?;
-        by_authz.entry(c.authorization_id.0).or_default().push(c);
+/// Loads the authorization challenge `id` belongs to, with its challenges,
+/// in one statement.
+pub fn load_authz_of_challenge(
+    conn: &mut DbConn,
+    id: ChallengeId,
+) -> Result<Option<Authorization>> {
+    let owner = diesel::alias!(challenges as owner);
+    let authz_id = owner
+        .filter(owner.field(challenges::id).eq(id.0))
+        .select(owner.field(challenges::authorization_id))
+        .single_value();
+    let rows = authorizations::table
+        .left_join(challenges::table)
+        .filter(authorizations::id.nullable().eq(authz_id))
+        .order(challenges::id.asc())
+        .select((AuthzRow::as_select(), Option::<ChallengeRow>::as_select()))
+        .load(conn)?;
+    Ok(with_challenges(rows)?.pop())
+}
+
+/// Authorizations left-joined with their challenges, ordered by
+/// authorization: each authorization with its challenges.
+fn with_challenges(rows: Vec<(AuthzRow, Option<ChallengeRow>)>) -> Result<Vec<Authorization>> {
+    let mut grouped: Vec<(AuthzRow, Vec<Challenge>)> = Vec::new();
+    for (authz, challenge) in rows {
+        let challenge = challenge.map(ChallengeRow::into_core).transpose()?;
+        match grouped.last_mut() {
+            Some((last, challenges)) if last.id == authz.id => challenges.extend(challenge),
+            _ => grouped.push((authz, challenge.into_iter().collect())),
+        }
     }
-    rows.into_iter()
-        .map(|r| {
-            let ch = by_authz.remove(&r.id).unwrap_or_default();
-            r.into_core(ch)
-        })
+    grouped
+        .into_iter()
+        .map(|(authz, challenges)| authz.into_core(challenges))
         .collect()
 }
 

@@ -22,7 +22,7 @@ use time::Duration;
 use super::accounts::{self, Created, NewAccount};
 use super::orders::{self, AuthzSpec, NewCertificate, NewOrder, ValidationResult};
 use super::{audit, certificates, crls, eab, leases, nonces, organizations, DbConn};
-use crate::core::{ChallengeType, EabId, OrderId};
+use crate::core::{ChallengeId, ChallengeType, EabId, OrderId};
 use crate::error::Result;
 use crate::vetting::checks::CheckRecord;
 use crate::vetting::organization::OrganizationData;
@@ -347,7 +347,12 @@ fn requests(c: &mut DbConn, eab_id: EabId) -> Result<Fixture> {
     let chall = authz.challenges[0].id;
 
     // Authorization and challenge, validation.
-    orders::load_authz(c, authz.id)?;
+    let one = orders::load_authz(c, authz.id)?.expect("the authorization");
+    assert_eq!(one.challenges.len(), 2);
+    let of_challenge = orders::load_authz_of_challenge(c, chall)?.expect("its authorization");
+    assert_eq!(of_challenge.id, authz.id);
+    assert_eq!(of_challenge.challenges.len(), 2);
+    assert!(orders::load_authz_of_challenge(c, ChallengeId(i64::MAX))?.is_none());
     orders::challenge_authz(c, chall)?;
     orders::start_challenge(c, chall, now)?;
     orders::finish_challenge(
