@@ -5,7 +5,7 @@ use time::OffsetDateTime;
 
 use super::models::AccountRow;
 use super::schema::{accounts, eab_credentials};
-use super::{db_err, is_unique_violation, to_db, DbConn};
+use super::{db_err, db_err_unless_unique, to_db, DbConn};
 use crate::core::{Account, AccountId, AccountStatus, EabId};
 use crate::error::{Error, ErrorKind, Result};
 
@@ -61,11 +61,9 @@ pub fn create(conn: &mut DbConn, new: NewAccount, now: OffsetDateTime) -> Result
             .returning(accounts::all_columns)
             .get_result(c)
             .map_err(|e| {
-                if is_unique_violation(&e) {
+                db_err_unless_unique(e, || {
                     Error::new(ErrorKind::Conflict, "account key already registered")
-                } else {
-                    db_err(e)
-                }
+                })
             })?;
         row.into_core()
     });
@@ -159,14 +157,12 @@ pub fn change_key(
             ))
             .execute(c)
             .map_err(|e| {
-                if is_unique_violation(&e) {
+                db_err_unless_unique(e, || {
                     Error::new(
                         ErrorKind::Conflict,
                         "the new key is already in use by another account",
                     )
-                } else {
-                    db_err(e)
-                }
+                })
             })
     });
     match updated {

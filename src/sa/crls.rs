@@ -10,7 +10,7 @@ use diesel::prelude::*;
 use time::{Duration, OffsetDateTime};
 
 use super::schema::{certificates, crls};
-use super::{corrupt, db_err, from_db, is_unique_violation, to_db, write_tx, DbConn};
+use super::{corrupt, db_err_unless_unique, from_db, to_db, write_tx, DbConn};
 use crate::ca::crl::RevokedEntry;
 use crate::core::RevocationReason;
 use crate::error::{Error, ErrorKind, Result};
@@ -211,14 +211,12 @@ pub fn next_number_and_store(
                 .values((crls::shard.eq(db_shard), values))
                 .execute(c)
                 .map_err(|e| {
-                    if is_unique_violation(&e) {
+                    db_err_unless_unique(e, || {
                         Error::new(
                             ErrorKind::Unavailable,
                             format!("CRL shard {shard} was created concurrently; retry"),
                         )
-                    } else {
-                        db_err(e)
-                    }
+                    })
                 })?;
         }
         Ok(PublishedCrl {

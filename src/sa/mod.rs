@@ -723,6 +723,16 @@ pub fn db_err(e: diesel::result::Error) -> Error {
     }
 }
 
+/// `db_err`, except that a unique-constraint violation is `unique()`: the
+/// caller knows which constraint a statement can break and what that means.
+pub fn db_err_unless_unique(e: diesel::result::Error, unique: impl FnOnce() -> Error) -> Error {
+    if is_unique_violation(&e) {
+        unique()
+    } else {
+        db_err(e)
+    }
+}
+
 pub fn is_unique_violation(e: &diesel::result::Error) -> bool {
     matches!(
         e,

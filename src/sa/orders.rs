@@ -6,7 +6,7 @@ use time::OffsetDateTime;
 
 use super::models::{AuthzRow, ChallengeRow, OrderRow};
 use super::schema::{authorizations, certificates, challenges, order_authorizations, orders};
-use super::{db_err, is_unique_violation, to_db, DbConn};
+use super::{db_err_unless_unique, to_db, DbConn};
 use crate::core::*;
 use crate::error::{Error, ErrorKind, Result};
 
@@ -428,14 +428,12 @@ pub fn complete_finalize(
             .returning(certificates::id)
             .get_result(c)
             .map_err(|e| {
-                if is_unique_violation(&e) {
+                db_err_unless_unique(e, || {
                     Error::new(
                         ErrorKind::ServerInternal,
                         "certificate serial or order collision",
                     )
-                } else {
-                    db_err(e)
-                }
+                })
             })?;
         let n = diesel::update(
             orders::table
