@@ -173,7 +173,8 @@ async fn an_account_deactivated_at_one_instance_is_refused_at_another() {
     )
     .await;
     assert_eq!(r.json()["status"], "deactivated");
-    // B hears of it within its listener's poll (10 ms); give it a second.
+    // B hears of it within its listener's poll (10 ms); the bound leaves room
+    // for a loaded machine (without the notice B would never hear of it).
     let started = Instant::now();
     loop {
         let r = post_at(&a, &c, pb, &account, None, None).await;
@@ -182,7 +183,7 @@ async fn an_account_deactivated_at_one_instance_is_refused_at_another() {
             break;
         }
         assert!(
-            started.elapsed() < Duration::from_secs(1),
+            started.elapsed() < Duration::from_secs(5),
             "B still accepts the deactivated account's key"
         );
     }
