@@ -339,7 +339,21 @@ pub(crate) mod testing {
         }
     }
 
+    impl TestDb {
+        pub fn is_postgres(&self) -> bool {
+            self.pg.is_some()
+        }
+    }
+
+    /// A scratch database with a store open on it (migrated).
     pub fn store() -> (TestDb, Store) {
+        let db = scratch();
+        let store = Store::open(&db.url, 4, std::time::Duration::from_secs(5)).unwrap();
+        (db, store)
+    }
+
+    /// An empty scratch database, nothing applied.
+    pub fn scratch() -> TestDb {
         use std::sync::atomic::{AtomicU32, Ordering};
         static N: AtomicU32 = AtomicU32::new(0);
         let dir = tempfile::tempdir().unwrap();
@@ -348,7 +362,7 @@ pub(crate) mod testing {
             .filter(|u| u.starts_with("postgres"))
             .map(|admin| {
                 let name = format!(
-                    "tg_crl_{}_{}",
+                    "tg_sa_{}_{}",
                     std::process::id(),
                     N.fetch_add(1, Ordering::Relaxed)
                 );
@@ -360,10 +374,9 @@ pub(crate) mod testing {
             });
         let url = match &pg {
             Some((admin, name)) => format!("{}/{name}", admin.rsplit_once('/').unwrap().0),
-            None => dir.path().join("crl-test.db").to_str().unwrap().to_owned(),
+            None => dir.path().join("test.db").to_str().unwrap().to_owned(),
         };
-        let store = Store::open(&url, 4, std::time::Duration::from_secs(5)).unwrap();
-        (TestDb { _dir: dir, pg, url }, store)
+        TestDb { _dir: dir, pg, url }
     }
 
     /// Stores a certificate row (with a fresh account and order) and

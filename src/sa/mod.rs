@@ -536,11 +536,10 @@ impl Store {
             {
                 Ok(Ok(permit)) => permit,
                 _ => {
-                    self.metrics.pool_wait(started.elapsed());
-                    self.metrics.pool_timeout();
-                    return Err(Error::unavailable(format!(
-                        "no database connection within {checkout_timeout:?}"
-                    )));
+                    return Err(self.no_connection(
+                        started.elapsed(),
+                        format!("no database connection within {checkout_timeout:?}"),
+                    ))
                 }
             };
         let this = self.clone();
@@ -577,6 +576,14 @@ impl Store {
         }
     }
 
+    /// A call that waited `waited` got no connection in time (pool,
+    /// blocking-thread permit or writer queue): counted, and a 503.
+    fn no_connection(&self, waited: Duration, why: String) -> Error {
+        self.metrics.pool_wait(waited);
+        self.metrics.pool_timeout();
+        Error::unavailable(why)
+    }
+
     /// A pooled connection that works, within `timeout`. One older than
     /// the current epoch is checked first; a dead one is dropped (the pool
     /// opens a replacement) and the next is tried.
@@ -592,11 +599,10 @@ impl Store {
             let mut pooled = match pool.get_timeout(left) {
                 Ok(p) => p,
                 Err(e) => {
-                    self.metrics.pool_wait(started.elapsed());
-                    self.metrics.pool_timeout();
-                    return Err(Error::unavailable(format!(
-                        "no database connection within {timeout:?}: {e}"
-                    )));
+                    return Err(self.no_connection(
+                        started.elapsed(),
+                        format!("no database connection within {timeout:?}: {e}"),
+                    ))
                 }
             };
             let epoch = self.epoch.load(Ordering::Acquire);
@@ -800,35 +806,17 @@ mod tests {
     /// one applies the migrations, the others find them applied.
     #[test]
     fn instances_starting_together_migrate_once() {
-        let dir = tempfile::tempdir().unwrap();
-        let (url, pg) = match std::env::var("TEST_DATABASE_URL") {
-            Ok(admin) if admin.starts_with("postgres") => {
-                let name = format!("tg_migrate_{}", std::process::id());
-                let mut c = connect_postgres(&admin).unwrap();
-                diesel::sql_query(format!("CREATE DATABASE {name}"))
-                    .execute(&mut c)
-                    .unwrap();
-                let base = admin.rsplit_once('/').unwrap().0.to_owned();
-                (format!("{base}/{name}"), Some((admin, name)))
-            }
-            _ => (dir.path().join("db.sqlite").display().to_string(), None),
-        };
+        let db = crls::testing::scratch();
         let starts: Vec<_> = (0..4)
             .map(|_| {
-                let url = url.clone();
+                let url = db.url.clone();
                 std::thread::spawn(move || {
                     Store::open(&url, 1, Duration::from_secs(30)).map(|_| ())
                 })
             })
             .collect();
-        let results: Vec<_> = starts.into_iter().map(|t| t.join().unwrap()).collect();
-        if let Some((admin, name)) = pg {
-            let mut c = connect_postgres(&admin).unwrap();
-            let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                .execute(&mut c);
-        }
-        for r in results {
-            r.unwrap();
+        for t in starts {
+            t.join().unwrap().unwrap();
         }
     }
 

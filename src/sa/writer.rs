@@ -173,12 +173,10 @@ fn commit_batch(store: &Store, batch: Vec<Job>) {
         .into_iter()
         .partition(|j| started.duration_since(j.queued) <= store.checkout_timeout);
     for job in overdue {
-        store.metrics.pool_wait(started.duration_since(job.queued));
-        store.metrics.pool_timeout();
-        let e = hide_unavailable(Error::unavailable(format!(
-            "write queued longer than {:?}",
-            store.checkout_timeout
-        )));
+        let e = hide_unavailable(store.no_connection(
+            started.duration_since(job.queued),
+            format!("write queued longer than {:?}", store.checkout_timeout),
+        ));
         job.refuse(&e);
     }
     if batch.is_empty() {
@@ -461,21 +459,11 @@ mod tests {
     /// other write keeps the synced default. No call switches a mode.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn postgres_defers_only_what_may_be_deferred() {
-        let Ok(admin) = std::env::var("TEST_DATABASE_URL") else {
+        let (db, store) = crate::sa::crls::testing::store();
+        if !db.is_postgres() {
             eprintln!("TEST_DATABASE_URL not set: the PostgreSQL half is skipped");
             return;
-        };
-        if !admin.starts_with("postgres") {
-            return;
         }
-        let name = format!("tg_writer_{}", std::process::id());
-        let sql = |q: String| {
-            let mut c = crate::sa::connect_postgres(&admin).unwrap();
-            diesel::sql_query(q).execute(&mut c).unwrap();
-        };
-        sql(format!("CREATE DATABASE {name}"));
-        let url = format!("{}/{name}", admin.rsplit_once('/').unwrap().0);
-        let store = Store::open(&url, 2, Duration::from_secs(5)).unwrap();
         let setting =
             |c: &mut DbConn| text_of(c, "SELECT current_setting('synchronous_commit') AS v");
         let mut seen = Vec::new();
@@ -489,8 +477,6 @@ mod tests {
             .await
             .unwrap());
         let batches = counter(&store, "trustgate_db_write_batches_total");
-        drop(store);
-        sql(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
         assert_eq!(seen, ["off", "on", "on", "off", "on", "on"]);
         assert_eq!(
             batches, 3,
