@@ -3,18 +3,19 @@
 use diesel::prelude::*;
 
 use super::models::CertificateRow;
+use super::native::native;
 use super::schema::certificates;
 use super::DbConn;
 use crate::core::{Certificate, CertificateId};
 use crate::error::Result;
 
 pub fn by_id(conn: &mut DbConn, id: CertificateId) -> Result<Option<Certificate>> {
-    Ok(certificates::table
+    Ok(native!(conn, |c| certificates::table
         .find(id.0)
         .select(CertificateRow::as_select())
-        .first(conn)
-        .optional()?
-        .map(CertificateRow::into_core))
+        .first(c)
+        .optional())?
+    .map(CertificateRow::into_core))
 }
 
 pub fn by_serial(conn: &mut DbConn, serial: &str) -> Result<Option<Certificate>> {
@@ -72,10 +73,10 @@ pub fn block_key(
 
 pub fn key_is_blocked(conn: &mut DbConn, spki_sha256: &str) -> Result<bool> {
     use super::schema::blocked_keys;
-    Ok(blocked_keys::table
+    Ok(native!(conn, |c| blocked_keys::table
         .find(spki_sha256)
         .select(blocked_keys::spki_sha256)
-        .first::<String>(conn)
-        .optional()?
-        .is_some())
+        .first::<String>(c)
+        .optional())?
+    .is_some())
 }

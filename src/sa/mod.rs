@@ -27,6 +27,7 @@ pub mod eab;
 pub mod evidence;
 pub mod leases;
 pub mod models;
+pub(crate) mod native;
 pub mod nonces;
 pub mod orders;
 pub mod organizations;

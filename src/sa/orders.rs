@@ -5,6 +5,7 @@ use diesel::prelude::*;
 use time::OffsetDateTime;
 
 use super::models::{AuthzRow, ChallengeRow, OrderRow};
+use super::native::{native, update};
 use super::schema::{authorizations, certificates, challenges, order_authorizations, orders};
 use super::{db_err_unless_unique, to_db, DbConn};
 use crate::core::*;
@@ -38,7 +39,7 @@ pub fn create(conn: &mut DbConn, new: NewOrder, now: OffsetDateTime) -> Result<O
     super::write_tx(conn, |c| {
         let names = serde_json::to_string(&new.names)
             .map_err(|e| Error::internal(format!("encoding names: {e}")))?;
-        let order_id: i64 = diesel::insert_into(orders::table)
+        let order_id: i64 = native!(c, |c| diesel::insert_into(orders::table)
             .values((
                 orders::account_id.eq(new.account_id.0),
                 orders::status.eq(StoredOrderStatus::Pending.as_str()),
@@ -52,7 +53,7 @@ pub fn create(conn: &mut DbConn, new: NewOrder, now: OffsetDateTime) -> Result<O
                 orders::updated_at.eq(to_db(now)),
             ))
             .returning(orders::id)
-            .get_result(c)?;
+            .get_result(c))?;
         for spec in &new.authorizations {
             let authz_id = match spec {
                 AuthzSpec::Reuse(id) => id.0,
@@ -62,7 +63,7 @@ pub fn create(conn: &mut DbConn, new: NewOrder, now: OffsetDateTime) -> Result<O
                     expires_at,
                     challenges: challs,
                 } => {
-                    let id: i64 = diesel::insert_into(authorizations::table)
+                    let id: i64 = native!(c, |c| diesel::insert_into(authorizations::table)
                         .values((
                             authorizations::account_id.eq(new.account_id.0),
                             authorizations::identifier.eq(identifier),
@@ -72,26 +73,26 @@ pub fn create(conn: &mut DbConn, new: NewOrder, now: OffsetDateTime) -> Result<O
                             authorizations::created_at.eq(to_db(now)),
                         ))
                         .returning(authorizations::id)
-                        .get_result(c)?;
+                        .get_result(c))?;
                     for (kind, token) in challs {
-                        diesel::insert_into(challenges::table)
+                        native!(c, |c| diesel::insert_into(challenges::table)
                             .values((
                                 challenges::authorization_id.eq(id),
                                 challenges::kind.eq(kind.as_str()),
                                 challenges::token.eq(token),
                                 challenges::status.eq(ChallengeStatus::Pending.as_str()),
                             ))
-                            .execute(c)?;
+                            .execute(c))?;
                     }
                     id
                 }
             };
-            diesel::insert_into(order_authorizations::table)
+            native!(c, |c| diesel::insert_into(order_authorizations::table)
                 .values((
                     order_authorizations::order_id.eq(order_id),
                     order_authorizations::authorization_id.eq(authz_id),
                 ))
-                .execute(c)?;
+                .execute(c))?;
         }
         Ok(OrderId(order_id))
     })
@@ -106,7 +107,7 @@ pub fn reusable_authz(
     wildcard: bool,
     valid_until_at_least: OffsetDateTime,
 ) -> Result<Option<AuthzId>> {
-    Ok(authorizations::table
+    Ok(native!(conn, |c| authorizations::table
         .filter(authorizations::account_id.eq(account.0))
         .filter(authorizations::identifier.eq(identifier))
         .filter(authorizations::status.eq(AuthorizationStatus::Valid.as_str()))
@@ -114,30 +115,30 @@ pub fn reusable_authz(
         .filter(authorizations::wildcard.eq(wildcard))
         .order(authorizations::expires_at.desc())
         .select(authorizations::id)
-        .first::<i64>(conn)
-        .optional()?
-        .map(AuthzId))
+        .first::<i64>(c)
+        .optional())?
+    .map(AuthzId))
 }
 
 /// Loads an order with its authorizations, challenges and certificate id,
 /// in two statements (every poll of an order runs this).
 pub fn load(conn: &mut DbConn, id: OrderId) -> Result<Option<Order>> {
     // certificates.order_id is unique: at most one row.
-    let Some((row, cert)) = orders::table
+    let Some((row, cert)) = native!(conn, |c| orders::table
         .left_join(certificates::table)
         .filter(orders::id.eq(id.0))
         .select((OrderRow::as_select(), certificates::id.nullable()))
-        .first::<(OrderRow, Option<i64>)>(conn)
-        .optional()?
+        .first::<(OrderRow, Option<i64>)>(c)
+        .optional())?
     else {
         return Ok(None);
     };
-    let rows = order_authorizations::table
+    let rows = native!(conn, |c| order_authorizations::table
         .inner_join(authorizations::table.left_join(challenges::table))
         .filter(order_authorizations::order_id.eq(id.0))
         .order((authorizations::id.asc(), challenges::id.asc()))
         .select((AuthzRow::as_select(), Option::<ChallengeRow>::as_select()))
-        .load(conn)?;
+        .load(c))?;
     Ok(Some(row.into_core(
         with_challenges(rows)?,
         cert.map(CertificateId),
@@ -146,12 +147,12 @@ pub fn load(conn: &mut DbConn, id: OrderId) -> Result<Option<Order>> {
 
 /// Loads an authorization with its challenges, in one statement.
 pub fn load_authz(conn: &mut DbConn, id: AuthzId) -> Result<Option<Authorization>> {
-    let rows = authorizations::table
+    let rows = native!(conn, |c| authorizations::table
         .left_join(challenges::table)
         .filter(authorizations::id.eq(id.0))
         .order(challenges::id.asc())
         .select((AuthzRow::as_select(), Option::<ChallengeRow>::as_select()))
-        .load(conn)?;
+        .load(c))?;
     Ok(with_challenges(rows)?.pop())
 }
 
@@ -166,12 +167,12 @@ pub fn load_authz_of_challenge(
         .filter(owner.field(challenges::id).eq(id.0))
         .select(owner.field(challenges::authorization_id))
         .single_value();
-    let rows = authorizations::table
+    let rows = native!(conn, |c| authorizations::table
         .left_join(challenges::table)
         .filter(authorizations::id.nullable().eq(authz_id))
         .order(challenges::id.asc())
         .select((AuthzRow::as_select(), Option::<ChallengeRow>::as_select()))
-        .load(conn)?;
+        .load(c))?;
     Ok(with_challenges(rows)?.pop())
 }
 
@@ -205,16 +206,17 @@ pub fn challenge_authz(conn: &mut DbConn, id: ChallengeId) -> Result<Option<Auth
 /// Moves a pending challenge to `processing` (RFC 8555 §7.5.1). Returns
 /// false if it was not pending (already answered), which is not an error.
 pub fn start_challenge(conn: &mut DbConn, id: ChallengeId, now: OffsetDateTime) -> Result<bool> {
-    let n = diesel::update(
-        challenges::table
-            .find(id.0)
-            .filter(challenges::status.eq(ChallengeStatus::Pending.as_str())),
+    let n = native!(conn, |c| update(
+        challenges::table,
+        (
+            challenges::status.eq(ChallengeStatus::Processing.as_str()),
+            challenges::started_at.eq(Some(to_db(now))),
+        ),
+        challenges::id
+            .eq(id.0)
+            .and(challenges::status.eq(ChallengeStatus::Pending.as_str())),
     )
-    .set((
-        challenges::status.eq(ChallengeStatus::Processing.as_str()),
-        challenges::started_at.eq(Some(to_db(now))),
-    ))
-    .execute(conn)?;
+    .execute(c))?;
     Ok(n == 1)
 }
 
@@ -278,18 +280,21 @@ pub fn finish_challenge(
         } else {
             (ChallengeStatus::Invalid, AuthorizationStatus::Invalid)
         };
-        let n = diesel::update(
-            challenges::table
-                .find(id.0)
-                .filter(challenges::status.eq(ChallengeStatus::Processing.as_str())),
+        let error = result.error.as_ref().map(|e| e.to_string());
+        let records = Some(result.records.to_string());
+        let n = native!(c, |c| update(
+            challenges::table,
+            (
+                challenges::status.eq(cs.as_str()),
+                challenges::validated_at.eq(ok.then(|| to_db(now))),
+                challenges::error.eq(&error),
+                challenges::validation_records.eq(&records),
+            ),
+            challenges::id
+                .eq(id.0)
+                .and(challenges::status.eq(ChallengeStatus::Processing.as_str())),
         )
-        .set((
-            challenges::status.eq(cs.as_str()),
-            challenges::validated_at.eq(ok.then(|| to_db(now))),
-            challenges::error.eq(result.error.as_ref().map(|e| e.to_string())),
-            challenges::validation_records.eq(Some(result.records.to_string())),
-        ))
-        .execute(c)?;
+        .execute(c))?;
         if n == 0 {
             // Another instance finished it first; its result stands.
             return Ok(());
@@ -299,16 +304,17 @@ pub fn finish_challenge(
         } else {
             to_db(now)
         };
-        diesel::update(
-            authorizations::table
-                .find(authz.0)
-                .filter(authorizations::status.eq(AuthorizationStatus::Pending.as_str())),
+        native!(c, |c| update(
+            authorizations::table,
+            (
+                authorizations::status.eq(az.as_str()),
+                authorizations::expires_at.eq(expires),
+            ),
+            authorizations::id
+                .eq(authz.0)
+                .and(authorizations::status.eq(AuthorizationStatus::Pending.as_str())),
         )
-        .set((
-            authorizations::status.eq(az.as_str()),
-            authorizations::expires_at.eq(expires),
-        ))
-        .execute(c)?;
+        .execute(c))?;
         Ok(())
     })
 }
@@ -351,16 +357,17 @@ pub fn ids_for_account(
 /// Claims a ready order for finalization: exactly one caller wins, however
 /// many finalize it at once (RFC 8555 §7.4).
 pub fn begin_finalize(conn: &mut DbConn, id: OrderId, now: OffsetDateTime) -> Result<bool> {
-    let n = diesel::update(
-        orders::table
-            .find(id.0)
-            .filter(orders::status.eq(StoredOrderStatus::Pending.as_str())),
+    let n = native!(conn, |c| update(
+        orders::table,
+        (
+            orders::status.eq(StoredOrderStatus::Processing.as_str()),
+            orders::updated_at.eq(to_db(now)),
+        ),
+        orders::id
+            .eq(id.0)
+            .and(orders::status.eq(StoredOrderStatus::Pending.as_str())),
     )
-    .set((
-        orders::status.eq(StoredOrderStatus::Processing.as_str()),
-        orders::updated_at.eq(to_db(now)),
-    ))
-    .execute(conn)?;
+    .execute(c))?;
     Ok(n == 1)
 }
 
@@ -413,7 +420,9 @@ pub fn complete_finalize(
     now: OffsetDateTime,
 ) -> Result<CertificateId> {
     super::write_tx(conn, |c| {
-        let id: i64 = diesel::insert_into(certificates::table)
+        // crl_shards is validated to at most 65,536 at start-up.
+        let shard = i32::try_from(cert.crl_shard).unwrap_or(0);
+        let id: i64 = native!(c, |c| diesel::insert_into(certificates::table)
             .values((
                 certificates::serial.eq(&cert.serial),
                 certificates::order_id.eq(order.id.0),
@@ -421,32 +430,32 @@ pub fn complete_finalize(
                 certificates::der.eq(&cert.der),
                 certificates::not_before.eq(to_db(cert.not_before)),
                 certificates::not_after.eq(to_db(cert.not_after)),
-                // crl_shards is validated to at most 65,536 at start-up.
-                certificates::crl_shard.eq(i32::try_from(cert.crl_shard).unwrap_or(0)),
+                certificates::crl_shard.eq(shard),
                 certificates::created_at.eq(to_db(now)),
             ))
             .returning(certificates::id)
-            .get_result(c)
-            .map_err(|e| {
-                db_err_unless_unique(e, || {
-                    Error::new(
-                        ErrorKind::ServerInternal,
-                        "certificate serial or order collision",
-                    )
-                })
-            })?;
-        let n = diesel::update(
-            orders::table
-                .find(order.id.0)
-                .filter(orders::status.eq(StoredOrderStatus::Processing.as_str())),
+            .get_result(c))
+        .map_err(|e| {
+            db_err_unless_unique(e, || {
+                Error::new(
+                    ErrorKind::ServerInternal,
+                    "certificate serial or order collision",
+                )
+            })
+        })?;
+        let n = native!(c, |c| update(
+            orders::table,
+            (
+                orders::status.eq(StoredOrderStatus::Valid.as_str()),
+                orders::gate_refusal.eq(None::<String>),
+                orders::caa_evidence.eq(Some(&cert.caa_evidence)),
+                orders::updated_at.eq(to_db(now)),
+            ),
+            orders::id
+                .eq(order.id.0)
+                .and(orders::status.eq(StoredOrderStatus::Processing.as_str())),
         )
-        .set((
-            orders::status.eq(StoredOrderStatus::Valid.as_str()),
-            orders::gate_refusal.eq(None::<String>),
-            orders::caa_evidence.eq(Some(&cert.caa_evidence)),
-            orders::updated_at.eq(to_db(now)),
-        ))
-        .execute(c)?;
+        .execute(c))?;
         if n != 1 {
             return Err(Error::internal("order left processing during issuance"));
         }
@@ -475,13 +484,14 @@ pub fn replacement_exists(conn: &mut DbConn, cert_id: &str, now: OffsetDateTime)
 /// waits for one: once another attempt has claimed it (`processing`) or it
 /// is issued, the evidence is that attempt's (`complete_finalize`).
 pub fn set_caa_evidence(conn: &mut DbConn, id: OrderId, evidence: &str) -> Result<()> {
-    diesel::update(
-        orders::table
-            .find(id.0)
-            .filter(orders::status.eq(StoredOrderStatus::Pending.as_str())),
+    native!(conn, |c| update(
+        orders::table,
+        orders::caa_evidence.eq(Some(evidence)),
+        orders::id
+            .eq(id.0)
+            .and(orders::status.eq(StoredOrderStatus::Pending.as_str())),
     )
-    .set(orders::caa_evidence.eq(Some(evidence)))
-    .execute(conn)?;
+    .execute(c))?;
     Ok(())
 }
 

@@ -4,6 +4,7 @@
 use diesel::prelude::*;
 use time::{OffsetDateTime, PrimitiveDateTime};
 
+use super::native::native;
 use super::schema::{
     accounts, certificates, eab_credentials, orders, organizations, vetting_checks,
 };
@@ -229,26 +230,26 @@ pub fn add_check(
 }
 
 pub fn checks(conn: &mut DbConn, org: OrganizationId) -> Result<Vec<Check>> {
-    vetting_checks::table
+    native!(conn, |c| vetting_checks::table
         .filter(vetting_checks::organization_id.eq(org.0))
         .order(vetting_checks::id.asc())
         .select(CheckRow::as_select())
-        .load(conn)?
-        .into_iter()
-        .map(CheckRow::into_core)
-        .collect()
+        .load(c))?
+    .into_iter()
+    .map(CheckRow::into_core)
+    .collect()
 }
 
 /// The organization an account acts for (through its EAB credential).
 pub fn for_account(conn: &mut DbConn, account: AccountId) -> Result<Option<Organization>> {
-    accounts::table
+    native!(conn, |c| accounts::table
         .inner_join(eab_credentials::table.inner_join(organizations::table))
         .filter(accounts::id.eq(account.0))
         .select(OrgRow::as_select())
-        .first(conn)
-        .optional()?
-        .map(OrgRow::into_core)
-        .transpose()
+        .first(c)
+        .optional())?
+    .map(OrgRow::into_core)
+    .transpose()
 }
 
 /// Account ids bound to the organization.
