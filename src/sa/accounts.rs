@@ -4,6 +4,7 @@ use diesel::prelude::*;
 use time::OffsetDateTime;
 
 use super::models::AccountRow;
+use super::native::native;
 use super::schema::{accounts, eab_credentials};
 use super::{db_err, db_err_unless_unique, to_db, DbConn};
 use crate::core::{Account, AccountId, AccountStatus, EabId};
@@ -77,23 +78,23 @@ pub fn create(conn: &mut DbConn, new: NewAccount, now: OffsetDateTime) -> Result
 }
 
 pub fn by_id(conn: &mut DbConn, id: AccountId) -> Result<Option<Account>> {
-    accounts::table
+    native!(conn, |c| accounts::table
         .find(id.0)
         .select(AccountRow::as_select())
-        .first(conn)
-        .optional()?
-        .map(AccountRow::into_core)
-        .transpose()
+        .first(c)
+        .optional())?
+    .map(AccountRow::into_core)
+    .transpose()
 }
 
 pub fn by_thumbprint(conn: &mut DbConn, thumbprint: &str) -> Result<Option<Account>> {
-    accounts::table
+    native!(conn, |c| accounts::table
         .filter(accounts::key_thumbprint.eq(thumbprint))
         .select(AccountRow::as_select())
-        .first(conn)
-        .optional()?
-        .map(AccountRow::into_core)
-        .transpose()
+        .first(c)
+        .optional())?
+    .map(AccountRow::into_core)
+    .transpose()
 }
 
 /// Tells the other instances (PostgreSQL `NOTIFY`, delivered when the

@@ -19,12 +19,12 @@ pub fn by_id(conn: &mut DbConn, id: CertificateId) -> Result<Option<Certificate>
 }
 
 pub fn by_serial(conn: &mut DbConn, serial: &str) -> Result<Option<Certificate>> {
-    Ok(certificates::table
+    Ok(native!(conn, |c| certificates::table
         .filter(certificates::serial.eq(serial))
         .select(CertificateRow::as_select())
-        .first(conn)
-        .optional()?
-        .map(CertificateRow::into_core))
+        .first(c)
+        .optional())?
+    .map(CertificateRow::into_core))
 }
 
 /// Marks the certificate revoked unless it already is. Returns whether it

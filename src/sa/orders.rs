@@ -384,17 +384,19 @@ pub fn end_finalize_without_certificate(
     } else {
         StoredOrderStatus::Pending
     };
-    diesel::update(
-        orders::table
-            .find(id.0)
-            .filter(orders::status.eq(StoredOrderStatus::Processing.as_str())),
+    let error = invalid_with.map(|e| e.to_string());
+    native!(conn, |c| update(
+        orders::table,
+        (
+            orders::status.eq(status.as_str()),
+            orders::error.eq(&error),
+            orders::updated_at.eq(to_db(now)),
+        ),
+        orders::id
+            .eq(id.0)
+            .and(orders::status.eq(StoredOrderStatus::Processing.as_str())),
     )
-    .set((
-        orders::status.eq(status.as_str()),
-        orders::error.eq(invalid_with.map(|e| e.to_string())),
-        orders::updated_at.eq(to_db(now)),
-    ))
-    .execute(conn)?;
+    .execute(c))?;
     Ok(())
 }
 
@@ -466,7 +468,7 @@ pub fn complete_finalize(
 /// Whether a live order (not invalid, not expired) already replaces the
 /// certificate with this ARI identifier (RFC 9773 §5).
 pub fn replacement_exists(conn: &mut DbConn, cert_id: &str, now: OffsetDateTime) -> Result<bool> {
-    Ok(orders::table
+    Ok(native!(conn, |c| orders::table
         .filter(orders::replaces.eq(cert_id))
         .filter(orders::status.ne(StoredOrderStatus::Invalid.as_str()))
         .filter(
@@ -475,9 +477,9 @@ pub fn replacement_exists(conn: &mut DbConn, cert_id: &str, now: OffsetDateTime)
                 .or(orders::status.eq(StoredOrderStatus::Valid.as_str())),
         )
         .select(orders::id)
-        .first::<i64>(conn)
-        .optional()?
-        .is_some())
+        .first::<i64>(c)
+        .optional())?
+    .is_some())
 }
 
 /// Keeps the CAA evidence of the latest finalize attempt, while the order

@@ -329,8 +329,11 @@ pub fn clear_gate_refusals(conn: &mut DbConn, org: OrganizationId) -> Result<usi
 
 /// Remembers (or clears) why the gate refused an order.
 pub fn set_gate_refusal(conn: &mut DbConn, order: OrderId, refusal: Option<&str>) -> Result<()> {
-    diesel::update(orders::table.find(order.0))
-        .set(orders::gate_refusal.eq(refusal))
-        .execute(conn)?;
+    native!(conn, |c| super::native::update(
+        orders::table,
+        orders::gate_refusal.eq(refusal),
+        orders::id.eq(order.0)
+    )
+    .execute(c))?;
     Ok(())
 }
