@@ -121,34 +121,19 @@ mod tests {
         .unwrap()
     }
 
-    #[tokio::test]
-    async fn an_update_is_prepared_once_and_runs_each_time() {
+    /// Runs `f` on a connection of a scratch store holding the nonces.
+    async fn with_nonces(
+        redeemed: &'static [&'static str],
+        f: impl FnOnce(&mut DbConn) + Send + 'static,
+    ) {
         let (_db, store) = crls::testing::store();
         store
-            .run(|conn| {
+            .run(move |conn| {
                 let expires = crate::sa::now() + time::Duration::hours(1);
-                assert!(nonces::redeem(conn, "a", expires).unwrap());
-                assert!(nonces::redeem(conn, "b", expires).unwrap());
-
-                let (started, prepared) = count(conn, |c| {
-                    assert_eq!(update(c, "a"), 1);
-                    assert_eq!(update(c, "b"), 1);
-                    assert_eq!(update(c, "missing"), 0);
-                });
-                assert_eq!((started, prepared), (3, 1));
-
-                // Without the wrapper diesel prepares an UPDATE at every execution
-                // and caches nothing: what the wrapper is for.
-                let later = to_db(crate::sa::now() + time::Duration::hours(3));
-                let (started, prepared) = count(conn, |c| {
-                    for n in ["a", "b"] {
-                        diesel::update(used_nonces::table.find(n))
-                            .set(used_nonces::expires_at.eq(later))
-                            .execute(c)
-                            .unwrap();
-                    }
-                });
-                assert_eq!((started, prepared), (2, 0));
+                for n in redeemed {
+                    assert!(nonces::redeem(conn, n, expires).unwrap());
+                }
+                f(conn);
                 Ok(())
             })
             .await
@@ -156,30 +141,50 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn an_update_is_prepared_once_and_runs_each_time() {
+        with_nonces(&["a", "b"], |conn| {
+            let (started, prepared) = count(conn, |c| {
+                assert_eq!(update(c, "a"), 1);
+                assert_eq!(update(c, "b"), 1);
+                assert_eq!(update(c, "missing"), 0);
+            });
+            assert_eq!((started, prepared), (3, 1));
+
+            // diesel's own UPDATE is prepared at every execution and never
+            // cached: what `update` is for.
+            let later = to_db(crate::sa::now() + time::Duration::hours(3));
+            let (started, prepared) = count(conn, |c| {
+                for n in ["a", "b"] {
+                    diesel::update(used_nonces::table.find(n))
+                        .set(used_nonces::expires_at.eq(later))
+                        .execute(c)
+                        .unwrap();
+                }
+            });
+            assert_eq!((started, prepared), (2, 0));
+        })
+        .await;
+    }
+
+    #[tokio::test]
     async fn a_select_of_fixed_shape_is_prepared_once() {
-        let (_db, store) = crls::testing::store();
-        store
-            .run(|conn| {
-                let expires = crate::sa::now() + time::Duration::hours(1);
-                assert!(nonces::redeem(conn, "x", expires).unwrap());
-                let read = |c: &mut DbConn| -> Option<String> {
-                    native!(c, |c| used_nonces::table
-                        .find("x")
-                        .select(used_nonces::nonce)
-                        .first::<String>(c)
-                        .optional())
-                    .unwrap()
-                };
-                // A select of fixed shape is cached by its type: prepared the
-                // first time only.
-                let (started, prepared) = count(conn, |c| {
-                    assert_eq!(read(c).as_deref(), Some("x"));
-                    assert_eq!(read(c).as_deref(), Some("x"));
-                });
-                assert_eq!((started, prepared), (2, 1));
-                Ok(())
-            })
-            .await
-            .unwrap();
+        with_nonces(&["x"], |conn| {
+            let read = |c: &mut DbConn| -> Option<String> {
+                native!(c, |c| used_nonces::table
+                    .find("x")
+                    .select(used_nonces::nonce)
+                    .first::<String>(c)
+                    .optional())
+                .unwrap()
+            };
+            // On the backend's own connection a select of fixed shape is
+            // cached by its type: prepared the first time only.
+            let (started, prepared) = count(conn, |c| {
+                assert_eq!(read(c).as_deref(), Some("x"));
+                assert_eq!(read(c).as_deref(), Some("x"));
+            });
+            assert_eq!((started, prepared), (2, 1));
+        })
+        .await;
     }
 }
