@@ -5,6 +5,7 @@
 use diesel::prelude::*;
 use time::OffsetDateTime;
 
+use super::native::native;
 use super::schema::{server_secrets, used_nonces};
 use super::{db_err, is_unique_violation, to_db, DbConn};
 use crate::error::Result;
@@ -13,17 +14,14 @@ use crate::error::Result;
 pub fn redeem(conn: &mut DbConn, nonce: &str, expires_at: OffsetDateTime) -> Result<bool> {
     // DO NOTHING rather than catching a unique violation, which on
     // PostgreSQL would abort a transaction around the redemption.
-    // (diesel's multi-backend connection has no ON CONFLICT, hence the
-    // same statement per backend.)
-    let row = (
-        used_nonces::nonce.eq(nonce),
-        used_nonces::expires_at.eq(to_db(expires_at)),
-    );
-    let insert = diesel::insert_into(used_nonces::table).values(row);
-    let inserted = match conn {
-        DbConn::Sqlite(c) => insert.on_conflict_do_nothing().execute(c)?,
-        DbConn::Pg(c) => insert.on_conflict_do_nothing().execute(c)?,
-    };
+    // (diesel's multi-backend connection has no ON CONFLICT: `native!`.)
+    let inserted = native!(conn, |c| diesel::insert_into(used_nonces::table)
+        .values((
+            used_nonces::nonce.eq(nonce),
+            used_nonces::expires_at.eq(to_db(expires_at)),
+        ))
+        .on_conflict_do_nothing()
+        .execute(c))?;
     Ok(inserted == 1)
 }
 

@@ -4,7 +4,7 @@
 use diesel::prelude::*;
 use time::{OffsetDateTime, PrimitiveDateTime};
 
-use super::native::native;
+use super::native::{native, update};
 use super::schema::{
     accounts, certificates, eab_credentials, orders, organizations, vetting_checks,
 };
@@ -329,7 +329,7 @@ pub fn clear_gate_refusals(conn: &mut DbConn, org: OrganizationId) -> Result<usi
 
 /// Remembers (or clears) why the gate refused an order.
 pub fn set_gate_refusal(conn: &mut DbConn, order: OrderId, refusal: Option<&str>) -> Result<()> {
-    native!(conn, |c| super::native::update(
+    native!(conn, |c| update(
         orders::table,
         orders::gate_refusal.eq(refusal),
         orders::id.eq(order.0)
