@@ -200,7 +200,12 @@ impl App {
                     }
                     // Counted here, not per scrape: the table holds every
                     // nonce redeemed within its lifetime (millions at full
-                    // load). Only the lease holder reports it.
+                    // load). Only the lease holder reports it. On SQLite the
+                    // table is not used (`wfe::nonce`, local ledger), which
+                    // reports the gauge itself.
+                    if store.backend() == sa::Backend::Sqlite {
+                        return;
+                    }
                     match store.read(sa::used_nonce_count).await {
                         Ok(n) => store.metrics().set_nonces_used(n),
                         Err(e) => tracing::warn!(error = %e, "counting used nonces failed"),

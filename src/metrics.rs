@@ -262,7 +262,7 @@ impl Metrics {
                 &mut out,
                 "trustgate_nonces_used",
                 "gauge",
-                "Rows in used_nonces (redeemed, unexpired nonces), counted after each prune.",
+                "Redeemed nonces remembered: rows in used_nonces, counted after each prune (PostgreSQL); or in this process's window (SQLite).",
                 nonces,
             );
         }

@@ -316,11 +316,13 @@ impl Store {
         Ok(store)
     }
 
-    /// Records a nonce as used; false if it was used before. Every POST
-    /// redeems one, so redemptions are most of the writes; they are
-    /// deferred writes (a request that changes anything commits again,
-    /// synced, after its nonce). The insert ignores conflicts, so it needs
-    /// no savepoint of its own.
+    /// Records a nonce as used; false if it was used before. For the
+    /// shared ledger of several instances (`wfe::nonce`; SQLite's one
+    /// process keeps its own in memory). Every POST redeems one, so
+    /// redemptions are most of the writes; they are deferred writes (a
+    /// request that changes anything commits again, synced, after its
+    /// nonce). The insert ignores conflicts, so it needs no savepoint of
+    /// its own.
     pub async fn redeem_nonce(&self, nonce: &str, expires_at: OffsetDateTime) -> Result<bool> {
         let nonce = nonce.to_owned();
         let kind = writer::JobKind {
@@ -388,8 +390,12 @@ impl Store {
 
     /// This process's metrics registry (it travels with the store because
     /// every layer already holds one).
-    pub fn metrics(&self) -> &Metrics {
+    pub fn metrics(&self) -> &Arc<Metrics> {
         &self.metrics
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
     }
 
     /// The pool's connections now, for the metrics page.

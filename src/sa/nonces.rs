@@ -1,6 +1,8 @@
-//! Replay protection (RFC 8555 §6.5). Nonces are MACed by `wfe::nonce`
-//! and not stored when issued; redeeming one inserts it here, so the
-//! primary key makes each redeemable exactly once across all instances.
+//! Replay protection (RFC 8555 §6.5) shared by instances. Nonces are
+//! MACed by `wfe::nonce` and not stored when issued; redeeming one inserts
+//! it here, so the primary key makes each redeemable exactly once across
+//! all instances. (A lone SQLite process keeps its redemptions in memory:
+//! `wfe::nonce`, local ledger.)
 
 use diesel::prelude::*;
 use time::OffsetDateTime;

@@ -136,20 +136,7 @@ impl Wfe {
                 ))
             }
         };
-        let now = sa::now();
-        let expires = self.nonces.check(nonce, now)?;
-        // Redeemed with those of concurrent requests in one transaction
-        // whose commit is not waited onto the disk: a request that changes
-        // anything commits again, synced, after it (which makes this one
-        // durable too), so only a read could be replayed after a power
-        // loss (`Store::redeem_nonce`).
-        let fresh = self.store.redeem_nonce(nonce, expires).await?;
-        if !fresh {
-            return Err(Error::new(
-                ErrorKind::BadNonce,
-                "nonce has already been used",
-            ));
-        }
+        self.nonces.redeem(&self.store, nonce, sa::now()).await?;
 
         // RFC 8555 §6.4.
         match hdr("url") {

@@ -89,16 +89,26 @@ impl Reply {
 
 impl Wfe {
     pub async fn new(cfg: Arc<Config>, ra: Ra, store: Store) -> Result<Wfe> {
-        let now = sa::now();
-        let secret = store
-            .run(move |c| {
-                sa::nonces::shared_secret(c, nonce::SECRET_NAME, Nonces::generate_secret, now)
-            })
-            .await?;
-        let nonces = Nonces::new(
-            &secret,
-            time::Duration::seconds(cfg.acme.nonce_lifetime_secs as i64),
-        );
+        let lifetime = time::Duration::seconds(cfg.acme.nonce_lifetime_secs as i64);
+        // SQLite means one process (../shared/DESIGN.md, "Scale-out"): its
+        // nonces need not outlive it, nor be redeemable by another.
+        let nonces = match store.backend() {
+            sa::Backend::Sqlite => Nonces::local(lifetime, store.metrics().clone())?,
+            sa::Backend::Postgres => {
+                let now = sa::now();
+                let secret = store
+                    .run(move |c| {
+                        sa::nonces::shared_secret(
+                            c,
+                            nonce::SECRET_NAME,
+                            Nonces::generate_secret,
+                            now,
+                        )
+                    })
+                    .await?;
+                Nonces::shared(&secret, lifetime)
+            }
+        };
         let urls = Urls::new(&cfg.base_url());
         let directory = serde_json::to_vec_pretty(&render::directory(&urls, &cfg))
             .map_err(|e| Error::internal(format!("rendering directory: {e}")))?
