@@ -126,6 +126,17 @@ pub struct Order {
 }
 
 impl Order {
+    /// The order as `sa::orders::complete_finalize` leaves it (which
+    /// succeeds only on a pending order it moves from `processing`): no
+    /// need to read it again.
+    pub fn issued(self, certificate: CertificateId) -> Order {
+        Order {
+            stored_status: StoredOrderStatus::Valid,
+            certificate: Some(certificate),
+            ..self
+        }
+    }
+
     /// RFC 8555 §7.1.6: the order's status as the client sees it at `now`.
     pub fn status(&self, now: OffsetDateTime) -> OrderStatus {
         match self.stored_status {

@@ -371,12 +371,13 @@ impl Ra {
         };
         let o2 = order.clone();
         let stored_at = sa::now();
-        self.store()
+        let cert_id = self
+            .store()
             .run(move |c| sa::orders::complete_finalize(c, &o2, new_cert, stored_at))
             .await?;
         self.store().metrics().certificate_issued(profile.name());
         tracing::info!(order = id.0, account = acct.id.0, %serial, profile = profile.name(), "certificate issued");
-        self.load_order(id).await
+        Ok(order.issued(cert_id))
     }
 
     fn sign(

@@ -42,6 +42,12 @@ async fn full_issuance_with_http01() {
     let done = r.json();
     assert_eq!(done["status"], "valid");
     let cert_url = done["certificate"].as_str().unwrap();
+    // The answer is built without reading the order again: it must be
+    // the order as stored.
+    let order_url = r
+        .header("location")
+        .expect("finalize gives the order's URL");
+    assert_eq!(c.post(&order_url, None).await.json(), done);
 
     let r = c.post(cert_url, None).await;
     assert_eq!(r.status, StatusCode::OK);
