@@ -61,7 +61,7 @@ impl Ra {
         let authz_expires = now + Duration::hours(cfg.authz_lifetime_hours as i64);
         let account_id = acct.id;
         let profile_name = profile.name().to_owned();
-        let order_id = self
+        let order = self
             .store()
             .run(move |c| {
                 let mut specs = Vec::with_capacity(names.len());
@@ -109,7 +109,7 @@ impl Ra {
                 )
             })
             .await?;
-        self.load_order(order_id).await
+        Ok(order)
     }
 
     /// A profile this CA offers (config `acme.profiles`).

@@ -284,7 +284,8 @@ mod tests {
             new_order(account, "a.example.test", fresh("a.example.test")),
             now,
         )
-        .unwrap();
+        .unwrap()
+        .id;
         let authz = crate::sa::orders::load(c, first)
             .unwrap()
             .unwrap()
@@ -311,7 +312,8 @@ mod tests {
             new_order(account, "a.example.test", AuthzSpec::Reuse(authz.id)),
             now,
         )
-        .unwrap();
+        .unwrap()
+        .id;
         let order = crate::sa::orders::load(c, second).unwrap().unwrap();
         assert!(crate::sa::orders::begin_finalize(c, second, now).unwrap());
         let serial = "0123456789abcdef0123456789abcdef".to_owned();
@@ -401,11 +403,10 @@ mod tests {
                 let mut mine = Vec::new();
                 for i in 0..3 {
                     let name = format!("n{i}.example.test");
-                    mine.push(crate::sa::orders::create(
-                        c,
-                        new_order(account, &name, fresh(&name)),
-                        now,
-                    )?);
+                    mine.push(
+                        crate::sa::orders::create(c, new_order(account, &name, fresh(&name)), now)?
+                            .id,
+                    );
                     crate::sa::orders::create(c, new_order(other, &name, fresh(&name)), now)?;
                 }
                 let ids = |v: Vec<OrderSummary>| v.iter().map(|s| s.order.id).collect::<Vec<_>>();

@@ -34,8 +34,10 @@ pub struct NewOrder {
 }
 
 /// Creates the order with its new authorizations and challenges in one
-/// transaction and returns its id.
-pub fn create(conn: &mut DbConn, new: NewOrder, now: OffsetDateTime) -> Result<OrderId> {
+/// transaction and returns it as stored, built from what was written (a
+/// reused authorization is read) rather than read back. `now` must come
+/// from `sa::now()`, whose precision the database keeps.
+pub fn create(conn: &mut DbConn, new: NewOrder, now: OffsetDateTime) -> Result<Order> {
     super::write_tx(conn, |c| {
         let names = serde_json::to_string(&new.names)
             .map_err(|e| Error::internal(format!("encoding names: {e}")))?;
@@ -54,9 +56,12 @@ pub fn create(conn: &mut DbConn, new: NewOrder, now: OffsetDateTime) -> Result<O
             ))
             .returning(orders::id)
             .get_result(c))?;
+        let mut authorizations = Vec::with_capacity(new.authorizations.len());
         for spec in &new.authorizations {
-            let authz_id = match spec {
-                AuthzSpec::Reuse(id) => id.0,
+            let authz = match spec {
+                AuthzSpec::Reuse(id) => load_authz(c, *id)?.ok_or_else(|| {
+                    Error::internal(format!("reused authorization {} is gone", id.0))
+                })?,
                 AuthzSpec::New {
                     identifier,
                     wildcard,
@@ -74,27 +79,60 @@ pub fn create(conn: &mut DbConn, new: NewOrder, now: OffsetDateTime) -> Result<O
                         ))
                         .returning(authorizations::id)
                         .get_result(c))?;
+                    let mut challenges = Vec::with_capacity(challs.len());
                     for (kind, token) in challs {
-                        native!(c, |c| diesel::insert_into(challenges::table)
+                        let cid: i64 = native!(c, |c| diesel::insert_into(challenges::table)
                             .values((
                                 challenges::authorization_id.eq(id),
                                 challenges::kind.eq(kind.as_str()),
                                 challenges::token.eq(token),
                                 challenges::status.eq(ChallengeStatus::Pending.as_str()),
                             ))
-                            .execute(c))?;
+                            .returning(challenges::id)
+                            .get_result(c))?;
+                        challenges.push(Challenge::new(
+                            ChallengeId(cid),
+                            AuthzId(id),
+                            *kind,
+                            token,
+                        ));
                     }
-                    id
+                    Authorization {
+                        id: AuthzId(id),
+                        account_id: new.account_id,
+                        identifier: identifier.clone(),
+                        wildcard: *wildcard,
+                        stored_status: AuthorizationStatus::Pending,
+                        expires_at: *expires_at,
+                        challenges,
+                    }
                 }
             };
             native!(c, |c| diesel::insert_into(order_authorizations::table)
                 .values((
                     order_authorizations::order_id.eq(order_id),
-                    order_authorizations::authorization_id.eq(authz_id),
+                    order_authorizations::authorization_id.eq(authz.id.0),
                 ))
                 .execute(c))?;
+            authorizations.push(authz);
         }
-        Ok(OrderId(order_id))
+        // As `load` orders them.
+        authorizations.sort_by_key(|a| a.id);
+        Ok(Order {
+            id: OrderId(order_id),
+            account_id: new.account_id,
+            stored_status: StoredOrderStatus::Pending,
+            names: new.names.clone(),
+            profile: new.profile.clone(),
+            not_before: new.not_before,
+            not_after: new.not_after,
+            expires_at: new.expires_at,
+            error: None,
+            replaces: new.replaces.clone(),
+            authorizations,
+            certificate: None,
+            created_at: now,
+        })
     })
 }
 

@@ -317,7 +317,8 @@ fn requests(c: &mut DbConn, eab_id: EabId) -> Result<Fixture> {
     let org = organizations::for_account(c, acct.id)?.expect("bound to an organization");
     organizations::checks(c, org.id)?;
 
-    // newOrder: authorization reuse, renewal, the insert, the read back.
+    // newOrder: authorization reuse, renewal, the insert; then the read of
+    // every poll.
     orders::reusable_authz(c, acct.id, "www.example.co.jp", false, now)?;
     orders::replacement_exists(c, "aki.serial", now)?;
     let order = orders::create(
@@ -341,7 +342,8 @@ fn requests(c: &mut DbConn, eab_id: EabId) -> Result<Fixture> {
             replaces: Some("aki.serial".into()),
         },
         now,
-    )?;
+    )?
+    .id;
     let loaded = orders::load(c, order)?.expect("the order just made");
     let authz = &loaded.authorizations[0];
     let chall = authz.challenges[0].id;

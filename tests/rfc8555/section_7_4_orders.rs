@@ -11,6 +11,7 @@ async fn full_issuance_with_http01() {
     let (s, c) = registered().await;
     let order = create_order(&c, &["b.example.test", "A.example.test", "a.example.test"]).await;
     assert_eq!(order["status"], "pending");
+    assert_as_stored(&c, &order).await;
     let ids: Vec<&str> = order["identifiers"]
         .as_array()
         .unwrap()
@@ -42,12 +43,11 @@ async fn full_issuance_with_http01() {
     let done = r.json();
     assert_eq!(done["status"], "valid");
     let cert_url = done["certificate"].as_str().unwrap();
-    // The answer is built without reading the order again: it must be
-    // the order as stored.
-    let order_url = r
+    let mut located = done.clone();
+    located["__url"] = json!(r
         .header("location")
-        .expect("finalize gives the order's URL");
-    assert_eq!(c.post(&order_url, None).await.json(), done);
+        .expect("finalize gives the order's URL"));
+    assert_as_stored(&c, &located).await;
 
     let r = c.post(cert_url, None).await;
     assert_eq!(r.status, StatusCode::OK);
@@ -93,6 +93,15 @@ async fn full_issuance_with_http01() {
     let again = create_order(&c, &["a.example.test"]).await;
     assert_eq!(again["status"], "ready");
     assert_eq!(again["authorizations"][0], order["authorizations"][0]);
+    assert_as_stored(&c, &again).await;
+}
+
+/// newOrder and finalize answer with the order they wrote, built without
+/// reading it back: it must be the order a later POST-as-GET reads.
+async fn assert_as_stored(c: &Client, answer: &Value) {
+    let mut stored = c.post(&order_url(answer, c), None).await.json();
+    stored["__url"] = answer["__url"].clone();
+    assert_eq!(&stored, answer);
 }
 
 #[tokio::test]
