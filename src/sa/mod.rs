@@ -500,7 +500,10 @@ impl Store {
                 .try_get()
                 .filter(|p| p.epoch == self.epoch.load(Ordering::Acquire))
             {
-                Some(pooled) => self.call_on(pooled, access, f),
+                Some(pooled) => {
+                    self.metrics.pool_wait(Duration::ZERO);
+                    self.call_on(pooled, access, f)
+                }
                 None => {
                     self.call_on_blocking_thread(access, checkout_timeout, f)
                         .await
