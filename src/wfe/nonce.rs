@@ -18,7 +18,7 @@
 //!   the fresh nonce the problem carries (RFC 8555 §6.5). Nothing can be
 //!   redeemed twice, since a restart forgets the key along with the bitmap.
 
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine;
@@ -57,7 +57,7 @@ enum Ledger {
     /// Redemptions are recorded in this process's memory.
     Local {
         window: Mutex<Window>,
-        metrics: std::sync::Arc<Metrics>,
+        metrics: Arc<Metrics>,
     },
 }
 
@@ -74,7 +74,7 @@ impl Nonces {
 
     /// Nonces only this process issues and redeems; `metrics` gets the
     /// number of redeemed nonces it remembers.
-    pub fn local(lifetime: time::Duration, metrics: std::sync::Arc<Metrics>) -> Result<Nonces> {
+    pub fn local(lifetime: time::Duration, metrics: Arc<Metrics>) -> Result<Nonces> {
         let key = Self::generate_secret()?;
         Ok(Nonces {
             ledger: Ledger::Local {
@@ -267,7 +267,7 @@ mod tests {
     }
 
     fn local() -> Nonces {
-        Nonces::local(hour(), std::sync::Arc::new(Metrics::new())).expect("local nonces")
+        Nonces::local(hour(), Arc::new(Metrics::new())).expect("local nonces")
     }
 
     /// What `redeem` does on a local ledger, without a store.
