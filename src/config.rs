@@ -128,7 +128,8 @@ pub struct AcmeConfig {
     /// Days a valid authorization is reused for later orders of the same
     /// account, capped by the BR limit in force (see `ca::schedule`).
     pub authz_reuse_days: u32,
-    /// Lifetime of a nonce, in seconds.
+    /// Lifetime of a nonce, in seconds (on SQLite also bounded by
+    /// `wfe::nonce::WINDOW` newer nonces).
     pub nonce_lifetime_secs: u64,
     /// Orders per page of an account's orders list.
     pub orders_page_size: usize,
