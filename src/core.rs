@@ -211,28 +211,6 @@ pub struct Challenge {
     pub started_at: Option<OffsetDateTime>,
 }
 
-impl Challenge {
-    /// A challenge as created: pending, never tried.
-    pub fn new(
-        id: ChallengeId,
-        authorization_id: AuthzId,
-        kind: ChallengeType,
-        token: &str,
-    ) -> Self {
-        Challenge {
-            id,
-            authorization_id,
-            kind,
-            token: token.to_owned(),
-            status: ChallengeStatus::Pending,
-            validated_at: None,
-            error: None,
-            validation_records: None,
-            started_at: None,
-        }
-    }
-}
-
 #[derive(Debug, Clone)]
 pub struct Certificate {
     pub id: CertificateId,

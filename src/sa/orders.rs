@@ -34,14 +34,13 @@ pub struct NewOrder {
 }
 
 /// Creates the order with its new authorizations and challenges in one
-/// transaction and returns it as stored, built from what was written (a
-/// reused authorization is read) rather than read back. `now` must come
-/// from `sa::now()`, whose precision the database keeps.
+/// transaction and returns it as stored: the inserts return their rows
+/// (a reused authorization is read), so nothing is read back.
 pub fn create(conn: &mut DbConn, new: NewOrder, now: OffsetDateTime) -> Result<Order> {
     super::write_tx(conn, |c| {
         let names = serde_json::to_string(&new.names)
             .map_err(|e| Error::internal(format!("encoding names: {e}")))?;
-        let order_id: i64 = native!(c, |c| diesel::insert_into(orders::table)
+        let order: OrderRow = native!(c, |c| diesel::insert_into(orders::table)
             .values((
                 orders::account_id.eq(new.account_id.0),
                 orders::status.eq(StoredOrderStatus::Pending.as_str()),
@@ -54,7 +53,7 @@ pub fn create(conn: &mut DbConn, new: NewOrder, now: OffsetDateTime) -> Result<O
                 orders::created_at.eq(to_db(now)),
                 orders::updated_at.eq(to_db(now)),
             ))
-            .returning(orders::id)
+            .returning(OrderRow::as_returning())
             .get_result(c))?;
         let mut authorizations = Vec::with_capacity(new.authorizations.len());
         for spec in &new.authorizations {
@@ -68,7 +67,7 @@ pub fn create(conn: &mut DbConn, new: NewOrder, now: OffsetDateTime) -> Result<O
                     expires_at,
                     challenges: challs,
                 } => {
-                    let id: i64 = native!(c, |c| diesel::insert_into(authorizations::table)
+                    let row: AuthzRow = native!(c, |c| diesel::insert_into(authorizations::table)
                         .values((
                             authorizations::account_id.eq(new.account_id.0),
                             authorizations::identifier.eq(identifier),
@@ -77,40 +76,28 @@ pub fn create(conn: &mut DbConn, new: NewOrder, now: OffsetDateTime) -> Result<O
                             authorizations::expires_at.eq(to_db(*expires_at)),
                             authorizations::created_at.eq(to_db(now)),
                         ))
-                        .returning(authorizations::id)
+                        .returning(AuthzRow::as_returning())
                         .get_result(c))?;
                     let mut challenges = Vec::with_capacity(challs.len());
                     for (kind, token) in challs {
-                        let cid: i64 = native!(c, |c| diesel::insert_into(challenges::table)
-                            .values((
-                                challenges::authorization_id.eq(id),
-                                challenges::kind.eq(kind.as_str()),
-                                challenges::token.eq(token),
-                                challenges::status.eq(ChallengeStatus::Pending.as_str()),
-                            ))
-                            .returning(challenges::id)
-                            .get_result(c))?;
-                        challenges.push(Challenge::new(
-                            ChallengeId(cid),
-                            AuthzId(id),
-                            *kind,
-                            token,
-                        ));
+                        let challenge: ChallengeRow =
+                            native!(c, |c| diesel::insert_into(challenges::table)
+                                .values((
+                                    challenges::authorization_id.eq(row.id),
+                                    challenges::kind.eq(kind.as_str()),
+                                    challenges::token.eq(token),
+                                    challenges::status.eq(ChallengeStatus::Pending.as_str()),
+                                ))
+                                .returning(ChallengeRow::as_returning())
+                                .get_result(c))?;
+                        challenges.push(challenge.into_core()?);
                     }
-                    Authorization {
-                        id: AuthzId(id),
-                        account_id: new.account_id,
-                        identifier: identifier.clone(),
-                        wildcard: *wildcard,
-                        stored_status: AuthorizationStatus::Pending,
-                        expires_at: *expires_at,
-                        challenges,
-                    }
+                    row.into_core(challenges)?
                 }
             };
             native!(c, |c| diesel::insert_into(order_authorizations::table)
                 .values((
-                    order_authorizations::order_id.eq(order_id),
+                    order_authorizations::order_id.eq(order.id),
                     order_authorizations::authorization_id.eq(authz.id.0),
                 ))
                 .execute(c))?;
@@ -118,21 +105,7 @@ pub fn create(conn: &mut DbConn, new: NewOrder, now: OffsetDateTime) -> Result<O
         }
         // As `load` orders them.
         authorizations.sort_by_key(|a| a.id);
-        Ok(Order {
-            id: OrderId(order_id),
-            account_id: new.account_id,
-            stored_status: StoredOrderStatus::Pending,
-            names: new.names.clone(),
-            profile: new.profile.clone(),
-            not_before: new.not_before,
-            not_after: new.not_after,
-            expires_at: new.expires_at,
-            error: None,
-            replaces: new.replaces.clone(),
-            authorizations,
-            certificate: None,
-            created_at: now,
-        })
+        order.into_core(authorizations, None)
     })
 }
 
