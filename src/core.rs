@@ -126,9 +126,9 @@ pub struct Order {
 }
 
 impl Order {
-    /// The order as `sa::orders::complete_finalize` leaves it (which
-    /// succeeds only on a pending order it moves from `processing`): no
-    /// need to read it again.
+    /// The order as `sa::orders::complete_finalize` leaves it (it moves
+    /// an order from `processing` to `valid` and links the certificate):
+    /// no need to read it again.
     pub fn issued(self, certificate: CertificateId) -> Order {
         Order {
             stored_status: StoredOrderStatus::Valid,
