@@ -177,7 +177,11 @@ fn sqlite_setup(c: &mut diesel::SqliteConnection) -> diesel::QueryResult<()> {
             res => break res?,
         }
     }
-    c.batch_execute("PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;")
+    // temp_store=MEMORY keeps SQLite's temporary files in memory. On disk,
+    // the group-commit writer's savepoint sub-journal (page images of the
+    // CA's tables) spilled into a new file in /var/tmp every few batches:
+    // open, write, unlink, outside the data directory.
+    c.batch_execute("PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY;")
 }
 
 fn is_sqlite_busy(e: &diesel::result::Error) -> bool {
@@ -929,6 +933,19 @@ mod tests {
             assert_eq!(store.read(|c| pragma(c, "query_only")).await.unwrap(), 1);
             assert_eq!(store.run(|c| pragma(c, "query_only")).await.unwrap(), 0);
         }
+    }
+
+    /// SQLite's temporary files (the writer's savepoint sub-journal) stay
+    /// in memory on every connection, readers' and the writer's alike:
+    /// no copies of database pages in /var/tmp.
+    #[tokio::test]
+    async fn temporary_files_stay_in_memory() {
+        let (_dir, store) = sqlite_store();
+        const MEMORY: i32 = 2;
+        let read = store.read(|c| pragma(c, "temp_store")).await.unwrap();
+        let write = store.write(|c| pragma(c, "temp_store")).await.unwrap();
+        let run = store.run(|c| pragma(c, "temp_store")).await.unwrap();
+        assert_eq!([read, write, run], [MEMORY; 3], "read, write, run");
     }
 
     /// Many writers at once (more than the pool has connections) all get
