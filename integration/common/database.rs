@@ -1,7 +1,8 @@
 //! The database of one test server: SQLite in its data directory, or —
 //! when TEST_DATABASE_URL names a PostgreSQL server — a scratch database
-//! there, dropped with the server. `./scripts/test` runs the suite a
-//! second time with the variable set, so every certbot test also runs on
+//! there, dropped with the server. `./scripts/test` runs the suites a
+//! second time with the variable set, so every certbot test (and every
+//! test of `tests/rfc8555`, which includes this file) also runs on
 //! PostgreSQL.
 
 use std::sync::atomic::{AtomicU32, Ordering};

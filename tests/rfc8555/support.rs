@@ -25,6 +25,12 @@ use trustgate::vetting::organization::{
 };
 use trustgate::vetting::Vetting;
 
+// The certbot suite's scratch PostgreSQL database, shared rather than
+// copied.
+#[path = "../../integration/common/database.rs"]
+mod database;
+use database::ScratchDatabase;
+
 pub type Http = HttpClient<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>;
 
 pub struct Server {
@@ -37,7 +43,8 @@ pub struct Server {
     /// CAA records the fake DNS serves, by owner name.
     pub caa: CaaZone,
     default_org: Mutex<Option<OrganizationId>>,
-    pg_database: Option<String>,
+    /// Dropped after `_running`, so the server is gone first.
+    _database: Option<ScratchDatabase>,
     _dns: DnsResponder,
 }
 
@@ -118,9 +125,9 @@ impl Server {
         // suite runs without a key, the development default).
         cfg.vetting.eab_encryption_key = Some(B64.encode([9u8; 32]));
         cfg.publish.listen = Some("127.0.0.1:0".parse().expect("addr"));
-        let pg = pg_database();
-        if let Some((_, url)) = &pg {
-            cfg.database.url = url.clone();
+        let database = ScratchDatabase::create();
+        if let Some(db) = &database {
+            cfg.database.url = db.url.clone();
         }
         tweak(&mut cfg);
         let running = trustgate::app::start(cfg.clone())
@@ -136,7 +143,7 @@ impl Server {
             http01,
             caa,
             default_org: Mutex::new(None),
-            pg_database: pg.map(|(name, _)| name),
+            _database: database,
             _dns: dns,
         }
     }
@@ -279,14 +286,6 @@ impl Server {
     }
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(name) = self.pg_database.take() {
-            drop_pg_database(&name);
-        }
-    }
-}
-
 /// A raw connection to either backend, for assertions about stored rows.
 pub enum Db {
     Sqlite(diesel::SqliteConnection),
@@ -330,34 +329,6 @@ pub fn with_db<T>(url: &str, f: impl FnOnce(&mut Db) -> T) -> T {
 
 /// With TEST_DATABASE_URL (a PostgreSQL URL), each test server gets a
 /// database of its own there; without it, SQLite in the test's tempdir.
-fn pg_database() -> Option<(String, String)> {
-    use std::sync::atomic::{AtomicU32, Ordering};
-    static N: AtomicU32 = AtomicU32::new(0);
-    let admin = std::env::var("TEST_DATABASE_URL")
-        .ok()
-        .filter(|u| u.starts_with("postgres"))?;
-    let name = format!(
-        "tg_{}_{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    );
-    let mut c = trustgate::sa::connect_postgres(&admin).expect("TEST_DATABASE_URL reachable");
-    diesel::sql_query(format!("CREATE DATABASE {name}"))
-        .execute(&mut c)
-        .expect("create database");
-    let (base, _) = admin.rsplit_once('/').expect("URL with a database");
-    Some((name.clone(), format!("{base}/{name}")))
-}
-
-fn drop_pg_database(name: &str) {
-    if let Ok(admin) = std::env::var("TEST_DATABASE_URL") {
-        if let Ok(mut c) = trustgate::sa::connect_postgres(&admin) {
-            let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                .execute(&mut c);
-        }
-    }
-}
-
 pub struct Resp {
     pub status: StatusCode,
     pub headers: hyper::HeaderMap,
