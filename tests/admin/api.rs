@@ -48,9 +48,9 @@ async fn organizations_are_created_listed_shown_and_edited() {
     assert!(ok[0]["vetting_expires_at"].is_string());
     s.get(VIEWER, "/admin/organizations?status=waiting")
         .await
-        .problem(400);
+        .problem_status(400);
     let typo = s.get(VIEWER, "/admin/organizations?stauts=pending").await;
-    assert!(typo.problem(400).contains("unknown query parameter"));
+    assert!(typo.problem_status(400).contains("unknown query parameter"));
 
     let mut data = organization();
     data["applicant"]["phone"] = "03-9999-0000".into();
@@ -61,12 +61,14 @@ async fn organizations_are_created_listed_shown_and_edited() {
     assert!(s
         .get(VIEWER, "/admin/organizations/999")
         .await
-        .problem(404)
+        .problem_status(404)
         .contains("999"));
-    s.get(VIEWER, "/admin/organizations/abc").await.problem(404);
+    s.get(VIEWER, "/admin/organizations/abc")
+        .await
+        .problem_status(404);
     s.put(VETTER, "/admin/organizations/999", data)
         .await
-        .problem(404);
+        .problem_status(404);
 }
 
 #[tokio::test]
@@ -81,12 +83,12 @@ async fn bad_input_gets_a_problem_and_changes_nothing() {
             b"{\"legal_name\": ".to_vec(),
         )
         .await;
-    assert!(r.problem(400).contains("EOF"), "{}", r.text());
+    assert!(r.problem_status(400).contains("EOF"), "{}", r.text());
     // An unknown field (a typo) is refused, not dropped.
     let mut data = organization();
     data["legal_nmae"] = "typo".into();
     let r = s.post(VETTER, "/admin/organizations", data).await;
-    assert!(r.problem(400).contains("legal_nmae"));
+    assert!(r.problem_status(400).contains("legal_nmae"));
     // Validation names every problem.
     let mut data = organization();
     data["registration_number"] = "123".into();
@@ -94,20 +96,20 @@ async fn bad_input_gets_a_problem_and_changes_nothing() {
     let detail = s
         .post(VETTER, "/admin/organizations", data)
         .await
-        .problem(400);
+        .problem_status(400);
     assert!(detail.contains("registration_number") && detail.contains("domains"));
     // Over the body limit.
     let big = vec![b' '; 300 * 1024];
     s.raw(Some(VETTER.1), Method::POST, "/admin/organizations", big)
         .await
-        .problem(413);
+        .problem_status(413);
     assert_eq!(
         s.get(VIEWER, "/admin/organizations").await.json(),
         json!([])
     );
 
     // Unknown paths and wrong methods.
-    s.get(VIEWER, "/admin/nothing").await.problem(404);
+    s.get(VIEWER, "/admin/nothing").await.problem_status(404);
     let r = s
         .raw(
             Some(VIEWER.1),
@@ -116,7 +118,7 @@ async fn bad_input_gets_a_problem_and_changes_nothing() {
             Vec::new(),
         )
         .await;
-    r.problem(405);
+    r.problem_status(405);
     assert_eq!(r.header("allow").as_deref(), Some("GET, POST"));
 }
 
@@ -157,26 +159,28 @@ async fn checks_are_recorded_and_blockers_shown() {
     assert!(s
         .post(VETTER, &org_path(org, "/checks"), future)
         .await
-        .problem(400)
+        .problem_status(400)
         .contains("future"));
     let mut bad_time = check("domain_scope");
     bad_time["performed_at"] = "yesterday".into();
     s.post(VETTER, &org_path(org, "/checks"), bad_time)
         .await
-        .problem(400);
+        .problem_status(400);
     let applicant_number = json!({"kind": "phone_intent", "number_called": "03-1", "number_source": "applicant", "person_reached": "x", "confirmed": true});
     s.post(VETTER, &org_path(org, "/checks"), applicant_number)
         .await
-        .problem(400);
+        .problem_status(400);
     assert!(s
         .post(VETTER, &org_path(org, "/checks"), check("ev_registration"))
         .await
-        .problem(400)
+        .problem_status(400)
         .contains("EV"));
     s.post(VETTER, &org_path(999, "/checks"), check("existence"))
         .await
-        .problem(404);
-    s.get(VIEWER, &org_path(999, "/checks")).await.problem(404);
+        .problem_status(404);
+    s.get(VIEWER, &org_path(999, "/checks"))
+        .await
+        .problem_status(404);
 }
 
 #[tokio::test]
@@ -189,7 +193,7 @@ async fn approval_is_refused_while_checks_are_missing() {
     let detail = s
         .post(APPROVER, &org_path(org, "/approve"), Value::Null)
         .await
-        .problem(409);
+        .problem_status(409);
     assert!(
         detail.contains("applicant telephone confirmation not recorded"),
         "{detail}"
@@ -214,19 +218,19 @@ async fn invalid_transitions_are_refused() {
     assert!(s
         .post(APPROVER, &org_path(pending, "/suspend"), reason.clone())
         .await
-        .problem(409)
+        .problem_status(409)
         .contains("cannot suspend an organization that is pending"));
     s.post(APPROVER, &org_path(pending, "/reinstate"), reason.clone())
         .await
-        .problem(409);
+        .problem_status(409);
     s.post(APPROVER, &org_path(pending, "/reopen"), reason.clone())
         .await
-        .problem(409);
+        .problem_status(409);
     // Reasons are required except for approval.
     assert!(s
         .post(APPROVER, &org_path(pending, "/reject"), Value::Null)
         .await
-        .problem(400)
+        .problem_status(400)
         .contains("reason"));
     s.post(
         APPROVER,
@@ -234,16 +238,16 @@ async fn invalid_transitions_are_refused() {
         json!({"reason": " "}),
     )
     .await
-    .problem(400);
+    .problem_status(400);
     s.post(APPROVER, &org_path(pending, "/reject"), json!({"why": "x"}))
         .await
-        .problem(400);
+        .problem_status(400);
 
     let org = s.approved_org().await;
     assert!(s
         .post(APPROVER, &org_path(org, "/approve"), Value::Null)
         .await
-        .problem(409)
+        .problem_status(409)
         .contains("cannot approve an organization that is approved"));
     let r = s
         .post(APPROVER, &org_path(org, "/suspend"), reason.clone())
@@ -277,7 +281,7 @@ async fn invalid_transitions_are_refused() {
     assert_eq!(r.json()["status"], "pending");
     s.post(APPROVER, &org_path(999, "/approve"), Value::Null)
         .await
-        .problem(404);
+        .problem_status(404);
 }
 
 #[tokio::test]
@@ -288,7 +292,7 @@ async fn four_eyes_the_approver_may_not_have_recorded_a_check() {
     let detail = s
         .post(LEAD, &org_path(org, "/approve"), Value::Null)
         .await
-        .problem(409);
+        .problem_status(409);
     assert!(detail.contains("four-eyes"), "{detail}");
     assert!(detail.contains("\"lead\""), "{detail}");
     // Someone else may.
@@ -305,7 +309,7 @@ async fn four_eyes_the_approver_may_not_have_recorded_a_check() {
     assert!(s
         .post(LEAD, &org_path(org, "/approve"), Value::Null)
         .await
-        .problem(409)
+        .problem_status(409)
         .contains("four-eyes rule: domain scope review"));
 }
 
@@ -343,7 +347,7 @@ async fn an_edit_after_approval_returns_to_pending_and_old_checks_stop_counting(
     assert!(s
         .post(APPROVER, &org_path(org, "/approve"), Value::Null)
         .await
-        .problem(409)
+        .problem_status(409)
         .contains("third-party existence check not recorded"));
     s.record_ov_checks(VETTER, org).await;
     let r = s
@@ -392,10 +396,12 @@ async fn eab_keys_are_shown_once_and_never_listed() {
     assert_eq!(list[0]["note"], "web01 の certbot");
 
     let revoke = format!("/admin/eab/{key_id}/revoke");
-    s.post(VETTER, &revoke, Value::Null).await.problem(400);
+    s.post(VETTER, &revoke, Value::Null)
+        .await
+        .problem_status(400);
     s.post(VIEWER, &revoke, json!({"reason": "x"}))
         .await
-        .problem(403);
+        .problem_status(403);
     let r = s
         .post(VETTER, &revoke, json!({"reason": "サーバ廃止"}))
         .await;
@@ -404,25 +410,27 @@ async fn eab_keys_are_shown_once_and_never_listed() {
     assert!(!r.text().contains(&hmac_key));
     s.post(VETTER, &revoke, json!({"reason": "again"}))
         .await
-        .problem(409);
+        .problem_status(409);
     s.post(VETTER, "/admin/eab/kid-nope/revoke", json!({"reason": "x"}))
         .await
-        .problem(404);
+        .problem_status(404);
 
     s.post(VETTER, &org_path(999, "/eab"), json!({"note": "x"}))
         .await
-        .problem(404);
+        .problem_status(404);
     s.post(VETTER, &org_path(org, "/eab"), json!({}))
         .await
-        .problem(400);
+        .problem_status(400);
     s.post(
         VETTER,
         &org_path(org, "/eab"),
         json!({"note": "x", "expires_days": 0}),
     )
     .await
-    .problem(400);
-    s.get(VIEWER, &org_path(999, "/eab")).await.problem(404);
+    .problem_status(400);
+    s.get(VIEWER, &org_path(999, "/eab"))
+        .await
+        .problem_status(404);
 }
 
 #[tokio::test]
@@ -443,10 +451,10 @@ async fn accounts_certificates_and_blocked_orders() {
     );
     s.get(VIEWER, &org_path(999, "/accounts"))
         .await
-        .problem(404);
+        .problem_status(404);
     s.get(VIEWER, &org_path(999, "/certificates"))
         .await
-        .problem(404);
+        .problem_status(404);
 
     // What the ACME side writes: an account bound with the org's EAB
     // credential, an order the gate refused, another one issued.
@@ -577,9 +585,9 @@ async fn every_action_is_audited_with_its_actor() {
     ] {
         s.get(VIEWER, &format!("/admin/audit?{bad}"))
             .await
-            .problem(400);
+            .problem_status(400);
     }
     s.get(VIEWER, "/admin/audit?organization=999")
         .await
-        .problem(404);
+        .problem_status(404);
 }

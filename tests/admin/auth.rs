@@ -43,14 +43,16 @@ async fn missing_or_unknown_tokens_get_401_with_a_bearer_challenge() {
         )
         .await;
     for r in [&none, &wrong, &hash] {
-        r.problem(401);
+        r.problem_status(401);
         assert_eq!(r.json()["type"], "urn:ietf:params:acme:error:unauthorized");
         assert!(r
             .header("www-authenticate")
             .is_some_and(|h| h.starts_with("Bearer")));
     }
-    assert!(none.problem(401).contains("Bearer token is required"));
-    assert!(wrong.problem(401).contains("not valid"));
+    assert!(none
+        .problem_status(401)
+        .contains("Bearer token is required"));
+    assert!(wrong.problem_status(401).contains("not valid"));
     // Basic credentials are not a bearer token.
     let mut req = hyper::Request::builder()
         .uri(format!("{}/admin/organizations", s.admin))
@@ -76,7 +78,7 @@ async fn roles_decide_what_staff_may_do() {
         StatusCode::OK
     );
     let r = s.post(VIEWER, "/admin/organizations", organization()).await;
-    assert!(r.problem(403).contains("vet"), "{}", r.text());
+    assert!(r.problem_status(403).contains("vet"), "{}", r.text());
     assert_eq!(
         s.get(VIEWER, "/admin/organizations").await.json(),
         json!([]),
@@ -93,7 +95,7 @@ async fn roles_decide_what_staff_may_do() {
             serde_json::Value::Null,
         )
         .await;
-    assert!(r.problem(403).contains("approve"));
+    assert!(r.problem_status(403).contains("approve"));
     // The approver cannot record checks or create EAB credentials.
     let r = s
         .post(
@@ -102,7 +104,7 @@ async fn roles_decide_what_staff_may_do() {
             check("domain_scope"),
         )
         .await;
-    r.problem(403);
+    r.problem_status(403);
     let r = s
         .post(
             APPROVER,
@@ -110,7 +112,7 @@ async fn roles_decide_what_staff_may_do() {
             json!({"note": "x"}),
         )
         .await;
-    r.problem(403);
+    r.problem_status(403);
     // Vet and approve imply view.
     for who in [VETTER, APPROVER, LEAD] {
         let r = s.get(who, &format!("/admin/organizations/{org}")).await;

@@ -372,7 +372,9 @@ async fn refused_caa_and_failed_validation_are_shown_with_their_reasons() {
     assert_eq!(next.as_array().unwrap().len(), 1);
     assert_eq!(next[0]["id"], refused_id);
     for bad in ["limit=0", "limit=1001", "limit=x", "before=x", "cursor=1"] {
-        f.get(VIEWER, &format!("{path}?{bad}")).await.problem(400);
+        f.get(VIEWER, &format!("{path}?{bad}"))
+            .await
+            .problem_status(400);
     }
 }
 
@@ -387,15 +389,19 @@ async fn evidence_needs_the_view_role_and_unknown_ids_are_404() {
     ];
     for path in &paths {
         let r = s.raw(None, Method::GET, path, Vec::new()).await;
-        r.problem(401);
+        r.problem_status(401);
         assert!(r.header("www-authenticate").is_some(), "{path}");
         s.raw(Some("tok-unknown"), Method::GET, path, Vec::new())
             .await
-            .problem(401);
+            .problem_status(401);
         let r = s.get(NOBODY, path).await;
-        assert!(r.problem(403).contains("view"), "{path}: {}", r.text());
+        assert!(
+            r.problem_status(403).contains("view"),
+            "{path}: {}",
+            r.text()
+        );
         // Read-only: no other method.
-        s.post(VIEWER, path, Value::Null).await.problem(405);
+        s.post(VIEWER, path, Value::Null).await.problem_status(405);
     }
     // An organization without orders lists none.
     assert_eq!(s.get(VIEWER, &paths[2]).await.json(), json!([]));
@@ -409,7 +415,7 @@ async fn evidence_needs_the_view_role_and_unknown_ids_are_404() {
         "/admin/organizations/999999/orders",
         "/admin/organizations/abc/orders",
     ] {
-        s.get(VIEWER, missing).await.problem(404);
+        s.get(VIEWER, missing).await.problem_status(404);
     }
     // The literal route still wins over /admin/orders/{id}.
     assert_eq!(

@@ -1,16 +1,12 @@
 //! The in-process fixture: a trustgate server (plain HTTP) with the admin
 //! listener on loopback and four staff members, and a small JSON client.
 
-use bytes::Bytes;
 use diesel::prelude::*;
-use http_body_util::{BodyExt, Full};
 use hyper::{Method, Request, StatusCode};
-use hyper_util::client::legacy::Client as HttpClient;
-use hyper_util::rt::TokioExecutor;
 use serde_json::Value;
 use trustgate::config::{Config, StaffConfig, StaffRole, TlsMode};
 
-pub type Http = HttpClient<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>;
+pub use crate::acme::{Http, Resp};
 
 /// A staff member: (name, bearer token).
 #[derive(Clone, Copy, Debug)]
@@ -93,7 +89,7 @@ impl Server {
             cfg,
             _dir: dir,
             admin: format!("http://{admin_addr}"),
-            http: HttpClient::builder(TokioExecutor::new()).build_http(),
+            http: crate::acme::http(),
         }
     }
 
@@ -199,18 +195,7 @@ pub async fn request(
     if !body.is_empty() {
         req = req.header("content-type", "application/json");
     }
-    let resp = http
-        .request(req.body(Full::new(Bytes::from(body))).expect("request"))
-        .await
-        .expect("HTTP request");
-    let status = resp.status();
-    let headers = resp.headers().clone();
-    let body = resp.into_body().collect().await.expect("body").to_bytes();
-    Resp {
-        status,
-        headers,
-        body,
-    }
+    crate::acme::exchange(http, req, body).await
 }
 
 /// The example organization shipped in conf/.
@@ -229,32 +214,12 @@ pub fn read_conf(name: &str) -> Value {
     serde_json::from_str(&text).expect(&path)
 }
 
-pub struct Resp {
-    pub status: StatusCode,
-    pub headers: hyper::HeaderMap,
-    pub body: Bytes,
-}
-
+/// Admin answers are checked by status; the ACME suite's `problem`
+/// checks by type.
 impl Resp {
-    pub fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-
-    #[track_caller]
-    pub fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|_| panic!("not JSON: {}", self.text()))
-    }
-
-    pub fn header(&self, name: &str) -> Option<String> {
-        self.headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
-    }
-
     /// Asserts a problem document with `status` and returns its detail.
     #[track_caller]
-    pub fn problem(&self, status: u16) -> String {
+    pub fn problem_status(&self, status: u16) -> String {
         assert_eq!(self.status.as_u16(), status, "{}", self.text());
         assert_eq!(
             self.header("content-type").as_deref(),

@@ -336,9 +336,13 @@ pub struct Resp {
 }
 
 impl Resp {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    #[track_caller]
     pub fn json(&self) -> Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(&self.body)))
+        serde_json::from_slice(&self.body).unwrap_or_else(|_| panic!("not JSON: {}", self.text()))
     }
     pub fn header(&self, name: &str) -> Option<String> {
         self.headers
@@ -372,6 +376,12 @@ pub async fn send(http: &Http, method: Method, url: &str, ct: Option<&str>, body
     if let Some(ct) = ct {
         req = req.header("content-type", ct);
     }
+    exchange(http, req, body).await
+}
+
+/// Sends `req` with `body` and reads the whole answer (the admin suite
+/// sends its requests through here too).
+pub async fn exchange(http: &Http, req: hyper::http::request::Builder, body: Vec<u8>) -> Resp {
     let resp = http
         .request(req.body(Full::new(Bytes::from(body))).expect("request"))
         .await
