@@ -43,7 +43,9 @@ pub struct Server {
     /// CAA records the fake DNS serves, by owner name.
     pub caa: CaaZone,
     default_org: Mutex<Option<OrganizationId>>,
-    /// Dropped after `_running`, so the server is gone first.
+    /// With TEST_DATABASE_URL (a PostgreSQL URL), the server's database
+    /// of its own there; without it, SQLite in `dir`. Dropped after
+    /// `_running`, so the server is gone first.
     _database: Option<ScratchDatabase>,
     _dns: DnsResponder,
 }
@@ -327,8 +329,6 @@ pub fn with_db<T>(url: &str, f: impl FnOnce(&mut Db) -> T) -> T {
     f(&mut db)
 }
 
-/// With TEST_DATABASE_URL (a PostgreSQL URL), each test server gets a
-/// database of its own there; without it, SQLite in the test's tempdir.
 pub struct Resp {
     pub status: StatusCode,
     pub headers: hyper::HeaderMap,
