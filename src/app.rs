@@ -428,22 +428,8 @@ fn serving_cert_fresh(chain_pem: &str, names: &[String]) -> bool {
     };
     let left =
         cert.validity().not_after.timestamp() - ::time::OffsetDateTime::now_utc().unix_timestamp();
-    let sans: Vec<String> = cert
-        .subject_alternative_name()
-        .ok()
-        .flatten()
-        .map(|s| {
-            s.value
-                .general_names
-                .iter()
-                .filter_map(|g| match g {
-                    GeneralName::DNSName(d) => Some(d.to_string()),
-                    _ => None,
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    left > 7 * 86400 && names.iter().all(|n| sans.contains(n))
+    let sans = crate::ca::dns_names(&cert);
+    left > 7 * 86400 && names.iter().all(|n| sans.contains(&n.as_str()))
 }
 
 /// Writes a private key readable by the owner only.

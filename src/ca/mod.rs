@@ -407,6 +407,23 @@ impl CertificateAuthority {
     }
 }
 
+/// The dNSNames of a certificate's subjectAltName, as written (none when
+/// it has no SAN or the extension does not parse).
+pub fn dns_names<'a>(cert: &'a X509Certificate<'_>) -> Vec<&'a str> {
+    use x509_parser::extensions::GeneralName;
+    let Ok(Some(san)) = cert.subject_alternative_name() else {
+        return Vec::new();
+    };
+    san.value
+        .general_names
+        .iter()
+        .filter_map(|g| match g {
+            GeneralName::DNSName(d) => Some(*d),
+            _ => None,
+        })
+        .collect()
+}
+
 fn tbs_of(der: &[u8]) -> Result<Vec<u8>> {
     X509Certificate::from_der(der)
         .map(|(_, c)| c.tbs_certificate.as_ref().to_vec())
@@ -708,6 +725,10 @@ mod tests {
                 GeneralName::IPAddress(&[127, 0, 0, 1])
             ]
         );
+        // dns_names keeps the dNSNames only; a CA certificate has none.
+        assert_eq!(dns_names(&c), ["localhost"]);
+        let (_, issuer) = X509Certificate::from_der(blocks[1].contents()).unwrap();
+        assert!(dns_names(&issuer).is_empty());
         let leaf = pem::encode(&blocks[0]);
         if let Some((ok, out)) = openssl_verify(&t, &leaf, &["-purpose", "sslserver"]) {
             assert!(ok, "{out}");

@@ -250,21 +250,10 @@ fn parse_certificate(der: &[u8]) -> Result<(String, Vec<String>, Vec<u8>)> {
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect();
-    let names = cert
-        .subject_alternative_name()
-        .ok()
-        .flatten()
-        .map(|s| {
-            s.value
-                .general_names
-                .iter()
-                .filter_map(|g| match g {
-                    GeneralName::DNSName(d) => Some(d.to_ascii_lowercase()),
-                    _ => None,
-                })
-                .collect()
-        })
-        .unwrap_or_default();
+    let names = crate::ca::dns_names(&cert)
+        .into_iter()
+        .map(str::to_ascii_lowercase)
+        .collect();
     Ok((serial, names, cert.public_key().raw.to_vec()))
 }
 
