@@ -4,8 +4,10 @@
 //! The lint re-reads the DER with x509-parser — an implementation
 //! independent of rcgen, which wrote it — and compares it with the
 //! issuance request and the profile. `CertificateAuthority::issue` runs it
-//! twice: on a copy signed with a throwaway key before the real signature
-//! exists, and on the final certificate.
+//! on a copy signed with a throwaway key before the real signature exists;
+//! the final certificate must then carry that copy's tbsCertificate byte
+//! for byte and a signature that verifies with the issuer's key
+//! ([`check_final`]), so the profile checks are not run twice.
 
 use std::collections::HashSet;
 
@@ -24,11 +26,20 @@ use super::{schedule, IssuanceRequest};
 pub(crate) struct Signer<'a> {
     /// DER of the issuing CA's subject Name.
     pub name_der: &'a [u8],
-    /// The key the signature must verify with.
-    pub spki: &'a SubjectPublicKeyInfo<'a>,
+    /// What the signature is checked against.
+    pub signature: SignatureCheck<'a>,
     /// The issuing CA's subjectKeyIdentifier, which the certificate's
     /// authorityKeyIdentifier must repeat (RFC 5280 §4.2.1.1).
     pub key_id: Option<&'a [u8]>,
+}
+
+/// What the lint checks a certificate's signature against.
+pub(crate) enum SignatureCheck<'a> {
+    /// The issuer's key: the signature must verify with it.
+    Issuer(&'a SubjectPublicKeyInfo<'a>),
+    /// A lint copy, signed with a throwaway key before the real signature
+    /// exists: that signature proves nothing, so it is not verified.
+    LintCopy,
 }
 
 /// Pre-issuance lint (a Baseline Requirement): parses the signed DER with
@@ -60,10 +71,41 @@ pub fn check(der: &[u8], req: &IssuanceRequest, issuer_der: &[u8]) -> Result<(),
         req,
         &Signer {
             name_der: issuer.subject().as_raw(),
-            spki: issuer.public_key(),
+            signature: SignatureCheck::Issuer(issuer.public_key()),
             key_id,
         },
     )
+}
+
+/// The final certificate against its linted copy: the same tbsCertificate,
+/// byte for byte (so every profile check of [`check_signed_by`] holds for
+/// it too), the outer signatureAlgorithm equal to the inner one (RFC 5280
+/// §4.1.1.2), and a signature that verifies with the issuer's key.
+pub(crate) fn check_final(
+    der: &[u8],
+    linted_tbs: &[u8],
+    issuer: &SubjectPublicKeyInfo<'_>,
+) -> Result<(), String> {
+    let (rest, cert) =
+        X509Certificate::from_der(der).map_err(|e| format!("certificate does not parse: {e}"))?;
+    if !rest.is_empty() {
+        return Err("trailing data after the certificate".into());
+    }
+    if cert.tbs_certificate.as_ref() != linted_tbs {
+        return Err("signed tbsCertificate differs from the linted one".into());
+    }
+    if cert.signature_algorithm != cert.tbs_certificate.signature {
+        return Err("signatureAlgorithm differs from tbsCertificate.signature".into());
+    }
+    verify_signature(&cert, issuer)
+}
+
+fn verify_signature(
+    cert: &X509Certificate<'_>,
+    issuer: &SubjectPublicKeyInfo<'_>,
+) -> Result<(), String> {
+    cert.verify_signature(Some(issuer))
+        .map_err(|e| format!("signature does not verify with the issuer key: {e}"))
 }
 
 /// The subjectKeyIdentifier of a CA certificate, if it has one.
@@ -127,8 +169,9 @@ pub(crate) fn check_signed_by(
             cert.issuer()
         ));
     }
-    cert.verify_signature(Some(signer.spki))
-        .map_err(|e| format!("signature does not verify with the issuer key: {e}"))?;
+    if let SignatureCheck::Issuer(spki) = signer.signature {
+        verify_signature(&cert, spki)?;
+    }
 
     // Validity (BR §6.3.2, counted inclusively, see `schedule`).
     let not_before = cert.validity().not_before.to_datetime();
@@ -565,6 +608,60 @@ mod tests {
         // The root has a different name and key.
         let root = pem::parse(t.ca.root_pem()).unwrap();
         assert!(check(&der, &req, root.contents()).is_err());
+    }
+
+    #[test]
+    fn final_certificate_must_carry_the_linted_tbs_and_verify() {
+        let (t, req, der) = setup();
+        let (_, cert) = X509Certificate::from_der(&der).unwrap();
+        let linted = cert.tbs_certificate.as_ref().to_vec();
+        let (_, inter) = X509Certificate::from_der(t.ca.intermediate_der()).unwrap();
+        check_final(&der, &linted, inter.public_key()).unwrap();
+
+        // Another certificate for the same request (another serial).
+        let mut r = req.clone();
+        r.serial = super::super::Serial::random().unwrap();
+        let second = t.ca.issue(&r).unwrap().der;
+        let err = check_final(&second, &linted, inter.public_key()).unwrap_err();
+        assert!(err.contains("differs from the linted one"), "{err}");
+
+        let other = TestCa::new();
+        let (_, other_inter) = X509Certificate::from_der(other.ca.intermediate_der()).unwrap();
+        let err = check_final(&der, &linted, other_inter.public_key()).unwrap_err();
+        assert!(err.contains("signature does not verify"), "{err}");
+
+        let mut trailing = der.clone();
+        trailing.push(0);
+        let err = check_final(&trailing, &linted, inter.public_key()).unwrap_err();
+        assert!(err.contains("trailing data"), "{err}");
+    }
+
+    #[test]
+    fn a_lint_copy_is_linted_without_its_signature() {
+        let (t, req, der) = setup();
+        let (_, inter) = X509Certificate::from_der(t.ca.intermediate_der()).unwrap();
+        let other = TestCa::new();
+        let (_, other_inter) = X509Certificate::from_der(other.ca.intermediate_der()).unwrap();
+        let signer = |signature| Signer {
+            name_der: inter.subject().as_raw(),
+            signature,
+            key_id: subject_key_id(&inter),
+        };
+        // Signed by the intermediate, so not by `other`'s key: refused as
+        // a final certificate, accepted as a lint copy.
+        let err = check_signed_by(
+            &der,
+            &req,
+            &signer(SignatureCheck::Issuer(other_inter.public_key())),
+        )
+        .unwrap_err();
+        assert!(err.contains("signature does not verify"), "{err}");
+        check_signed_by(&der, &req, &signer(SignatureCheck::LintCopy)).unwrap();
+        // The profile checks still run on a lint copy.
+        let mut r = req.clone();
+        r.names.push("d.example".into());
+        let err = check_signed_by(&der, &r, &signer(SignatureCheck::LintCopy)).unwrap_err();
+        assert!(err.contains("d.example"), "{err}");
     }
 
     #[test]

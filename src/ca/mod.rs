@@ -24,7 +24,6 @@ use ring::rand::{SecureRandom, SystemRandom};
 use time::{Duration, OffsetDateTime};
 use x509_parser::certificate::X509Certificate;
 use x509_parser::prelude::FromDer;
-use x509_parser::x509::SubjectPublicKeyInfo;
 
 use crate::error::{Error, ErrorKind, Result};
 
@@ -129,8 +128,6 @@ pub struct CertificateAuthority {
     /// the same algorithm. `None` when that algorithm cannot be generated
     /// (RSA with ring): then only the signed certificate is linted.
     lint_issuer: Option<Issuer<'static, KeyPair>>,
-    /// SPKI DER of the lint key.
-    lint_spki: Vec<u8>,
     root_pem: String,
     intermediate_pem: String,
     intermediate_der: Vec<u8>,
@@ -237,27 +234,24 @@ impl CertificateAuthority {
         let issuer = Issuer::from_ca_cert_pem(&intermediate_pem, key)
             .map_err(|e| Error::internal(format!("{}: {e}", intermediate_cert.display())))?;
 
-        let (lint_issuer, lint_spki) = match KeyPair::generate_for(alg) {
-            Ok(lint_key) => {
-                let spki = lint_key.subject_public_key_info();
-                let lint_issuer = Issuer::from_ca_cert_pem(&intermediate_pem, lint_key)
-                    .map_err(|e| Error::internal(format!("lint issuer: {e}")))?;
-                (Some(lint_issuer), spki)
-            }
+        let lint_issuer = match KeyPair::generate_for(alg) {
+            Ok(lint_key) => Some(
+                Issuer::from_ca_cert_pem(&intermediate_pem, lint_key)
+                    .map_err(|e| Error::internal(format!("lint issuer: {e}")))?,
+            ),
             Err(e) => {
                 tracing::warn!(
                     error = %e,
                     "cannot generate a lint key of the intermediate's algorithm; \
                      certificates are linted only after signing"
                 );
-                (None, Vec::new())
+                None
             }
         };
 
         Ok(CertificateAuthority {
             issuer,
             lint_issuer,
-            lint_spki,
             root_pem: cert_pem(&root_der),
             intermediate_pem,
             intermediate_der,
@@ -318,40 +312,41 @@ impl CertificateAuthority {
         let key_id = lint::subject_key_id(&inter);
         let name_der = inter.subject().as_raw();
 
-        let mut lint_tbs = None;
-        if let Some(lint_issuer) = &self.lint_issuer {
-            let (_, lint_spki) = SubjectPublicKeyInfo::from_der(&self.lint_spki)
-                .map_err(|e| Error::internal(format!("lint key does not parse: {e}")))?;
-            let draft = params
-                .signed_by(&spki, lint_issuer)
-                .map_err(|e| Error::internal(format!("signing the lint copy: {e}")))?;
-            let signer = lint::Signer {
-                name_der,
-                spki: &lint_spki,
-                key_id,
-            };
-            lint::check_signed_by(draft.der(), req, &signer).map_err(|m| lint_failure(req, &m))?;
-            lint_tbs = Some(tbs_of(draft.der())?);
-        }
+        // The lint copy is linted before the CA key signs anything (BR
+        // §4.3.1.2); the real certificate must then match it.
+        let lint_tbs = match &self.lint_issuer {
+            Some(lint_issuer) => {
+                let draft = params
+                    .signed_by(&spki, lint_issuer)
+                    .map_err(|e| Error::internal(format!("signing the lint copy: {e}")))?;
+                let signer = lint::Signer {
+                    name_der,
+                    signature: lint::SignatureCheck::LintCopy,
+                    key_id,
+                };
+                lint::check_signed_by(draft.der(), req, &signer)
+                    .map_err(|m| lint_failure(req, &m))?;
+                Some(tbs_of(draft.der())?)
+            }
+            None => None,
+        };
 
         let cert = params
             .signed_by(&spki, &self.issuer)
             .map_err(|e| Error::internal(format!("signing: {e}")))?;
         let der = cert.der().to_vec();
-        let signer = lint::Signer {
-            name_der,
-            spki: inter.public_key(),
-            key_id,
-        };
-        lint::check_signed_by(&der, req, &signer).map_err(|m| lint_failure(req, &m))?;
-        if let Some(linted) = lint_tbs {
-            if linted != tbs_of(&der)? {
-                return Err(lint_failure(
-                    req,
-                    "signed tbsCertificate differs from the linted one",
-                ));
+        match lint_tbs {
+            Some(linted) => lint::check_final(&der, &linted, inter.public_key()),
+            None => {
+                let signer = lint::Signer {
+                    name_der,
+                    signature: lint::SignatureCheck::Issuer(inter.public_key()),
+                    key_id,
+                };
+                lint::check_signed_by(&der, req, &signer)
             }
         }
+        .map_err(|m| lint_failure(req, &m))?;
 
         tracing::info!(serial = %req.serial, names = ?req.names, profile = req.profile.name(), "issued certificate");
         Ok(IssuedCertificate {
