@@ -29,6 +29,10 @@ use tempfile::TempDir;
 
 use super::server::{free_port, stop_and_keep_if_failed, tail, VaDns};
 
+#[path = "../../src/va/bind_tools.rs"]
+mod bind_tools;
+use bind_tools::{keygen, sign, tool};
+
 /// The TSIG key's name in named.conf, nsupdate's key file and certbot's
 /// credentials.
 const TSIG_KEY_NAME: &str = "acme-key";
@@ -454,23 +458,6 @@ impl Drop for Bind {
     }
 }
 
-/// A BIND tool, from PATH or the Debian locations (named lives in
-/// /usr/sbin, often not on a user's PATH). Missing is a failure: the DNS
-/// tests are part of the suite.
-fn tool(name: &str) -> PathBuf {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain(["/usr/sbin", "/usr/bin", "/sbin"].map(PathBuf::from))
-        .map(|d| d.join(name))
-        .find(|p| p.is_file())
-        .unwrap_or_else(|| {
-            panic!(
-                "{name} not found on PATH or in /usr/sbin, /usr/bin: the DNS tests need BIND 9 \
-                 (apt-get install bind9 bind9-utils bind9-dnsutils, as .ci/run does)"
-            )
-        })
-}
-
 /// `tsig.key` for named and nsupdate, and the bare secret for certbot.
 fn write_tsig_key(dir: &Path) {
     let mut secret = [0u8; 32];
@@ -564,42 +551,6 @@ zone "acme-delegate.test" {{ type primary; file "acme-delegate.test.db"; {update
 zone "broken.test" {{ type primary; file "broken.test.db"; }};
 "#
     )
-}
-
-/// A CSK for `zone` (ECDSA P-256, KSK flag), named as dnssec-keygen prints.
-fn keygen(dir: &Path, zone: &str) -> String {
-    let out = Command::new(tool("dnssec-keygen"))
-        .args([
-            "-q",
-            "-K",
-            ".",
-            "-a",
-            "ECDSAP256SHA256",
-            "-n",
-            "ZONE",
-            "-f",
-            "KSK",
-            zone,
-        ])
-        .current_dir(dir)
-        .output()
-        .expect("running dnssec-keygen");
-    assert!(out.status.success(), "dnssec-keygen {zone}: {out:?}");
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
-}
-
-/// `<zone>.db` → `<zone>.signed` and `dsset-<zone>.`; `-z` because the one
-/// key signs everything.
-fn sign(dir: &Path, zone: &str, key: &str) {
-    let out = Command::new(tool("dnssec-signzone"))
-        .args(["-q", "-z", "-K", ".", "-d", ".", "-o", zone, "-f"])
-        .arg(format!("{zone}.signed"))
-        .arg(format!("{zone}.db"))
-        .arg(key)
-        .current_dir(dir)
-        .output()
-        .expect("running dnssec-signzone");
-    assert!(out.status.success(), "dnssec-signzone {zone}: {out:?}");
 }
 
 /// The public key file named made for `zone` in `keys`.

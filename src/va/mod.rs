@@ -41,6 +41,8 @@ mod tls;
 pub mod tlsalpn01;
 
 #[cfg(test)]
+mod bind_tools;
+#[cfg(test)]
 mod testutil;
 
 /// Validates challenges. Cheap to clone; all clones share one resolver.

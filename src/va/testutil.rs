@@ -14,6 +14,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, UdpSocket};
 use tokio::task::JoinHandle;
 
+use super::bind_tools::{keygen, sign, tool};
+
 use crate::config::VaConfig;
 
 /// Answers every name with A 127.0.0.1 and an empty (NOERROR) AAAA, except:
@@ -328,19 +330,13 @@ pub struct Bind {
     _dir: tempfile::TempDir,
 }
 
-const NAMED: &str = "/usr/sbin/named";
-
 impl Bind {
     pub async fn start(
         example_records: &str,
         insecure_records: &str,
         tamper: Option<(&str, &str)>,
     ) -> Bind {
-        assert!(
-            std::path::Path::new(NAMED).exists(),
-            "{NAMED} not found: the DNSSEC tests need BIND 9 \
-             (apt-get install bind9 bind9-utils)"
-        );
+        let named = tool("named");
         let dir = tempfile::tempdir().expect("tempdir");
         let d = dir.path();
         let soa = |zone: &str| {
@@ -401,7 +397,7 @@ impl Bind {
                 dir = d.display()
             );
             std::fs::write(d.join("named.conf"), conf).expect("write conf");
-            let mut child = std::process::Command::new(NAMED)
+            let mut child = std::process::Command::new(&named)
                 .arg("-f")
                 .arg("-c")
                 .arg(d.join("named.conf"))
@@ -432,42 +428,6 @@ impl Drop for Bind {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-/// A CSK for `zone` (ECDSA P-256, KSK flag), named as dnssec-keygen prints.
-fn keygen(dir: &std::path::Path, zone: &str) -> String {
-    let out = std::process::Command::new("dnssec-keygen")
-        .args([
-            "-q",
-            "-K",
-            ".",
-            "-a",
-            "ECDSAP256SHA256",
-            "-n",
-            "ZONE",
-            "-f",
-            "KSK",
-            zone,
-        ])
-        .current_dir(dir)
-        .output()
-        .expect("dnssec-keygen runs (bind9-utils)");
-    assert!(out.status.success(), "dnssec-keygen: {:?}", out);
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
-}
-
-/// `<zone>.db` → `<zone>.signed` and `dsset-<zone>.`; `-z` because the one
-/// key signs everything (notes/dns.md).
-fn sign(dir: &std::path::Path, zone: &str, key: &str) {
-    let out = std::process::Command::new("dnssec-signzone")
-        .args(["-q", "-z", "-K", ".", "-d", ".", "-o", zone, "-f"])
-        .arg(format!("{zone}.signed"))
-        .arg(format!("{zone}.db"))
-        .arg(key)
-        .current_dir(dir)
-        .output()
-        .expect("dnssec-signzone runs (bind9-utils)");
-    assert!(out.status.success(), "dnssec-signzone {zone}: {:?}", out);
 }
 
 /// A port free on 127.0.0.1 for both UDP and TCP right now.
