@@ -118,6 +118,8 @@ pub(crate) fn subject_key_id<'a>(cert: &X509Certificate<'a>) -> Option<&'a [u8]>
         })
 }
 
+/// [`check`] against `signer`; with [`SignatureCheck::LintCopy`] everything
+/// but the signature.
 pub(crate) fn check_signed_by(
     der: &[u8],
     req: &IssuanceRequest,

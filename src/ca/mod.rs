@@ -293,9 +293,10 @@ impl CertificateAuthority {
     ///
     /// Pre-issuance lint (BR §4.3.1.2): the certificate is first signed with
     /// a throwaway key and linted; only if that passes is it signed with
-    /// the intermediate, and the result is linted again and must carry the
-    /// same tbsCertificate. A lint failure returns `ServerInternal` with the
-    /// lint message and logs an error.
+    /// the intermediate, and the result must carry the same tbsCertificate,
+    /// byte for byte, and a signature that verifies with the intermediate's
+    /// key (`lint::check_final`). A lint failure returns `ServerInternal`
+    /// with the lint message and logs an error.
     pub fn issue(&self, req: &IssuanceRequest) -> Result<IssuedCertificate> {
         let key_type = csr::KeyType::from_spki_der(&req.public_key_der)?;
         let spki = rcgen::SubjectPublicKeyInfo::from_der(&req.public_key_der).map_err(|e| {
