@@ -86,18 +86,25 @@ pub(crate) fn check_final(
     linted_tbs: &[u8],
     issuer: &SubjectPublicKeyInfo<'_>,
 ) -> Result<(), String> {
+    let cert = parse_signed(der)?;
+    if cert.tbs_certificate.as_ref() != linted_tbs {
+        return Err("signed tbsCertificate differs from the linted one".into());
+    }
+    verify_signature(&cert, issuer)
+}
+
+/// The certificate in `der`, which must be nothing else, with its outer
+/// signatureAlgorithm equal to the tbsCertificate's (RFC 5280 §4.1.1.2).
+fn parse_signed(der: &[u8]) -> Result<X509Certificate<'_>, String> {
     let (rest, cert) =
         X509Certificate::from_der(der).map_err(|e| format!("certificate does not parse: {e}"))?;
     if !rest.is_empty() {
         return Err("trailing data after the certificate".into());
     }
-    if cert.tbs_certificate.as_ref() != linted_tbs {
-        return Err("signed tbsCertificate differs from the linted one".into());
-    }
     if cert.signature_algorithm != cert.tbs_certificate.signature {
         return Err("signatureAlgorithm differs from tbsCertificate.signature".into());
     }
-    verify_signature(&cert, issuer)
+    Ok(cert)
 }
 
 fn verify_signature(
@@ -125,11 +132,7 @@ pub(crate) fn check_signed_by(
     req: &IssuanceRequest,
     signer: &Signer<'_>,
 ) -> Result<(), String> {
-    let (rest, cert) =
-        X509Certificate::from_der(der).map_err(|e| format!("certificate does not parse: {e}"))?;
-    if !rest.is_empty() {
-        return Err("trailing data after the certificate".into());
-    }
+    let cert = parse_signed(der)?;
     let profile = req.profile;
 
     // RFC 5280 §4.1.2.1: extensions require v3.
@@ -161,10 +164,6 @@ pub(crate) fn check_signed_by(
         ));
     }
 
-    // RFC 5280 §4.1.1.2: the outer algorithm equals the TBS one.
-    if cert.signature_algorithm != cert.tbs_certificate.signature {
-        return Err("signatureAlgorithm differs from tbsCertificate.signature".into());
-    }
     if cert.issuer().as_raw() != signer.name_der {
         return Err(format!(
             "issuer {} is not the intermediate's subject",
