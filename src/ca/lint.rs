@@ -22,24 +22,13 @@ use super::profile::{self, Profile};
 use super::subject::{self, StringType};
 use super::{schedule, IssuanceRequest};
 
-/// The issuer a certificate must name and be signed by.
+/// The issuer a certificate must name.
 pub(crate) struct Signer<'a> {
     /// DER of the issuing CA's subject Name.
     pub name_der: &'a [u8],
-    /// What the signature is checked against.
-    pub signature: SignatureCheck<'a>,
     /// The issuing CA's subjectKeyIdentifier, which the certificate's
     /// authorityKeyIdentifier must repeat (RFC 5280 §4.2.1.1).
     pub key_id: Option<&'a [u8]>,
-}
-
-/// What the lint checks a certificate's signature against.
-pub(crate) enum SignatureCheck<'a> {
-    /// The issuer's key: the signature must verify with it.
-    Issuer(&'a SubjectPublicKeyInfo<'a>),
-    /// A lint copy, signed with a throwaway key before the real signature
-    /// exists: that signature proves nothing, so it is not verified.
-    LintCopy,
 }
 
 /// Pre-issuance lint (a Baseline Requirement): parses the signed DER with
@@ -66,19 +55,41 @@ pub fn check(der: &[u8], req: &IssuanceRequest, issuer_der: &[u8]) -> Result<(),
     let (_, issuer) = X509Certificate::from_der(issuer_der)
         .map_err(|e| format!("issuer certificate does not parse: {e}"))?;
     let key_id = subject_key_id(&issuer);
-    check_signed_by(
-        der,
-        req,
-        &Signer {
-            name_der: issuer.subject().as_raw(),
-            signature: SignatureCheck::Issuer(issuer.public_key()),
-            key_id,
-        },
-    )
+    let signer = Signer {
+        name_der: issuer.subject().as_raw(),
+        key_id,
+    };
+    check_signed_by(der, req, &signer, issuer.public_key())
+}
+
+/// [`check`] with the issuer given by its parts.
+pub(crate) fn check_signed_by(
+    der: &[u8],
+    req: &IssuanceRequest,
+    signer: &Signer<'_>,
+    issuer_key: &SubjectPublicKeyInfo<'_>,
+) -> Result<(), String> {
+    let cert = parse_signed(der)?;
+    check_profile(&cert, req, signer)?;
+    verify_signature(&cert, issuer_key)
+}
+
+/// [`check`] of a copy signed with a throwaway key before the real
+/// signature exists, without its signature (which proves nothing);
+/// returns the copy's tbsCertificate, which the real certificate must
+/// repeat ([`check_final`]).
+pub(crate) fn check_lint_copy(
+    der: &[u8],
+    req: &IssuanceRequest,
+    signer: &Signer<'_>,
+) -> Result<Vec<u8>, String> {
+    let cert = parse_signed(der)?;
+    check_profile(&cert, req, signer)?;
+    Ok(cert.tbs_certificate.as_ref().to_vec())
 }
 
 /// The final certificate against its linted copy: the same tbsCertificate,
-/// byte for byte (so every profile check of [`check_signed_by`] holds for
+/// byte for byte (so every profile check of [`check_lint_copy`] holds for
 /// it too), the outer signatureAlgorithm equal to the inner one (RFC 5280
 /// §4.1.1.2), and a signature that verifies with the issuer's key.
 pub(crate) fn check_final(
@@ -125,14 +136,12 @@ pub(crate) fn subject_key_id<'a>(cert: &X509Certificate<'a>) -> Option<&'a [u8]>
         })
 }
 
-/// [`check`] against `signer`; with [`SignatureCheck::LintCopy`] everything
-/// but the signature.
-pub(crate) fn check_signed_by(
-    der: &[u8],
+/// Everything [`check`] checks but the signature.
+fn check_profile(
+    cert: &X509Certificate<'_>,
     req: &IssuanceRequest,
     signer: &Signer<'_>,
 ) -> Result<(), String> {
-    let cert = parse_signed(der)?;
     let profile = req.profile;
 
     // RFC 5280 §4.1.2.1: extensions require v3.
@@ -170,9 +179,6 @@ pub(crate) fn check_signed_by(
             cert.issuer()
         ));
     }
-    if let SignatureCheck::Issuer(spki) = signer.signature {
-        verify_signature(&cert, spki)?;
-    }
 
     // Validity (BR §6.3.2, counted inclusively, see `schedule`).
     let not_before = cert.validity().not_before.to_datetime();
@@ -203,7 +209,7 @@ pub(crate) fn check_signed_by(
     }
 
     let empty_subject = cert.subject().iter().next().is_none();
-    check_subject(&cert, req)?;
+    check_subject(cert, req)?;
 
     // Key.
     if cert.public_key().raw != req.public_key_der.as_slice() {
@@ -643,25 +649,21 @@ mod tests {
         let (_, inter) = X509Certificate::from_der(t.ca.intermediate_der()).unwrap();
         let other = TestCa::new();
         let (_, other_inter) = X509Certificate::from_der(other.ca.intermediate_der()).unwrap();
-        let signer = |signature| Signer {
+        let signer = Signer {
             name_der: inter.subject().as_raw(),
-            signature,
             key_id: subject_key_id(&inter),
         };
         // Signed by the intermediate, so not by `other`'s key: refused as
         // a final certificate, accepted as a lint copy.
-        let err = check_signed_by(
-            &der,
-            &req,
-            &signer(SignatureCheck::Issuer(other_inter.public_key())),
-        )
-        .unwrap_err();
+        let err = check_signed_by(&der, &req, &signer, other_inter.public_key()).unwrap_err();
         assert!(err.contains("signature does not verify"), "{err}");
-        check_signed_by(&der, &req, &signer(SignatureCheck::LintCopy)).unwrap();
+        let tbs = check_lint_copy(&der, &req, &signer).unwrap();
+        let (_, cert) = X509Certificate::from_der(&der).unwrap();
+        assert_eq!(tbs, cert.tbs_certificate.as_ref());
         // The profile checks still run on a lint copy.
         let mut r = req.clone();
         r.names.push("d.example".into());
-        let err = check_signed_by(&der, &r, &signer(SignatureCheck::LintCopy)).unwrap_err();
+        let err = check_lint_copy(&der, &r, &signer).unwrap_err();
         assert!(err.contains("d.example"), "{err}");
     }
 

@@ -315,19 +315,15 @@ impl CertificateAuthority {
 
         // The lint copy is linted before the CA key signs anything (BR
         // §4.3.1.2); the real certificate must then match it.
+        let signer = lint::Signer { name_der, key_id };
         let lint_tbs = match &self.lint_issuer {
             Some(lint_issuer) => {
                 let draft = params
                     .signed_by(&spki, lint_issuer)
                     .map_err(|e| Error::internal(format!("signing the lint copy: {e}")))?;
-                let signer = lint::Signer {
-                    name_der,
-                    signature: lint::SignatureCheck::LintCopy,
-                    key_id,
-                };
-                lint::check_signed_by(draft.der(), req, &signer)
+                let tbs = lint::check_lint_copy(draft.der(), req, &signer)
                     .map_err(|m| lint_failure(req, &m))?;
-                Some(tbs_of(draft.der())?)
+                Some(tbs)
             }
             None => None,
         };
@@ -338,14 +334,7 @@ impl CertificateAuthority {
         let der = cert.der().to_vec();
         match lint_tbs {
             Some(linted) => lint::check_final(&der, &linted, inter.public_key()),
-            None => {
-                let signer = lint::Signer {
-                    name_der,
-                    signature: lint::SignatureCheck::Issuer(inter.public_key()),
-                    key_id,
-                };
-                lint::check_signed_by(&der, req, &signer)
-            }
+            None => lint::check_signed_by(&der, req, &signer, inter.public_key()),
         }
         .map_err(|m| lint_failure(req, &m))?;
 
@@ -418,12 +407,6 @@ pub fn dns_names<'a>(cert: &'a X509Certificate<'_>) -> Vec<&'a str> {
             _ => None,
         })
         .collect()
-}
-
-fn tbs_of(der: &[u8]) -> Result<Vec<u8>> {
-    X509Certificate::from_der(der)
-        .map(|(_, c)| c.tbs_certificate.as_ref().to_vec())
-        .map_err(|e| Error::internal(format!("signed certificate does not parse: {e}")))
 }
 
 fn lint_failure(req: &IssuanceRequest, message: &str) -> Error {
