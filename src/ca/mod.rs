@@ -24,6 +24,7 @@ use ring::rand::{SecureRandom, SystemRandom};
 use time::{Duration, OffsetDateTime};
 use x509_parser::certificate::X509Certificate;
 use x509_parser::prelude::FromDer;
+use x509_parser::x509::SubjectPublicKeyInfo;
 
 use crate::error::{Error, ErrorKind, Result};
 
@@ -134,6 +135,12 @@ pub struct CertificateAuthority {
     /// The intermediate's subject key identifier: every certificate's AKI,
     /// and the first half of an ARI certificate identifier (RFC 9773).
     intermediate_key_id: Option<Vec<u8>>,
+    /// DER of the intermediate's subject Name (every certificate's issuer)
+    /// and of its subjectPublicKeyInfo (what every signature must verify
+    /// with), taken once at load rather than parsed from the certificate
+    /// at every issuance.
+    intermediate_name_der: Vec<u8>,
+    intermediate_spki_der: Vec<u8>,
 }
 
 impl fmt::Debug for CertificateAuthority {
@@ -229,6 +236,8 @@ impl CertificateAuthority {
         }
 
         let intermediate_key_id = lint::subject_key_id(&inter).map(<[u8]>::to_vec);
+        let intermediate_name_der = inter.subject().as_raw().to_vec();
+        let intermediate_spki_der = inter.public_key().raw.to_vec();
         let intermediate_pem = cert_pem(&intermediate_der);
         let alg = key.algorithm();
         let issuer = Issuer::from_ca_cert_pem(&intermediate_pem, key)
@@ -256,6 +265,8 @@ impl CertificateAuthority {
             intermediate_pem,
             intermediate_der,
             intermediate_key_id,
+            intermediate_name_der,
+            intermediate_spki_der,
         })
     }
 
@@ -269,13 +280,13 @@ impl CertificateAuthority {
         &self.intermediate_pem
     }
 
-    /// DER of the intermediate (what an AIA caIssuers URL serves, RFC 5280
-    /// §4.2.2.1).
     /// The intermediate's subject key identifier, if it has one.
     pub fn intermediate_key_id(&self) -> Option<&[u8]> {
         self.intermediate_key_id.as_deref()
     }
 
+    /// DER of the intermediate (what an AIA caIssuers URL serves, RFC 5280
+    /// §4.2.2.1).
     pub fn intermediate_der(&self) -> &[u8] {
         &self.intermediate_der
     }
@@ -307,15 +318,16 @@ impl CertificateAuthority {
         })?;
         let params = req.profile.certificate_params(req, key_type)?;
 
-        let inter = X509Certificate::from_der(&self.intermediate_der)
-            .map(|(_, c)| c)
-            .map_err(|e| Error::internal(format!("intermediate does not parse: {e}")))?;
-        let key_id = lint::subject_key_id(&inter);
-        let name_der = inter.subject().as_raw();
+        let issuer_key = SubjectPublicKeyInfo::from_der(&self.intermediate_spki_der)
+            .map(|(_, k)| k)
+            .map_err(|e| Error::internal(format!("intermediate key does not parse: {e}")))?;
 
         // The lint copy is linted before the CA key signs anything (BR
         // §4.3.1.2); the real certificate must then match it.
-        let signer = lint::Signer { name_der, key_id };
+        let signer = lint::Signer {
+            name_der: &self.intermediate_name_der,
+            key_id: self.intermediate_key_id.as_deref(),
+        };
         let lint_tbs = match &self.lint_issuer {
             Some(lint_issuer) => {
                 let draft = params
@@ -333,8 +345,8 @@ impl CertificateAuthority {
             .map_err(|e| Error::internal(format!("signing: {e}")))?;
         let der = cert.der().to_vec();
         match lint_tbs {
-            Some(linted) => lint::check_final(&der, &linted, inter.public_key()),
-            None => lint::check_signed_by(&der, req, &signer, inter.public_key()),
+            Some(linted) => lint::check_final(&der, &linted, &issuer_key),
+            None => lint::check_signed_by(&der, req, &signer, &issuer_key),
         }
         .map_err(|m| lint_failure(req, &m))?;
 
