@@ -155,21 +155,18 @@ impl Validator {
             }
             Err(_) => Err(timeout_error(secs)),
         };
-        match &result {
-            Ok(()) => tracing::info!(
-                identifier = %req.identifier, method = %req.method, "validation succeeded"
-            ),
-            Err(e) => {
-                // The detail can quote the key authorization (a mismatch
-                // says what was expected), so it stays at debug.
-                tracing::info!(
-                    identifier = %req.identifier, method = %req.method, kind = ?e.kind,
-                    "validation failed"
-                );
-                tracing::debug!(
-                    identifier = %req.identifier, detail = %e.detail, "validation failure detail"
-                );
-            }
+        // A success needs no line of its own: the RA logs every outcome
+        // with the challenge and authorization ("validation finished").
+        if let Err(e) = &result {
+            // The detail can quote the key authorization (a mismatch says
+            // what was expected), so it stays at debug.
+            tracing::info!(
+                identifier = %req.identifier, method = %req.method, kind = ?e.kind,
+                "validation failed"
+            );
+            tracing::debug!(
+                identifier = %req.identifier, detail = %e.detail, "validation failure detail"
+            );
         }
         ValidationOutcome { result, records }
     }
