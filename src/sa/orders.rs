@@ -78,20 +78,34 @@ pub fn create(conn: &mut DbConn, new: NewOrder, now: OffsetDateTime) -> Result<O
                         ))
                         .returning(AuthzRow::as_returning())
                         .get_result(c))?;
-                    let mut challenges = Vec::with_capacity(challs.len());
-                    for (kind, token) in challs {
-                        let challenge: ChallengeRow =
-                            native!(c, |c| diesel::insert_into(challenges::table)
-                                .values((
-                                    challenges::authorization_id.eq(row.id),
-                                    challenges::kind.eq(kind.as_str()),
-                                    challenges::token.eq(token),
-                                    challenges::status.eq(ChallengeStatus::Pending.as_str()),
-                                ))
-                                .returning(ChallengeRow::as_returning())
-                                .get_result(c))?;
-                        challenges.push(challenge.into_core()?);
-                    }
+                    // One multi-row INSERT for the authorization's challenges.
+                    let values: Vec<_> = challs
+                        .iter()
+                        .map(|(kind, token)| {
+                            (
+                                challenges::authorization_id.eq(row.id),
+                                challenges::kind.eq(kind.as_str()),
+                                challenges::token.eq(token),
+                                challenges::status.eq(ChallengeStatus::Pending.as_str()),
+                            )
+                        })
+                        .collect();
+                    // (An empty VALUES list is no statement at all.)
+                    let mut inserted: Vec<ChallengeRow> = if values.is_empty() {
+                        Vec::new()
+                    } else {
+                        native!(c, |c| diesel::insert_into(challenges::table)
+                            .values(&values)
+                            .returning(ChallengeRow::as_returning())
+                            .get_results(c))?
+                    };
+                    // In id order, as `load_authz` returns them: neither
+                    // backend promises RETURNING's row order.
+                    inserted.sort_by_key(|ch| ch.id);
+                    let challenges = inserted
+                        .into_iter()
+                        .map(ChallengeRow::into_core)
+                        .collect::<Result<Vec<_>>>()?;
                     row.into_core(challenges)?
                 }
             };
@@ -535,4 +549,70 @@ pub fn recover_stale_finalizations(
         orders::updated_at.eq(to_db(now)),
     ))
     .execute(conn)?)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use time::Duration;
+
+    use super::*;
+    use crate::sa::accounts;
+    use crate::sa::crls::testing::store;
+
+    /// `create` answers with the order as `load` reads it back: the
+    /// challenges of its one multi-row INSERT in id order, each with its
+    /// own kind and token.
+    #[tokio::test]
+    async fn create_answers_with_what_load_reads() {
+        let (_db, store) = store();
+        let (created, loaded) = store
+            .write(|c| {
+                let now = crate::sa::now();
+                let account = match accounts::create(
+                    c,
+                    accounts::NewAccount {
+                        key_thumbprint: "thumb-create".into(),
+                        jwk: serde_json::Map::new(),
+                        contact: vec![],
+                        eab_credential: None,
+                    },
+                    now,
+                )? {
+                    accounts::Created::New(a) | accounts::Created::Existing(a) => a,
+                };
+                let kinds = [
+                    ChallengeType::Http01,
+                    ChallengeType::Dns01,
+                    ChallengeType::TlsAlpn01,
+                ];
+                let new = NewOrder {
+                    account_id: account.id,
+                    names: vec!["a.example.test".into()],
+                    profile: "ov".into(),
+                    not_before: None,
+                    not_after: None,
+                    expires_at: now + Duration::days(7),
+                    authorizations: vec![AuthzSpec::New {
+                        identifier: "a.example.test".into(),
+                        wildcard: false,
+                        expires_at: now + Duration::days(7),
+                        challenges: kinds.iter().map(|k| (*k, format!("tok-{k:?}"))).collect(),
+                    }],
+                    replaces: None,
+                };
+                let created = create(c, new, now)?;
+                let loaded = load(c, created.id)?.unwrap();
+                Ok((created, loaded))
+            })
+            .await
+            .unwrap();
+        let challenges = &created.authorizations[0].challenges;
+        assert_eq!(challenges.len(), 3);
+        assert!(challenges.windows(2).all(|w| w[0].id < w[1].id));
+        for ch in challenges {
+            assert_eq!(ch.token, format!("tok-{:?}", ch.kind), "{ch:?}");
+        }
+        assert_eq!(format!("{created:?}"), format!("{loaded:?}"));
+    }
 }

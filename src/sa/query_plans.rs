@@ -111,14 +111,17 @@ fn plan(conn: &mut DbConn, sql: &str) -> (Vec<String>, Vec<FullRead>) {
                 .map(|l| l.detail)
                 .collect();
             // "SCAN t", "SCAN t USING [COVERING] INDEX i"; a "SEARCH" goes
-            // through an index or the primary key.
+            // through an index or the primary key. "SCAN CONSTANT ROW" and
+            // "SCAN 3-ROW VALUES CLAUSE" (a multi-row INSERT) read no table.
             let reads = lines
                 .iter()
                 .filter_map(|l| {
-                    let mut words = l.trim().strip_prefix("SCAN ")?.split_whitespace();
+                    let l = l.trim();
+                    let mut words = l.strip_prefix("SCAN ")?.split_whitespace();
                     let table = words.next()?.to_owned();
                     let index = words.skip_while(|w| *w != "INDEX").nth(1);
-                    (table != "CONSTANT").then(|| FullRead {
+                    let no_table = table == "CONSTANT" || l.ends_with("-ROW VALUES CLAUSE");
+                    (!no_table).then(|| FullRead {
                         table,
                         index: index.map(str::to_owned),
                     })
