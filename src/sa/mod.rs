@@ -978,10 +978,12 @@ mod tests {
     }
 
     /// Redemptions arriving together share a transaction, and still each
-    /// nonce is fresh exactly once — also within one batch.
+    /// nonce is fresh exactly once — also within one batch. On both
+    /// backends (PostgreSQL, whose instances share the ledger, with
+    /// TEST_DATABASE_URL).
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_nonce_is_fresh_once_however_many_redeem_it_at_once() {
-        let (_dir, store) = sqlite_store();
+        let (_db, store) = crls::testing::store();
         let expires = now() + time::Duration::minutes(5);
         let mut tasks = tokio::task::JoinSet::new();
         for i in 0..200 {

@@ -484,6 +484,21 @@ mod tests {
         );
     }
 
+    /// A halted writer refuses a nonce redemption instead of leaving it
+    /// waiting, and records nothing.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_halted_writer_refuses_nonce_redemptions() {
+        let (_dir, store) = store(Duration::from_secs(5));
+        let expires = crate::sa::now() + time::Duration::minutes(5);
+        store.halt();
+        let refused =
+            tokio::time::timeout(Duration::from_secs(5), store.redeem_nonce("h", expires))
+                .await
+                .expect("answered, not left waiting");
+        assert_eq!(refused.unwrap_err().kind, ErrorKind::Unavailable);
+        assert!(!stored(&store, "h").await);
+    }
+
     /// A panic fails the batch it happened in, and the writer goes on.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_panicking_write_fails_its_batch_and_the_writer_goes_on() {
