@@ -128,6 +128,13 @@ pub struct AcmeConfig {
     /// Days a valid authorization is reused for later orders of the same
     /// account, capped by the BR limit in force (see `ca::schedule`).
     pub authz_reuse_days: u32,
+    /// How long the response to a challenge waits for its validation, in
+    /// milliseconds, so that a client's first poll finds the result
+    /// (certbot sleeps a second after each poll that finds `pending`). A
+    /// validation that takes longer goes on in the background and the
+    /// response says `processing`. 0 answers at once; capped at half of
+    /// `server.request_timeout_secs`.
+    pub challenge_wait_ms: u64,
     /// Lifetime of a nonce, in seconds (on SQLite also bounded by
     /// `wfe::nonce::WINDOW` newer nonces).
     pub nonce_lifetime_secs: u64,
@@ -434,6 +441,7 @@ impl Default for AcmeConfig {
             order_lifetime_hours: 7 * 24,
             authz_lifetime_hours: 7 * 24,
             authz_reuse_days: 398,
+            challenge_wait_ms: 2000,
             nonce_lifetime_secs: 3600,
             orders_page_size: 100,
             default_profile: "ov".into(),

@@ -69,7 +69,11 @@ impl Ra {
 
     /// Responding to a challenge (RFC 8555 §7.5.1): a pending challenge of
     /// a pending authorization moves to `processing` and is validated in
-    /// the background; any other state is returned unchanged.
+    /// the background; any other state is returned unchanged. The answer
+    /// waits up to `acme.challenge_wait_ms` for the validation, so that it
+    /// and the client's first poll usually carry the result: clients sleep
+    /// after a poll that finds the authorization still pending (certbot a
+    /// whole second).
     pub async fn respond_challenge(
         &self,
         acct: &Account,
@@ -87,12 +91,28 @@ impl Ra {
             .run(move |c| sa::orders::start_challenge(c, id, now))
             .await?;
         if started {
-            self.spawn_validation(acct.key_thumbprint.clone(), authz.clone(), chall.clone());
+            let validation =
+                self.spawn_validation(acct.key_thumbprint.clone(), authz.clone(), chall.clone());
+            // Dropping the handle at the deadline leaves the task running.
+            let _ = tokio::time::timeout(self.challenge_wait(), validation).await;
         }
         self.challenge(acct, id).await
     }
 
-    fn spawn_validation(&self, thumbprint: String, authz: Authorization, chall: Challenge) {
+    fn challenge_wait(&self) -> std::time::Duration {
+        let cfg = self.cfg();
+        std::time::Duration::from_millis(cfg.acme.challenge_wait_ms)
+            .min(std::time::Duration::from_secs(cfg.server.request_timeout_secs) / 2)
+    }
+
+    /// Validates in a task of its own, which outlives the request; the
+    /// handle ends when the outcome is stored (or storing it failed).
+    fn spawn_validation(
+        &self,
+        thumbprint: String,
+        authz: Authorization,
+        chall: Challenge,
+    ) -> tokio::task::JoinHandle<()> {
         use tracing::Instrument;
         let ra = self.clone();
         // In the span of the request that started it, so its log lines
@@ -105,7 +125,7 @@ impl Ra {
                 }
             }
             .in_current_span(),
-        );
+        )
     }
 
     async fn validate(
@@ -202,7 +222,8 @@ impl Ra {
                 continue;
             };
             if let Some(chall) = authz.challenges.iter().find(|c| c.id == id).cloned() {
-                self.spawn_validation(acct.key_thumbprint, authz, chall);
+                // Nobody waits on a resumed validation.
+                drop(self.spawn_validation(acct.key_thumbprint, authz, chall));
                 resumed += 1;
             }
         }

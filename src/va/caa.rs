@@ -156,16 +156,24 @@ impl Validator {
 
     /// RFC 8659 §3: climb from `base` to the TLD until a non-empty CAA
     /// RRset. A failed lookup at any step ends the climb with an error: the
-    /// step might have held the relevant set.
+    /// step might have held the relevant set. Every step is asked at once
+    /// (one round trip, not one a label, as Boulder does) and the answers
+    /// are read in the climb's order, so the outcome is the sequential
+    /// climb's: the lookups above the relevant set are dropped unread, and
+    /// a slow or failing one there delays nothing.
     async fn relevant_rrset(
         &self,
         base: &str,
         evidence: &mut CaaEvidence,
     ) -> Result<Option<(String, DnsAnswer<hickory_resolver::proto::rr::rdata::CAA>)>> {
+        use futures_util::stream::{FuturesOrdered, StreamExt};
         let resolver = &self.inner.resolver;
+        let mut answers: FuturesOrdered<_> = climb(base)
+            .map(|step| async move { (step, resolver.lookup_caa(step).await) })
+            .collect();
         let mut proofs: Vec<String> = Vec::new();
-        for candidate in climb(base) {
-            let answer = resolver.lookup_caa(candidate).await.map_err(|e| {
+        while let Some((candidate, answer)) = answers.next().await {
+            let answer = answer.map_err(|e| {
                 Error::new(
                     ErrorKind::Caa,
                     format!(
@@ -648,6 +656,29 @@ mod tests {
         let (r, ev) = check(&dns, "a.b.example.org", ChallengeType::Dns01).await;
         r.expect("child set permits");
         assert_eq!(ev.relevant_name.as_deref(), Some("b.example.org"));
+    }
+
+    #[tokio::test]
+    async fn the_climbs_steps_are_asked_at_once_and_read_in_order() {
+        const RTT: std::time::Duration = std::time::Duration::from_millis(300);
+        let dns = DnsServer::start().await;
+        dns.delay(RTT);
+        dns.add("example.org", caa(0, "issue", "trustgate.test"));
+        // Above the relevant set: the sequential climb never asked, so its
+        // failure must not count.
+        dns.servfail("org");
+        let started = std::time::Instant::now();
+        let (r, ev) = check(&dns, "a.b.example.org", ChallengeType::Http01).await;
+        let took = started.elapsed();
+        r.expect("example.org permits; org is above it");
+        assert_eq!(ev.relevant_name.as_deref(), Some("example.org"));
+        // One after another, the three steps down to example.org take
+        // 3 × RTT; waiting on org's SERVFAIL (retried) takes as long.
+        assert!(took < 2 * RTT, "{took:?}");
+        // Below the relevant set, a failure still ends the climb.
+        dns.servfail("b.example.org");
+        let (r, _) = check(&dns, "a.b.example.org", ChallengeType::Http01).await;
+        assert!(refused(&r).starts_with("CAA lookup failed for b.example.org: "));
     }
 
     #[tokio::test]

@@ -37,11 +37,13 @@ pub struct DnsServer {
 struct Zone {
     records: HashMap<String, Vec<RData>>,
     servfail: HashSet<String>,
+    /// Each answer leaves this long after its query; answers overlap.
+    delay: Duration,
 }
 
 impl DnsServer {
     pub async fn start() -> DnsServer {
-        let sock = UdpSocket::bind("127.0.0.1:0").await.expect("bind dns");
+        let sock = Arc::new(UdpSocket::bind("127.0.0.1:0").await.expect("bind dns"));
         let addr = sock.local_addr().expect("dns addr");
         let zone = Arc::new(Mutex::new(Zone::default()));
         let shared = zone.clone();
@@ -54,9 +56,21 @@ impl DnsServer {
                 let Ok(req) = Message::from_vec(&buf[..n]) else {
                     continue;
                 };
-                let resp = answer(&req, &shared.lock().expect("zone lock"));
-                if let Ok(bytes) = resp.to_vec() {
+                let (resp, delay) = {
+                    let zone = shared.lock().expect("zone lock");
+                    (answer(&req, &zone), zone.delay)
+                };
+                let Ok(bytes) = resp.to_vec() else {
+                    continue;
+                };
+                if delay.is_zero() {
                     let _ = sock.send_to(&bytes, peer).await;
+                } else {
+                    let sock = sock.clone();
+                    tokio::spawn(async move {
+                        tokio::time::sleep(delay).await;
+                        let _ = sock.send_to(&bytes, peer).await;
+                    });
                 }
             }
         });
@@ -81,6 +95,12 @@ impl DnsServer {
             .expect("zone lock")
             .servfail
             .insert(key(name));
+    }
+
+    /// Holds every answer back by `delay`, each on its own, as a distant
+    /// server would.
+    pub fn delay(&self, delay: Duration) {
+        self.zone.lock().expect("zone lock").delay = delay;
     }
 
     /// A VA configuration resolving through this server, with DNSSEC off

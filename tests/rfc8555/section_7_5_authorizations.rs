@@ -1,10 +1,86 @@
 //! RFC 8555 §7.5 (authorizations, challenges), §7.5.2 (deactivation) and
 //! §8.3 (http-01) outcomes as the client sees them.
 
+use std::time::{Duration, Instant};
+
 use hyper::StatusCode;
 use serde_json::json;
 
+use crate::responders::{HttpResponder, Reply};
 use crate::support::*;
+
+#[tokio::test]
+async fn the_answer_to_a_challenge_carries_a_validation_that_finished_in_time() {
+    let s = Server::start().await;
+    let mut c = Client::new(&s).await;
+    c.register(&s).await;
+    let order = create_order(&c, &["quick.example.test"]).await;
+    let authz_url = order["authorizations"][0].as_str().unwrap().to_owned();
+    let authz = c.post(&authz_url, None).await.json();
+    let ch = challenge_of(&authz, "http-01").clone();
+    let token = ch["token"].as_str().unwrap().to_owned();
+    s.http01
+        .lock()
+        .unwrap()
+        .insert(token.clone(), format!("{token}.{}", c.thumbprint()));
+
+    let r = c.post(ch["url"].as_str().unwrap(), Some(&json!({}))).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.header("link").unwrap().contains(&authz_url));
+    assert_eq!(r.header("retry-after"), None, "nothing left to poll for");
+    let answered = r.json();
+    assert_eq!(answered["status"], "valid", "{answered}");
+    assert!(answered["validated"].is_string(), "{answered}");
+    // The first poll finds it: no client needs to sleep and ask again.
+    let authz = c.post(&authz_url, None).await.json();
+    assert_eq!(authz["status"], "valid", "{authz}");
+    assert_eq!(
+        c.post(&order_url(&order, &c), None).await.json()["status"],
+        "ready"
+    );
+}
+
+#[tokio::test]
+async fn a_validation_slower_than_the_wait_is_answered_processing_and_goes_on() {
+    const WAIT: Duration = Duration::from_millis(500);
+    // Headers at once, then a byte every 300 ms: about 1.2 s in all, and
+    // not the key authorization.
+    let http = HttpResponder::start(|_, _| Reply::Drip {
+        head: b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\n".to_vec(),
+        body_len: 4,
+        every: Duration::from_millis(300),
+    })
+    .await;
+    let s = Server::start_with(|cfg| {
+        cfg.va.http01_port = http.port;
+        cfg.acme.challenge_wait_ms = WAIT.as_millis() as u64;
+    })
+    .await;
+    let mut c = Client::new(&s).await;
+    c.register(&s).await;
+    let order = create_order(&c, &["slow.example.test"]).await;
+    let authz_url = order["authorizations"][0].as_str().unwrap().to_owned();
+    let authz = c.post(&authz_url, None).await.json();
+    let ch = challenge_of(&authz, "http-01").clone();
+
+    let started = Instant::now();
+    let r = c.post(ch["url"].as_str().unwrap(), Some(&json!({}))).await;
+    let waited = started.elapsed();
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.header("retry-after").is_some());
+    assert_eq!(r.json()["status"], "processing");
+    assert!(
+        waited >= WAIT && waited < WAIT + Duration::from_millis(600),
+        "answered after {waited:?}"
+    );
+    // The validation outlives the answer and stores its outcome.
+    let authz = c.wait_status(&authz_url, &["invalid"]).await;
+    assert_eq!(
+        challenge_of(&authz, "http-01")["error"]["type"],
+        "urn:ietf:params:acme:error:unauthorized",
+        "{authz}"
+    );
+}
 
 #[tokio::test]
 async fn a_wrong_key_authorization_invalidates_with_the_error_stored() {
