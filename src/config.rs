@@ -132,7 +132,9 @@ pub struct AcmeConfig {
     /// milliseconds, so that a client's first poll finds the result
     /// (certbot sleeps a second after each poll that finds `pending`). A
     /// validation that takes longer goes on in the background and the
-    /// response says `processing`. 0 answers at once; capped at half of
+    /// response says `processing`. Only the answer to an order's last
+    /// unanswered authorization waits, so an order's validations still run
+    /// side by side. 0 answers at once; capped at half of
     /// `server.request_timeout_secs`.
     pub challenge_wait_ms: u64,
     /// Lifetime of a nonce, in seconds (on SQLite also bounded by

@@ -55,32 +55,39 @@ impl Ra {
         let authz = self
             .store()
             .read(move |c| sa::orders::load_authz_of_challenge(c, id))
-            .await?
-            .ok_or_else(|| Error::not_found("no such challenge"))?;
-        owned_by(authz.account_id, acct, "challenge")?;
-        let chall = authz
-            .challenges
-            .iter()
-            .find(|c| c.id == id)
-            .cloned()
-            .ok_or_else(|| Error::not_found("no such challenge"))?;
-        Ok((authz, chall))
+            .await?;
+        own_challenge(acct, authz, id)
     }
 
     /// Responding to a challenge (RFC 8555 §7.5.1): a pending challenge of
     /// a pending authorization moves to `processing` and is validated in
-    /// the background; any other state is returned unchanged. The answer
-    /// waits up to `acme.challenge_wait_ms` for the validation, so that it
-    /// and the client's first poll usually carry the result: clients sleep
-    /// after a poll that finds the authorization still pending (certbot a
-    /// whole second).
+    /// the background; any other state is returned unchanged.
+    ///
+    /// The answer waits up to `acme.challenge_wait_ms` for the validation,
+    /// so that it and the client's first poll usually carry the result:
+    /// clients sleep after a poll that finds the authorization still
+    /// pending (certbot a whole second). Clients answer an order's
+    /// challenges one after another, so the answer waits only when no
+    /// other authorization of the order is still unanswered: the
+    /// validations of the earlier ones run meanwhile, as they would
+    /// without the wait.
     pub async fn respond_challenge(
         &self,
         acct: &Account,
         id: ChallengeId,
     ) -> Result<(Authorization, Challenge)> {
-        let (authz, chall) = self.challenge(acct, id).await?;
         let now = sa::now();
+        let (authz, unanswered_sibling) = self
+            .store()
+            .read(move |c| {
+                let Some(authz) = sa::orders::load_authz_of_challenge(c, id)? else {
+                    return Ok((None, false));
+                };
+                let sibling = sa::orders::has_unanswered_sibling(c, authz.id, now)?;
+                Ok((Some(authz), sibling))
+            })
+            .await?;
+        let (authz, chall) = own_challenge(acct, authz, id)?;
         if chall.status != ChallengeStatus::Pending
             || authz.status(now) != crate::acme::AuthorizationStatus::Pending
         {
@@ -93,8 +100,10 @@ impl Ra {
         if started {
             let validation =
                 self.spawn_validation(acct.key_thumbprint.clone(), authz.clone(), chall.clone());
-            // Dropping the handle at the deadline leaves the task running.
-            let _ = tokio::time::timeout(self.challenge_wait(), validation).await;
+            if !unanswered_sibling {
+                // Dropping the handle at the deadline leaves the task running.
+                let _ = tokio::time::timeout(self.challenge_wait(), validation).await;
+            }
         }
         self.challenge(acct, id).await
     }
@@ -229,4 +238,21 @@ impl Ra {
         }
         Ok(resumed)
     }
+}
+
+/// The challenge `id` of `authz`, if the account owns it.
+fn own_challenge(
+    acct: &Account,
+    authz: Option<Authorization>,
+    id: ChallengeId,
+) -> Result<(Authorization, Challenge)> {
+    let authz = authz.ok_or_else(|| Error::not_found("no such challenge"))?;
+    owned_by(authz.account_id, acct, "challenge")?;
+    let chall = authz
+        .challenges
+        .iter()
+        .find(|c| c.id == id)
+        .cloned()
+        .ok_or_else(|| Error::not_found("no such challenge"))?;
+    Ok((authz, chall))
 }

@@ -245,6 +245,33 @@ pub fn start_challenge(conn: &mut DbConn, id: ChallengeId, now: OffsetDateTime) 
     Ok(n == 1)
 }
 
+/// Whether an order this authorization belongs to has another unexpired
+/// authorization still waiting for its client's answer (pending, no
+/// challenge started): a client answering an order's challenges one after
+/// another has not reached that one yet.
+pub fn has_unanswered_sibling(conn: &mut DbConn, id: AuthzId, now: OffsetDateTime) -> Result<bool> {
+    let mine = diesel::alias!(order_authorizations as mine);
+    let orders_of_mine = mine
+        .filter(mine.field(order_authorizations::authorization_id).eq(id.0))
+        .select(mine.field(order_authorizations::order_id));
+    let started = challenges::table
+        .filter(challenges::authorization_id.eq(authorizations::id))
+        .filter(challenges::status.ne(ChallengeStatus::Pending.as_str()))
+        .select(challenges::id);
+    let unanswered = order_authorizations::table
+        .inner_join(authorizations::table)
+        .filter(order_authorizations::order_id.eq_any(orders_of_mine))
+        .filter(order_authorizations::authorization_id.ne(id.0))
+        .filter(authorizations::status.eq(AuthorizationStatus::Pending.as_str()))
+        .filter(authorizations::expires_at.gt(to_db(now)))
+        .filter(diesel::dsl::not(diesel::dsl::exists(started)))
+        .select(authorizations::id);
+    Ok(native!(conn, |c| diesel::select(diesel::dsl::exists(
+        unanswered
+    ))
+    .get_result::<bool>(c))?)
+}
+
 /// Challenges left `processing` since before `stale_before` (their
 /// validating process died); they are validated again.
 pub fn stale_challenges(
@@ -569,39 +596,8 @@ mod tests {
         let (created, loaded) = store
             .write(|c| {
                 let now = crate::sa::now();
-                let account = match accounts::create(
-                    c,
-                    accounts::NewAccount {
-                        key_thumbprint: "thumb-create".into(),
-                        jwk: serde_json::Map::new(),
-                        contact: vec![],
-                        eab_credential: None,
-                    },
-                    now,
-                )? {
-                    accounts::Created::New(a) | accounts::Created::Existing(a) => a,
-                };
-                let kinds = [
-                    ChallengeType::Http01,
-                    ChallengeType::Dns01,
-                    ChallengeType::TlsAlpn01,
-                ];
-                let new = NewOrder {
-                    account_id: account.id,
-                    names: vec!["a.example.test".into()],
-                    profile: "ov".into(),
-                    not_before: None,
-                    not_after: None,
-                    expires_at: now + Duration::days(7),
-                    authorizations: vec![AuthzSpec::New {
-                        identifier: "a.example.test".into(),
-                        wildcard: false,
-                        expires_at: now + Duration::days(7),
-                        challenges: kinds.iter().map(|k| (*k, format!("tok-{k:?}"))).collect(),
-                    }],
-                    replaces: None,
-                };
-                let created = create(c, new, now)?;
+                let account = account(c, "thumb-create")?;
+                let created = create(c, new_order(account, &["a.example.test"], now), now)?;
                 let loaded = load(c, created.id)?.unwrap();
                 Ok((created, loaded))
             })
@@ -614,5 +610,82 @@ mod tests {
             assert_eq!(ch.token, format!("tok-{:?}", ch.kind), "{ch:?}");
         }
         assert_eq!(format!("{created:?}"), format!("{loaded:?}"));
+    }
+
+    /// An authorization's siblings are the other authorizations of its
+    /// orders; one is unanswered while pending, unexpired and with no
+    /// challenge started.
+    #[tokio::test]
+    async fn an_unanswered_sibling_is_a_pending_one_with_no_challenge_started() {
+        let (_db, store) = store();
+        store
+            .write(|c| {
+                let now = crate::sa::now();
+                let account = account(c, "thumb-siblings")?;
+                let single = create(c, new_order(account, &["one.example.test"], now), now)?;
+                let pair = create(
+                    c,
+                    new_order(account, &["a.example.test", "b.example.test"], now),
+                    now,
+                )?;
+                let (a, b) = (&pair.authorizations[0], &pair.authorizations[1]);
+                assert!(!has_unanswered_sibling(
+                    c,
+                    single.authorizations[0].id,
+                    now
+                )?);
+                assert!(has_unanswered_sibling(c, a.id, now)?);
+                assert!(has_unanswered_sibling(c, b.id, now)?);
+                // b's challenge answered: a has no unanswered sibling left.
+                assert!(start_challenge(c, b.challenges[0].id, now)?);
+                assert!(!has_unanswered_sibling(c, a.id, now)?);
+                assert!(has_unanswered_sibling(c, b.id, now)?);
+                // An expired authorization waits for nobody.
+                let later = now + Duration::days(8);
+                assert!(!has_unanswered_sibling(c, b.id, later)?);
+                Ok(())
+            })
+            .await
+            .unwrap();
+    }
+
+    fn account(c: &mut DbConn, thumbprint: &str) -> Result<AccountId> {
+        let new = accounts::NewAccount {
+            key_thumbprint: thumbprint.into(),
+            jwk: serde_json::Map::new(),
+            contact: vec![],
+            eab_credential: None,
+        };
+        Ok(match accounts::create(c, new, crate::sa::now())? {
+            accounts::Created::New(a) | accounts::Created::Existing(a) => a.id,
+        })
+    }
+
+    /// An order for `names` with one new authorization each, offering all
+    /// three challenge types (tokens `tok-<kind>`); all expire in 7 days.
+    fn new_order(account: AccountId, names: &[&str], now: OffsetDateTime) -> NewOrder {
+        let kinds = [
+            ChallengeType::Http01,
+            ChallengeType::Dns01,
+            ChallengeType::TlsAlpn01,
+        ];
+        NewOrder {
+            account_id: account,
+            names: names.iter().map(|n| n.to_string()).collect(),
+            profile: "ov".into(),
+            not_before: None,
+            not_after: None,
+            expires_at: now + Duration::days(7),
+            authorizations: names
+                .iter()
+                .map(|n| AuthzSpec::New {
+                    identifier: n.to_string(),
+                    wildcard: false,
+                    expires_at: now + Duration::days(7),
+                    challenges: kinds.iter().map(|k| (*k, format!("tok-{k:?}"))).collect(),
+                })
+                .collect(),
+            replaces: None,
+        }
     }
 }

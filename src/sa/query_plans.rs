@@ -359,6 +359,7 @@ fn requests(c: &mut DbConn, eab_id: EabId) -> Result<Fixture> {
     assert_eq!(of_challenge.challenges.len(), 2);
     assert!(orders::load_authz_of_challenge(c, ChallengeId(i64::MAX))?.is_none());
     orders::challenge_authz(c, chall)?;
+    assert!(!orders::has_unanswered_sibling(c, authz.id, now)?);
     orders::start_challenge(c, chall, now)?;
     orders::finish_challenge(
         c,

@@ -40,17 +40,22 @@ async fn the_answer_to_a_challenge_carries_a_validation_that_finished_in_time() 
     );
 }
 
+/// An http-01 responder that takes `SLOW` to answer (headers at once,
+/// then a byte every 300 ms), and not with the key authorization.
+const SLOW: Duration = Duration::from_millis(1200);
+async fn slow_wrong_responder() -> HttpResponder {
+    HttpResponder::start(|_, _| Reply::Drip {
+        head: b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\n".to_vec(),
+        body_len: 4,
+        every: SLOW / 4,
+    })
+    .await
+}
+
 #[tokio::test]
 async fn a_validation_slower_than_the_wait_is_answered_processing_and_goes_on() {
     const WAIT: Duration = Duration::from_millis(500);
-    // Headers at once, then a byte every 300 ms: about 1.2 s in all, and
-    // not the key authorization.
-    let http = HttpResponder::start(|_, _| Reply::Drip {
-        head: b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\n".to_vec(),
-        body_len: 4,
-        every: Duration::from_millis(300),
-    })
-    .await;
+    let http = slow_wrong_responder().await;
     let s = Server::start_with(|cfg| {
         cfg.va.http01_port = http.port;
         cfg.acme.challenge_wait_ms = WAIT.as_millis() as u64;
@@ -69,10 +74,7 @@ async fn a_validation_slower_than_the_wait_is_answered_processing_and_goes_on() 
     assert_eq!(r.status, StatusCode::OK);
     assert!(r.header("retry-after").is_some());
     assert_eq!(r.json()["status"], "processing");
-    assert!(
-        waited >= WAIT && waited < WAIT + Duration::from_millis(600),
-        "answered after {waited:?}"
-    );
+    assert!(waited >= WAIT && waited < SLOW, "answered after {waited:?}");
     // The validation outlives the answer and stores its outcome.
     let authz = c.wait_status(&authz_url, &["invalid"]).await;
     assert_eq!(
@@ -80,6 +82,44 @@ async fn a_validation_slower_than_the_wait_is_answered_processing_and_goes_on() 
         "urn:ietf:params:acme:error:unauthorized",
         "{authz}"
     );
+}
+
+#[tokio::test]
+async fn only_the_last_unanswered_authorization_of_an_order_waits() {
+    let http = slow_wrong_responder().await;
+    let s = Server::start_with(|cfg| {
+        cfg.va.http01_port = http.port;
+        cfg.acme.challenge_wait_ms = 10_000;
+    })
+    .await;
+    let mut c = Client::new(&s).await;
+    c.register(&s).await;
+    let order = create_order(&c, &["a.example.test", "b.example.test"]).await;
+    let mut authz_urls = Vec::new();
+    let mut challenge_urls = Vec::new();
+    for url in order["authorizations"].as_array().unwrap() {
+        let url = url.as_str().unwrap().to_owned();
+        let authz = c.post(&url, None).await.json();
+        challenge_urls.push(
+            challenge_of(&authz, "http-01")["url"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+        authz_urls.push(url);
+    }
+
+    // b is still unanswered: a's answer does not wait.
+    let started = Instant::now();
+    let first = c.post(&challenge_urls[0], Some(&json!({}))).await.json();
+    assert_eq!(first["status"], "processing", "{first}");
+    assert!(started.elapsed() < SLOW, "{:?}", started.elapsed());
+    // b is the last: its answer waits for its validation, and a's ran
+    // meanwhile.
+    let last = c.post(&challenge_urls[1], Some(&json!({}))).await.json();
+    assert_eq!(last["status"], "invalid", "{last}");
+    assert!(started.elapsed() < 2 * SLOW, "{:?}", started.elapsed());
+    c.wait_status(&authz_urls[0], &["invalid"]).await;
 }
 
 #[tokio::test]
