@@ -123,9 +123,14 @@ impl Validator {
             }
             Err(e) => format!("refused: {}", e.detail),
         };
+        let relevant = evidence.relevant_name.as_deref().unwrap_or("none");
         match &result {
-            Ok(_) => tracing::info!(name = %req.name, decision = %evidence.decision, "CAA check"),
-            Err(_) => tracing::warn!(name = %req.name, decision = %evidence.decision, "CAA check"),
+            Ok(_) => {
+                tracing::info!(name = %req.name, decision = %evidence.decision, relevant = %relevant, "CAA check")
+            }
+            Err(_) => {
+                tracing::warn!(name = %req.name, decision = %evidence.decision, relevant = %relevant, "CAA check")
+            }
         }
         (result.map(|_| ()), evidence)
     }
