@@ -2,8 +2,10 @@
 //! signatures alone, whatever the database and HTTP stack do.
 //!
 //! One order (newOrder, authz POST-as-GET, challenge, one authz poll,
-//! finalize, one order poll, certificate download) is 7 JWS requests,
-//! each verified the way `wfe::jws` does it (`AccountKey::from_jwk` on the
+//! finalize, certificate download) is 6 JWS requests: the challenge's
+//! answer carries its validation, so the first poll finds it done, and
+//! finalize answers with the valid order, so there is no order poll. Each is
+//! verified the way `wfe::jws` does it (`AccountKey::from_jwk` on the
 //! stored key, then `verify`); finalize parses and verifies one CSR; the CA
 //! signs one certificate: one ECDSA signature over its tbsCertificate with
 //! the intermediate's key. `per-order floor` runs exactly that.
@@ -31,7 +33,7 @@ use trustgate::ca::{CertificateAuthority, IssuanceRequest, Serial, SubjectInfo};
 use trustgate::jose::{AccountKey, Alg};
 
 /// JWS verifications one order needs (see the module comment).
-const VERIFICATIONS_PER_ORDER: usize = 7;
+const VERIFICATIONS_PER_ORDER: usize = 6;
 
 struct Fixture {
     jwk: Map<String, Value>,
@@ -67,7 +69,6 @@ fn fixture() -> Fixture {
         format!("{base}/chall/1"),
         format!("{base}/authz/1"),
         format!("{base}/order/1/finalize"),
-        format!("{base}/order/1"),
         format!("{base}/cert/1"),
     ];
     let requests = urls
@@ -215,7 +216,7 @@ fn benches(c: &mut Criterion) {
     c.bench_function("jws: from_jwk + ES256 verify (one request)", |b| {
         b.iter(|| verify_one(&f, 0))
     });
-    c.bench_function("jws: 7 verifications (one order)", |b| {
+    c.bench_function("jws: 6 verifications (one order)", |b| {
         b.iter(|| verify_order(&f))
     });
     c.bench_function("csr: parse + verify", |b| b.iter(|| csr(&f)));
@@ -229,7 +230,7 @@ fn benches(c: &mut Criterion) {
         |b| b.iter(|| issue(&f)),
     );
     c.bench_function(
-        "per-order floor (7 JWS + CSR + one certificate signature)",
+        "per-order floor (6 JWS + CSR + one certificate signature)",
         |b| {
             b.iter(|| {
                 verify_order(&f);
