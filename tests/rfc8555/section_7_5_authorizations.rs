@@ -11,9 +11,7 @@ use crate::support::*;
 
 #[tokio::test]
 async fn the_answer_to_a_challenge_carries_a_validation_that_finished_in_time() {
-    let s = Server::start().await;
-    let mut c = Client::new(&s).await;
-    c.register(&s).await;
+    let (s, c) = registered().await;
     let order = create_order(&c, &["quick.example.test"]).await;
     let authz_url = order["authorizations"][0].as_str().unwrap().to_owned();
     let authz = c.post(&authz_url, None).await.json();
@@ -56,13 +54,11 @@ async fn slow_wrong_responder() -> HttpResponder {
 async fn a_validation_slower_than_the_wait_is_answered_processing_and_goes_on() {
     const WAIT: Duration = Duration::from_millis(500);
     let http = slow_wrong_responder().await;
-    let s = Server::start_with(|cfg| {
+    let (_s, c) = registered_with(|cfg| {
         cfg.va.http01_port = http.port;
         cfg.acme.challenge_wait_ms = WAIT.as_millis() as u64;
     })
     .await;
-    let mut c = Client::new(&s).await;
-    c.register(&s).await;
     let order = create_order(&c, &["slow.example.test"]).await;
     let authz_url = order["authorizations"][0].as_str().unwrap().to_owned();
     let authz = c.post(&authz_url, None).await.json();
@@ -87,13 +83,11 @@ async fn a_validation_slower_than_the_wait_is_answered_processing_and_goes_on() 
 #[tokio::test]
 async fn only_the_last_unanswered_authorization_of_an_order_waits() {
     let http = slow_wrong_responder().await;
-    let s = Server::start_with(|cfg| {
+    let (_s, c) = registered_with(|cfg| {
         cfg.va.http01_port = http.port;
         cfg.acme.challenge_wait_ms = 10_000;
     })
     .await;
-    let mut c = Client::new(&s).await;
-    c.register(&s).await;
     let order = create_order(&c, &["a.example.test", "b.example.test"]).await;
     let mut authz_urls = Vec::new();
     let mut challenge_urls = Vec::new();
