@@ -281,11 +281,7 @@ async fn a_validation_left_by_a_dead_instance_is_finished_by_another() {
     let authz_url = order["authorizations"][0].as_str().unwrap().to_owned();
     let authz = c.post(&authz_url, None).await.json();
     let ch = challenge_of(&authz, "http-01").clone();
-    let token = ch["token"].as_str().unwrap().to_owned();
-    b.http01
-        .lock()
-        .unwrap()
-        .insert(token.clone(), format!("{token}.{}", c.thumbprint()));
+    c.provision_http01(&b, &ch);
     let r = post_at(
         &b,
         &c,

@@ -16,11 +16,7 @@ async fn the_answer_to_a_challenge_carries_a_validation_that_finished_in_time() 
     let authz_url = order["authorizations"][0].as_str().unwrap().to_owned();
     let authz = c.post(&authz_url, None).await.json();
     let ch = challenge_of(&authz, "http-01").clone();
-    let token = ch["token"].as_str().unwrap().to_owned();
-    s.http01
-        .lock()
-        .unwrap()
-        .insert(token.clone(), format!("{token}.{}", c.thumbprint()));
+    c.provision_http01(&s, &ch);
 
     let r = c.post(ch["url"].as_str().unwrap(), Some(&json!({}))).await;
     assert_eq!(r.status, StatusCode::OK);

@@ -586,6 +586,18 @@ impl Client {
             .await
     }
 
+    /// Makes `server`'s http-01 responder answer the challenge `ch` with
+    /// this account's key authorization (RFC 8555 §8.1).
+    pub fn provision_http01(&self, server: &Server, ch: &Value) {
+        let token = ch["token"].as_str().expect("token").to_owned();
+        let key_authorization = format!("{token}.{}", self.thumbprint());
+        server
+            .http01
+            .lock()
+            .expect("lock")
+            .insert(token, key_authorization);
+    }
+
     /// Publishes every http-01 key authorization of the order, answers the
     /// challenges and waits until the order is ready.
     pub async fn validate_order(&self, server: &Server, order: &Value) {
@@ -595,12 +607,7 @@ impl Client {
                 .await
                 .json();
             let ch = challenge_of(&authz, "http-01").clone();
-            let token = ch["token"].as_str().expect("token").to_owned();
-            server
-                .http01
-                .lock()
-                .expect("lock")
-                .insert(token.clone(), format!("{token}.{}", self.thumbprint()));
+            self.provision_http01(server, &ch);
             let r = self
                 .post(ch["url"].as_str().expect("url"), Some(&json!({})))
                 .await;
