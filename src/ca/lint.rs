@@ -4,7 +4,7 @@
 //! The lint re-reads the DER with x509-parser — an implementation
 //! independent of rcgen, which wrote it — and compares it with the
 //! issuance request and the profile. `CertificateAuthority::issue` runs it
-//! on a copy signed with a throwaway key before the real signature exists;
+//! on a copy with a placeholder signature before the real one exists;
 //! the final certificate must then carry that copy's tbsCertificate byte
 //! for byte and a signature that verifies with the issuer's key
 //! ([`check_final`]), so the profile checks are not run twice.
@@ -74,8 +74,8 @@ pub(crate) fn check_signed_by(
     verify_signature(&cert, issuer_key)
 }
 
-/// [`check`] of a copy signed with a throwaway key before the real
-/// signature exists, without its signature (which proves nothing);
+/// [`check`] of a copy made before the real signature exists, without its
+/// signature (a placeholder, which proves nothing);
 /// returns the copy's tbsCertificate, which the real certificate must
 /// repeat ([`check_final`]).
 pub(crate) fn check_lint_copy(
