@@ -98,11 +98,15 @@ impl Ra {
             .run(move |c| sa::orders::start_challenge(c, id, now))
             .await?;
         if started {
-            let validation =
-                self.spawn_validation(acct.key_thumbprint.clone(), authz.clone(), chall.clone());
-            if !unanswered_sibling {
+            let waits = !unanswered_sibling;
+            let thumbprint = acct.key_thumbprint.clone();
+            let validation = self.spawn_validation(thumbprint, authz.clone(), chall.clone(), waits);
+            if waits {
                 // Dropping the handle at the deadline leaves the task running.
-                let _ = tokio::time::timeout(self.challenge_wait(), validation).await;
+                let finished = tokio::time::timeout(self.challenge_wait(), validation).await;
+                if let Ok(Ok(Some(stored))) = finished {
+                    return own_challenge(acct, Some(stored), id);
+                }
             }
         }
         self.challenge(acct, id).await
@@ -115,22 +119,29 @@ impl Ra {
     }
 
     /// Validates in a task of its own, which outlives the request; the
-    /// handle ends when the outcome is stored (or storing it failed).
+    /// handle ends when the outcome is stored (or storing it failed). With
+    /// `read_back`, for an answer that waits on it, the handle gives the
+    /// authorization as the outcome's write left it.
     fn spawn_validation(
         &self,
         thumbprint: String,
         authz: Authorization,
         chall: Challenge,
-    ) -> tokio::task::JoinHandle<()> {
+        read_back: bool,
+    ) -> tokio::task::JoinHandle<Option<Authorization>> {
         use tracing::Instrument;
         let ra = self.clone();
         // In the span of the request that started it, so its log lines
         // carry that request id.
         tokio::spawn(
             async move {
-                if let Err(e) = ra.validate(&thumbprint, &authz, &chall).await {
-                    // The challenge stays `processing`; the stale sweep retries.
-                    tracing::error!(challenge = chall.id.0, error = %e, "recording validation failed");
+                match ra.validate(&thumbprint, &authz, &chall, read_back).await {
+                    Ok(stored) => stored,
+                    Err(e) => {
+                        // The challenge stays `processing`; the stale sweep retries.
+                        tracing::error!(challenge = chall.id.0, error = %e, "recording validation failed");
+                        None
+                    }
                 }
             }
             .in_current_span(),
@@ -142,7 +153,8 @@ impl Ra {
         thumbprint: &str,
         authz: &Authorization,
         chall: &Challenge,
-    ) -> Result<()> {
+        read_back: bool,
+    ) -> Result<Option<Authorization>> {
         let req = ValidationRequest {
             method: chall.kind,
             identifier: authz.identifier.clone(),
@@ -177,7 +189,16 @@ impl Ra {
         };
         let (cid, aid) = (chall.id, authz.id);
         self.store()
-            .run(move |c| sa::orders::finish_challenge(c, cid, aid, result, now))
+            .run(move |c| {
+                sa::orders::finish_challenge(c, cid, aid, result, now)?;
+                // Inside the same write: on SQLite the writer's connection
+                // holds these pages already, where a reader's would fetch
+                // them again after the commit. A failed read-back must not
+                // undo the outcome; the waiting answer then reads again.
+                Ok(read_back
+                    .then(|| sa::orders::load_authz(c, aid).ok().flatten())
+                    .flatten())
+            })
             .await
     }
 
@@ -232,7 +253,7 @@ impl Ra {
             };
             if let Some(chall) = authz.challenges.iter().find(|c| c.id == id).cloned() {
                 // Nobody waits on a resumed validation.
-                drop(self.spawn_validation(acct.key_thumbprint, authz, chall));
+                drop(self.spawn_validation(acct.key_thumbprint, authz, chall, false));
                 resumed += 1;
             }
         }
