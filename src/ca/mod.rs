@@ -150,13 +150,13 @@ impl fmt::Debug for CertificateAuthority {
     }
 }
 
-/// "Signs" the lint copy with zeros the length of a real signature. The
-/// lint reads everything but the copy's signature, which would prove
-/// nothing (`lint::check_lint_copy`), and the real certificate must
-/// repeat the copy's tbsCertificate byte for byte, so an ECDSA signature
-/// by a throwaway key (as before) only cost a signing operation an order.
-/// It also lets the lint run before signing for every key type, where a
-/// throwaway RSA key could not be generated with ring.
+/// "Signs" the lint copy with zeros. The lint reads everything but the
+/// copy's signature, which would prove nothing (`lint::check_lint_copy`),
+/// and the real certificate must repeat the copy's tbsCertificate byte
+/// for byte, so an ECDSA signature by a throwaway key (as before) only
+/// cost a signing operation an order. It also lets the lint run before
+/// signing for every key type, where a throwaway RSA key could not be
+/// generated with ring.
 struct LintCopyKey {
     /// The intermediate's public key and algorithm: what the copy's
     /// signature fields name, as the real certificate's do.
@@ -176,8 +176,8 @@ impl PublicKeyData for LintCopyKey {
 
 impl rcgen::SigningKey for LintCopyKey {
     fn sign(&self, _tbs: &[u8]) -> std::result::Result<Vec<u8>, rcgen::Error> {
-        // An ECDSA P-384 signature is at most 104 octets of DER, an
-        // RSA-4096 one 512; the length changes nothing the lint reads.
+        // Not the real signature's length (up to 104 octets for ECDSA
+        // P-384, 512 for RSA-4096): it changes nothing the lint reads.
         Ok(vec![0; 64])
     }
 }
@@ -322,11 +322,12 @@ impl CertificateAuthority {
     /// subject is `ServerInternal`.
     ///
     /// Pre-issuance lint (BR §4.3.1.2): a copy of the certificate with a
-    /// placeholder signature (`LintCopyKey`) is made first and linted; only if that passes is it signed with
-    /// the intermediate, and the result must carry the same tbsCertificate,
-    /// byte for byte, and a signature that verifies with the intermediate's
-    /// key (`lint::check_final`). A lint failure returns `ServerInternal`
-    /// with the lint message and logs an error.
+    /// placeholder signature (`LintCopyKey`) is made first and linted; only
+    /// if that passes is it signed with the intermediate, and the result
+    /// must carry the same tbsCertificate, byte for byte, and a signature
+    /// that verifies with the intermediate's key (`lint::check_final`). A
+    /// lint failure returns `ServerInternal` with the lint message and logs
+    /// an error.
     pub fn issue(&self, req: &IssuanceRequest) -> Result<IssuedCertificate> {
         let key_type = csr::KeyType::from_spki_der(&req.public_key_der)?;
         let spki = rcgen::SubjectPublicKeyInfo::from_der(&req.public_key_der).map_err(|e| {

@@ -191,13 +191,14 @@ impl Ra {
         self.store()
             .run(move |c| {
                 sa::orders::finish_challenge(c, cid, aid, result, now)?;
+                if !read_back {
+                    return Ok(None);
+                }
                 // Inside the same write: on SQLite the writer's connection
                 // holds these pages already, where a reader's would fetch
                 // them again after the commit. A failed read-back must not
                 // undo the outcome; the waiting answer then reads again.
-                Ok(read_back
-                    .then(|| sa::orders::load_authz(c, aid).ok().flatten())
-                    .flatten())
+                Ok(sa::orders::load_authz(c, aid).ok().flatten())
             })
             .await
     }
