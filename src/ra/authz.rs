@@ -1,7 +1,10 @@
 //! Authorizations and challenges (RFC 8555 §7.5): answering a challenge
 //! starts an asynchronous validation by the VA.
 
-use time::Duration;
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+
+use time::{Duration, OffsetDateTime};
 
 use super::{owned_by, Ra};
 use crate::ca;
@@ -71,6 +74,12 @@ impl Ra {
     /// other authorization of the order is still unanswered: the
     /// validations of the earlier ones run meanwhile, as they would
     /// without the wait.
+    ///
+    /// An answer that waits tells the client nothing until the outcome is
+    /// stored, so the move to `processing` is committed with the outcome,
+    /// in one write, instead of in a commit of its own before the
+    /// validation. Only if the validation outlasts the wait is `processing`
+    /// committed first, before the answer says so.
     pub async fn respond_challenge(
         &self,
         acct: &Account,
@@ -93,19 +102,32 @@ impl Ra {
         {
             return Ok((authz, chall));
         }
-        let started = self
-            .store()
-            .run(move |c| sa::orders::start_challenge(c, id, now))
-            .await?;
-        if started {
-            let waits = !unanswered_sibling;
-            let thumbprint = acct.key_thumbprint.clone();
-            let validation = self.spawn_validation(thumbprint, authz.clone(), chall.clone(), waits);
-            if waits {
+        let thumbprint = acct.key_thumbprint.clone();
+        // No claim while this process validates the challenge already (the
+        // client answered twice): the second answer only records the
+        // start, and the running validation stores the outcome.
+        match self.inner.validating.claim(id) {
+            Some(claim) if !unanswered_sibling => {
+                let validation = self.spawn_validation(thumbprint, authz, chall, now, claim);
                 // Dropping the handle at the deadline leaves the task running.
                 let finished = tokio::time::timeout(self.challenge_wait(), validation).await;
                 if let Ok(Ok(Some(stored))) = finished {
                     return own_challenge(acct, Some(stored), id);
+                }
+                // Still running (or its write failed): `processing` is
+                // committed before the answer says so. If the outcome was
+                // stored meanwhile, this changes nothing.
+                self.store()
+                    .run(move |c| sa::orders::start_challenge(c, id, now))
+                    .await?;
+            }
+            claim => {
+                let started = self
+                    .store()
+                    .run(move |c| sa::orders::start_challenge(c, id, now))
+                    .await?;
+                if let (true, Some(claim)) = (started, claim) {
+                    drop(self.spawn_validation(thumbprint, authz, chall, now, claim));
                 }
             }
         }
@@ -119,15 +141,16 @@ impl Ra {
     }
 
     /// Validates in a task of its own, which outlives the request; the
-    /// handle ends when the outcome is stored (or storing it failed). With
-    /// `read_back`, for an answer that waits on it, the handle gives the
-    /// authorization as the outcome's write left it.
+    /// handle ends when the outcome is stored (or storing it failed), with
+    /// the authorization as the outcome's write left it. The claim is let
+    /// go then.
     fn spawn_validation(
         &self,
         thumbprint: String,
         authz: Authorization,
         chall: Challenge,
-        read_back: bool,
+        started: OffsetDateTime,
+        claim: Claim,
     ) -> tokio::task::JoinHandle<Option<Authorization>> {
         use tracing::Instrument;
         let ra = self.clone();
@@ -135,10 +158,14 @@ impl Ra {
         // carry that request id.
         tokio::spawn(
             async move {
-                match ra.validate(&thumbprint, &authz, &chall, read_back).await {
+                let stored = ra.validate(&thumbprint, &authz, &chall, started).await;
+                drop(claim);
+                match stored {
                     Ok(stored) => stored,
                     Err(e) => {
-                        // The challenge stays `processing`; the stale sweep retries.
+                        // The challenge stays as it was (`pending` if only a
+                        // waiting answer had started it); the stale sweep
+                        // retries a `processing` one.
                         tracing::error!(challenge = chall.id.0, error = %e, "recording validation failed");
                         None
                     }
@@ -153,7 +180,7 @@ impl Ra {
         thumbprint: &str,
         authz: &Authorization,
         chall: &Challenge,
-        read_back: bool,
+        started: OffsetDateTime,
     ) -> Result<Option<Authorization>> {
         let req = ValidationRequest {
             method: chall.kind,
@@ -190,14 +217,14 @@ impl Ra {
         let (cid, aid) = (chall.id, authz.id);
         self.store()
             .run(move |c| {
+                // The start, unless committed already (an answer that did
+                // not wait, or outlasted its wait), commits with the outcome.
+                sa::orders::start_challenge(c, cid, started)?;
                 sa::orders::finish_challenge(c, cid, aid, result, now)?;
-                if !read_back {
-                    return Ok(None);
-                }
                 // Inside the same write: on SQLite the writer's connection
                 // holds these pages already, where a reader's would fetch
                 // them again after the commit. A failed read-back must not
-                // undo the outcome; the waiting answer then reads again.
+                // undo the outcome; a waiting answer then reads again.
                 Ok(sa::orders::load_authz(c, aid).ok().flatten())
             })
             .await
@@ -252,9 +279,13 @@ impl Ra {
             let Some(acct) = self.store().account(owner).await? else {
                 continue;
             };
-            if let Some(chall) = authz.challenges.iter().find(|c| c.id == id).cloned() {
+            let Some(chall) = authz.challenges.iter().find(|c| c.id == id).cloned() else {
+                continue;
+            };
+            // A validation of it running here already stores the outcome.
+            if let Some(claim) = self.inner.validating.claim(id) {
                 // Nobody waits on a resumed validation.
-                drop(self.spawn_validation(acct.key_thumbprint, authz, chall, false));
+                drop(self.spawn_validation(acct.key_thumbprint, authz, chall, now, claim));
                 resumed += 1;
             }
         }
@@ -277,4 +308,36 @@ fn own_challenge(
         .cloned()
         .ok_or_else(|| Error::not_found("no such challenge"))?;
     Ok((authz, chall))
+}
+
+/// The challenges this process is validating. A challenge's start is
+/// committed with its outcome when its answer waits, so the stored status
+/// cannot tell a second answer that a validation already runs; this set
+/// can, within the process. (Another instance may validate the same
+/// challenge once more: the first outcome stored stands.)
+#[derive(Default)]
+pub(super) struct Validating(Mutex<HashSet<ChallengeId>>);
+
+impl Validating {
+    /// `None` while a validation of `id` runs in this process.
+    fn claim(self: &Arc<Self>, id: ChallengeId) -> Option<Claim> {
+        let mut set = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        set.insert(id).then(|| Claim {
+            set: self.clone(),
+            id,
+        })
+    }
+}
+
+/// A running validation's hold on its challenge, let go when dropped.
+struct Claim {
+    set: Arc<Validating>,
+    id: ChallengeId,
+}
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        let mut set = self.set.0.lock().unwrap_or_else(|e| e.into_inner());
+        set.remove(&self.id);
+    }
 }

@@ -31,12 +31,19 @@ struct Inner {
     store: Store,
     ca: Arc<CertificateAuthority>,
     va: Validator,
+    validating: Arc<authz::Validating>,
 }
 
 impl Ra {
     pub fn new(cfg: Arc<Config>, store: Store, ca: Arc<CertificateAuthority>, va: Validator) -> Ra {
         Ra {
-            inner: Arc::new(Inner { cfg, store, ca, va }),
+            inner: Arc::new(Inner {
+                cfg,
+                store,
+                ca,
+                va,
+                validating: Arc::default(),
+            }),
         }
     }
 

@@ -77,6 +77,45 @@ async fn a_validation_slower_than_the_wait_is_answered_processing_and_goes_on() 
 }
 
 #[tokio::test]
+async fn a_second_answer_during_the_wait_starts_no_second_validation() {
+    let http = slow_wrong_responder().await;
+    let (_s, c) = registered_with(|cfg| {
+        cfg.va.http01_port = http.port;
+        cfg.acme.challenge_wait_ms = 10_000;
+    })
+    .await;
+    let order = create_order(&c, &["twice.example.test"]).await;
+    let authz_url = order["authorizations"][0].as_str().unwrap().to_owned();
+    let authz = c.post(&authz_url, None).await.json();
+    let url = challenge_of(&authz, "http-01")["url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let answer = json!({});
+    let started = Instant::now();
+    let (first, second) = tokio::join!(c.post(&url, Some(&answer)), async {
+        tokio::time::sleep(SLOW / 4).await;
+        // The waiting answer commits the start with the outcome: one write.
+        let stored = c.post(&authz_url, None).await.json();
+        assert_eq!(challenge_of(&stored, "http-01")["status"], "pending");
+        // The first answer's validation runs: this one does not wait on
+        // it, and says `processing` once that is stored.
+        let second = c.post(&url, Some(&answer)).await;
+        assert!(started.elapsed() < SLOW, "{:?}", started.elapsed());
+        let stored = c.post(&authz_url, None).await.json();
+        assert_eq!(challenge_of(&stored, "http-01")["status"], "processing");
+        second
+    });
+    assert_eq!(second.json()["status"], "processing");
+    assert!(second.header("retry-after").is_some());
+    assert_eq!(first.json()["status"], "invalid", "the first answer waited");
+    let authz = c.post(&authz_url, None).await.json();
+    assert_eq!(authz["status"], "invalid", "{authz}");
+    assert_eq!(http.requests().len(), 1, "one validation");
+}
+
+#[tokio::test]
 async fn only_the_last_unanswered_authorization_of_an_order_waits() {
     let http = slow_wrong_responder().await;
     let (_s, c) = registered_with(|cfg| {
