@@ -221,7 +221,7 @@ fn main() -> ExitCode {
     // store runs one per pooled connection at most (calls beyond wait
     // without a thread), but tokio starts a new thread whenever none is
     // idle at the instant of a call, and each thread keeps its
-    // allocator's pages: uncapped, 20 to 29 blocking threads served 8
+    // allocator's pages: uncapped, 22 to 29 blocking threads served 8
     // connections at C = 512 on PostgreSQL (peak RSS 99–111 MiB; capped
     // like this, 84–88 MiB).
     let pool = cfg

@@ -46,15 +46,22 @@ async fn slow_wrong_responder() -> HttpResponder {
     .await
 }
 
+/// A registered client of a server whose http-01 validations go to
+/// `slow_wrong_responder` and whose challenge answers wait up to `wait`.
+async fn slow_validations(wait: Duration) -> (HttpResponder, Server, Client) {
+    let http = slow_wrong_responder().await;
+    let (s, c) = registered_with(|cfg| {
+        cfg.va.http01_port = http.port;
+        cfg.acme.challenge_wait_ms = wait.as_millis() as u64;
+    })
+    .await;
+    (http, s, c)
+}
+
 #[tokio::test]
 async fn a_validation_slower_than_the_wait_is_answered_processing_and_goes_on() {
     const WAIT: Duration = Duration::from_millis(500);
-    let http = slow_wrong_responder().await;
-    let (_s, c) = registered_with(|cfg| {
-        cfg.va.http01_port = http.port;
-        cfg.acme.challenge_wait_ms = WAIT.as_millis() as u64;
-    })
-    .await;
+    let (_http, _s, c) = slow_validations(WAIT).await;
     let order = create_order(&c, &["slow.example.test"]).await;
     let authz_url = order["authorizations"][0].as_str().unwrap().to_owned();
     let authz = c.post(&authz_url, None).await.json();
@@ -78,12 +85,7 @@ async fn a_validation_slower_than_the_wait_is_answered_processing_and_goes_on() 
 
 #[tokio::test]
 async fn a_second_answer_during_the_wait_starts_no_second_validation() {
-    let http = slow_wrong_responder().await;
-    let (_s, c) = registered_with(|cfg| {
-        cfg.va.http01_port = http.port;
-        cfg.acme.challenge_wait_ms = 10_000;
-    })
-    .await;
+    let (http, _s, c) = slow_validations(Duration::from_secs(10)).await;
     let order = create_order(&c, &["twice.example.test"]).await;
     let authz_url = order["authorizations"][0].as_str().unwrap().to_owned();
     let authz = c.post(&authz_url, None).await.json();
@@ -117,12 +119,7 @@ async fn a_second_answer_during_the_wait_starts_no_second_validation() {
 
 #[tokio::test]
 async fn only_the_last_unanswered_authorization_of_an_order_waits() {
-    let http = slow_wrong_responder().await;
-    let (_s, c) = registered_with(|cfg| {
-        cfg.va.http01_port = http.port;
-        cfg.acme.challenge_wait_ms = 10_000;
-    })
-    .await;
+    let (_http, _s, c) = slow_validations(Duration::from_secs(10)).await;
     let order = create_order(&c, &["a.example.test", "b.example.test"]).await;
     let mut authz_urls = Vec::new();
     let mut challenge_urls = Vec::new();
