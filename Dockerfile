@@ -16,6 +16,7 @@ WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 COPY src src
 COPY migrations migrations
+COPY templates templates
 COPY conf conf
 COPY benches benches
 COPY tests tests

@@ -15,6 +15,10 @@
 //! checking the real signature) is its own work, not the floor's; it is
 //! timed separately for reference.
 //!
+//! The intermediate's key in a PKCS#11 token is timed against the same key
+//! type in a file: one ECDSA P-256 signature through SoftHSM2 (a pooled,
+//! logged-in session) and through `CaKey::File` (ring).
+//!
 //! Run: `cargo bench --bench crypto` (see docs/benchmarks.md).
 
 use std::hint::black_box;
@@ -27,9 +31,9 @@ use ring::signature::{
     EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_ASN1_SIGNING, ECDSA_P256_SHA256_FIXED_SIGNING,
 };
 use serde_json::{json, Map, Value};
-use time::{Duration, OffsetDateTime};
 use trustgate::ca::profile::Profile;
-use trustgate::ca::{CertificateAuthority, IssuanceRequest, Serial, SubjectInfo};
+use trustgate::ca::{CertificateAuthority, IssuanceRequest, IssuerUrls, Settings, SubjectInfo};
+use trustgate::config::CaConfig;
 use trustgate::jose::{AccountKey, Alg};
 
 /// JWS verifications one order needs (see the module comment).
@@ -81,8 +85,7 @@ fn fixture() -> Fixture {
                        "url": url})
                 .to_string(),
             );
-            let payload =
-                B64.encode(r#"{"identifiers":[{"type":"dns","value":"a.example.test"}]}"#);
+            let payload = B64.encode(r#"{"identifiers":[{"type":"dns","value":"a.example.jp"}]}"#);
             let input = format!("{protected}.{payload}");
             let sig = key.sign(&rng, input.as_bytes()).expect("sign");
             (input, sig.as_ref().to_vec())
@@ -90,7 +93,7 @@ fn fixture() -> Fixture {
         .collect::<Vec<_>>();
     assert_eq!(requests.len(), VERIFICATIONS_PER_ORDER);
 
-    let names = vec!["a.example.test".to_owned()];
+    let names = vec!["a.example.jp".to_owned()];
     let leaf_key = rcgen::KeyPair::generate().expect("leaf key");
     let mut params = rcgen::CertificateParams::new(names.clone()).expect("params");
     params.distinguished_name = rcgen::DistinguishedName::new();
@@ -106,19 +109,24 @@ fn fixture() -> Fixture {
         dir.path().join("ca/intermediate.pem"),
         dir.path().join("ca/intermediate.key"),
     );
-    trustgate::ca::dev::generate_hierarchy("trustgate Bench", &root, &cert, &ikey)
+    let at = trustgate::core::Clock::system().now();
+    trustgate::ca::dev::generate_hierarchy("trustgate Bench", &root, &cert, &ikey, at)
         .expect("dev hierarchy");
-    let ca = CertificateAuthority::load(&root, &cert, &ikey).expect("CA loads");
-    let now = OffsetDateTime::now_utc();
+    let urls = IssuerUrls::new(
+        "http://localhost:14002/intermediate.der".into(),
+        (0..16)
+            .map(|s| format!("http://localhost:14002/crl/{s}.crl"))
+            .collect(),
+    )
+    .expect("URLs");
+    let settings = Settings::new(&CaConfig::default(), urls);
+    let ca = CertificateAuthority::load(&root, &cert, &ikey, settings).expect("CA loads");
     let request = IssuanceRequest {
         public_key_der: rcgen::PublicKeyData::subject_public_key_info(&leaf_key),
         names,
         profile: Profile::Ov,
-        not_before: now - Duration::minutes(1),
-        not_after: now + Duration::days(90),
-        serial: Serial::random().expect("serial"),
-        crl_url: Some("http://localhost:14002/crl/1.crl".into()),
-        issuer_url: Some("http://localhost:14002/intermediate.der".into()),
+        not_before: None,
+        not_after: None,
         subject: Some(SubjectInfo {
             organization: "例示株式会社".into(),
             country: "JP".into(),
@@ -127,7 +135,7 @@ fn fixture() -> Fixture {
             ev: None,
         }),
     };
-    let issued = ca.issue(&request).expect("issues");
+    let issued = ca.issue(request.clone()).expect("issues").certificate;
     let (_, cert) = x509_parser::parse_x509_certificate(&issued.der).expect("certificate parses");
     let tbs = cert.tbs_certificate.as_ref().to_vec();
     let key_pem = std::fs::read_to_string(&ikey).expect("intermediate key");
@@ -177,7 +185,7 @@ fn sign_certificate(f: &Fixture) {
 }
 
 fn issue(f: &Fixture) {
-    black_box(f.ca.issue(black_box(&f.request)).expect("issues"));
+    black_box(f.ca.issue(black_box(f.request.clone())).expect("issues"));
 }
 
 fn benches(c: &mut Criterion) {
@@ -241,11 +249,70 @@ fn benches(c: &mut Criterion) {
     );
 }
 
+/// A SoftHSM2 token in a temporary directory holding a generated P-256
+/// key, opened as the CA opens it; None (with a note) without SoftHSM2.
+fn softhsm_key() -> Option<(trustgate::ca::pkcs11::TokenKey, tempfile::TempDir)> {
+    use rcgen::PublicKeyData;
+    use trustgate::ca::pkcs11::{self, KeyKind, Pin, Pkcs11Uri, TokenConfig};
+    const MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
+    let dir = tempfile::tempdir().expect("temp dir");
+    let conf = dir.path().join("softhsm2.conf");
+    std::fs::create_dir(dir.path().join("tokens")).expect("tokens dir");
+    let line = format!(
+        "directories.tokendir = {}\n",
+        dir.path().join("tokens").display()
+    );
+    std::fs::write(&conf, line).expect("softhsm2.conf");
+    std::env::set_var("SOFTHSM2_CONF", &conf);
+    let made = std::process::Command::new("softhsm2-util")
+        .args([
+            "--init-token",
+            "--free",
+            "--label",
+            "bench",
+            "--pin",
+            "1234",
+        ])
+        .args(["--so-pin", "5678"])
+        .output();
+    if !made.is_ok_and(|o| o.status.success()) {
+        eprintln!("softhsm2-util not available: skipping the PKCS#11 signature");
+        return None;
+    }
+    let uri = Pkcs11Uri::parse("pkcs11:token=bench;object=intermediate").expect("uri");
+    let pin = Pin::new("1234".into());
+    let public =
+        pkcs11::generate_key(MODULE.as_ref(), &uri, &pin, KeyKind::EcdsaP256).expect("key");
+    let config = TokenConfig {
+        module: MODULE.into(),
+        uri,
+        pin,
+    };
+    let key = pkcs11::TokenKey::open(config, &public.subject_public_key_info()).expect("opens");
+    Some((key, dir))
+}
+
+fn key_benches(c: &mut Criterion) {
+    use rcgen::SigningKey;
+    let tbs = fixture().tbs;
+    let file = trustgate::ca::CaKey::File(
+        rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).expect("key"),
+    );
+    c.bench_function("ca key: ECDSA P-256 signature, key file (ring)", |b| {
+        b.iter(|| file.sign(black_box(&tbs)).expect("signs"))
+    });
+    if let Some((token, _dir)) = softhsm_key() {
+        c.bench_function("ca key: ECDSA P-256 signature, SoftHSM2 token", |b| {
+            b.iter(|| token.sign(black_box(&tbs)).expect("signs"))
+        });
+    }
+}
+
 criterion_group! {
     name = crypto;
     config = Criterion::default()
         .warm_up_time(std::time::Duration::from_secs(1))
         .measurement_time(std::time::Duration::from_secs(3));
-    targets = benches
+    targets = benches, key_benches
 }
 criterion_main!(crypto);

@@ -9,7 +9,8 @@ use std::time::Instant;
 
 use time::{Duration, OffsetDateTime};
 use trustgate::ca::crl::{CrlRequest, RevokedEntry};
-use trustgate::ca::{dev, CertificateAuthority, Serial};
+use trustgate::ca::{dev, CertificateAuthority, IssuerUrls, Serial, Settings};
+use trustgate::config::CaConfig;
 use trustgate::core::RevocationReason;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -26,8 +27,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         dir.path().join("ca/intermediate.pem"),
         dir.path().join("ca/intermediate.key"),
     );
-    dev::generate_hierarchy("crl_bench", &root, &cert, &key)?;
-    let ca = CertificateAuthority::load(&root, &cert, &key)?;
+    let at = trustgate::core::Clock::system().now();
+    dev::generate_hierarchy("crl_bench", &root, &cert, &key, at)?;
+    let urls = IssuerUrls::new(
+        "http://localhost/intermediate.der".into(),
+        vec!["http://localhost/crl/0.crl".into()],
+    )?;
+    let settings = Settings::new(&CaConfig::default(), urls);
+    let ca = CertificateAuthority::load(&root, &cert, &key, settings)?;
 
     let reasons = [
         RevocationReason::Unspecified,
@@ -53,7 +60,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         number: 1,
         this_update: now,
         next_update: now + Duration::days(7),
-        url: "http://crl.example.test/crl/0.crl",
+        url: "http://crl.example.jp/crl/0.crl",
         entries: &entries,
     };
     let start = Instant::now();

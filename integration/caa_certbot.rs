@@ -10,13 +10,13 @@ use crate::common::issued::{assert_issued, assert_nothing_issued, OV_POLICY};
 use crate::common::{Certbot, TestServer};
 
 /// This CA's issuer domain name in CAA records (`acme.caa_identities`).
-const CA: &str = "trustgate.test";
+const CA: &str = "trustgate.jp";
 
 /// What certbot prints for the finalize's problem (acme's
 /// `Error.__str__`: type, then description and detail).
 const CAA_PROBLEM: &str = "urn:ietf:params:acme:error:caa :: ";
 
-/// RFC 8659 §3: `www.example.test` has no CAA, so the relevant set is the
+/// RFC 8659 §3: `www.example.jp` has no CAA, so the relevant set is the
 /// apex's, found by climbing; one of its `issue` properties names us, so
 /// the other CA it names does not matter. The VA asks every step of the
 /// climb at once and reads the answers in order: `test`'s answer, above
@@ -24,25 +24,25 @@ const CAA_PROBLEM: &str = "urn:ietf:params:acme:error:caa :: ";
 #[test]
 fn caa_naming_this_ca_permits_issuance() {
     let (bind, server) = start(&format!(
-        "@ IN CAA 0 issue \"other-ca.test\"\n@ IN CAA 0 issue \"{CA}\""
+        "@ IN CAA 0 issue \"other-ca.jp\"\n@ IN CAA 0 issue \"{CA}\""
     ));
     let eab = server.approved_eab(false);
     let certbot = Certbot::new(&server, "caa-ok");
-    let name = "www.example.test";
+    let name = "www.example.jp";
 
     let run = certbot.certonly_rfc2136(&eab, &[name], &bind.rfc2136_credentials());
     run.assert_success();
 
     assert_issued(&server, &certbot.lineage(name), &[name], OV_POLICY);
     assert!(
-        bind.was_queried(name, "CAA") && bind.was_queried("example.test", "CAA"),
-        "the VA did not climb from {name} to example.test\n{}",
+        bind.was_queried(name, "CAA") && bind.was_queried("example.jp", "CAA"),
+        "the VA did not climb from {name} to example.jp\n{}",
         bind.log_tail(60)
     );
     assert_server_logged(
         &server,
         &format!(
-            "CAA check name={name} decision=permitted: issue \"{CA}\" authorizes this CA relevant=example.test"
+            "CAA check name={name} decision=permitted: issue \"{CA}\" authorizes this CA relevant=example.jp"
         ),
     );
 }
@@ -56,7 +56,7 @@ fn caa_issue_semicolon_forbids_issuance() {
     ));
     let eab = server.approved_eab(false);
     let certbot = Certbot::new(&server, "caa-none");
-    let name = "noissue.example.test";
+    let name = "noissue.example.jp";
 
     let run = certbot.certonly_rfc2136(&eab, &[name], &bind.rfc2136_credentials());
 
@@ -80,8 +80,8 @@ fn caa_issuewild_semicolon_forbids_only_the_wildcard() {
     ));
     let eab = server.approved_eab(false);
     let certbot = Certbot::new(&server, "caa-wild");
-    let base = "wild.example.test";
-    let wildcard = "*.wild.example.test";
+    let base = "wild.example.jp";
+    let wildcard = "*.wild.example.jp";
 
     let run = certbot.certonly_rfc2136(&eab, &[base, wildcard], &bind.rfc2136_credentials());
 
@@ -96,7 +96,7 @@ fn caa_issuewild_semicolon_forbids_only_the_wildcard() {
     assert_server_logged(
         &server,
         &format!(
-            "CAA check name={base} decision=permitted: issue \"{CA}\" authorizes this CA relevant=wild.example.test"
+            "CAA check name={base} decision=permitted: issue \"{CA}\" authorizes this CA relevant=wild.example.jp"
         ),
     );
 
@@ -115,9 +115,9 @@ fn caa_accounturi_of_another_account_forbids_issuance() {
     let holder = Certbot::new(&server, "caa-holder");
     holder.register(Some(&eab)).assert_success();
     let holder_uri = holder.account_uri();
-    let name = "acct.example.test";
+    let name = "acct.example.jp";
     bind.update(
-        "example.test",
+        "example.jp",
         &[&format!(
             "{name}. 60 IN CAA 0 issue \"{CA}; accounturi={holder_uri}\""
         )],
@@ -153,7 +153,7 @@ fn caa_validationmethods_without_dns01_forbids_issuance() {
     ));
     let eab = server.approved_eab(false);
     let certbot = Certbot::new(&server, "caa-methods");
-    let name = "methods.example.test";
+    let name = "methods.example.jp";
 
     let run = certbot.certonly_rfc2136(&eab, &[name], &bind.rfc2136_credentials());
 
@@ -179,7 +179,7 @@ fn caa_unknown_critical_tag_forbids_issuance() {
     ));
     let eab = server.approved_eab(false);
     let certbot = Certbot::new(&server, "caa-critical");
-    let name = "crit.example.test";
+    let name = "crit.example.jp";
 
     let run = certbot.certonly_rfc2136(&eab, &[name], &bind.rfc2136_credentials());
 
@@ -194,16 +194,16 @@ fn caa_unknown_critical_tag_forbids_issuance() {
 }
 
 /// BR 3.2.2.8, RFC 8659 §3: a CAA lookup that fails is never "no CAA".
-/// `sf.example.test` is a CNAME into `broken.test`, a zone BIND could not
+/// `sf.example.jp` is a CNAME into `broken.jp`, a zone BIND could not
 /// load (a host behind a provider whose DNS is down): BIND answers the CAA
 /// query for it with SERVFAIL. Its `_acme-challenge` record is in
-/// example.test, so dns-01 passes and only the CAA lookup fails.
+/// example.jp, so dns-01 passes and only the CAA lookup fails.
 #[test]
 fn caa_lookup_servfail_forbids_issuance() {
-    let (bind, server) = start("sf IN CNAME sf.broken.test.");
+    let (bind, server) = start("sf IN CNAME sf.broken.jp.");
     let eab = server.approved_eab(false);
     let certbot = Certbot::new(&server, "caa-servfail");
-    let name = "sf.example.test";
+    let name = "sf.example.jp";
 
     let run = certbot.certonly_rfc2136(&eab, &[name], &bind.rfc2136_credentials());
 
@@ -222,7 +222,7 @@ fn caa_lookup_servfail_forbids_issuance() {
     );
 }
 
-/// A BIND with `example_records` in `example.test.`, and a server that
+/// A BIND with `example_records` in `example.jp.`, and a server that
 /// resolves through it and knows itself as [`CA`] in CAA records.
 fn start(example_records: &str) -> (Bind, TestServer) {
     let bind = Bind::start(Signing::Unsigned, example_records);

@@ -8,8 +8,8 @@ use crate::common::certbot::Run;
 use crate::common::issued::{assert_issued, assert_nothing_issued, OV_POLICY};
 use crate::common::{Certbot, TestServer};
 
-/// §7.1.3, §8.4: one order for `x.example.test` and `*.x.example.test`,
-/// both validated through the one name `_acme-challenge.x.example.test`,
+/// §7.1.3, §8.4: one order for `x.example.jp` and `*.x.example.jp`,
+/// both validated through the one name `_acme-challenge.x.example.jp`,
 /// where the plugin puts two TXT records at once; it removes them after.
 #[test]
 fn wildcard_and_base_name_through_rfc2136() {
@@ -17,18 +17,13 @@ fn wildcard_and_base_name_through_rfc2136() {
     let server = TestServer::start_with_dns(&bind.va_dns(), "");
     let eab = server.approved_eab(false);
     let certbot = Certbot::new(&server, "rfc2136");
-    let names = ["x.example.test", "*.x.example.test"];
-    let challenge = "_acme-challenge.x.example.test";
+    let names = ["x.example.jp", "*.x.example.jp"];
+    let challenge = "_acme-challenge.x.example.jp";
 
     let run = certbot.certonly_rfc2136(&eab, &names, &bind.rfc2136_credentials());
     run.assert_success();
 
-    assert_issued(
-        &server,
-        &certbot.lineage("x.example.test"),
-        &names,
-        OV_POLICY,
-    );
+    assert_issued(&server, &certbot.lineage("x.example.jp"), &names, OV_POLICY);
     // Only the VA asks for the TXT records (the plugin asks for SOAs).
     assert!(
         bind.was_queried(challenge, "TXT"),
@@ -48,7 +43,7 @@ fn wildcard_and_base_name_through_rfc2136() {
     );
 }
 
-/// §8.4 with a delegated challenge: `_acme-challenge.alias.example.test`
+/// §8.4 with a delegated challenge: `_acme-challenge.alias.example.jp`
 /// is a CNAME into another zone. BIND (authoritative, no recursion)
 /// answers with the CNAME alone, so the VA must follow it itself; the
 /// subscriber's hooks write (and then remove) the TXT record at the target.
@@ -56,12 +51,12 @@ fn wildcard_and_base_name_through_rfc2136() {
 fn delegated_challenge_cname_is_followed() {
     let bind = Bind::start(
         Signing::Unsigned,
-        "_acme-challenge.alias IN CNAME alias.acme-delegate.test.",
+        "_acme-challenge.alias IN CNAME alias.acme-delegate.jp.",
     );
     let server = TestServer::start_with_dns(&bind.va_dns(), "");
     let eab = server.approved_eab(false);
     let certbot = Certbot::new(&server, "delegated");
-    let name = "alias.example.test";
+    let name = "alias.example.jp";
     let (auth, cleanup) = bind.delegated_hooks();
 
     let run = certbot.certonly_manual_dns(&eab, &[name], &auth, Some(&cleanup));
@@ -69,25 +64,25 @@ fn delegated_challenge_cname_is_followed() {
 
     assert_issued(&server, &certbot.lineage(name), &[name], OV_POLICY);
     assert!(
-        bind.was_queried("alias.acme-delegate.test", "TXT"),
+        bind.was_queried("alias.acme-delegate.jp", "TXT"),
         "the VA never looked up the CNAME's target\n{run}\n{}",
         bind.log_tail(60)
     );
     assert_eq!(
-        dns01_lookups(&server, "_acme-challenge.alias.example.test"),
-        ["name=_acme-challenge.alias.example.test answers=1 \
-          cnames=[\"_acme-challenge.alias.example.test -> alias.acme-delegate.test\"] dnssec=None"],
+        dns01_lookups(&server, "_acme-challenge.alias.example.jp"),
+        ["name=_acme-challenge.alias.example.jp answers=1 \
+          cnames=[\"_acme-challenge.alias.example.jp -> alias.acme-delegate.jp\"] dnssec=None"],
         "{run}"
     );
     assert_eq!(
-        bind.txt("alias.acme-delegate.test"),
+        bind.txt("alias.acme-delegate.jp"),
         Vec::<String>::new(),
         "the cleanup hook left the TXT record behind\n{run}"
     );
 }
 
 /// DNSSEC on (`va.dnssec`, anchored at `test.`'s key): named signs the
-/// zones and the plugin's updates; the chain `test.` → DS → `example.test.`
+/// zones and the plugin's updates; the chain `test.` → DS → `example.jp.`
 /// validates, the TXT record is Secure, and certbot gets its certificate.
 #[test]
 fn dnssec_signed_zone_validates() {
@@ -97,7 +92,7 @@ fn dnssec_signed_zone_validates() {
     let server = TestServer::start_with_dns(&dns, "");
     let eab = server.approved_eab(false);
     let certbot = Certbot::new(&server, "dnssec");
-    let name = "sec.example.test";
+    let name = "sec.example.jp";
 
     let run = certbot.certonly_rfc2136(&eab, &[name], &bind.rfc2136_credentials());
     run.assert_success();
@@ -124,7 +119,7 @@ fn dnssec_tampered_zone_is_refused() {
     let eab = server.approved_eab(true);
 
     let good = Certbot::new(&server, "signed");
-    let name = "good.example.test";
+    let name = "good.example.jp";
     let run = good.certonly_manual_dns(&eab, &[name], &bind.resigning_hook(false), None);
     run.assert_success();
     assert_issued(&server, &good.lineage(name), &[name], OV_POLICY);
@@ -137,7 +132,7 @@ fn dnssec_tampered_zone_is_refused() {
     );
 
     let tampered = Certbot::new(&server, "tampered");
-    let name = "bogus.example.test";
+    let name = "bogus.example.jp";
     let run = tampered.certonly_manual_dns(&eab, &[name], &bind.resigning_hook(true), None);
 
     let detail = format!("DNSSEC validation failed for _acme-challenge.{name}");

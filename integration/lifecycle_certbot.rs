@@ -36,7 +36,7 @@ fn renewal_follows_the_ari_window() {
     let server = TestServer::start();
     let eab = server.approved_eab(false);
     let certbot = Certbot::new(&server, "ari");
-    let name = "ari.example.test";
+    let name = "ari.example.jp";
     certbot.certonly(&eab, &[name]).assert_success();
     let lineage = certbot.lineage(name);
     let first = assert_ov(&server, &lineage, name);
@@ -125,7 +125,7 @@ fn revocation_with_the_certificate_key_reaches_the_crl() {
     let server = TestServer::start_with_publish("regenerate_secs = 1", "");
     let eab = server.approved_eab(false);
     let certbot = Certbot::new(&server, "crl");
-    let name = "crl.example.test";
+    let name = "crl.example.jp";
     certbot.certonly(&eab, &[name]).assert_success();
     let lineage = certbot.lineage(name);
     let leaf = assert_ov(&server, &lineage, name);

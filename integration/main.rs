@@ -18,15 +18,28 @@
 //! the admin API; `lifecycle_certbot` what follows issuance (renewal
 //! steered by ARI, revocation reaching the CRL); `dns_certbot` dns-01
 //! through real DNS (rfc2136 plugin, a delegated CNAME, DNSSEC);
-//! `caa_certbot` CAA at finalize.
+//! `caa_certbot` CAA at finalize; `ct_certbot` Certificate Transparency with two test CT logs (`common::ctlog`; SCTs checked by openssl and by Python `cryptography` in `ct_check.py`, a log down, the precertificate revoked); `hsm_certbot` the intermediate key in a
+//! SoftHSM2 token (init, issuance, CRL, the token going away and back); `linter_certbot` pkilint's REST service in the loop before signing (and its command line on what was issued); `console_browser` the staff console in headless Chromium (selenium, axe-core); `production_config` the refusal of unsafe production settings (`serve`, `check-config`); `perspectives_netns` multi-perspective
+//! corroboration (BR 3.2.2.9) with five `trustgate perspective` processes,
+//! each in its own network namespace (needs root, `ip` and `socat`);
+//! `chaos` the server killed, and PostgreSQL restarted (a private cluster,
+//! `common::postgres`), under `trustgate-load`, nothing told lost.
 
 // Tests: a failed unwrap is a failed test, with its location.
 #![allow(clippy::unwrap_used)]
 
 mod caa_certbot;
+mod chaos;
 mod common;
+mod console_browser;
+mod ct_certbot;
 mod dns_certbot;
+mod hsm_certbot;
 mod lifecycle_certbot;
+mod linter_certbot;
+mod perspectives_netns;
+mod production_config;
 mod rfc8555_certbot;
 mod rfc8555_wire;
+mod schemathesis_admin;
 mod vetting_certbot;

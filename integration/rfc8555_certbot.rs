@@ -16,7 +16,7 @@ use crate::common::{server::free_port, Certbot, TestServer};
 fn register_with_single_use_eab_binds_exactly_one_account() {
     let server = TestServer::start();
     let staff = server.staff();
-    let org = staff.create_organization(Level::Ov, &["example.test"]);
+    let org = staff.create_organization(Level::Ov, &["example.jp"]);
     let eab = staff.create_eab(org, false);
 
     let first = Certbot::new(&server, "first");
@@ -45,7 +45,7 @@ fn register_with_single_use_eab_binds_exactly_one_account() {
 fn register_with_reusable_eab_binds_several_accounts() {
     let server = TestServer::start();
     let staff = server.staff();
-    let org = staff.create_organization(Level::Ov, &["example.test"]);
+    let org = staff.create_organization(Level::Ov, &["example.jp"]);
     let eab = staff.create_eab(org, true);
     for label in ["first", "second"] {
         let certbot = Certbot::new(&server, label);
@@ -76,17 +76,13 @@ fn obtain_single_name_certificate() {
     let eab = server.approved_eab(false);
     let certbot = Certbot::new(&server, "single");
 
-    certbot.certonly(&eab, &["a.example.test"]).assert_success();
+    certbot.certonly(&eab, &["a.example.jp"]).assert_success();
 
     assert!(
-        server.dns().was_queried("a.example.test"),
+        server.dns().was_queried("a.example.jp"),
         "the VA never resolved the name through the test DNS"
     );
-    assert_issued(
-        &server,
-        &certbot.lineage("a.example.test"),
-        &["a.example.test"],
-    );
+    assert_issued(&server, &certbot.lineage("a.example.jp"), &["a.example.jp"]);
 }
 
 /// §7.4: an order for three names gets one certificate with exactly
@@ -96,14 +92,14 @@ fn obtain_multi_name_certificate() {
     let server = TestServer::start();
     let eab = server.approved_eab(false);
     let certbot = Certbot::new(&server, "multi");
-    let names = ["example.test", "www.example.test", "api.example.test"];
+    let names = ["example.jp", "www.example.jp", "api.example.jp"];
 
     certbot.certonly(&eab, &names).assert_success();
 
     for n in names {
         assert!(server.dns().was_queried(n), "{n} was never resolved");
     }
-    assert_issued(&server, &certbot.lineage("example.test"), &names);
+    assert_issued(&server, &certbot.lineage("example.jp"), &names);
 }
 
 /// A renewal is a new order with a new key (certbot's default) and a new
@@ -113,7 +109,7 @@ fn renew_issues_a_new_certificate() {
     let server = TestServer::start();
     let eab = server.approved_eab(false);
     let certbot = Certbot::new(&server, "renew");
-    let name = "renew.example.test";
+    let name = "renew.example.jp";
     certbot.certonly(&eab, &[name]).assert_success();
     let lineage = certbot.lineage(name);
     let before = assert_issued(&server, &lineage, &[name]);
@@ -141,10 +137,10 @@ fn renew_issues_a_new_certificate() {
 fn finalize_waits_for_vetting_approval() {
     let server = TestServer::start();
     let staff = server.staff();
-    let org = staff.create_organization(Level::Ov, &["example.test"]);
+    let org = staff.create_organization(Level::Ov, &["example.jp"]);
     let eab = staff.create_eab(org, false);
     let certbot = Certbot::new(&server, "gate");
-    let name = "gate.example.test";
+    let name = "gate.example.jp";
 
     let refused = certbot.certonly(&eab, &[name]);
     refused
@@ -166,39 +162,47 @@ fn name_outside_the_organization_scope_is_refused() {
     let server = TestServer::start();
     let eab = server.approved_eab(false);
     let certbot = Certbot::new(&server, "scope");
-    let names = ["www.example.test", "www.other.test"];
+    let names = ["www.example.jp", "www.other.jp"];
 
     let run = certbot.certonly(&eab, &names);
     run.assert_failure().assert_output_contains(
-        "\"www.other.test\" is outside the domain scope approved for organization",
+        "\"www.other.jp\" is outside the domain scope approved for organization",
     );
     assert!(
-        !server.dns().was_queried("www.other.test"),
+        !server.dns().was_queried("www.other.jp"),
         "the server validated a name it refuses\n{run}"
     );
     assert_nothing_issued(&certbot, names[0], &run);
 }
 
-/// §7.6: revocation by the account that holds the certificate; a second
-/// revocation of the same certificate is `alreadyRevoked`, and a key
-/// revoked as compromised is never certified again.
+/// §7.6: keyCompromise asked by the account is refused (not proven); with
+/// the certificate's own key it revokes; a second revocation of the same
+/// certificate is `alreadyRevoked`, and a key revoked as compromised is
+/// never certified again.
 #[test]
 fn revoke_with_reason_key_compromise() {
     let server = TestServer::start();
     let eab = server.approved_eab(false);
     let certbot = Certbot::new(&server, "revoke");
-    let name = "revoke.example.test";
+    let name = "revoke.example.jp";
     certbot.certonly(&eab, &[name]).assert_success();
     let lineage = certbot.lineage(name);
     assert_issued(&server, &lineage, &[name]);
 
+    // Signed by the account, keyCompromise is not proven: refused, with
+    // the way to prove it in the detail.
     certbot
         .revoke(&lineage.cert, "keycompromise")
+        .assert_failure()
+        .assert_output_contains("keyCompromise must be proven");
+
+    certbot
+        .revoke_with_cert_key(&lineage.cert, &lineage.privkey, "keycompromise")
         .assert_success()
         .assert_output_contains("Congratulations! You have successfully revoked");
 
     certbot
-        .revoke(&lineage.cert, "keycompromise")
+        .revoke(&lineage.cert, "superseded")
         .assert_failure()
         .assert_output_contains("the certificate is already revoked");
 
@@ -219,7 +223,7 @@ fn challenge_for_unresolvable_name_fails() {
     let server = TestServer::start();
     let eab = server.approved_eab(false);
     let certbot = Certbot::new(&server, "nxdomain");
-    let name = "nx.example.test";
+    let name = "nx.example.jp";
 
     let run = certbot.certonly(&eab, &[name]);
     assert_challenge_failed(&run, name, "dns");
@@ -239,7 +243,7 @@ fn challenge_with_nothing_listening_fails() {
     let server = TestServer::start();
     let eab = server.approved_eab(false);
     let certbot = Certbot::new(&server, "refused");
-    let name = "refused.example.test";
+    let name = "refused.example.jp";
 
     let run = certbot.certonly_on_port(&eab, &[name], free_port());
     assert_challenge_failed(&run, name, "connection");

@@ -36,7 +36,7 @@ fn section_7_3_4_new_account_without_eab_is_external_account_required() {
     header.set_claim("nonce", Some(json!(nonce)), true).unwrap();
     let payload = json!({
         "termsOfServiceAgreed": true,
-        "contact": ["mailto:admin@example.test"],
+        "contact": ["mailto:admin@example.jp"],
     });
     let signer = ES256.signer_from_jwk(&key.to_jwk_private_key()).unwrap();
     let jws =

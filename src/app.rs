@@ -12,12 +12,20 @@ use tokio::sync::watch;
 use crate::admin::{self, Admin};
 use crate::ca::{self, CertificateAuthority};
 use crate::config::{Config, TlsMode};
+use crate::core::Clock;
 use crate::error::{Error, Result};
+use crate::metrics::Metrics;
 use crate::ra::Ra;
 use crate::sa::{self, Store};
-use crate::va::Validator;
+use crate::va::remote::{client, RemotePerspective};
+use crate::va::{mpic, Validator};
 use crate::vetting::Vetting;
 use crate::wfe::{self, Wfe};
+
+pub mod preflight;
+
+/// The remote validation perspectives (BR 3.2.2.9) the VA asks.
+pub type Perspectives = Vec<Arc<dyn RemotePerspective>>;
 
 /// How often expired nonce records are deleted.
 const NONCE_PRUNE_EVERY: Duration = Duration::from_secs(600);
@@ -33,33 +41,116 @@ pub struct App {
     pub wfe: Arc<Wfe>,
     /// This process in the leases table (`sa::leases`).
     pub instance: Arc<str>,
+    /// The one clock every layer reads (the system clock in production).
+    pub clock: Clock,
 }
 
-/// Opens the database (applying migrations).
+/// Opens the database (applying migrations), on the system clock, with
+/// the process's metrics registry.
 pub fn open_store(cfg: &Config) -> Result<Store> {
-    Store::open(
+    open_store_with_clock(cfg, Clock::system())
+}
+
+/// `open_store` on `clock`.
+pub fn open_store_with_clock(cfg: &Config, clock: Clock) -> Result<Store> {
+    Store::open_with(
         &cfg.database_url(),
         cfg.database.pool_size,
         Duration::from_secs(cfg.database.connect_timeout_secs),
+        clock,
+        metrics(),
     )
 }
 
-/// Loads the CA, generating a development hierarchy first if configured
-/// and the files do not exist yet.
-pub fn load_ca(cfg: &Config) -> Result<CertificateAuthority> {
+/// The process's metrics registry, with each listener's route names as
+/// its endpoint label values.
+pub fn metrics() -> Arc<Metrics> {
+    let admin = crate::admin::endpoint_names();
+    Arc::new(Metrics::new(wfe::ENDPOINTS, &admin))
+}
+
+/// Loads the CA on `clock`, generating a development hierarchy first if
+/// configured and the files do not exist yet. A production CA signs with
+/// a key in a PKCS#11 token unless `ca.allow_key_file` says otherwise.
+pub fn load_ca(cfg: &Config, clock: &Clock) -> Result<CertificateAuthority> {
     let (root, int_cert, int_key) = ca_paths(cfg);
-    if !int_cert.exists() && !int_key.exists() && !root.exists() {
-        if !cfg.ca.generate_dev_ca {
+    let key = ca::KeySource::from_config(&cfg.ca, |p| cfg.data_path(p))?;
+    let no_key_file = matches!(key, ca::KeySource::Token(_)) || !int_key.exists();
+    if !int_cert.exists() && no_key_file && !root.exists() {
+        if !cfg.ca.generate_dev_ca || matches!(key, ca::KeySource::Token(_)) {
             return Err(Error::internal(format!(
-                "CA certificate {} does not exist (set ca.generate_dev_ca = true for a development CA)",
+                "CA certificate {} does not exist (set ca.generate_dev_ca = true for a development CA, \
+                 or run `trustgate init`)",
                 int_cert.display()
             )));
         }
         tracing::warn!(dir = %root.parent().map(|p| p.display().to_string()).unwrap_or_default(),
             "generating a DEVELOPMENT CA hierarchy; never use it for real certificates");
-        ca::dev::generate_hierarchy(&cfg.ca.dev_ca_name, &root, &int_cert, &int_key)?;
+        ca::dev::generate_hierarchy(&cfg.ca.dev_ca_name, &root, &int_cert, &int_key, clock.now())?;
     }
-    CertificateAuthority::load(&root, &int_cert, &int_key)
+    if let ca::KeySource::File(path) = &key {
+        check_key_file(cfg, path)?;
+    }
+    let ct_logs = ca::ct::Logs::from_config(&cfg.ct)?;
+    if ct_logs.is_none() {
+        tracing::info!("no ct.logs configured: certificates are issued without SCTs");
+    }
+    Ok(
+        CertificateAuthority::load_with_key(&root, &int_cert, &key, ca_settings(cfg)?)?
+            .with_clock(clock.clone())
+            .with_linter(ca::linter::Linter::from_config(&cfg.ca)?)
+            .with_ct_logs(ct_logs),
+    )
+}
+
+/// BR 6.2.7 at startup: a production CA keeps its key in hardware, so a
+/// key file needs `ca.allow_key_file = true`, and must then be readable
+/// by its owner only. A development CA may use a file.
+fn check_key_file(cfg: &Config, path: &std::path::Path) -> Result<()> {
+    if cfg.ca.generate_dev_ca {
+        return Ok(());
+    }
+    if !cfg.ca.allow_key_file {
+        return Err(Error::internal(format!(
+            "the intermediate key is a file ({}): a production CA keeps its key in a \
+             hardware module (BR 6.2.7); set ca.intermediate_key to a pkcs11: URI with \
+             ca.pkcs11_module, or set ca.allow_key_file = true to accept a key file",
+            path.display()
+        )));
+    }
+    if ca::key::readable_by_others(path)? {
+        return Err(Error::internal(format!(
+            "the intermediate key file {} is readable by group or others; chmod 600 it",
+            path.display()
+        )));
+    }
+    tracing::warn!(key = %path.display(), "production CA with its key in a file (ca.allow_key_file = true)");
+    Ok(())
+}
+
+/// The CA's rules for what it issues, with the URLs `publish` serves.
+pub fn ca_settings(cfg: &Config) -> Result<ca::Settings> {
+    let urls = crate::config::PublishUrls::from_config(&cfg.publish)?;
+    let crls = (0..urls.shards()).map(|shard| urls.crl(shard)).collect();
+    let urls = ca::IssuerUrls::new(urls.issuer(), crls)?;
+    Ok(ca::Settings::new(&cfg.ca, urls))
+}
+
+/// BR 3.2.2.9 at startup: a production CA does not start with fewer
+/// perspectives or regions than the rule in force today requires; a
+/// development CA may run without any, single-perspective, and says so.
+fn check_perspectives(cfg: &Config, perspectives: &Perspectives, clock: &Clock) -> Result<()> {
+    let rule = ca::schedule::quorum(clock.now());
+    if !cfg.ca.generate_dev_ca {
+        return mpic::check_deployment(perspectives, &rule);
+    }
+    if perspectives.is_empty() {
+        tracing::warn!(
+            rule = %rule.describe(),
+            "development CA without remote perspectives: validations and CAA checks are single-perspective"
+        );
+    }
+    Ok(())
 }
 
 pub fn ca_paths(cfg: &Config) -> (PathBuf, PathBuf, PathBuf) {
@@ -71,16 +162,39 @@ pub fn ca_paths(cfg: &Config) -> (PathBuf, PathBuf, PathBuf) {
 }
 
 impl App {
+    /// The app on the system clock.
     pub async fn build(cfg: Config) -> Result<App> {
+        App::build_with_clock(cfg, Clock::system()).await
+    }
+
+    /// The app with every layer on `clock` (tests move it across dates).
+    pub async fn build_with_clock(cfg: Config, clock: Clock) -> Result<App> {
+        let perspectives = client::perspectives_on_clock(&cfg.va, &clock)?;
+        App::build_with_perspectives(cfg, clock, perspectives).await
+    }
+
+    /// The app with `perspectives` instead of the configured ones (tests
+    /// put stand-ins there).
+    pub async fn build_with_perspectives(
+        cfg: Config,
+        clock: Clock,
+        perspectives: Perspectives,
+    ) -> Result<App> {
+        preflight::check(&cfg)?;
+        cfg.limits.validate()?;
+        check_perspectives(&cfg, &perspectives, &clock)?;
         let cfg = Arc::new(cfg);
-        let c2 = cfg.clone();
-        let store = tokio::task::spawn_blocking(move || open_store(&c2))
+        let (c2, clock2) = (cfg.clone(), clock.clone());
+        let store = tokio::task::spawn_blocking(move || open_store_with_clock(&c2, clock2))
             .await
             .map_err(|e| Error::internal(format!("opening the store: {e}")))??;
         crate::vetting::sealing::check_config(&cfg.vetting)?;
-        let ca = Arc::new(load_ca(&cfg)?);
-        let va = Validator::new(&cfg.va)?;
-        let ra = Ra::new(cfg.clone(), store.clone(), ca.clone(), va);
+        let ca = Arc::new(load_ca(&cfg, &clock)?);
+        let va = Validator::new(&cfg.va)?
+            .with_clock(clock.clone())
+            .with_perspectives(perspectives)
+            .with_metrics(store.metrics().clone());
+        let ra = Ra::new(cfg.clone(), store.clone(), ca.clone(), va, clock.clone());
         let wfe = Arc::new(Wfe::new(cfg.clone(), ra.clone(), store.clone()).await?);
         let instance: Arc<str> = sa::leases::instance_id().into();
         tracing::info!(instance = %instance, "instance id for background leases");
@@ -91,6 +205,7 @@ impl App {
             ra,
             wfe,
             instance,
+            clock,
         })
     }
 
@@ -127,7 +242,7 @@ impl App {
             std::fs::read_to_string(&cert_path),
             std::fs::read_to_string(&key_path),
         ) {
-            if serving_cert_fresh(&chain, &self.cfg.server.tls_names) {
+            if serving_cert_fresh(&chain, &self.cfg.server.tls_names, self.clock.now()) {
                 return Ok((chain, key));
             }
         }
@@ -190,7 +305,7 @@ impl App {
             move || {
                 let store = store.clone();
                 async move {
-                    let now = sa::now();
+                    let now = store.clock().now();
                     match store.run(move |c| sa::nonces::prune(c, now)).await {
                         Ok(n) if n > 0 => {
                             tracing::debug!(pruned = n, "expired nonce records deleted")
@@ -230,6 +345,9 @@ impl App {
                     ),
                     Ok(_) => {}
                     Err(e) => tracing::warn!(error = %e, "recovering finalizations failed"),
+                }
+                if let Err(e) = ra.prune_rate_limits().await {
+                    tracing::warn!(error = %e, "pruning rate-limit buckets failed");
                 }
             }
         });
@@ -312,7 +430,22 @@ impl Running {
 
 /// Binds the configured address (port 0 picks a free port, and the base
 /// URL follows it), builds the app and serves in the background.
-pub async fn start(mut cfg: Config) -> Result<Running> {
+pub async fn start(cfg: Config) -> Result<Running> {
+    start_with_clock(cfg, Clock::system()).await
+}
+
+/// `start` with every layer on `clock`, for tests that move time.
+pub async fn start_with_clock(cfg: Config, clock: Clock) -> Result<Running> {
+    let perspectives = client::perspectives_on_clock(&cfg.va, &clock)?;
+    start_with_perspectives(cfg, clock, perspectives).await
+}
+
+/// `start_with_clock` with `perspectives` instead of the configured ones.
+pub async fn start_with_perspectives(
+    mut cfg: Config,
+    clock: Clock,
+    perspectives: Perspectives,
+) -> Result<Running> {
     let listener = TcpListener::bind(cfg.server.listen)
         .await
         .map_err(|e| Error::internal(format!("binding {}: {e}", cfg.server.listen)))?;
@@ -332,16 +465,21 @@ pub async fn start(mut cfg: Config) -> Result<Running> {
         ),
         None => None,
     };
-    let app = App::build(cfg).await?;
+    let app = App::build_with_perspectives(cfg, clock, perspectives).await?;
     let directory_url = app.wfe.urls().abs(wfe::urls::DIRECTORY);
     let root_pem = app.ca.root_pem().to_owned();
     let instance = app.instance.clone();
     let store = app.store.clone();
-    // Built here so a bad staff list fails `start`, not the server task.
+    // Built here so a failure fails `start`, not the server task.
     let admin = match admin_listener {
         Some(l) => Some((l, app.admin()?)),
         None => None,
     };
+    if admin.is_some() && store.read(crate::sa::staff::count).await? == 0 {
+        tracing::warn!(
+            "no staff: the admin API refuses every request; add the first member with `trustgate staff add NAME --roles view,vet,approve`"
+        );
+    }
     let (tx, rx) = watch::channel(false);
     let publish = app.publish(publish_listener, &rx)?;
     let task = tokio::spawn(async move {
@@ -371,8 +509,12 @@ impl App {
         listener: Option<TcpListener>,
         shutdown: &watch::Receiver<bool>,
     ) -> Result<crate::publish::Publishing> {
-        let generator =
-            crate::publish::Generator::new(&self.cfg.publish, self.store.clone(), self.ca.clone())?;
+        let generator = crate::publish::Generator::new(
+            &self.cfg.publish,
+            self.store.clone(),
+            self.ca.clone(),
+            self.clock.clone(),
+        )?;
         let lease = self.lease("crl", generator.interval());
         Ok(crate::publish::Publishing::spawn(
             generator,
@@ -386,7 +528,7 @@ impl App {
 // --- The admin listener (src/admin): staff API on its own address. ---
 
 impl App {
-    /// The admin service over this app's store; fails on a bad staff list.
+    /// The admin service over this app's store.
     pub fn admin(&self) -> Result<Arc<Admin>> {
         let vetting = Vetting::new(self.store.clone(), self.cfg.vetting.clone());
         Admin::new(&self.cfg, vetting).map(|a| Arc::new(a.with_ca(&self.ca)))
@@ -418,7 +560,7 @@ fn spawn_admin(
     }))
 }
 
-fn serving_cert_fresh(chain_pem: &str, names: &[String]) -> bool {
+fn serving_cert_fresh(chain_pem: &str, names: &[String], now: ::time::OffsetDateTime) -> bool {
     use x509_parser::prelude::*;
     let Ok(p) = ::pem::parse(chain_pem) else {
         return false;
@@ -426,8 +568,7 @@ fn serving_cert_fresh(chain_pem: &str, names: &[String]) -> bool {
     let Ok((_, cert)) = X509Certificate::from_der(p.contents()) else {
         return false;
     };
-    let left =
-        cert.validity().not_after.timestamp() - ::time::OffsetDateTime::now_utc().unix_timestamp();
+    let left = cert.validity().not_after.timestamp() - now.unix_timestamp();
     let sans = crate::ca::dns_names(&cert);
     left > 7 * 86400 && names.iter().all(|n| sans.contains(&n.as_str()))
 }
@@ -442,4 +583,86 @@ pub fn write_private(path: &std::path::Path, contents: &str) -> std::io::Result<
     #[cfg(unix)]
     opts.mode(0o600);
     opts.open(path)?.write_all(contents.as_bytes())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    /// A config over a fresh development hierarchy in `dir`.
+    fn config_with_key_file(dir: &std::path::Path) -> Config {
+        let mut cfg = Config {
+            data_dir: dir.to_path_buf(),
+            ..Config::default()
+        };
+        let clock = Clock::system();
+        load_ca(&cfg, &clock).unwrap();
+        cfg.ca.generate_dev_ca = false;
+        cfg
+    }
+
+    /// BR 6.2.7: a production CA refuses a key file unless told, and says
+    /// why; with `allow_key_file` it starts.
+    #[test]
+    fn production_ca_refuses_a_key_file_unless_allowed() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cfg = config_with_key_file(dir.path());
+        let err = load_ca(&cfg, &Clock::system()).unwrap_err();
+        assert!(err.detail.contains("BR 6.2.7"), "{}", err.detail);
+        assert!(
+            err.detail.contains("ca.allow_key_file = true"),
+            "{}",
+            err.detail
+        );
+        cfg.ca.allow_key_file = true;
+        load_ca(&cfg, &Clock::system()).unwrap();
+    }
+
+    /// A key file others can read stops a production CA.
+    #[cfg(unix)]
+    #[test]
+    fn production_key_file_readable_by_others_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let mut cfg = config_with_key_file(dir.path());
+        cfg.ca.allow_key_file = true;
+        let (_, _, key) = ca_paths(&cfg);
+        assert!(!ca::key::readable_by_others(&key).unwrap());
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o640)).unwrap();
+        assert!(ca::key::readable_by_others(&key).unwrap());
+        let err = load_ca(&cfg, &Clock::system()).unwrap_err();
+        assert!(
+            err.detail.contains("readable by group or others"),
+            "{}",
+            err.detail
+        );
+        // A development CA may.
+        cfg.ca.generate_dev_ca = true;
+        load_ca(&cfg, &Clock::system()).unwrap();
+    }
+
+    /// A pkcs11: URI needs the module, and never takes a PIN from itself.
+    #[test]
+    fn token_key_configuration_is_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cfg = Config {
+            data_dir: dir.path().to_path_buf(),
+            ..Config::default()
+        };
+        cfg.ca.intermediate_key = "pkcs11:token=ca;object=int".into();
+        let err = load_ca(&cfg, &Clock::system()).unwrap_err();
+        assert!(err.detail.contains("ca.pkcs11_module"), "{}", err.detail);
+        cfg.ca.pkcs11_module = Some("/usr/lib/softhsm/libsofthsm2.so".into());
+        cfg.ca.intermediate_key = "pkcs11:token=ca;object=int?pin-value=7777".into();
+        let err = load_ca(&cfg, &Clock::system()).unwrap_err();
+        assert!(!err.detail.contains("7777"), "{}", err.detail);
+        // No hierarchy is generated around a token key: `trustgate init` does.
+        cfg.ca.intermediate_key = "pkcs11:token=ca;object=int".into();
+        let pin = dir.path().join("pin");
+        std::fs::write(&pin, "1234\n").unwrap();
+        cfg.ca.pkcs11_pin_file = Some(pin);
+        let err = load_ca(&cfg, &Clock::system()).unwrap_err();
+        assert!(err.detail.contains("trustgate init"), "{}", err.detail);
+    }
 }

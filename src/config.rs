@@ -2,11 +2,13 @@
 //! few environment overrides for secrets and URLs. Every field has a usable
 //! default, so `trustgate serve` with no file runs a development CA.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+pub use crate::core::staff::StaffRole;
+use crate::core::Region;
 use crate::error::{Error, Result};
 
 /// Environment variables that override the file (12-factor deployments).
@@ -33,6 +35,14 @@ pub struct Config {
     pub admin: AdminConfig,
     pub publish: PublishConfig,
     pub log: LogConfig,
+    /// Certificate Transparency: the logs precertificates go to and how
+    /// many SCTs a certificate needs (`ca::ct`). No logs: no SCTs.
+    pub ct: CtConfig,
+    /// Rate limits (`ra::limits`; docs/operations.md, "Rate limits").
+    pub limits: LimitsConfig,
+    /// Present only in the configuration of a `trustgate perspective`
+    /// process (a remote validation perspective, BR 3.2.2.9).
+    pub perspective: Option<PerspectiveConfig>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -57,6 +67,25 @@ pub struct ServerConfig {
     pub max_body_bytes: usize,
     /// Upper bound on handling one request, in seconds.
     pub request_timeout_secs: u64,
+    /// Open connections per listener (ACME, admin, CRL); at the cap a
+    /// listener stops accepting until one closes (`http::ConnectionLimits`).
+    pub max_connections: usize,
+    /// Seconds a client has to finish its TLS handshake.
+    pub handshake_timeout_secs: u64,
+    /// Seconds a request's head may take to arrive, from the connection's
+    /// start or (HTTP/1.1 keep-alive) the end of the previous response.
+    pub header_timeout_secs: u64,
+    /// Seconds a request's whole body may take to arrive after its head.
+    pub body_timeout_secs: u64,
+    /// Seconds a connection may stay open with no request in flight.
+    pub idle_timeout_secs: u64,
+    /// Streams one HTTP/2 connection may have open at once.
+    pub http2_max_concurrent_streams: u32,
+    /// Seconds between HTTP/2 PINGs on a connection; 0: none.
+    pub http2_keep_alive_interval_secs: u64,
+    /// Seconds an HTTP/2 PING may go unanswered before the connection is
+    /// closed.
+    pub http2_keep_alive_timeout_secs: u64,
     /// Seconds between sweeps for work a dead instance abandoned
     /// (validations left `processing`, orders left mid-finalize). One
     /// instance of a cluster sweeps; if it dies, another takes over
@@ -72,7 +101,8 @@ pub enum TlsMode {
     None,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+/// `Debug` hides the URL's user information (`config::redact_url`).
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DatabaseConfig {
     /// `sqlite://path` (or a bare path) for the embedded default;
@@ -92,8 +122,20 @@ pub struct CaConfig {
     pub root_cert: PathBuf,
     /// PEM of the intermediate that signs subscriber certificates.
     pub intermediate_cert: PathBuf,
-    /// PKCS#8 PEM private key of the intermediate.
+    /// The intermediate's private key: a PKCS#8 PEM file, or a key in a
+    /// PKCS#11 token named by an RFC 7512 URI
+    /// (`pkcs11:token=LABEL;object=LABEL`).
     pub intermediate_key: PathBuf,
+    /// The PKCS#11 module (shared library) when `intermediate_key` is a
+    /// `pkcs11:` URI, e.g. /usr/lib/softhsm/libsofthsm2.so.
+    pub pkcs11_module: Option<PathBuf>,
+    /// A file holding the token's user PIN; when unset the PIN is read
+    /// from the TRUSTGATE_PKCS11_PIN environment variable.
+    pub pkcs11_pin_file: Option<PathBuf>,
+    /// Let a production CA (generate_dev_ca = false) sign with a key file.
+    /// BR 6.2.7 wants CA private keys in hardware (a PKCS#11 token), so
+    /// this must be set deliberately.
+    pub allow_key_file: bool,
     /// Generate a development root + intermediate on first start when the
     /// files above do not exist. Never enable this for a production CA.
     pub generate_dev_ca: bool,
@@ -104,6 +146,17 @@ pub struct CaConfig {
     pub validity_days: u32,
     /// Backdate notBefore by this many seconds to absorb client clock skew.
     pub backdate_secs: u64,
+    /// pkilint's REST service (`uvicorn pkilint.rest:app`), e.g.
+    /// "http://127.0.0.1:8081": every certificate and CRL is linted by it
+    /// before it is signed or published (BR §4.3.1.2). A production CA
+    /// refuses to start without one unless `allow_no_linter` is set.
+    pub linter_url: Option<String>,
+    /// How long one lint may take, in seconds; a linter that does not
+    /// answer in time refuses issuance as temporarily unavailable.
+    pub linter_timeout_secs: u64,
+    /// Let a production CA run without `linter_url` (only `ca::lint`'s
+    /// in-process checks). Meant for a short outage, not for normal work.
+    pub allow_no_linter: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -180,9 +233,53 @@ pub struct VaConfig {
     /// KSKs built into hickory (key tags 20326 and 38696). DS lines are not
     /// accepted.
     pub trust_anchors: Vec<PathBuf>,
+    /// Remote validation perspectives (`trustgate perspective` services)
+    /// asked to corroborate every validation and CAA check (BR 3.2.2.9).
+    pub perspectives: Vec<RemotePerspectiveConfig>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+/// One remote perspective as the primary reaches it, over HTTPS with
+/// mutual TLS. Paths are used as given (relative to the working
+/// directory). Only paths are held, so `Debug` shows no key material.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RemotePerspectiveConfig {
+    /// Recorded with every answer as evidence; unique among perspectives.
+    pub name: String,
+    /// `https://host[:port]`, where the perspective serves `/v1/check`.
+    pub url: String,
+    /// The RIR region the perspective's network is in.
+    pub region: Region,
+    /// PEM: the CA that issued the perspective's server certificate; the
+    /// only root trusted for it.
+    pub ca_cert: PathBuf,
+    /// PEM: the certificate (chain) the primary presents.
+    pub client_cert: PathBuf,
+    /// PEM (PKCS#8, SEC1 or PKCS#1): the key of `client_cert`.
+    pub client_key: PathBuf,
+}
+
+/// The `[perspective]` table of a `trustgate perspective` process. Its
+/// checks use the `[va]` table of the same file (resolvers, DNSSEC,
+/// address checks). Paths are used as given.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PerspectiveConfig {
+    /// Address of the HTTPS listener.
+    pub listen: SocketAddr,
+    /// The RIR region this perspective's network is in (informational; the
+    /// primary records the region from its own configuration).
+    pub region: Region,
+    /// PEM: the server certificate (chain) presented to the primary.
+    pub tls_cert: PathBuf,
+    /// PEM: the key of `tls_cert`.
+    pub tls_key: PathBuf,
+    /// PEM: the CA whose client certificates are accepted; the only one.
+    pub client_ca: PathBuf,
+}
+
+/// `Debug` shows whether an EAB encryption key is set, never the key.
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct VettingConfig {
     /// The approver must differ from whoever recorded the checks.
@@ -208,6 +305,36 @@ impl Default for VettingConfig {
     }
 }
 
+impl std::fmt::Debug for VettingConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let key = self.eab_encryption_key.as_ref().map(|_| "<redacted>");
+        f.debug_struct("VettingConfig")
+            .field("four_eyes", &self.four_eyes)
+            .field("max_age_days", &self.max_age_days)
+            .field("eab_encryption_key", &key)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for DatabaseConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DatabaseConfig")
+            .field("url", &redact_url(&self.url))
+            .field("pool_size", &self.pool_size)
+            .field("connect_timeout_secs", &self.connect_timeout_secs)
+            .finish()
+    }
+}
+
+/// `url` without its user information (`postgres://…@host/db`): a
+/// password there must not reach a log line or `Debug` output.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => format!("{}://…{}", &url[..s], &url[at..]),
+        _ => url.to_owned(),
+    }
+}
+
 /// BR 4.2.1: subject identity information may be reused for 398 days.
 pub const MAX_IDENTITY_REUSE_DAYS: u32 = 398;
 
@@ -223,42 +350,44 @@ pub struct AdminConfig {
     /// Address of the admin API listener (plain HTTP; keep it on loopback
     /// or a private management network). None disables it.
     pub listen: Option<SocketAddr>,
-    /// Staff allowed to use the admin API.
-    pub staff: Vec<StaffConfig>,
+    /// Refused (staff live in the database: `trustgate staff`).
+    #[serde(rename = "staff")]
+    pub retired_staff: Option<RetiredStaffTable>,
+    /// A console session ends after this long without a request.
+    pub session_idle_minutes: u32,
+    /// A console session ends this long after login, however busy.
+    pub session_absolute_hours: u32,
 }
 
 impl Default for AdminConfig {
     fn default() -> Self {
         AdminConfig {
             listen: Some(SocketAddr::from(([127, 0, 0, 1], 14001))),
-            staff: vec![],
+            retired_staff: None,
+            session_idle_minutes: 30,
+            session_absolute_hours: 12,
         }
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct StaffConfig {
-    /// The name recorded in the audit log.
-    pub name: String,
-    /// Hex SHA-256 of the bearer token (`trustgate staff token` makes one);
-    /// the token itself is never stored.
-    pub token_sha256: String,
-    /// What the member may do: "view", "vet" (create/edit organizations,
-    /// record checks, manage EAB credentials) and "approve".
-    pub roles: Vec<StaffRole>,
+/// `[[admin.staff]]` of earlier versions: refused with what to do
+/// instead, so a CA upgraded with tokens in its config does not start
+/// with an admin API nobody can use without being told why.
+#[derive(Debug, Clone, Default)]
+pub struct RetiredStaffTable;
+
+impl<'de> Deserialize<'de> for RetiredStaffTable {
+    fn deserialize<D: serde::Deserializer<'de>>(_: D) -> std::result::Result<Self, D::Error> {
+        Err(serde::de::Error::custom(
+            "[[admin.staff]] is no longer read: staff live in the database. Create each member \
+             with `trustgate staff add NAME --roles view,vet,approve` and their API token with \
+             `trustgate staff token create NAME --label LABEL`, then remove [[admin.staff]]",
+        ))
+    }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum StaffRole {
-    View,
-    Vet,
-    Approve,
-}
-
-/// CRLs and the issuer certificate, published over plain HTTP (see
-/// `crate::publish`).
+/// CRLs and the issuer certificate, published over plain HTTP (see the
+/// `publish` module).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct PublishConfig {
@@ -282,6 +411,71 @@ pub struct PublishConfig {
     /// Seconds between checks for new revocations; a revocation is on its
     /// CRL within about this long. Also the CRL's Cache-Control max-age.
     pub regenerate_secs: u64,
+}
+
+/// Certificate Transparency (RFC 6962). With logs configured, every
+/// certificate is first issued as a precertificate, submitted to every log,
+/// and the final certificate embeds their SCTs; too few SCTs for `policy`
+/// and no final certificate is issued.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CtConfig {
+    pub logs: Vec<CtLogConfig>,
+    pub policy: CtPolicyConfig,
+    /// Upper bound on one log's answer to `add-pre-chain`, in seconds.
+    pub timeout_secs: u64,
+    /// PEM bundle of the roots trusted for `https://` log URLs.
+    pub roots_file: PathBuf,
+}
+
+/// One CT log, as its operator publishes it (e.g. Chrome's log list).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CtLogConfig {
+    /// A name for messages and metrics.
+    pub name: String,
+    /// The log's base URL; `ct/v1/add-pre-chain` is appended.
+    pub url: String,
+    /// The log's public key: base64 of its DER SubjectPublicKeyInfo
+    /// (ECDSA P-256 or RSA); its SHA-256 is the log id.
+    pub public_key: String,
+    /// Who runs the log: the policy counts distinct operators.
+    pub operator: String,
+}
+
+/// How many embedded SCTs a certificate needs (Chrome's and Apple's CT
+/// policies): `short_lifetime_scts` for a lifetime of at most
+/// `short_lifetime_days`, `long_lifetime_scts` above, from at least
+/// `min_operators` distinct operators.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct CtPolicyConfig {
+    pub short_lifetime_days: u32,
+    pub short_lifetime_scts: u32,
+    pub long_lifetime_scts: u32,
+    pub min_operators: u32,
+}
+
+impl Default for CtConfig {
+    fn default() -> Self {
+        CtConfig {
+            logs: Vec::new(),
+            policy: CtPolicyConfig::default(),
+            timeout_secs: 10,
+            roots_file: PathBuf::from("/etc/ssl/certs/ca-certificates.crt"),
+        }
+    }
+}
+
+impl Default for CtPolicyConfig {
+    fn default() -> Self {
+        CtPolicyConfig {
+            short_lifetime_days: 180,
+            short_lifetime_scts: 2,
+            long_lifetime_scts: 3,
+            min_operators: 2,
+        }
+    }
 }
 
 /// Logging (to standard error). Every request is one line at `info` with
@@ -370,8 +564,215 @@ impl PublishConfig {
                 "publish.regenerate_secs must be at least 1",
             ));
         }
-        crate::publish::PublishUrls::from_config(self).map(|_| ())
+        PublishUrls::from_config(self).map(|_| ())
     }
+}
+
+/// `count` events per `period_secs`, in a burst or spread out (GCRA:
+/// one more every `period_secs / count`). `count = 0` turns the limit off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rate {
+    pub count: u64,
+    pub period_secs: u64,
+}
+
+impl Rate {
+    pub const fn new(count: u64, period_secs: u64) -> Rate {
+        Rate { count, period_secs }
+    }
+}
+
+/// Rate limits, as Boulder's users know them (docs/operations.md, "Rate
+/// limits"). Per account and per organization they hold on every
+/// instance together (PostgreSQL); per address and in flight, per
+/// instance.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    /// Page explaining the limits, named in every rateLimited problem.
+    /// Default: `<acme.website or base_url>/docs/rate-limits`.
+    pub documentation_url: Option<String>,
+    /// newOrder, per account.
+    pub new_orders_per_account: Rate,
+    /// Authorizations still pending, per account (a count, not a rate).
+    pub pending_authorizations_per_account: u64,
+    /// Validations that failed, per account; checked at newOrder.
+    pub failed_validations_per_account: Rate,
+    /// finalize requests, per account.
+    pub finalizes_per_account: Rate,
+    /// Certificates for the same set of names, per organization.
+    pub certificates_per_name_set: Rate,
+    /// newAccount creating an account, per client address (IPv6: per /64).
+    pub new_accounts_per_address: Rate,
+    /// Every ACME request, per client address (IPv6: per /64), per instance.
+    pub requests_per_address: Rate,
+    /// Validations running at once in one instance; 0: no cap.
+    pub validations_in_flight: u64,
+    /// Milliseconds a rateLimited answer is held (at most its Retry-After),
+    /// so a client that retries at once spins at this pace; 0: at once.
+    pub refusal_delay_ms: u64,
+    /// Addresses the per-address limits skip: a TLS-terminating proxy (all
+    /// its clients share its address), monitoring, the operator's tools.
+    pub exempt_addresses: Vec<IpAddr>,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        const HOUR: u64 = 3600;
+        LimitsConfig {
+            documentation_url: None,
+            new_orders_per_account: Rate::new(300, 3 * HOUR),
+            pending_authorizations_per_account: 1000,
+            failed_validations_per_account: Rate::new(100, HOUR),
+            finalizes_per_account: Rate::new(300, HOUR),
+            certificates_per_name_set: Rate::new(5, 7 * 24 * HOUR),
+            new_accounts_per_address: Rate::new(10, 3 * HOUR),
+            requests_per_address: Rate::new(50, 1),
+            validations_in_flight: 1000,
+            refusal_delay_ms: 500,
+            // A local proxy or the operator's own tools.
+            exempt_addresses: vec![
+                IpAddr::from([127, 0, 0, 1]),
+                IpAddr::from(std::net::Ipv6Addr::LOCALHOST),
+            ],
+        }
+    }
+}
+
+/// The largest count and period a limit (or an override) takes.
+pub const MAX_LIMIT_COUNT: u64 = 1_000_000_000;
+pub const MAX_LIMIT_PERIOD_SECS: u64 = 366 * 24 * 3600;
+
+impl LimitsConfig {
+    /// Refuses a rate with no period or out of range, and a documentation
+    /// URL that is not http(s).
+    pub fn validate(&self) -> Result<()> {
+        let rates = [
+            ("new_orders_per_account", self.new_orders_per_account),
+            (
+                "failed_validations_per_account",
+                self.failed_validations_per_account,
+            ),
+            ("finalizes_per_account", self.finalizes_per_account),
+            ("certificates_per_name_set", self.certificates_per_name_set),
+            ("new_accounts_per_address", self.new_accounts_per_address),
+            ("requests_per_address", self.requests_per_address),
+        ];
+        for (name, rate) in rates {
+            check_rate(&format!("limits.{name}"), rate)?;
+        }
+        if self.refusal_delay_ms > 10_000 {
+            return Err(Error::internal(
+                "limits.refusal_delay_ms must be at most 10000",
+            ));
+        }
+        if self.pending_authorizations_per_account > MAX_LIMIT_COUNT {
+            return Err(Error::internal(format!(
+                "limits.pending_authorizations_per_account must be at most {MAX_LIMIT_COUNT}"
+            )));
+        }
+        if let Some(u) = &self.documentation_url {
+            if !(u.starts_with("https://") || u.starts_with("http://")) {
+                return Err(Error::internal(
+                    "limits.documentation_url must be an http(s) URL",
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A rate's count and period within range (`what` names it in the error).
+pub fn check_rate(what: &str, rate: Rate) -> Result<()> {
+    if rate.count > MAX_LIMIT_COUNT
+        || rate.period_secs > MAX_LIMIT_PERIOD_SECS
+        || (rate.count > 0 && rate.period_secs == 0)
+    {
+        return Err(Error::internal(format!(
+            "{what}: count must be at most {MAX_LIMIT_COUNT} and period_secs between 1 and {MAX_LIMIT_PERIOD_SECS}"
+        )));
+    }
+    Ok(())
+}
+
+/// Path of the issuing CA certificate (DER), the AIA caIssuers target.
+pub const ISSUER_PATH: &str = "/intermediate.der";
+
+/// The URLs certificates carry. Built from `publish.base_url`, which must
+/// be `http://` (BR 7.1.2.11.2: CRL distribution points; BR 7.1.2.7.7:
+/// caIssuers).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublishUrls {
+    /// Without a trailing slash.
+    base: String,
+    shards: u32,
+}
+
+impl PublishUrls {
+    /// `base` is an `http://` origin (optionally with a path prefix);
+    /// `shards` is `publish.crl_shards`.
+    pub fn new(base: &str, shards: u32) -> Result<PublishUrls> {
+        let base = base.trim_end_matches('/');
+        let rest = base.strip_prefix("http://").ok_or_else(|| {
+            Error::internal(format!(
+                "publish.base_url {base:?} must be an http:// URL (BR 7.1.2.11.2)"
+            ))
+        })?;
+        if rest.is_empty()
+            || rest.starts_with('/')
+            || rest
+                .chars()
+                .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '?' | '#'))
+            || !rest.is_ascii()
+        {
+            return Err(Error::internal(format!(
+                "publish.base_url {base:?} is not a plain http:// URL (no query, fragment or spaces)"
+            )));
+        }
+        if shards == 0 {
+            return Err(Error::internal("publish.crl_shards must be at least 1"));
+        }
+        Ok(PublishUrls {
+            base: base.to_owned(),
+            shards,
+        })
+    }
+
+    /// The URLs of this configuration (see [`PublishConfig::base_url`]).
+    pub fn from_config(cfg: &PublishConfig) -> Result<PublishUrls> {
+        Self::new(&cfg.base_url(), cfg.crl_shards)
+    }
+
+    /// `{base}/crl/{shard}.crl`: the cRLDistributionPoints URL of the
+    /// certificates in `shard`, and the CRL's issuingDistributionPoint.
+    pub fn crl(&self, shard: u32) -> String {
+        format!("{}/crl/{shard}.crl", self.base)
+    }
+
+    /// `{base}/intermediate.der`: the AIA caIssuers URL.
+    pub fn issuer(&self) -> String {
+        format!("{}{ISSUER_PATH}", self.base)
+    }
+
+    /// The shard of a new certificate (by its serial's octets) and its
+    /// CRL URL.
+    pub fn crl_for(&self, serial: &[u8; 16]) -> (u32, String) {
+        let shard = crl_shard(serial, self.shards);
+        (shard, self.crl(shard))
+    }
+
+    pub fn shards(&self) -> u32 {
+        self.shards
+    }
+}
+
+/// The CRL shard of a certificate: the serial's last four octets modulo
+/// `shards` (a serial is random, so shards fill evenly). Deterministic, so
+/// anyone holding the serial can recompute it. `shards` 0 is taken as 1.
+pub fn crl_shard(serial: &[u8; 16], shards: u32) -> u32 {
+    let [.., a, b, c, d] = *serial;
+    u32::from_be_bytes([a, b, c, d]) % shards.max(1)
 }
 
 impl Default for Config {
@@ -387,6 +788,9 @@ impl Default for Config {
             admin: AdminConfig::default(),
             publish: PublishConfig::default(),
             log: LogConfig::default(),
+            ct: CtConfig::default(),
+            limits: LimitsConfig::default(),
+            perspective: None,
         }
     }
 }
@@ -402,7 +806,34 @@ impl Default for ServerConfig {
             tls_key: None,
             max_body_bytes: 64 * 1024,
             request_timeout_secs: 30,
+            max_connections: 4096,
+            handshake_timeout_secs: 10,
+            header_timeout_secs: 10,
+            body_timeout_secs: 10,
+            idle_timeout_secs: 60,
+            http2_max_concurrent_streams: 100,
+            http2_keep_alive_interval_secs: 30,
+            http2_keep_alive_timeout_secs: 20,
             sweep_secs: 30,
+        }
+    }
+}
+
+impl ServerConfig {
+    /// The connection limits of every listener of the process; a 0 where
+    /// 0 would stop the listener counts as 1.
+    pub fn connection_limits(&self) -> crate::http::ConnectionLimits {
+        let secs = |s: u64| std::time::Duration::from_secs(s.max(1));
+        crate::http::ConnectionLimits {
+            max_connections: self.max_connections.max(1),
+            handshake: secs(self.handshake_timeout_secs),
+            header: secs(self.header_timeout_secs),
+            body: secs(self.body_timeout_secs),
+            idle: secs(self.idle_timeout_secs),
+            h2_max_concurrent_streams: self.http2_max_concurrent_streams.max(1),
+            h2_keep_alive_interval: (self.http2_keep_alive_interval_secs > 0)
+                .then(|| secs(self.http2_keep_alive_interval_secs)),
+            h2_keep_alive_timeout: secs(self.http2_keep_alive_timeout_secs),
         }
     }
 }
@@ -423,10 +854,16 @@ impl Default for CaConfig {
             root_cert: PathBuf::from("ca/root.pem"),
             intermediate_cert: PathBuf::from("ca/intermediate.pem"),
             intermediate_key: PathBuf::from("ca/intermediate.key"),
+            pkcs11_module: None,
+            pkcs11_pin_file: None,
+            allow_key_file: false,
             generate_dev_ca: true,
             dev_ca_name: "trustgate Development CA".into(),
             validity_days: 90,
             backdate_secs: 60,
+            linter_url: None,
+            linter_timeout_secs: 10,
+            allow_no_linter: false,
         }
     }
 }
@@ -465,6 +902,7 @@ impl Default for VaConfig {
             tlsalpn01_port: 443,
             dnssec: true,
             trust_anchors: vec![],
+            perspectives: vec![],
         }
     }
 }
@@ -535,6 +973,17 @@ impl Config {
         }
     }
 
+    /// The page every rateLimited problem points to.
+    pub fn limits_documentation_url(&self) -> String {
+        match &self.limits.documentation_url {
+            Some(u) => u.clone(),
+            None => {
+                let site = self.acme.website.clone().unwrap_or_else(|| self.base_url());
+                format!("{}/docs/rate-limits", site.trim_end_matches('/'))
+            }
+        }
+    }
+
     /// The database URL with a relative SQLite path resolved against
     /// `data_dir`.
     pub fn database_url(&self) -> String {
@@ -557,6 +1006,39 @@ mod tests {
     use super::*;
 
     #[test]
+    fn staff_tables_of_earlier_versions_are_refused_with_what_to_do() {
+        let e = Config::parse(
+            "[[admin.staff]]\nname = \"a\"\ntoken_sha256 = \"00\"\nroles = [\"view\"]\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("trustgate staff add"), "{e}");
+        assert!(e.contains("staff token create"), "{e}");
+        assert!(Config::parse("[admin]\nlisten = \"127.0.0.1:1\"\n").is_ok());
+    }
+
+    #[test]
+    fn debug_shows_no_secret() {
+        let cfg = Config::parse(
+            "[database]\nurl = \"postgres://tg:hunter2-pw@db.internal/trustgate\"\n\
+             [vetting]\neab_encryption_key = \"c2VjcmV0LWVhYi1rZXktYnl0ZXMtMzItbG9uZy4uLi4\"\n",
+        )
+        .expect("parses");
+        let shown = format!("{cfg:?}");
+        assert!(!shown.contains("hunter2-pw"), "{shown}");
+        assert!(!shown.contains("c2VjcmV0"), "{shown}");
+        assert!(
+            shown.contains("postgres://…@db.internal/trustgate"),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("eab_encryption_key: Some(\"<redacted>\")"),
+            "{shown}"
+        );
+        assert_eq!(redact_url("sqlite://data/x.db"), "sqlite://data/x.db");
+    }
+
+    #[test]
     fn example_config_parses() {
         let text = include_str!("../conf/trustgate.example.toml");
         let cfg = Config::parse(text).expect("example config parses");
@@ -564,6 +1046,89 @@ mod tests {
         assert_eq!(cfg.va.tlsalpn01_port, 443);
         assert!(cfg.va.dnssec);
         assert!(cfg.va.trust_anchors.is_empty());
+        assert!(cfg.va.perspectives.is_empty());
+        assert!(cfg.perspective.is_none());
+        assert_eq!(
+            cfg.server.connection_limits(),
+            crate::http::ConnectionLimits::default()
+        );
+        let defaults = LimitsConfig::default();
+        assert_eq!(
+            cfg.limits.new_orders_per_account,
+            defaults.new_orders_per_account
+        );
+        assert_eq!(
+            cfg.limits.certificates_per_name_set,
+            defaults.certificates_per_name_set
+        );
+        assert_eq!(
+            cfg.limits.requests_per_address,
+            defaults.requests_per_address
+        );
+        assert_eq!(cfg.limits.exempt_addresses, defaults.exempt_addresses);
+        cfg.limits.validate().unwrap();
+    }
+
+    #[test]
+    fn connection_limits_read_the_server_keys() {
+        let cfg = Config::parse(
+            "[server]\nmax_connections = 0\nheader_timeout_secs = 0\nbody_timeout_secs = 3\nhttp2_keep_alive_interval_secs = 0\n",
+        )
+        .unwrap();
+        let limits = cfg.server.connection_limits();
+        assert_eq!(limits.max_connections, 1);
+        assert_eq!(limits.header, std::time::Duration::from_secs(1));
+        assert_eq!(limits.body, std::time::Duration::from_secs(3));
+        assert_eq!(limits.h2_keep_alive_interval, None);
+    }
+
+    /// The commented `[[va.perspectives]]` and `[perspective]` examples
+    /// are valid once uncommented.
+    #[test]
+    fn example_perspective_tables_parse() {
+        let text = include_str!("../conf/trustgate.example.toml");
+        let mut tables = String::new();
+        for header in ["# [[va.perspectives]]", "# [perspective]"] {
+            let lines = text.lines().skip_while(|l| *l != header);
+            let block: Vec<&str> = lines.map_while(|l| l.strip_prefix("# ")).collect();
+            assert!(block.len() > 3, "{header} is in the example");
+            tables.push_str(&block.join("\n"));
+            tables.push('\n');
+        }
+        let cfg = Config::parse(&tables).expect("example tables parse");
+        assert_eq!(cfg.va.perspectives.len(), 1);
+        assert!(cfg.perspective.is_some());
+    }
+
+    #[test]
+    fn perspective_tables_parse_and_refuse_unknown_keys() {
+        let primary = r#"
+[[va.perspectives]]
+name = "fra-1"
+url = "https://fra-1.perspectives.example:14003"
+region = "RIPE"
+ca_cert = "perspectives/ca.pem"
+client_cert = "perspectives/primary.pem"
+client_key = "perspectives/primary.key"
+"#;
+        let cfg = Config::parse(primary).unwrap();
+        assert_eq!(cfg.va.perspectives.len(), 1);
+        assert_eq!(cfg.va.perspectives[0].region, Region::Ripe);
+        assert!(Config::parse(&primary.replace("RIPE", "MARS")).is_err());
+        assert!(Config::parse(&format!("{primary}clientkey = \"x\"\n")).is_err());
+        let remote = r#"
+[perspective]
+listen = "0.0.0.0:14003"
+region = "APNIC"
+tls_cert = "p/server.pem"
+tls_key = "p/server.key"
+client_ca = "p/ca.pem"
+"#;
+        let cfg = Config::parse(remote).unwrap();
+        let p = cfg.perspective.as_ref().unwrap();
+        assert_eq!(p.region, Region::Apnic);
+        assert!(Config::parse(&format!("{remote}extra = 1\n")).is_err());
+        assert!(Config::parse(&remote.replace("client_ca = \"p/ca.pem\"\n", "")).is_err());
     }
 
     #[test]
@@ -577,11 +1142,11 @@ mod tests {
         let mut cfg = Config::default();
         cfg.apply_env(|k| match k {
             ENV_DATABASE_URL => Some("postgres://x@127.0.0.1/db".into()),
-            ENV_BASE_URL => Some("https://acme.example/".into()),
+            ENV_BASE_URL => Some("https://acme.example.net/".into()),
             _ => None,
         });
         assert_eq!(cfg.database_url(), "postgres://x@127.0.0.1/db");
-        assert_eq!(cfg.base_url(), "https://acme.example");
+        assert_eq!(cfg.base_url(), "https://acme.example.net");
     }
 
     #[test]
@@ -621,8 +1186,80 @@ mod tests {
     }
 
     #[test]
+    fn limits_parse_validate_and_name_their_page() {
+        let cfg = Config::default();
+        cfg.limits.validate().unwrap();
+        assert_eq!(cfg.limits.new_orders_per_account, Rate::new(300, 10800));
+        assert_eq!(
+            cfg.limits_documentation_url(),
+            "https://localhost:14000/docs/rate-limits"
+        );
+        let cfg = Config::parse(
+            "[limits]\nnew_orders_per_account = { count = 5, period_secs = 60 }\n\
+             exempt_addresses = [\"10.0.0.1\"]\ndocumentation_url = \"https://ca.example/limits\"\n",
+        )
+        .unwrap();
+        cfg.limits.validate().unwrap();
+        assert_eq!(cfg.limits.new_orders_per_account, Rate::new(5, 60));
+        assert_eq!(cfg.limits.exempt_addresses.len(), 1);
+        assert_eq!(cfg.limits_documentation_url(), "https://ca.example/limits");
+        for bad in [
+            "[limits]\nfinalizes_per_account = { count = 5, period_secs = 0 }\n",
+            "[limits]\nrequests_per_address = { count = 1, period_secs = 99999999999 }\n",
+            "[limits]\ndocumentation_url = \"ftp://x\"\n",
+            "[limits]\nrefusal_delay_ms = 60000\n",
+        ] {
+            let cfg = Config::parse(bad).unwrap();
+            assert!(cfg.limits.validate().is_err(), "{bad}");
+        }
+        assert!(Config::parse("[limits]\nnew_orders = 1\n").is_err());
+    }
+
+    #[test]
     fn relative_sqlite_path_resolves_under_data_dir() {
         let cfg = Config::default();
         assert_eq!(cfg.database_url(), "data/trustgate.db");
+    }
+
+    #[test]
+    fn urls_are_http_and_shard_numbered() {
+        let u = PublishUrls::new("http://crl.example.jp/", 16).unwrap();
+        assert_eq!(u.crl(3), "http://crl.example.jp/crl/3.crl");
+        assert_eq!(u.issuer(), "http://crl.example.jp/intermediate.der");
+        let u = PublishUrls::new("http://example.jp/pki", 1).unwrap();
+        assert_eq!(u.crl(0), "http://example.jp/pki/crl/0.crl");
+        for bad in [
+            "https://crl.example.jp",
+            "ldap://x",
+            "http://",
+            "http:///x",
+            "http://a b",
+            "http://x/?q",
+            "crl.example.jp",
+        ] {
+            assert!(PublishUrls::new(bad, 16).is_err(), "{bad}");
+        }
+        assert!(PublishUrls::new("http://x", 0).is_err());
+    }
+
+    #[test]
+    fn shards_are_deterministic_and_in_range() {
+        let mut s = [0x11; 16];
+        s[12..].copy_from_slice(&[0, 0, 1, 0x13]);
+        assert_eq!(crl_shard(&s, 16), 0x113 % 16);
+        assert_eq!(crl_shard(&s, 16), crl_shard(&s, 16));
+        assert_eq!(crl_shard(&s, 1), 0);
+        assert_eq!(crl_shard(&s, 0), 0);
+        let mut seen = [0u32; 7];
+        let rng = ring::rand::SystemRandom::new();
+        for _ in 0..700 {
+            let mut s = [0u8; 16];
+            ring::rand::SecureRandom::fill(&rng, &mut s).unwrap();
+            seen[crl_shard(&s, 7) as usize] += 1;
+        }
+        assert!(seen.iter().all(|n| *n > 40), "{seen:?}");
+        let u = PublishUrls::new("http://c.jp", 7).unwrap();
+        let (shard, url) = u.crl_for(&s);
+        assert_eq!(url, format!("http://c.jp/crl/{shard}.crl"));
     }
 }

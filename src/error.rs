@@ -47,6 +47,8 @@ pub enum ErrorKind {
     UnsupportedMediaType,
     /// Not an ACME type: body over the configured limit (413).
     PayloadTooLarge,
+    /// Not an ACME type: the body did not all arrive in time (408).
+    RequestTimeout,
     /// A conflict with existing state (409), e.g. keyChange to a key in use.
     Conflict,
     /// The database (or another dependency) is unavailable; retry later (503).
@@ -70,9 +72,12 @@ pub struct Error {
     /// detail is only logged.
     pub detail: String,
     pub subproblems: Vec<SubProblem>,
-    /// Extra headers the edge must send with this error (e.g. Location on
-    /// a 409 for keyChange, Retry-After on 503).
+    /// A URL the edge sends as Location with this error (the account
+    /// holding the key on a keyChange 409). Only the web front end sets
+    /// it: the layers below name resources by typed ids.
     pub location: Option<String>,
+    /// Seconds the client should wait (`Retry-After`): a rate limit's.
+    pub retry_after: Option<u64>,
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -84,6 +89,7 @@ impl Error {
             detail: detail.into(),
             subproblems: Vec::new(),
             location: None,
+            retry_after: None,
         }
     }
 
@@ -94,6 +100,11 @@ impl Error {
 
     pub fn with_location(mut self, location: impl Into<String>) -> Self {
         self.location = Some(location.into());
+        self
+    }
+
+    pub fn with_retry_after(mut self, secs: u64) -> Self {
+        self.retry_after = Some(secs);
         self
     }
 

@@ -67,66 +67,13 @@ impl AccountKey {
     /// Parses and vets a JWK from a request. Private keys, unknown key
     /// types and weak keys are refused.
     pub fn from_jwk(jwk: &Map<String, Value>) -> Result<AccountKey> {
-        let text = |k: &str| -> Result<&str> {
-            jwk.get(k)
-                .and_then(Value::as_str)
-                .ok_or_else(|| Error::malformed(format!("JWK is missing member {k:?}")))
-        };
         if jwk.contains_key("d") {
             return Err(Error::malformed("JWK contains a private key"));
         }
-        let b64 = |k: &str| -> Result<Vec<u8>> {
-            B64.decode(text(k)?)
-                .map_err(|_| Error::malformed(format!("JWK member {k:?} is not base64url")))
-        };
-        let (kind, members): (KeyKind, &[&str]) = match text("kty")? {
-            "RSA" => {
-                let n = b64("n")?;
-                let e = b64("e")?;
-                let bits = significant_bits(&n);
-                if !(2048..=4096).contains(&bits) {
-                    return Err(Error::new(
-                        ErrorKind::BadPublicKey,
-                        format!("RSA keys must be 2048 to 4096 bits, not {bits}"),
-                    ));
-                }
-                let e_bits = significant_bits(&e);
-                if !(2..=33).contains(&e_bits) || e.last().is_some_and(|b| b & 1 == 0) {
-                    return Err(Error::new(
-                        ErrorKind::BadPublicKey,
-                        "bad RSA public exponent",
-                    ));
-                }
-                (KeyKind::Rsa { bits }, &["e", "kty", "n"])
-            }
-            "EC" => {
-                let (kind, len) = match text("crv")? {
-                    "P-256" => (KeyKind::P256, 32),
-                    "P-384" => (KeyKind::P384, 48),
-                    c => {
-                        return Err(Error::new(
-                            ErrorKind::BadPublicKey,
-                            format!("unsupported EC curve {c:?}; use P-256 or P-384"),
-                        ))
-                    }
-                };
-                if b64("x")?.len() != len || b64("y")?.len() != len {
-                    return Err(Error::malformed("EC JWK coordinates have the wrong length"));
-                }
-                (kind, &["crv", "kty", "x", "y"])
-            }
-            "OKP" => {
-                if text("crv")? != "Ed25519" {
-                    return Err(Error::new(
-                        ErrorKind::BadPublicKey,
-                        "unsupported OKP curve; use Ed25519",
-                    ));
-                }
-                if b64("x")?.len() != 32 {
-                    return Err(Error::malformed("Ed25519 JWK has the wrong length"));
-                }
-                (KeyKind::Ed25519, &["crv", "kty", "x"])
-            }
+        let (kind, members) = match member(jwk, "kty")? {
+            "RSA" => rsa_kind(jwk)?,
+            "EC" => ec_kind(jwk)?,
+            "OKP" => okp_kind(jwk)?,
             t => {
                 return Err(Error::new(
                     ErrorKind::BadPublicKey,
@@ -136,15 +83,9 @@ impl AccountKey {
         };
         let mut public = Map::new();
         for m in members {
-            public.insert((*m).to_owned(), Value::String(text(m)?.to_owned()));
+            public.insert((*m).to_owned(), Value::String(member(jwk, m)?.to_owned()));
         }
-        // RFC 7638 §3: members in lexicographic order, no whitespace;
-        // `members` is sorted and serde_json's Map keeps keys sorted.
-        let canonical = Value::Object(public.clone()).to_string();
-        let thumbprint = B64.encode(ring::digest::digest(
-            &ring::digest::SHA256,
-            canonical.as_bytes(),
-        ));
+        let thumbprint = thumbprint(&public);
         Ok(AccountKey {
             jwk: public,
             kind,
@@ -236,6 +177,132 @@ impl AccountKey {
             _ => spki.subject_public_key.data.as_ref() == member("x").as_slice(),
         }
     }
+}
+
+/// A key's kind and the members RFC 7638 names for it, sorted.
+type KindAndMembers = (KeyKind, &'static [&'static str]);
+
+/// A string member of a JWK.
+fn member<'a>(jwk: &'a Map<String, Value>, k: &str) -> Result<&'a str> {
+    jwk.get(k)
+        .and_then(Value::as_str)
+        .ok_or_else(|| Error::malformed(format!("JWK is missing member {k:?}")))
+}
+
+/// A base64url member of a JWK, decoded.
+fn member_bytes(jwk: &Map<String, Value>, k: &str) -> Result<Vec<u8>> {
+    B64.decode(member(jwk, k)?)
+        .map_err(|_| Error::malformed(format!("JWK member {k:?} is not base64url")))
+}
+
+/// RSA: 2048 to 4096 bits, an odd exponent of at most 33 bits.
+fn rsa_kind(jwk: &Map<String, Value>) -> Result<KindAndMembers> {
+    let n = member_bytes(jwk, "n")?;
+    let e = member_bytes(jwk, "e")?;
+    let bits = significant_bits(&n);
+    if !(2048..=4096).contains(&bits) {
+        return Err(Error::new(
+            ErrorKind::BadPublicKey,
+            format!("RSA keys must be 2048 to 4096 bits, not {bits}"),
+        ));
+    }
+    let e_bits = significant_bits(&e);
+    if !(2..=33).contains(&e_bits) || e.last().is_some_and(|b| b & 1 == 0) {
+        return Err(Error::new(
+            ErrorKind::BadPublicKey,
+            "bad RSA public exponent",
+        ));
+    }
+    Ok((KeyKind::Rsa { bits }, &["e", "kty", "n"]))
+}
+
+/// EC: P-256 or P-384, coordinates of the curve's length.
+fn ec_kind(jwk: &Map<String, Value>) -> Result<KindAndMembers> {
+    let (kind, len) = match member(jwk, "crv")? {
+        "P-256" => (KeyKind::P256, 32),
+        "P-384" => (KeyKind::P384, 48),
+        c => {
+            return Err(Error::new(
+                ErrorKind::BadPublicKey,
+                format!("unsupported EC curve {c:?}; use P-256 or P-384"),
+            ))
+        }
+    };
+    if member_bytes(jwk, "x")?.len() != len || member_bytes(jwk, "y")?.len() != len {
+        return Err(Error::malformed("EC JWK coordinates have the wrong length"));
+    }
+    Ok((kind, &["crv", "kty", "x", "y"]))
+}
+
+/// OKP: Ed25519 only.
+fn okp_kind(jwk: &Map<String, Value>) -> Result<KindAndMembers> {
+    if member(jwk, "crv")? != "Ed25519" {
+        return Err(Error::new(
+            ErrorKind::BadPublicKey,
+            "unsupported OKP curve; use Ed25519",
+        ));
+    }
+    let x = member_bytes(jwk, "x")?;
+    if x.len() != 32 {
+        return Err(Error::malformed("Ed25519 JWK has the wrong length"));
+    }
+    if has_small_order(&x) {
+        return Err(Error::new(
+            ErrorKind::BadPublicKey,
+            "Ed25519 key is a point of small order, whose signatures anyone can forge",
+        ));
+    }
+    Ok((KeyKind::Ed25519, &["crv", "kty", "x"]))
+}
+
+/// The encodings (sign bit aside) of the Ed25519 points of order 1, 2, 4
+/// and 8, canonical or not (libsodium's list). ring verifies a signature
+/// by such a key as RFC 8032 says: the identity key accepts R = identity,
+/// S = 0 over any message, so it proves possession of nothing.
+const SMALL_ORDER: [[u8; 32]; 7] = {
+    let mut p_minus_1 = [0xff; 32];
+    p_minus_1[0] = 0xec;
+    p_minus_1[31] = 0x7f;
+    let mut p = p_minus_1;
+    p[0] = 0xed;
+    let mut p_plus_1 = p_minus_1;
+    p_plus_1[0] = 0xee;
+    let mut one = [0u8; 32];
+    one[0] = 1;
+    [
+        [0u8; 32],
+        one,
+        [
+            0x26, 0xe8, 0x95, 0x8f, 0xc2, 0xb2, 0x27, 0xb0, 0x45, 0xc3, 0xf4, 0x89, 0xf2, 0xef,
+            0x98, 0xf0, 0xd5, 0xdf, 0xac, 0x05, 0xd3, 0xc6, 0x33, 0x39, 0xb1, 0x38, 0x02, 0x88,
+            0x6d, 0x53, 0xfc, 0x05,
+        ],
+        [
+            0xc7, 0x17, 0x6a, 0x70, 0x3d, 0x4d, 0xd8, 0x4f, 0xba, 0x3c, 0x0b, 0x76, 0x0d, 0x10,
+            0x67, 0x0f, 0x2a, 0x20, 0x53, 0xfa, 0x2c, 0x39, 0xcc, 0xc6, 0x4e, 0xc7, 0xfd, 0x77,
+            0x92, 0xac, 0x03, 0x7a,
+        ],
+        p_minus_1,
+        p,
+        p_plus_1,
+    ]
+};
+
+fn has_small_order(x: &[u8]) -> bool {
+    SMALL_ORDER
+        .iter()
+        .any(|bad| x.len() == 32 && x[..31] == bad[..31] && (x[31] & 0x7f) == bad[31])
+}
+
+/// RFC 7638 thumbprint of the public members, base64url.
+fn thumbprint(public: &Map<String, Value>) -> String {
+    // RFC 7638 §3: members in lexicographic order, no whitespace; the
+    // members are sorted and serde_json's Map keeps keys sorted.
+    let canonical = Value::Object(public.clone()).to_string();
+    B64.encode(ring::digest::digest(
+        &ring::digest::SHA256,
+        canonical.as_bytes(),
+    ))
 }
 
 /// A JWS in the flattened JSON serialization (RFC 7515 §7.2.2), parsed but
@@ -373,6 +440,32 @@ mod tests {
         let jwk = serde_json::json!({"kty":"oct","k":"AA"});
         let err = AccountKey::from_jwk(jwk.as_object().expect("object")).unwrap_err();
         assert_eq!(err.kind, ErrorKind::BadPublicKey);
+    }
+
+    #[test]
+    fn small_order_ed25519_keys_are_refused() {
+        use ring::signature::{UnparsedPublicKey, ED25519};
+        // The identity key: R = identity, S = 0 verifies over any message.
+        let mut identity = [0u8; 32];
+        identity[0] = 1;
+        let mut forged = [0u8; 64];
+        forged[0] = 1;
+        assert!(UnparsedPublicKey::new(&ED25519, identity)
+            .verify(b"any message", &forged)
+            .is_ok());
+        for bad in SMALL_ORDER.iter().chain(&[{
+            let mut signed = identity;
+            signed[31] |= 0x80;
+            signed
+        }]) {
+            let jwk = serde_json::json!({"kty":"OKP","crv":"Ed25519","x": B64.encode(bad)});
+            let err = AccountKey::from_jwk(jwk.as_object().expect("object")).unwrap_err();
+            assert_eq!(err.kind, ErrorKind::BadPublicKey, "{bad:?}");
+        }
+        let mut fine = [9u8; 32];
+        fine[31] = 0x10;
+        let jwk = serde_json::json!({"kty":"OKP","crv":"Ed25519","x": B64.encode(fine)});
+        assert!(AccountKey::from_jwk(jwk.as_object().expect("object")).is_ok());
     }
 
     #[test]

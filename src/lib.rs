@@ -1,16 +1,21 @@
 //! trustgate: an RFC 8555 ACME certificate authority for OV and EV
-//! certificates. See `DESIGN.md` for the flow through these modules.
+//! certificates. `docs/architecture.md` describes the layers and the flow
+//! through these modules; `tests/architecture.rs` enforces the layers.
 
 pub mod acme;
 pub mod admin;
 pub mod app;
 pub mod ca;
 pub mod config;
+pub mod console;
 pub mod core;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod http;
 pub mod jose;
 pub mod metrics;
+pub mod perspective;
 pub mod publish;
 pub mod ra;
 pub mod sa;

@@ -11,8 +11,9 @@
 //! - Gauges that need a query (pool state, the nonce table) are read at
 //!   scrape time or sampled by a background task; see `render`.
 //!
-//! One registry per `Store` (so per process in production, per test server
-//! in tests); every layer reaches it through the store it already holds.
+//! One registry per process (per test server in tests), built by `app`
+//! with the route names of each listener and carried by the `Store`, so
+//! every layer reaches it through the store it already holds.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -33,6 +34,12 @@ const POOL_WAIT_BUCKETS: &[f64] = &[
     0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0,
 ];
 
+/// Upper bounds of the remote perspective latency buckets, in seconds: a
+/// check crosses continents and may resolve and fetch several times.
+const PERSPECTIVE_BUCKETS: &[f64] = &[0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
+/// A perspective's answer outcomes (`mpic`), in rendering order.
+const PERSPECTIVE_OUTCOMES: &[&str] = &["valid", "invalid", "unreachable"];
+
 /// Methods with a cell of their own; anything else counts as "other".
 const METHODS: &[&str] = &["GET", "HEAD", "POST", "PUT", "other"];
 /// Statuses with a cell of their own (every status the two listeners
@@ -50,6 +57,11 @@ pub struct Metrics {
     validations: Family<2>,
     issued: Family<1>,
     gate_refusals: Family<1>,
+    rate_limited: Family<1>,
+    /// Per remote perspective (names from configuration only): answers by
+    /// outcome and latency.
+    perspectives: Mutex<BTreeMap<String, PerspectiveCells>>,
+    validation_store_retries: AtomicU64,
     pool_wait: Histogram,
     pool_timeouts: AtomicU64,
     connections_discarded: AtomicU64,
@@ -69,23 +81,22 @@ pub struct PoolState {
     pub max: u32,
 }
 
+/// A registry without route names (every request counts as `unknown`),
+/// for tests and tools that serve no listener.
 impl Default for Metrics {
     fn default() -> Self {
-        Self::new()
+        Self::new(&[], &[])
     }
 }
 
 impl Metrics {
-    pub fn new() -> Metrics {
-        let mut admin: Vec<&'static str> = Vec::new();
-        for r in crate::admin::ROUTES {
-            if !admin.contains(&r.path) {
-                admin.push(r.path);
-            }
-        }
+    /// A registry whose request metrics know each listener's route names:
+    /// `app` hands in `wfe::ENDPOINTS` and the admin route paths. A name
+    /// listed twice counts once; any other endpoint counts as `unknown`.
+    pub fn new(acme_endpoints: &[&'static str], admin_endpoints: &[&'static str]) -> Metrics {
         Metrics {
-            acme: HttpMetrics::new("acme", crate::wfe::ENDPOINTS.to_vec()),
-            admin: HttpMetrics::new("admin", admin),
+            acme: HttpMetrics::new("acme", acme_endpoints),
+            admin: HttpMetrics::new("admin", admin_endpoints),
             validations: Family::new(
                 "trustgate_validations_total",
                 "Challenge validations finished, by method and outcome (valid, or the ACME error type).",
@@ -101,6 +112,13 @@ impl Metrics {
                 "Finalize requests refused by the vetting gate, by reason.",
                 ["reason"],
             ),
+            rate_limited: Family::new(
+                "trustgate_rate_limited_total",
+                "Requests refused with rateLimited (429), by limit (the [limits] key).",
+                ["limit"],
+            ),
+            perspectives: Mutex::new(BTreeMap::new()),
+            validation_store_retries: AtomicU64::new(0),
             pool_wait: Histogram::new(POOL_WAIT_BUCKETS),
             pool_timeouts: AtomicU64::new(0),
             connections_discarded: AtomicU64::new(0),
@@ -131,6 +149,20 @@ impl Metrics {
         self.validations.inc([method, outcome]);
     }
 
+    /// A remote perspective answered (`outcome` one of
+    /// `PERSPECTIVE_OUTCOMES`) after `took`. `perspective` is a configured
+    /// name, so the label set is bounded by the configuration.
+    pub fn perspective_answer(&self, perspective: &str, outcome: &'static str, took: Duration) {
+        let mut all = lock(&self.perspectives);
+        let cells = all
+            .entry(perspective.to_owned())
+            .or_insert_with(PerspectiveCells::new);
+        if let Some(i) = PERSPECTIVE_OUTCOMES.iter().position(|o| *o == outcome) {
+            cells.answers[i] += 1;
+        }
+        cells.latency.observe(took);
+    }
+
     pub fn certificate_issued(&self, profile: &'static str) {
         self.issued.inc([profile]);
     }
@@ -138,6 +170,11 @@ impl Metrics {
     /// `reason` is `vetting::gate::Refusal::condition`.
     pub fn gate_refusal(&self, reason: &'static str) {
         self.gate_refusals.inc([reason]);
+    }
+
+    /// A request was refused by rate limit `limit` (`ra::limits::Limit::name`).
+    pub fn rate_limited(&self, limit: &'static str) {
+        self.rate_limited.inc([limit]);
     }
 
     /// Time spent getting a usable pooled connection (also when none came).
@@ -148,6 +185,11 @@ impl Metrics {
     /// No connection within the checkout timeout.
     pub fn pool_timeout(&self) {
         self.pool_timeouts.fetch_add(1, Relaxed);
+    }
+
+    /// Storing a validation's outcome failed and will be tried again.
+    pub fn validation_store_retry(&self) {
+        self.validation_store_retries.fetch_add(1, Relaxed);
     }
 
     /// A pooled connection was found dead and dropped.
@@ -183,91 +225,150 @@ impl Metrics {
         self.validations.render(&mut out);
         self.issued.render(&mut out);
         self.gate_refusals.render(&mut out);
+        self.rate_limited.render(&mut out);
+        self.render_perspectives(&mut out);
+        self.render_database(&mut out);
+        self.render_account_cache(&mut out);
+        if let Some(p) = pool {
+            render_pool_state(p, &mut out);
+        }
+        self.render_nonces(&mut out);
+        out
+    }
+
+    fn render_perspectives(&self, out: &mut String) {
+        let all = lock(&self.perspectives);
+        const ANSWERS: &str = "trustgate_perspective_answers_total";
+        const LATENCY: &str = "trustgate_perspective_duration_seconds";
         header(
-            &mut out,
+            out,
+            ANSWERS,
+            "counter",
+            "Remote perspective answers (BR 3.2.2.9), by perspective and outcome (valid, invalid, unreachable).",
+        );
+        for (name, cells) in all.iter() {
+            for (outcome, n) in PERSPECTIVE_OUTCOMES.iter().zip(cells.answers) {
+                sample(
+                    out,
+                    ANSWERS,
+                    &[("perspective", name), ("outcome", outcome)],
+                    n,
+                );
+            }
+        }
+        header(
+            out,
+            LATENCY,
+            "histogram",
+            "Time from asking a remote perspective to its answer (or its timeout).",
+        );
+        for (name, cells) in all.iter() {
+            cells.latency.render(LATENCY, &[("perspective", name)], out);
+        }
+    }
+
+    /// The pool's checkouts and the group-commit writer.
+    fn render_database(&self, out: &mut String) {
+        scalar(
+            out,
+            "trustgate_validation_store_retries_total",
+            "counter",
+            "Validation outcomes whose write failed and was tried again (the challenge stays processing meanwhile).",
+            self.validation_store_retries.load(Relaxed),
+        );
+        header(
+            out,
             "trustgate_db_pool_wait_seconds",
             "histogram",
             "Time to get a usable pooled database connection.",
         );
         self.pool_wait
-            .render("trustgate_db_pool_wait_seconds", &[], &mut out);
+            .render("trustgate_db_pool_wait_seconds", &[], out);
         scalar(
-            &mut out,
+            out,
             "trustgate_db_pool_timeouts_total",
             "counter",
             "Checkouts that got no pooled connection in time (database.connect_timeout_secs; 2 s for /readyz).",
             self.pool_timeouts.load(Relaxed),
         );
         scalar(
-            &mut out,
+            out,
             "trustgate_db_connections_discarded_total",
             "counter",
             "Pooled connections found dead (e.g. after a database restart) and replaced.",
             self.connections_discarded.load(Relaxed),
         );
         scalar(
-            &mut out,
+            out,
             "trustgate_db_write_batches_total",
             "counter",
             "Transactions of the group-commit writer (each one commit for the writes that arrived together).",
             self.write_batches.load(Relaxed),
         );
         scalar(
-            &mut out,
+            out,
             "trustgate_db_writes_total",
             "counter",
             "Writes run by the group-commit writer (every write on SQLite, nonce redemptions on PostgreSQL).",
             self.writes.load(Relaxed),
         );
+    }
+
+    fn render_account_cache(&self, out: &mut String) {
         scalar(
-            &mut out,
+            out,
             "trustgate_account_cache_hits_total",
             "counter",
             "Account lookups served from this instance's cache.",
             self.account_cache_hits.load(Relaxed),
         );
         scalar(
-            &mut out,
+            out,
             "trustgate_account_cache_misses_total",
             "counter",
             "Account lookups that read the database (not cached yet, changed, or the cache bypassed while its change listener is down).",
             self.account_cache_misses.load(Relaxed),
         );
-        if let Some(p) = pool {
-            scalar(
-                &mut out,
-                "trustgate_db_pool_connections",
-                "gauge",
-                "Open connections in the pool.",
-                p.connections,
-            );
-            scalar(
-                &mut out,
-                "trustgate_db_pool_idle_connections",
-                "gauge",
-                "Idle connections in the pool.",
-                p.idle,
-            );
-            scalar(
-                &mut out,
-                "trustgate_db_pool_max_connections",
-                "gauge",
-                "Configured pool size (database.pool_size).",
-                p.max,
-            );
-        }
+    }
+
+    /// Absent until sampled, rather than a misleading 0.
+    fn render_nonces(&self, out: &mut String) {
         let nonces = self.nonces_used.load(Relaxed);
         if nonces >= 0 {
             scalar(
-                &mut out,
+                out,
                 "trustgate_nonces_used",
                 "gauge",
                 "Redeemed nonces remembered: rows in used_nonces, counted after each prune (PostgreSQL); or in this process's window (SQLite).",
                 nonces,
             );
         }
-        out
     }
+}
+
+/// The pool gauges, read at scrape time.
+fn render_pool_state(p: PoolState, out: &mut String) {
+    scalar(
+        out,
+        "trustgate_db_pool_connections",
+        "gauge",
+        "Open connections in the pool.",
+        p.connections,
+    );
+    scalar(
+        out,
+        "trustgate_db_pool_idle_connections",
+        "gauge",
+        "Idle connections in the pool.",
+        p.idle,
+    );
+    scalar(
+        out,
+        "trustgate_db_pool_max_connections",
+        "gauge",
+        "Configured pool size (database.pool_size).",
+        p.max,
+    );
 }
 
 /// Request counts and latency of one listener.
@@ -280,10 +381,45 @@ pub struct HttpMetrics {
     /// (endpoint, method, status) for statuses not in `STATUSES`.
     other_statuses: Mutex<BTreeMap<(usize, usize, u16), u64>>,
     latency: Box<[Histogram]>,
+    connections_open: AtomicI64,
+    connections_accepted: AtomicU64,
+    /// Times the accept loop found every connection slot taken.
+    connection_cap_waits: AtomicU64,
+    /// By `Cut`, in `Cut::ALL` order.
+    connections_cut: [AtomicU64; 3],
+}
+
+/// Why the serve loop closed a connection on a slow client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cut {
+    /// The TLS handshake did not finish in time.
+    Handshake,
+    /// A request's head did not arrive in time.
+    Header,
+    /// No request in flight for the idle timeout.
+    Idle,
+}
+
+impl Cut {
+    const ALL: [Cut; 3] = [Cut::Handshake, Cut::Header, Cut::Idle];
+
+    fn label(self) -> &'static str {
+        match self {
+            Cut::Handshake => "handshake",
+            Cut::Header => "header",
+            Cut::Idle => "idle",
+        }
+    }
 }
 
 impl HttpMetrics {
-    fn new(listener: &'static str, mut endpoints: Vec<&'static str>) -> HttpMetrics {
+    fn new(listener: &'static str, names: &[&'static str]) -> HttpMetrics {
+        let mut endpoints: Vec<&'static str> = Vec::with_capacity(names.len() + 1);
+        for n in names {
+            if !endpoints.contains(n) {
+                endpoints.push(n);
+            }
+        }
         endpoints.push(UNKNOWN_ENDPOINT);
         let cells = endpoints.len() * METHODS.len() * STATUSES.len();
         HttpMetrics {
@@ -295,6 +431,32 @@ impl HttpMetrics {
                 .map(|_| Histogram::new(LATENCY_BUCKETS))
                 .collect(),
             endpoints,
+            connections_open: AtomicI64::new(0),
+            connections_accepted: AtomicU64::new(0),
+            connection_cap_waits: AtomicU64::new(0),
+            connections_cut: Default::default(),
+        }
+    }
+
+    /// A connection was accepted (`connection_closed` when it ends).
+    pub fn connection_opened(&self) {
+        self.connections_accepted.fetch_add(1, Relaxed);
+        self.connections_open.fetch_add(1, Relaxed);
+    }
+
+    pub fn connection_closed(&self) {
+        self.connections_open.fetch_sub(1, Relaxed);
+    }
+
+    /// The accept loop waits: every connection slot is taken.
+    pub fn connection_cap_reached(&self) {
+        self.connection_cap_waits.fetch_add(1, Relaxed);
+    }
+
+    /// A slow client's connection was closed.
+    pub fn connection_cut(&self, why: Cut) {
+        if let Some(i) = Cut::ALL.iter().position(|c| *c == why) {
+            self.connections_cut[i].fetch_add(1, Relaxed);
         }
     }
 
@@ -383,6 +545,67 @@ impl HttpMetrics {
                     );
                 }
             }
+        }
+        Self::render_connections(listeners, out);
+    }
+
+    /// The connection families over every listener, each header once.
+    fn render_connections(listeners: &[&HttpMetrics], out: &mut String) {
+        const OPEN: &str = "trustgate_http_connections_open";
+        const ACCEPTED: &str = "trustgate_http_connections_accepted_total";
+        const CAP: &str = "trustgate_http_connection_cap_waits_total";
+        const CUT: &str = "trustgate_http_connections_cut_total";
+        header(out, OPEN, "gauge", "Open connections, by listener.");
+        for l in listeners {
+            let n = l.connections_open.load(Relaxed);
+            sample(out, OPEN, &[("listener", l.listener)], n);
+        }
+        header(
+            out,
+            ACCEPTED,
+            "counter",
+            "Connections accepted, by listener.",
+        );
+        for l in listeners {
+            let n = l.connections_accepted.load(Relaxed);
+            sample(out, ACCEPTED, &[("listener", l.listener)], n);
+        }
+        header(
+            out,
+            CAP,
+            "counter",
+            "Times the listener stopped accepting because server.max_connections were open.",
+        );
+        for l in listeners {
+            let n = l.connection_cap_waits.load(Relaxed);
+            sample(out, CAP, &[("listener", l.listener)], n);
+        }
+        header(
+            out,
+            CUT,
+            "counter",
+            "Connections closed on a slow client, by listener and the timeout that expired.",
+        );
+        for l in listeners {
+            for (cut, n) in Cut::ALL.iter().zip(&l.connections_cut) {
+                let labels = [("listener", l.listener), ("reason", cut.label())];
+                sample(out, CUT, &labels, n.load(Relaxed));
+            }
+        }
+    }
+}
+
+/// One remote perspective's answers by outcome and its latency.
+struct PerspectiveCells {
+    answers: [u64; 3],
+    latency: Histogram,
+}
+
+impl PerspectiveCells {
+    fn new() -> Self {
+        PerspectiveCells {
+            answers: [0; 3],
+            latency: Histogram::new(PERSPECTIVE_BUCKETS),
         }
     }
 }
@@ -528,6 +751,14 @@ mod tests {
     use super::*;
     use crate::error::ErrorKind;
 
+    /// A few route names of each listener, as `app` hands them in.
+    fn registry() -> Metrics {
+        Metrics::new(
+            &["directory", "newNonce", "newOrder", "finalize", "newOrder"],
+            &["/healthz", "/metrics"],
+        )
+    }
+
     fn value(text: &str, series: &str) -> Option<f64> {
         text.lines()
             .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
@@ -535,7 +766,7 @@ mod tests {
 
     #[test]
     fn requests_are_counted_per_route_method_and_status() {
-        let m = Metrics::new();
+        let m = registry();
         let get = hyper::Method::GET;
         let post = hyper::Method::POST;
         m.acme()
@@ -576,7 +807,7 @@ mod tests {
 
     #[test]
     fn histogram_buckets_are_cumulative_and_count_matches() {
-        let m = Metrics::new();
+        let m = registry();
         let post = hyper::Method::POST;
         for ms in [0, 3, 3, 40, 2000, 60_000] {
             m.acme()
@@ -601,7 +832,7 @@ mod tests {
 
     #[test]
     fn event_counters_and_gauges_render() {
-        let m = Metrics::new();
+        let m = registry();
         m.validation("http-01", &Ok(()));
         m.validation(
             "http-01",
@@ -613,6 +844,7 @@ mod tests {
         );
         m.certificate_issued("ov");
         m.gate_refusal("pending");
+        m.rate_limited("new_orders_per_account");
         m.pool_wait(Duration::from_micros(50));
         m.pool_timeout();
         let t = m.render(Some(PoolState {
@@ -638,6 +870,10 @@ mod tests {
             Some(1.0)
         );
         assert_eq!(
+            v("trustgate_rate_limited_total{limit=\"new_orders_per_account\"}"),
+            Some(1.0)
+        );
+        assert_eq!(
             v("trustgate_db_pool_wait_seconds_bucket{le=\"0.0001\"}"),
             Some(1.0)
         );
@@ -652,7 +888,7 @@ mod tests {
 
     #[test]
     fn every_family_has_help_and_type_once() {
-        let m = Metrics::new();
+        let m = registry();
         m.acme()
             .observe("newNonce", &hyper::Method::HEAD, 200, Duration::ZERO);
         m.admin()
@@ -680,5 +916,33 @@ mod tests {
         let mut out = String::new();
         sample(&mut out, "x", &[("a", "q\"b\\n\nl")], 1);
         assert_eq!(out, "x{a=\"q\\\"b\\\\n\\nl\"} 1\n");
+    }
+
+    #[test]
+    fn perspective_answers_and_latency_are_counted_per_perspective() {
+        let m = Metrics::default();
+        m.perspective_answer("ripe-1", "valid", Duration::from_millis(30));
+        m.perspective_answer("ripe-1", "unreachable", Duration::from_secs(3));
+        m.perspective_answer("arin-1", "invalid", Duration::from_millis(200));
+        let t = m.render(None);
+        assert!(
+            t.contains("# TYPE trustgate_perspective_answers_total counter"),
+            "{t}"
+        );
+        assert!(t.contains(
+            "trustgate_perspective_answers_total{perspective=\"ripe-1\",outcome=\"valid\"} 1"
+        ));
+        assert!(t.contains(
+            "trustgate_perspective_answers_total{perspective=\"ripe-1\",outcome=\"unreachable\"} 1"
+        ));
+        assert!(t.contains(
+            "trustgate_perspective_answers_total{perspective=\"arin-1\",outcome=\"invalid\"} 1"
+        ));
+        assert!(
+            t.contains("trustgate_perspective_duration_seconds_count{perspective=\"ripe-1\"} 2")
+        );
+        assert!(t.contains(
+            "trustgate_perspective_duration_seconds_bucket{perspective=\"arin-1\",le=\"0.25\"} 1"
+        ));
     }
 }

@@ -2,14 +2,14 @@
 //! validate: one per test, killed on drop. What works with BIND 9.18 on
 //! this machine is recorded in the shared notes (dns.md).
 //!
-//! One server holds every zone, and `test.` delegates the others to it, so
+//! One server holds every zone, and `jp.` delegates the others to it, so
 //! a resolver pointed at it finds everything without recursion:
-//! - `example.test.`: the subscriber's zone, open to dynamic updates signed
+//! - `example.jp.`: the subscriber's zone, open to dynamic updates signed
 //!   with the TSIG key (certbot-dns-rfc2136, nsupdate), plus the records a
 //!   test passes (CAA, CNAMEs);
-//! - `acme-delegate.test.`: dynamic too, where a delegated `_acme-challenge`
+//! - `acme-delegate.jp.`: dynamic too, where a delegated `_acme-challenge`
 //!   CNAME points;
-//! - `broken.test.`: configured without a zone file, so BIND answers
+//! - `broken.jp.`: configured without a zone file, so BIND answers
 //!   SERVFAIL for every name in it.
 //!
 //! Query logging is on, so a test can tell what the server's VA asked.
@@ -44,20 +44,20 @@ const STARTUP_TIMEOUT: Duration = Duration::from_secs(20);
 /// One UDP query to loopback.
 const QUERY_TIMEOUT: Duration = Duration::from_secs(1);
 
-/// Start of every zone file; `ns.test.` is this server.
-const ZONE_HEAD: &str = "$TTL 60\n@ IN SOA ns.test. admin.test. 1 3600 600 86400 60\n\
-                         @ IN NS ns.test.\n";
+/// Start of every zone file; `ns.jp.` is this server.
+const ZONE_HEAD: &str = "$TTL 60\n@ IN SOA ns.jp. admin.jp. 1 3600 600 86400 60\n\
+                         @ IN NS ns.jp.\n";
 
-/// Whether and how `test.` and `example.test.` are signed.
+/// Whether and how `jp.` and `example.jp.` are signed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Signing {
     Unsigned,
     /// named signs both zones itself (`dnssec-policy default`), dynamic
-    /// updates included; the DS of `example.test.` is added to `test.` at
-    /// start, and `test.`'s key is the trust anchor.
+    /// updates included; the DS of `example.jp.` is added to `jp.` at
+    /// start, and `jp.`'s key is the trust anchor.
     Online,
     /// Signed once with dnssec-signzone and served from static files;
-    /// `example.test.` takes no updates. A certbot auth hook from
+    /// `example.jp.` takes no updates. A certbot auth hook from
     /// [`Bind::resigning_hook`] adds the challenge and signs again.
     Offline,
 }
@@ -65,9 +65,9 @@ pub enum Signing {
 pub struct Bind {
     addr: SocketAddr,
     signing: Signing,
-    /// The DNSKEY file of `test.`, when signed.
+    /// The DNSKEY file of `jp.`, when signed.
     anchor: Option<PathBuf>,
-    /// dnssec-keygen's name of the `example.test.` key (Offline only).
+    /// dnssec-keygen's name of the `example.jp.` key (Offline only).
     example_key: Option<String>,
     log: PathBuf,
     child: Child,
@@ -76,7 +76,7 @@ pub struct Bind {
 
 impl Bind {
     /// Starts named with `example_records` (zone-file lines relative to
-    /// `example.test.`) added to `example.test.`, and waits until it
+    /// `example.jp.`) added to `example.jp.`, and waits until it
     /// answers for every zone (signed, with `signing`).
     pub fn start(signing: Signing, example_records: &str) -> Bind {
         let named = tool("named");
@@ -145,7 +145,7 @@ impl Bind {
     }
 
     /// The server's `[va]` DNS settings for resolving through this BIND:
-    /// DNSSEC validated, from `test.`'s key, whenever the zones are signed.
+    /// DNSSEC validated, from `jp.`'s key, whenever the zones are signed.
     pub fn va_dns(&self) -> VaDns {
         VaDns {
             resolver: self.addr,
@@ -257,7 +257,7 @@ EOF
     }
 
     /// A certbot `--manual-auth-hook` for [`Signing::Offline`]: adds the
-    /// challenge's TXT record to `example.test.`, signs the zone again and
+    /// challenge's TXT record to `example.jp.`, signs the zone again and
     /// has named reload it. With `tamper`, the zone is signed over another
     /// value and then served with the real one, so the record is still
     /// right but its RRSIG no longer matches (DNSSEC Bogus).
@@ -270,7 +270,7 @@ EOF
         let key = self.example_key.as_deref().expect("Offline has a key");
         let script = r#"#!/bin/sh
 # certbot manual auth hook (trustgate test harness): publish the challenge in
-# the statically signed example.test and sign again.
+# the statically signed example.jp and sign again.
 set -eu
 cd '@DIR@'
 value="$CERTBOT_VALIDATION"
@@ -280,9 +280,9 @@ if @TAMPER@; then
     signed=$(printf %s "$value" | tr 'A-Za-z0-9' 'B-ZAb-za1-90')
 fi
 printf '_acme-challenge.%s. 60 IN TXT "%s"\n' "$CERTBOT_DOMAIN" "$signed" >> challenge.db
-'@SIGNZONE@' -q -z -K . -d . -o example.test -f example.test.signed example.test.db '@KEY@' >/dev/null
+'@SIGNZONE@' -q -z -K . -d . -o example.jp -f example.jp.signed example.jp.db '@KEY@' >/dev/null
 if @TAMPER@; then
-    sed -i "s/\"$signed\"/\"$value\"/" example.test.signed
+    sed -i "s/\"$signed\"/\"$value\"/" example.jp.signed
 fi
 kill -HUP @PID@
 # named reloads in the background: wait until it serves the value.
@@ -328,7 +328,7 @@ done
     /// Err(the log) if named exited.
     fn wait_until_ready(&mut self) -> Result<(), String> {
         let deadline = Instant::now() + STARTUP_TIMEOUT;
-        let zones = ["test", "example.test", "acme-delegate.test"];
+        let zones = ["jp", "example.jp", "acme-delegate.jp"];
         loop {
             if let Some(status) = self.child.try_wait().expect("polling named") {
                 return Err(format!("({status})\n{}", self.log_tail(60)));
@@ -347,8 +347,7 @@ done
                         .is_ok_and(|m| has(&m, RecordType::NSEC))
             };
             let ready = zones.iter().all(loaded)
-                && (self.signing == Signing::Unsigned
-                    || ["test", "example.test"].iter().all(signed));
+                && (self.signing == Signing::Unsigned || ["jp", "example.jp"].iter().all(signed));
             if ready {
                 return Ok(());
             }
@@ -362,36 +361,36 @@ done
         }
     }
 
-    /// Online signing: named made the keys; `test.` gets the DS of
-    /// `example.test.` so the chain of trust reaches it, and its own key
+    /// Online signing: named made the keys; `jp.` gets the DS of
+    /// `example.jp.` so the chain of trust reaches it, and its own key
     /// becomes the trust anchor.
     fn finish_online_signing(&mut self) {
         let keys = self.dir.path().join("keys");
-        let example_key = key_file(&keys, "example.test");
+        let example_key = key_file(&keys, "example.jp");
         let out = Command::new(tool("dnssec-dsfromkey"))
             .arg("-2")
             .arg(&example_key)
             .output()
             .expect("running dnssec-dsfromkey");
         assert!(out.status.success(), "dnssec-dsfromkey: {out:?}");
-        // "example.test. IN DS 12345 13 2 HEX": a TTL after the owner.
+        // "example.jp. IN DS 12345 13 2 HEX": a TTL after the owner.
         let ds = String::from_utf8_lossy(&out.stdout)
             .trim()
             .replacen(" IN DS ", " 60 IN DS ", 1);
-        self.update("test", &[&ds]);
+        self.update("jp", &[&ds]);
         let deadline = Instant::now() + STARTUP_TIMEOUT;
         while !self
-            .query("example.test", RecordType::DS)
+            .query("example.jp", RecordType::DS)
             .is_ok_and(|m| has(&m, RecordType::DS) && has(&m, RecordType::RRSIG))
         {
             assert!(
                 Instant::now() < deadline,
-                "the DS of example.test. is not served signed\n{}",
+                "the DS of example.jp. is not served signed\n{}",
                 self.log_tail(60)
             );
             std::thread::sleep(Duration::from_millis(100));
         }
-        self.anchor = Some(key_file(&keys, "test"));
+        self.anchor = Some(key_file(&keys, "jp"));
     }
 
     fn write_rfc2136_credentials(&self) {
@@ -473,7 +472,7 @@ fn write_tsig_key(dir: &Path) {
 }
 
 /// The zone files; Offline also makes the keys and signs. Returns the
-/// trust anchor and the `example.test.` key (Offline only: named makes
+/// trust anchor and the `example.jp.` key (Offline only: named makes
 /// its own keys when it signs, and the DS is added once they exist).
 fn write_zones(
     d: &Path,
@@ -484,30 +483,30 @@ fn write_zones(
         fs::write(d.join(file), text).unwrap_or_else(|e| panic!("writing {file}: {e}"))
     };
     let parent = format!(
-        "{ZONE_HEAD}ns IN A 127.0.0.1\nexample IN NS ns.test.\n\
-         acme-delegate IN NS ns.test.\nbroken IN NS ns.test.\n"
+        "{ZONE_HEAD}ns IN A 127.0.0.1\nexample IN NS ns.jp.\n\
+         acme-delegate IN NS ns.jp.\nbroken IN NS ns.jp.\n"
     );
-    write("acme-delegate.test.db", ZONE_HEAD.to_owned());
+    write("acme-delegate.jp.db", ZONE_HEAD.to_owned());
     if signing != Signing::Offline {
-        write("test.db", parent);
-        write("example.test.db", format!("{ZONE_HEAD}{example_records}\n"));
+        write("jp.db", parent);
+        write("example.jp.db", format!("{ZONE_HEAD}{example_records}\n"));
         return (None, None);
     }
-    let example_key = keygen(d, "example.test");
+    let example_key = keygen(d, "example.jp");
     write("challenge.db", String::new());
     write(
-        "example.test.db",
+        "example.jp.db",
         format!(
             "{ZONE_HEAD}$INCLUDE {example_key}.key\n$INCLUDE challenge.db\n{example_records}\n"
         ),
     );
-    sign(d, "example.test", &example_key);
-    let test_key = keygen(d, "test");
+    sign(d, "example.jp", &example_key);
+    let test_key = keygen(d, "jp");
     write(
-        "test.db",
-        format!("{parent}$INCLUDE {test_key}.key\n$INCLUDE dsset-example.test.\n"),
+        "jp.db",
+        format!("{parent}$INCLUDE {test_key}.key\n$INCLUDE dsset-example.jp.\n"),
     );
-    sign(d, "test", &test_key);
+    sign(d, "jp", &test_key);
     (Some(d.join(format!("{test_key}.key"))), Some(example_key))
 }
 
@@ -516,16 +515,16 @@ fn named_conf(d: &Path, port: u16, signing: Signing) -> String {
     let update = format!("allow-update {{ key \"{TSIG_KEY_NAME}\"; }};");
     let (test, example) = match signing {
         Signing::Unsigned => (
-            format!("file \"test.db\"; {update}"),
-            format!("file \"example.test.db\"; {update}"),
+            format!("file \"jp.db\"; {update}"),
+            format!("file \"example.jp.db\"; {update}"),
         ),
         Signing::Online => (
-            format!("file \"test.db\"; dnssec-policy default; {update}"),
-            format!("file \"example.test.db\"; dnssec-policy default; {update}"),
+            format!("file \"jp.db\"; dnssec-policy default; {update}"),
+            format!("file \"example.jp.db\"; dnssec-policy default; {update}"),
         ),
         Signing::Offline => (
-            "file \"test.signed\";".to_owned(),
-            "file \"example.test.signed\";".to_owned(),
+            "file \"jp.signed\";".to_owned(),
+            "file \"example.jp.signed\";".to_owned(),
         ),
     };
     format!(
@@ -544,11 +543,11 @@ options {{
     querylog yes;
 }};
 controls {{ }};
-zone "test" {{ type primary; {test} }};
-zone "example.test" {{ type primary; {example} }};
-zone "acme-delegate.test" {{ type primary; file "acme-delegate.test.db"; {update} }};
+zone "jp" {{ type primary; {test} }};
+zone "example.jp" {{ type primary; {example} }};
+zone "acme-delegate.jp" {{ type primary; file "acme-delegate.jp.db"; {update} }};
 # No such file: BIND answers SERVFAIL for the whole zone.
-zone "broken.test" {{ type primary; file "broken.test.db"; }};
+zone "broken.jp" {{ type primary; file "broken.jp.db"; }};
 "#
     )
 }

@@ -407,7 +407,7 @@ impl std::fmt::Display for Run {
 }
 
 fn account_args(eab: Option<&Eab>) -> Vec<String> {
-    let mut args: Vec<String> = ["--agree-tos", "-m", "admin@example.test"]
+    let mut args: Vec<String> = ["--agree-tos", "-m", "admin@example.jp"]
         .map(String::from)
         .into();
     if let Some(eab) = eab {

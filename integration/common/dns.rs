@@ -17,7 +17,7 @@ use hickory_proto::op::{Edns, Message, MessageType, ResponseCode};
 use hickory_proto::rr::rdata::A;
 use hickory_proto::rr::{RData, Record, RecordType};
 
-/// `nx.example.test`, `nx.anything` … do not exist.
+/// `nx.example.jp`, `nx.anything` … do not exist.
 pub const NXDOMAIN_LABEL: &str = "nx";
 
 /// How long the responder thread blocks before checking for shutdown.

@@ -4,12 +4,18 @@
 
 pub mod bind;
 pub mod certbot;
+pub mod ctlog;
 pub mod database;
 pub mod dns;
 pub mod http;
 pub mod issued;
+pub mod netns;
+pub mod pkilint;
+pub mod postgres;
 pub mod server;
+pub mod softhsm;
 pub mod staff;
+pub mod views;
 pub mod x509;
 
 pub use certbot::Certbot;

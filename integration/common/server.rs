@@ -28,12 +28,25 @@ const SERVER_ENV: &[&str] = &[
     "TRUSTGATE_LISTEN",
 ];
 
+/// What a test does before its server starts.
+#[derive(Default)]
+pub struct Setup<'a> {
+    /// Runs in the test directory before the config is written.
+    pub prepare: Option<&'a dyn Fn(&Path)>,
+    /// Environment variables of the server process.
+    pub env: &'a [(&'a str, &'a str)],
+}
+
 pub struct TestServer {
     dir: TempDir,
     staff: Staff,
     log: PathBuf,
+    config: PathBuf,
+    env: Vec<(String, String)>,
     port: u16,
     http01_port: u16,
+    /// The publish listener (CRLs, issuer certificate), plain HTTP.
+    publish_port: u16,
     /// `None` when the VA resolves through a server the test owns.
     dns: Option<DnsResponder>,
     child: Child,
@@ -70,21 +83,61 @@ impl TestServer {
     /// As [`TestServer::start_with`], with `publish` (keys, one a line)
     /// added to the `[publish]` table, e.g. `regenerate_secs = 1`.
     pub fn start_with_publish(publish: &str, extra: &str) -> TestServer {
-        TestServer::start_configured(publish, extra, None)
+        TestServer::start_configured(publish, extra, None, &Setup::default())
+    }
+
+    /// As [`TestServer::start_with`], with `server` (keys, one a line)
+    /// added to the `[server]` table, `va.timeout_secs` set (10 s
+    /// otherwise) and, when `database_url` is given, that database instead
+    /// of the suite's (`common::database`).
+    pub fn start_on(
+        server: &str,
+        va_timeout_secs: u64,
+        database_url: Option<&str>,
+        extra: &str,
+    ) -> TestServer {
+        let base = Base {
+            server,
+            va_timeout_secs: Some(va_timeout_secs),
+            database_url,
+        };
+        TestServer::start_base("", extra, None, &Setup::default(), &base)
+    }
+
+    /// As [`TestServer::start_with_publish`], after `setup.prepare` ran in
+    /// the test directory (the parent of `data/`, where the CA lives) and
+    /// with `setup.env` set for the server.
+    pub fn start_prepared(publish: &str, extra: &str, setup: &Setup<'_>) -> TestServer {
+        TestServer::start_configured(publish, extra, None, setup)
     }
 
     /// As [`TestServer::start_with`], resolving through `dns` (with its
     /// DNSSEC settings) instead of the harness's responder; [`TestServer::dns`]
     /// is then unavailable.
     pub fn start_with_dns(dns: &VaDns, extra: &str) -> TestServer {
-        TestServer::start_configured("", extra, Some(dns))
+        TestServer::start_configured("", extra, Some(dns), &Setup::default())
     }
 
-    fn start_configured(publish: &str, extra: &str, dns: Option<&VaDns>) -> TestServer {
+    fn start_configured(
+        publish: &str,
+        extra: &str,
+        dns: Option<&VaDns>,
+        setup: &Setup<'_>,
+    ) -> TestServer {
+        TestServer::start_base(publish, extra, dns, setup, &Base::default())
+    }
+
+    fn start_base(
+        publish: &str,
+        extra: &str,
+        dns: Option<&VaDns>,
+        setup: &Setup<'_>,
+        base: &Base<'_>,
+    ) -> TestServer {
         // Ports are picked by binding port 0 and letting go, so a parallel
         // test can take one before this server binds it: try again then.
         for _ in 0..4 {
-            match TestServer::try_start(publish, extra, dns) {
+            match TestServer::try_start(publish, extra, dns, setup, base) {
                 Ok(server) => return server,
                 Err(log) if log.contains("Address already in use") => continue,
                 Err(log) => panic!("trustgate serve exited during startup\n{log}"),
@@ -93,11 +146,20 @@ impl TestServer {
         panic!("trustgate serve kept finding its ports taken");
     }
 
-    fn try_start(publish: &str, extra: &str, va_dns: Option<&VaDns>) -> Result<TestServer, String> {
+    fn try_start(
+        publish: &str,
+        extra: &str,
+        va_dns: Option<&VaDns>,
+        setup: &Setup<'_>,
+        base: &Base<'_>,
+    ) -> Result<TestServer, String> {
         let dir = tempfile::Builder::new()
             .prefix("trustgate-it-")
             .tempdir()
             .expect("creating the test directory");
+        if let Some(prepare) = setup.prepare {
+            prepare(dir.path());
+        }
         let (dns, dns_toml) = match va_dns {
             Some(v) => (None, va_dns_toml(v)),
             None => {
@@ -113,16 +175,20 @@ impl TestServer {
         };
         let port = free_port();
         let http01_port = free_port();
+        let publish_port = free_port();
         let data_dir = dir.path().join("data");
         let config = dir.path().join("trustgate.toml");
         // The admin listener gets its own port too, so that parallel tests
         // never meet on the default one.
         let admin = SocketAddr::from((Ipv4Addr::LOCALHOST, free_port()));
-        let staff = Staff::new(admin);
-        let database = ScratchDatabase::create();
-        let database_toml = match &database {
-            Some(db) => format!("[database]\nurl = \"{}\"\n", db.url),
-            None => String::new(),
+        let database = match base.database_url {
+            Some(_) => None,
+            None => ScratchDatabase::create(),
+        };
+        let database_toml = match (base.database_url, &database) {
+            (Some(url), _) => format!("[database]\nurl = \"{url}\"\n"),
+            (None, Some(db)) => format!("[database]\nurl = \"{}\"\n", db.url),
+            (None, None) => String::new(),
         };
         let text = format!(
             r#"data_dir = "{data}"
@@ -130,51 +196,80 @@ impl TestServer {
 {database_toml}
 [server]
 listen = "127.0.0.1:{port}"
+{server_keys}
 
 [va]
 http01_port = {http01_port}
 allow_loopback = true
-timeout_secs = 10
+timeout_secs = {va_timeout}
 {dns_toml}
 [admin]
 listen = "{admin}"
-{staff}
+
 [publish]
 listen = "127.0.0.1:{publish_port}"
 {publish}
 {extra}"#,
             data = data_dir.display(),
-            staff = staff.config_toml(),
-            publish_port = free_port(),
+            server_keys = base.server,
+            va_timeout = base.va_timeout_secs.unwrap_or(10),
         );
         std::fs::write(&config, &text).expect("writing the config");
+        let staff = Staff::enrol(admin, || {
+            let mut cmd = binary(&config);
+            cmd.envs(setup.env.iter().copied());
+            cmd
+        });
 
         let log = dir.path().join("server.log");
-        let stderr = File::create(&log).expect("creating the server log");
-        let child = binary(&config)
-            .arg("serve")
-            .env(
-                "RUST_LOG",
-                std::env::var("RUST_LOG").unwrap_or_else(|_| "info,trustgate=debug".into()),
-            )
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(stderr)
-            .spawn()
-            .expect("starting trustgate serve");
+        let env: Vec<(String, String)> = setup
+            .env
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        let child = serve(&config, &env, &log);
         let mut server = TestServer {
             dir,
             staff,
             log,
+            config,
+            env,
             port,
             http01_port,
+            publish_port,
             dns,
             child,
             _database: database,
         };
         server.wait_until_ready()?;
         Ok(server)
+    }
+
+    /// Kills the server with SIGKILL, as a crash would, and starts it
+    /// again on the same configuration and database; returns once its
+    /// directory answers.
+    pub fn kill_and_restart(&mut self) {
+        self.kill();
+        self.restart();
+    }
+
+    /// SIGKILL; the server stays down until `restart`.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts the server again after `kill`, on the same port and files.
+    pub fn restart(&mut self) {
+        self.child = serve(&self.config, &self.env, &self.log);
+        if let Err(log) = self.wait_until_ready() {
+            panic!("trustgate serve did not come back after a kill\n{log}");
+        }
+    }
+
+    /// The server's configuration file.
+    pub fn config_path(&self) -> &Path {
+        &self.config
     }
 
     /// Err(the server's log) if it exited during startup.
@@ -208,10 +303,10 @@ listen = "127.0.0.1:{publish_port}"
     }
 
     /// A credential of a new OV organization that staff have vetted and
-    /// approved for `example.test` and every name under it: what a
+    /// approved for `example.jp` and every name under it: what a
     /// subscriber holds before running certbot.
     pub fn approved_eab(&self, reusable: bool) -> Eab {
-        let org = self.staff.create_organization(Level::Ov, &["example.test"]);
+        let org = self.staff.create_organization(Level::Ov, &["example.jp"]);
         self.staff.vet_and_approve(org);
         self.staff.create_eab(org, reusable)
     }
@@ -225,6 +320,10 @@ listen = "127.0.0.1:{publish_port}"
     }
 
     /// The port the VA connects to for http-01.
+    pub fn publish_port(&self) -> u16 {
+        self.publish_port
+    }
+
     pub fn http01_port(&self) -> u16 {
         self.http01_port
     }
@@ -262,6 +361,40 @@ impl Drop for TestServer {
     fn drop(&mut self) {
         stop_and_keep_if_failed(&mut self.child, &mut self.dir, "test");
     }
+}
+
+/// What a test sets before the server starts that other tests leave at
+/// the harness's defaults.
+#[derive(Default)]
+struct Base<'a> {
+    /// Keys of the `[server]` table, one a line.
+    server: &'a str,
+    /// `va.timeout_secs`.
+    va_timeout_secs: Option<u64>,
+    /// A database the test owns instead of the suite's.
+    database_url: Option<&'a str>,
+}
+
+/// `trustgate serve` on `config`, its stderr appended to `log`.
+fn serve(config: &Path, env: &[(String, String)], log: &Path) -> Child {
+    let stderr = File::options()
+        .create(true)
+        .append(true)
+        .open(log)
+        .expect("opening the server log");
+    binary(config)
+        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .arg("serve")
+        .env(
+            "RUST_LOG",
+            std::env::var("RUST_LOG").unwrap_or_else(|_| "info,trustgate=debug".into()),
+        )
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(stderr)
+        .spawn()
+        .expect("starting trustgate serve")
 }
 
 /// Stops a process the harness started and, when the test is failing and

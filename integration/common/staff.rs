@@ -3,16 +3,18 @@
 //! out EAB credentials, suspend and reinstate, and look at what is
 //! blocked and at the audit trail.
 //!
-//! All of it goes through the admin API over HTTP, as two members of the
-//! test server's `[[admin.staff]]`: a vetter (`view`, `vet`) who enters
-//! data and records checks, and an approver (`view`, `approve`) who
-//! decides, so the four-eyes rule holds as it would at a real CA. Their
-//! tokens are made per server; the config gets only the SHA-256, computed
-//! here independently of the server's code. The organization and the
-//! checks are the examples shipped in `conf/`.
+//! All of it goes through the admin API over HTTP, as two staff members
+//! of the test server: a vetter (`view`, `vet`) who enters data and
+//! records checks, and an approver (`view`, `approve`) who decides, so
+//! the four-eyes rule holds as it would at a real CA. They are enrolled
+//! the operator's way, with the `trustgate staff` CLI before the server
+//! starts (the approver first, from the host; the approver then adds the
+//! vetter), and each gets an API token. The organization and the checks
+//! are the examples shipped in `conf/`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::process::Command;
 
 use serde_json::{json, Value};
 use time::format_description::well_known::Rfc3339;
@@ -29,7 +31,8 @@ pub const REGISTRATION_NUMBER: &str = "180301018771";
 pub const EV_BUSINESS_CATEGORY: &str = "Private Organization";
 pub const EV_JURISDICTION_COUNTRY: &str = "JP";
 
-/// The audit actors of the two staff members.
+/// The names of the two staff members (their audit actor is
+/// `staff:NAME#ID`, see `Staff::actor`).
 pub const VETTER: &str = "integration-vetter";
 pub const APPROVER: &str = "integration-approver";
 
@@ -64,6 +67,11 @@ impl Level {
                 "domain_scope",
                 "ev_registration",
                 "ev_business_category",
+                "ev_place_of_business",
+                "ev_operational_existence",
+                "ev_communication",
+                "ev_authority",
+                "ev_denied_party_screening",
             ],
         }
     }
@@ -81,7 +89,6 @@ pub struct Organization {
 struct Member {
     name: &'static str,
     token: String,
-    roles: &'static [&'static str],
 }
 
 /// The staff of one test server, talking to its admin listener.
@@ -92,33 +99,103 @@ pub struct Staff {
 }
 
 impl Staff {
-    /// Staff with fresh tokens for the admin API at `admin`.
-    pub fn new(admin: SocketAddr) -> Staff {
-        let member = |name, roles| Member {
-            name,
-            token: trustgate::admin::auth::new_token().expect("making a staff token"),
-            roles,
+    /// Enrols the two members in the database of the config `cli` runs
+    /// with (`trustgate staff add`, `staff token create`), for the admin
+    /// API at `admin`.
+    pub fn enrol(admin: SocketAddr, cli: impl Fn() -> Command) -> Staff {
+        let run = |args: &[&str], env: &[(&str, &str)]| -> String {
+            let out = cli()
+                .args(args)
+                .env_remove("TRUSTGATE_STAFF_TOKEN")
+                .envs(env.iter().copied())
+                .output()
+                .expect("running trustgate staff");
+            let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+            assert!(
+                out.status.success(),
+                "trustgate {args:?}: {}\n{stdout}{}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+            );
+            stdout
         };
+        let field = |out: &str, label: &str| -> String {
+            out.lines()
+                .find_map(|l| l.strip_prefix(label))
+                .unwrap_or_else(|| panic!("no {label} in {out}"))
+                .trim()
+                .to_owned()
+        };
+        // The first member is added from the host, then logs in with the
+        // one-time password and the TOTP code for a token.
+        let added = run(&["staff", "add", APPROVER, "--roles", "view,approve"], &[]);
+        let code = trustgate::vetting::staff::totp_code(
+            &field(&added, "TOTP secret:"),
+            OffsetDateTime::now_utc(),
+        )
+        .expect("a TOTP code");
+        let password = field(&added, "one-time password:");
+        let made = run(
+            &[
+                "staff",
+                "token",
+                "create",
+                APPROVER,
+                "--label",
+                "integration",
+            ],
+            &[
+                ("TRUSTGATE_STAFF", APPROVER),
+                ("TRUSTGATE_STAFF_PASSWORD", &password),
+                ("TRUSTGATE_STAFF_TOTP", &code),
+            ],
+        );
+        let approver_token = field(&made, "token:");
+        let as_approver = [("TRUSTGATE_STAFF_TOKEN", approver_token.as_str())];
+        run(
+            &["staff", "add", VETTER, "--roles", "view,vet"],
+            &as_approver,
+        );
+        let made = run(
+            &["staff", "token", "create", VETTER, "--label", "integration"],
+            &as_approver,
+        );
         Staff {
             admin,
-            vetter: member(VETTER, &["view", "vet"]),
-            approver: member(APPROVER, &["view", "approve"]),
+            vetter: Member {
+                name: VETTER,
+                token: field(&made, "token:"),
+            },
+            approver: Member {
+                name: APPROVER,
+                token: approver_token,
+            },
         }
     }
 
-    /// The `[[admin.staff]]` entries of the server's config.
-    pub fn config_toml(&self) -> String {
-        [&self.vetter, &self.approver]
-            .iter()
-            .map(|m| {
-                format!(
-                    "\n[[admin.staff]]\nname = \"{}\"\ntoken_sha256 = \"{}\"\nroles = {:?}\n",
-                    m.name,
-                    sha256_hex(&m.token),
-                    m.roles
-                )
-            })
-            .collect()
+    /// Whether an audit event's actor is the member named `name`.
+    pub fn is_actor(actor: &Value, name: &str) -> bool {
+        actor
+            .as_str()
+            .and_then(|a| a.strip_prefix(&format!("staff:{name}#")))
+            .is_some_and(|id| id.parse::<i64>().is_ok())
+    }
+
+    /// The admin API's origin, e.g. `http://127.0.0.1:14001`.
+    pub fn admin_origin(&self) -> String {
+        format!("http://{}", self.admin)
+    }
+
+    /// The approver's bearer token (roles view and approve): it may enrol
+    /// more staff (`trustgate staff add` with `TRUSTGATE_STAFF_TOKEN`).
+    pub fn approver_token(&self) -> &str {
+        &self.approver.token
+    }
+
+    /// The vetter's bearer token (roles view and vet), for tools that
+    /// call the admin API themselves.
+    pub fn vetter_token(&self) -> &str {
+        &self.vetter.token
     }
 
     /// A new organization (the vetter enters it) at `level` whose domain
@@ -158,8 +235,10 @@ impl Staff {
 
     /// The vetter records every check the organization's level needs
     /// (existence at Teikoku Databank, intent by phone at a number from
-    /// the NTT directory, domain scope, and for EV the registration and
-    /// the business category), performed now or at `performed_at`.
+    /// the NTT directory, domain scope, and for EV the registration, the
+    /// business category and the EVG 11.4–11.12 items: place of business,
+    /// operational existence, verified communication, signer and approver
+    /// authority, denied-party screening), performed now or at `performed_at`.
     pub fn record_checks(&self, org: Organization, performed_at: Option<OffsetDateTime>) {
         for kind in org.level.checks() {
             let mut check = read_conf(&format!("checks/{kind}.json"));
@@ -263,6 +342,33 @@ impl Staff {
         array(self.get(&format!("/admin/audit?organization={}&limit=1000", org.id)))
     }
 
+    /// GET /admin/certificates/{serial}/evidence (`serial` in hex).
+    pub fn certificate_evidence(&self, serial: &str) -> Value {
+        self.get(&format!("/admin/certificates/{serial}/evidence"))
+    }
+
+    /// POST /admin/certificates/{serial}/revoke as the approver: a
+    /// certificate, or a precertificate without one, by serial (hex).
+    pub fn revoke_serial(&self, serial: &str, code: &str, reason: &str) -> Value {
+        self.call(
+            &self.approver,
+            "POST",
+            &format!("/admin/certificates/{serial}/revoke"),
+            Some(json!({"code": code, "reason": reason})),
+            200,
+        )
+    }
+
+    /// GET /admin/organizations/{id}/orders: newest first.
+    pub fn organization_orders(&self, org: Organization) -> Vec<Value> {
+        array(self.get(&format!("/admin/organizations/{}/orders", org.id)))
+    }
+
+    /// GET /admin/orders/{id}: the order with its evidence.
+    pub fn order(&self, id: i64) -> Value {
+        self.get(&format!("/admin/orders/{id}"))
+    }
+
     /// A read, as the vetter (anyone with `view` may).
     fn get(&self, path: &str) -> Value {
         self.call(&self.vetter, "GET", path, None, 200)
@@ -301,15 +407,6 @@ fn array(v: Value) -> Vec<Value> {
         Value::Array(a) => a,
         other => panic!("expected a JSON array, got {other}"),
     }
-}
-
-/// What `admin.staff.token_sha256` holds: lowercase hex SHA-256.
-fn sha256_hex(token: &str) -> String {
-    ring::digest::digest(&ring::digest::SHA256, token.as_bytes())
-        .as_ref()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 /// An example shipped in `conf/`.

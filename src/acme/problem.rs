@@ -104,6 +104,7 @@ pub fn status_and_type(kind: ErrorKind) -> (u16, &'static str) {
         MethodNotAllowed => (405, "malformed"),
         UnsupportedMediaType => (415, "malformed"),
         PayloadTooLarge => (413, "malformed"),
+        RequestTimeout => (408, "malformed"),
         Conflict => (409, "malformed"),
         Unavailable => (503, "serverInternal"),
     }

@@ -41,7 +41,7 @@ pub async fn order(a: &Admin, c: Call) -> Result<Reply> {
         .read(move |conn| sa::evidence::order(conn, id))
         .await?
         .ok_or_else(|| Error::not_found(format!("no order {id}")))?;
-    Reply::json(StatusCode::OK, &order_view(a, &ev, sa::now()))
+    Reply::json(StatusCode::OK, &order_view(a, &ev, a.vetting.clock().now()))
 }
 
 /// `GET /admin/certificates/{serial}/evidence`: per name of the
@@ -69,7 +69,7 @@ pub async fn certificate(a: &Admin, c: Call) -> Result<Reply> {
         order: OrderRef {
             id: o.id,
             url: a.urls.order(o.id),
-            profile: &o.profile,
+            profile: o.profile.name(),
             created_at: o.created_at,
         },
         account: account_view(a, &ev.account),
@@ -112,7 +112,7 @@ pub async fn organization_orders(a: &Admin, c: Call) -> Result<Reply> {
         .store()
         .read(move |conn| sa::evidence::organization_orders(conn, org, before, limit))
         .await?;
-    let now = sa::now();
+    let now = a.vetting.clock().now();
     let list: Vec<OrderListItem> = orders.iter().map(|s| order_list_item(a, s, now)).collect();
     Reply::json(StatusCode::OK, &list)
 }
@@ -137,6 +137,9 @@ struct OrderView<'a> {
     /// The problem document that made the order invalid.
     error: Option<&'a serde_json::Value>,
     gate_refusal: Option<GateRefusal>,
+    /// The external pre-issuance linter's report (pkilint) at the latest
+    /// finalize it answered, as stored: its findings and whether it refused.
+    pre_issuance_lint: Option<&'a serde_json::Value>,
     account: AccountView,
     organization: Option<OrgRef>,
     certificate: Option<CertView>,
@@ -221,6 +224,10 @@ struct ChallengeView<'a> {
     error: Option<&'a serde_json::Value>,
     /// What the VA contacted, also when it failed.
     validation_records: Option<&'a serde_json::Value>,
+    /// Each remote perspective's answer (BR 3.2.2.9); absent for a
+    /// validation without perspectives.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    perspectives: Option<&'a serde_json::Value>,
 }
 
 #[derive(Serialize)]
@@ -290,7 +297,7 @@ fn order_view<'a>(a: &Admin, ev: &'a OrderEvidence, now: OffsetDateTime) -> Orde
         url: a.urls.order(o.id),
         status: o.status(now),
         names: &o.names,
-        profile: &o.profile,
+        profile: o.profile.name(),
         created_at: o.created_at,
         expires_at: o.expires_at,
         not_before: o.not_before,
@@ -305,6 +312,7 @@ fn order_view<'a>(a: &Admin, ev: &'a OrderEvidence, now: OffsetDateTime) -> Orde
                 refused_at,
             }
         }),
+        pre_issuance_lint: ev.lint.as_ref(),
         account: account_view(a, &ev.account),
         organization: org_view(a, ev),
         certificate: ev.certificate.as_ref().map(|c| cert_view(a, c)),
@@ -366,6 +374,7 @@ fn name_evidence<'a>(
 }
 
 fn challenge_view<'a>(a: &Admin, ch: &'a Challenge) -> ChallengeView<'a> {
+    let (records, perspectives) = split_validation_evidence(ch.validation_records.as_ref());
     ChallengeView {
         id: ch.id,
         url: a.urls.challenge(ch.id),
@@ -375,7 +384,23 @@ fn challenge_view<'a>(a: &Admin, ch: &'a Challenge) -> ChallengeView<'a> {
         attempted_at: ch.started_at,
         validated_at: ch.validated_at,
         error: ch.error.as_ref(),
-        validation_records: ch.validation_records.as_ref(),
+        validation_records: records,
+        perspectives,
+    }
+}
+
+/// The stored validation evidence split into the primary's records and
+/// the perspectives' answers: an array (records only) as stored without
+/// perspectives, or `{"records", "perspectives"}` (`ra::authz`).
+fn split_validation_evidence(
+    stored: Option<&serde_json::Value>,
+) -> (Option<&serde_json::Value>, Option<&serde_json::Value>) {
+    match stored {
+        Some(v @ serde_json::Value::Object(o)) => match o.get("records") {
+            Some(records) => (Some(records), o.get("perspectives")),
+            None => (Some(v), None),
+        },
+        other => (other, None),
     }
 }
 
@@ -393,7 +418,7 @@ fn org_view(a: &Admin, ev: &OrderEvidence) -> Option<OrgRef> {
         id: org.id,
         name: org.data.certificate_name().to_owned(),
         level: org.data.level,
-        status: org.effective_status(sa::now(), a.vetting.max_age()),
+        status: org.effective_status(a.vetting.clock().now(), a.vetting.max_age()),
     })
 }
 
@@ -418,7 +443,7 @@ fn order_list_item<'a>(a: &Admin, s: &'a OrderSummary, now: OffsetDateTime) -> O
         url: a.urls.order(o.id),
         status: o.status(now),
         names: &o.names,
-        profile: &o.profile,
+        profile: o.profile.name(),
         account: o.account_id,
         created_at: o.created_at,
         expires_at: o.expires_at,
@@ -430,5 +455,28 @@ fn order_list_item<'a>(a: &Admin, s: &'a OrderSummary, now: OffsetDateTime) -> O
                 url: a.urls.certificate(id),
                 serial,
             }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::split_validation_evidence;
+
+    #[test]
+    fn stored_validation_evidence_of_either_shape_splits() {
+        let old = json!([{"hostname": "a.example.jp"}]);
+        assert_eq!(split_validation_evidence(Some(&old)), (Some(&old), None));
+        let new = json!({
+            "records": [{"hostname": "a.example.jp"}],
+            "perspectives": [{"perspective": "ripe-1"}],
+        });
+        let (records, perspectives) = split_validation_evidence(Some(&new));
+        assert_eq!(records, Some(&new["records"]));
+        assert_eq!(perspectives, Some(&new["perspectives"]));
+        let odd = json!({"something": 1});
+        assert_eq!(split_validation_evidence(Some(&odd)), (Some(&odd), None));
+        assert_eq!(split_validation_evidence(None), (None, None));
     }
 }

@@ -10,15 +10,11 @@ use time::{Duration, OffsetDateTime};
 use super::{Admin, Call, Reply};
 use crate::core::{AccountId, EabCredential, OrderId, OrganizationId};
 use crate::error::{Error, Result};
-use crate::sa;
-use crate::vetting::checks::{approval_blockers, CheckRecord, Transition, VettingStatus};
+use crate::vetting::checks::{approval_blockers, AgeRule, CheckRecord, Transition, VettingStatus};
 use crate::vetting::eab::CreateOptions;
 use crate::vetting::organization::OrganizationData;
 use crate::vetting::Organization;
-
-/// Audit entries returned when the request names no limit, and at most.
-const AUDIT_DEFAULT_LIMIT: i64 = 100;
-const AUDIT_MAX_LIMIT: i64 = 1000;
+use crate::{ra, sa};
 
 pub async fn healthz(_: &Admin, _: Call) -> Result<Reply> {
     Ok(Reply::raw(
@@ -45,7 +41,7 @@ pub async fn readyz(a: &Admin, _: Call) -> Result<Reply> {
     };
     let ca = match a.ca_not_after {
         None => "not loaded".to_owned(),
-        Some(t) if t <= OffsetDateTime::now_utc() => format!(
+        Some(t) if t <= a.vetting.clock().now() => format!(
             "intermediate certificate expired at {}",
             t.format(&time::format_description::well_known::Rfc3339)
                 .unwrap_or_default()
@@ -103,7 +99,7 @@ fn org_view<'a>(a: &Admin, org: &'a Organization) -> OrgView<'a> {
     let max_age = a.vetting.max_age();
     OrgView {
         org,
-        effective_status: org.effective_status(sa::now(), max_age),
+        effective_status: org.effective_status(a.vetting.clock().now(), max_age),
         vetting_expires_at: org.vetting_expires(max_age),
     }
 }
@@ -151,7 +147,11 @@ pub async fn check_list(a: &Admin, c: Call) -> Result<Reply> {
     let checks = a.vetting.checks(id).await?;
     // Without an approver: who may approve is not known yet, and the
     // four-eyes rule is reported when someone tries.
-    let blockers = approval_blockers(org.data.level, &checks, org.data_changed_at, None);
+    let age = AgeRule {
+        now: a.vetting.clock().now(),
+        cap: a.vetting.max_age(),
+    };
+    let blockers = approval_blockers(org.data.level, &checks, org.data_changed_at, None, age);
     Reply::json(
         StatusCode::OK,
         &serde_json::json!({
@@ -199,7 +199,7 @@ pub async fn check_record(a: &Admin, c: Call) -> Result<Reply> {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct TransitionBody {
+pub(crate) struct TransitionBody {
     #[serde(default)]
     reason: Option<String>,
 }
@@ -236,8 +236,7 @@ struct EabView<'a> {
     used_at: Option<OffsetDateTime>,
 }
 
-fn eab_view(c: &EabCredential) -> EabView<'_> {
-    let now = sa::now();
+fn eab_view(c: &EabCredential, now: OffsetDateTime) -> EabView<'_> {
     let state = if c.revoked_at.is_some() {
         "revoked"
     } else if c.single_use && c.used_at.is_some() {
@@ -262,7 +261,7 @@ fn eab_view(c: &EabCredential) -> EabView<'_> {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct EabCreateBody {
+pub(crate) struct EabCreateBody {
     note: String,
     #[serde(default = "yes")]
     single_use: bool,
@@ -301,7 +300,7 @@ pub async fn eab_create(a: &Admin, c: Call) -> Result<Reply> {
     Reply::json(
         StatusCode::CREATED,
         &Created {
-            view: eab_view(&issued.credential),
+            view: eab_view(&issued.credential, a.vetting.clock().now()),
             hmac_key: &issued.hmac_key,
         },
     )
@@ -311,13 +310,49 @@ pub async fn eab_list(a: &Admin, c: Call) -> Result<Reply> {
     let id = c.org_id()?;
     a.vetting.get(id).await?;
     let creds = a.vetting.list_eab(Some(id)).await?;
-    let views: Vec<EabView> = creds.iter().map(eab_view).collect();
+    let now = a.vetting.clock().now();
+    let views: Vec<EabView> = creds.iter().map(|c| eab_view(c, now)).collect();
     Reply::json(StatusCode::OK, &views)
+}
+
+/// The organization's rate-limit overrides and the limits in force.
+pub async fn limits_show(a: &Admin, c: Call) -> Result<Reply> {
+    let org = a.vetting.get(c.org_id()?).await?;
+    let view = ra::limits::organization_limits(a.vetting.store(), &a.rate_limits, org.id).await?;
+    Reply::json(StatusCode::OK, &view)
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct ReasonBody {
+pub(crate) struct LimitsBody {
+    limits: ra::limits::LimitSet,
+    reason: String,
+}
+
+/// Replaces the organization's overrides (audited with the reason).
+pub async fn limits_set(a: &Admin, c: Call) -> Result<Reply> {
+    let body: LimitsBody = c.json()?;
+    if body.reason.trim().is_empty() {
+        return Err(Error::malformed(
+            "changing an organization's limits needs a reason",
+        ));
+    }
+    let org = a.vetting.get(c.org_id()?).await?;
+    let view = ra::limits::set_organization_limits(
+        a.vetting.store(),
+        &a.rate_limits,
+        &c.actor,
+        org.id,
+        body.limits,
+        &body.reason,
+    )
+    .await?;
+    Reply::json(StatusCode::OK, &view)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ReasonBody {
     reason: String,
 }
 
@@ -336,12 +371,26 @@ pub async fn eab_revoke(a: &Admin, c: Call) -> Result<Reply> {
         .read(move |conn| sa::eab::by_key_id(conn, &key_id))
         .await?
         .ok_or_else(|| Error::internal("a revoked credential vanished"))?;
-    Reply::json(StatusCode::OK, &eab_view(&cred))
+    Reply::json(StatusCode::OK, &eab_view(&cred, a.vetting.clock().now()))
+}
+
+/// Staff deactivation of one account (RFC 8555 §7.3.6 on its behalf).
+pub async fn account_deactivate(a: &Admin, c: Call) -> Result<Reply> {
+    let body: ReasonBody = c.json()?;
+    let id: crate::core::AccountId = c
+        .param(0)
+        .parse()
+        .map_err(|_| Error::not_found(format!("no account {:?}", c.param(0))))?;
+    a.vetting
+        .deactivate_account(&c.actor, id, &body.reason)
+        .await?;
+    let view = serde_json::json!({"id": id, "url": a.urls.account(id), "status": "deactivated"});
+    Reply::json(StatusCode::OK, &view)
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct CertRevokeBody {
+pub(crate) struct CertRevokeBody {
     /// RFC 5280 §5.3.1 name, e.g. "privilegeWithdrawn".
     code: String,
     /// Why, for the audit log.
@@ -423,10 +472,11 @@ struct StoredRefusal {
 }
 
 pub async fn blocked_orders(a: &Admin, _: Call) -> Result<Reply> {
+    let now = a.vetting.clock().now();
     let blocked = a
         .vetting
         .store()
-        .read(sa::organizations::blocked_orders)
+        .read(move |c| sa::organizations::blocked_orders(c, now))
         .await?;
     let orgs = a.vetting.list(None).await?;
     let list: Vec<_> = blocked
@@ -465,7 +515,7 @@ fn blocked_view(
 /// (condition, detail, refused_at) of a refusal as `ra` stores it. A
 /// record this code cannot read is shown as stored rather than hiding the
 /// order from staff.
-pub(super) fn refusal_fields(refusal: &str) -> (String, String, Option<String>) {
+pub(crate) fn refusal_fields(refusal: &str) -> (String, String, Option<String>) {
     match serde_json::from_str::<StoredRefusal>(refusal) {
         Ok(r) => (
             r.condition,
@@ -475,33 +525,6 @@ pub(super) fn refusal_fields(refusal: &str) -> (String, String, Option<String>) 
         ),
         Err(_) => ("unknown".to_owned(), refusal.to_owned(), None),
     }
-}
-
-pub async fn audit(a: &Admin, c: Call) -> Result<Reply> {
-    let org = c
-        .query("organization")
-        .map(|s| {
-            s.parse::<OrganizationId>()
-                .map_err(|_| Error::malformed(format!("organization {s:?} is not an id")))
-        })
-        .transpose()?;
-    let limit = match c.query("limit") {
-        None => AUDIT_DEFAULT_LIMIT,
-        Some(s) => s
-            .parse::<i64>()
-            .ok()
-            .filter(|n| (1..=AUDIT_MAX_LIMIT).contains(n))
-            .ok_or_else(|| {
-                Error::malformed(format!(
-                    "limit {s:?} must be a number from 1 to {AUDIT_MAX_LIMIT}"
-                ))
-            })?,
-    };
-    if let Some(id) = org {
-        a.vetting.get(id).await?;
-    }
-    let events = a.vetting.audit(org, limit).await?;
-    Reply::json(StatusCode::OK, &events)
 }
 
 fn rfc3339(t: OffsetDateTime) -> String {

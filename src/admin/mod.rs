@@ -2,37 +2,53 @@
 //! (`auth`), JSON in and out, the same `Vetting` service the CLI calls.
 //!
 //! Every endpoint is one row of `ROUTES` (method, path, role, allowed
-//! query parameters, handler), and every request passes through
-//! `Admin::handle`, which does authentication, role checks, the body
-//! limit, JSON errors and problem documents; handlers only turn a `Call`
-//! into a `Reply` or an `Error`. `openapi.json` describes the same table
-//! (a test holds the two together).
+//! query parameters, handler), and every request passes through the
+//! shared edge (`crate::http`: request id, body limit, timeout, metrics,
+//! log line), then `Admin`'s `Service` impl, which does authentication,
+//! role checks, JSON errors and problem documents; handlers only turn a
+//! `Call` into a `Reply` or an `Error`. `openapi.json` describes the same
+//! table (a test holds the two together).
 
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::future::Future;
+use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
-use hyper::body::Incoming;
+use http_body_util::Full;
 use hyper::header::{self, HeaderValue};
 use hyper::{Request, Response, StatusCode};
 use serde::de::DeserializeOwned;
-use tracing::Instrument;
 
 use crate::acme::problem::Problem;
 use crate::config::{Config, StaffRole};
+use crate::console::Console;
+use crate::core::urls::Urls;
 use crate::core::OrganizationId;
 use crate::error::{Error, ErrorKind, Result};
-use crate::http::{RequestId, REQUEST_ID_HEADER};
+use crate::http::{self, Answer, Listener, Record};
+use crate::metrics::HttpMetrics;
 use crate::vetting::Vetting;
-use crate::wfe::urls::Urls;
 
+mod audit;
 pub mod auth;
 mod evidence;
 mod handlers;
 pub mod server;
 
 pub use handlers::{parse_check_submission, parse_rfc3339};
+/// The staff API's request bodies, for `crate::fuzzing`.
+pub(crate) use handlers::{
+    refusal_fields, CertRevokeBody, EabCreateBody, LimitsBody, ReasonBody, TransitionBody,
+};
+
+/// Every endpoint name the listener reports in metrics: the API's
+/// routes and the console's pages.
+pub fn endpoint_names() -> Vec<&'static str> {
+    ROUTES
+        .iter()
+        .map(|r| r.path)
+        .chain(crate::console::ENDPOINTS.iter().copied())
+        .collect()
+}
 
 /// The OpenAPI 3.0 description of `ROUTES`, served at `/openapi.json`.
 pub const OPENAPI: &str = include_str!("openapi.json");
@@ -94,14 +110,17 @@ pub static ROUTES: &[Route] = {
         r("POST", "/admin/organizations/{id}/suspend",      Some(Approve), &[], h!(x::transition)),
         r("POST", "/admin/organizations/{id}/reinstate",    Some(Approve), &[], h!(x::transition)),
         r("POST", "/admin/organizations/{id}/reopen",       Some(Approve), &[], h!(x::transition)),
+        r("GET",  "/admin/organizations/{id}/limits",       Some(View),    &[], h!(x::limits_show)),
+        r("PUT",  "/admin/organizations/{id}/limits",       Some(Approve), &[], h!(x::limits_set)),
         r("GET",  "/admin/organizations/{id}/eab",          Some(View),    &[], h!(x::eab_list)),
         r("POST", "/admin/organizations/{id}/eab",          Some(Vet),     &[], h!(x::eab_create)),
         r("POST", "/admin/eab/{key_id}/revoke",             Some(Vet),     &[], h!(x::eab_revoke)),
+        r("POST", "/admin/accounts/{account_id}/deactivate", Some(Vet),     &[], h!(x::account_deactivate)),
         r("POST", "/admin/certificates/{serial}/revoke",    Some(Approve), &[], h!(x::cert_revoke)),
         r("GET",  "/admin/organizations/{id}/accounts",     Some(View),    &[], h!(x::accounts)),
         r("GET",  "/admin/organizations/{id}/certificates", Some(View),    &[], h!(x::certificates)),
         r("GET",  "/admin/orders/blocked",                  Some(View),    &[], h!(x::blocked_orders)),
-        r("GET",  "/admin/audit",                           Some(View),    &["organization", "limit"], h!(x::audit)),
+        r("GET",  "/admin/audit",                           Some(View),    &["organization", "limit", "since", "until", "after", "format"], h!(audit::audit)),
         // Evidence (read-only): what orders and certificates were validated and
         // issued on. After /admin/orders/blocked: the first match wins.
         r("GET",  "/admin/orders/{id}",                     Some(View),    &[], h!(evidence::order)),
@@ -135,12 +154,14 @@ impl Route {
 /// What a handler gets: who calls, the path parameters, the query and
 /// the body, already checked against the route.
 pub struct Call {
-    /// The staff member's name (empty on unauthenticated routes); the
-    /// actor recorded in the audit log.
+    /// The staff member's identity, `staff:NAME#ID` (empty on
+    /// unauthenticated routes); the actor recorded in the audit log.
     actor: String,
     path: String,
     params: Vec<String>,
     query: Vec<(String, String)>,
+    /// The `Accept` header (the audit export's media type).
+    accept: Option<String>,
     body: Bytes,
 }
 
@@ -168,14 +189,28 @@ impl Call {
     /// whose fields are all optional need none, and one with required
     /// fields names the first missing.
     fn json<T: DeserializeOwned>(&self) -> Result<T> {
-        let body: &[u8] = if self.body.iter().all(u8::is_ascii_whitespace) {
-            b"{}"
-        } else {
-            &self.body
-        };
-        serde_json::from_slice(body)
-            .map_err(|e| Error::malformed(format!("invalid request body: {e}")))
+        json_body(&self.body)
     }
+}
+
+/// A request body as `T`, blank read as `{}` (see [`Call::json`]). Every
+/// body is an object: serde would also read a struct from an array, by
+/// position, past `deny_unknown_fields` and the OpenAPI document.
+pub(crate) fn json_body<T: DeserializeOwned>(body: &[u8]) -> Result<T> {
+    let body: &[u8] = if body.iter().all(u8::is_ascii_whitespace) {
+        b"{}"
+    } else {
+        body
+    };
+    if !body.trim_ascii_start().starts_with(b"{") {
+        return Err(Error::malformed(
+            "invalid request body: it must be a JSON object",
+        ));
+    }
+    // serde_json checks UTF-8 only in the strings it keeps.
+    let text = std::str::from_utf8(body)
+        .map_err(|_| Error::malformed("invalid request body: it is not UTF-8"))?;
+    serde_json::from_str(text).map_err(|e| Error::malformed(format!("invalid request body: {e}")))
 }
 
 /// What a handler answers.
@@ -184,6 +219,10 @@ pub struct Reply {
     body: Bytes,
     content_type: &'static str,
     location: Option<String>,
+    /// The next page (`Link: <…>; rel="next"`).
+    next: Option<String>,
+    /// A console page, rendered with its own headers.
+    page: Option<Response<Full<Bytes>>>,
 }
 
 impl Reply {
@@ -199,7 +238,21 @@ impl Reply {
             body,
             content_type,
             location: None,
+            next: None,
+            page: None,
         }
+    }
+
+    fn page(page: Response<Full<Bytes>>) -> Reply {
+        Reply {
+            page: Some(page),
+            ..Reply::raw(StatusCode::OK, "text/html", Bytes::new())
+        }
+    }
+
+    fn next(mut self, path: String) -> Reply {
+        self.next = Some(path);
+        self
     }
 
     fn location(mut self, path: String) -> Reply {
@@ -208,17 +261,8 @@ impl Reply {
     }
 }
 
-/// What the wrapper learns while routing, for the log line and metrics.
-#[derive(Default)]
-struct Seen {
-    /// The route's path template (the metrics' `endpoint`).
-    endpoint: Option<&'static str>,
-    /// The authenticated staff member.
-    actor: Option<String>,
-}
-
 /// A request that did not reach a handler or that a handler refused.
-enum Failure {
+pub enum Failure {
     Error(Error),
     /// 401 with `WWW-Authenticate` (RFC 6750 §3), not an `Error` kind:
     /// ACME has no unauthenticated status.
@@ -234,27 +278,29 @@ impl From<Error> for Failure {
 /// The admin service behind the listener.
 pub struct Admin {
     vetting: Vetting,
-    staff: auth::Staff,
     /// To give staff the ACME URLs of accounts and orders.
     urls: Urls,
     timeout: Duration,
+    limits: http::ConnectionLimits,
     /// notAfter of the loaded intermediate; `None` until a CA is attached
     /// (`with_ca`), which `/readyz` reports as not ready.
     ca_not_after: Option<time::OffsetDateTime>,
+    /// The configured rate limits, under the organizations' overrides.
+    rate_limits: crate::config::LimitsConfig,
+    /// The staff console's pages, under `/console/`.
+    console: Console,
 }
 
 impl Admin {
     pub fn new(cfg: &Config, vetting: Vetting) -> Result<Admin> {
-        let staff = auth::Staff::from_config(&cfg.admin)?;
-        if staff.is_empty() {
-            tracing::warn!("admin.staff is empty: the admin API will refuse every request");
-        }
         Ok(Admin {
+            console: Console::new(cfg, vetting.clone()),
             vetting,
-            staff,
             urls: Urls::new(&cfg.base_url()),
             timeout: Duration::from_secs(cfg.server.request_timeout_secs),
+            limits: cfg.server.connection_limits(),
             ca_not_after: None,
+            rate_limits: cfg.limits.clone(),
         })
     }
 
@@ -269,76 +315,17 @@ impl Admin {
         self
     }
 
-    /// The one wrapper every request passes through: a request id (sent
-    /// as X-Request-Id and in the span of every log line of the request),
-    /// the timeout, problem documents, one log line and the metrics.
-    pub async fn handle(self: Arc<Self>, req: Request<Incoming>) -> Response<Full<Bytes>> {
-        let id = RequestId::generate();
-        let span = tracing::info_span!("admin", request_id = %id);
-        let mut resp = self.handle_in_span(req).instrument(span).await;
-        resp.headers_mut()
-            .insert(REQUEST_ID_HEADER, id.header_value());
-        resp
-    }
-
-    async fn handle_in_span(&self, req: Request<Incoming>) -> Response<Full<Bytes>> {
-        let started = Instant::now();
-        let method = req.method().clone();
-        let path = req.uri().path().to_owned();
-        let mut seen = Seen::default();
-        let result = match tokio::time::timeout(self.timeout, self.route(req, &mut seen)).await {
-            Ok(r) => r,
-            Err(_) => Err(Error::unavailable("request timed out").into()),
-        };
-        let staff = seen.actor.unwrap_or_default();
-        let endpoint = seen.endpoint.unwrap_or(crate::metrics::UNKNOWN_ENDPOINT);
-        let (resp, failure) = match result {
-            Ok(reply) => (render(reply), None),
-            Err(Failure::Unauthenticated(auth::Unauthenticated(why))) => {
-                let mut resp = problem(&Error::unauthorized(why), StatusCode::UNAUTHORIZED);
-                resp.headers_mut().insert(
-                    header::WWW_AUTHENTICATE,
-                    HeaderValue::from_static("Bearer realm=\"trustgate-admin\""),
-                );
-                (resp, Some(Error::unauthorized(why)))
-            }
-            Err(Failure::Error(e)) => {
-                let status = StatusCode::from_u16(Problem::from_error(&e).status)
-                    .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-                let mut resp = problem(&e, status);
-                if e.kind == ErrorKind::MethodNotAllowed {
-                    if let Ok(v) = HeaderValue::from_str(&allowed_methods(&path).join(", ")) {
-                        resp.headers_mut().insert(header::ALLOW, v);
-                    }
-                }
-                (resp, Some(e))
-            }
-        };
-        let status = resp.status().as_u16();
-        let took = started.elapsed();
-        self.vetting
-            .store()
-            .metrics()
-            .admin()
-            .observe(endpoint, &method, status, took);
-        let ms = crate::http::millis(took);
-        // Never the body: organization data is personal data.
-        match failure {
-            None => tracing::info!(%method, path, endpoint, staff, status, ms, "admin request"),
-            Some(e) => match e.kind {
-                ErrorKind::ServerInternal | ErrorKind::Unavailable => {
-                    tracing::error!(%method, path, endpoint, staff, status, ms, error = %e, "admin request")
-                }
-                _ => {
-                    tracing::info!(%method, path, endpoint, staff, status, ms, detail = %e.detail, "admin request")
-                }
-            },
+    /// Matches the route, authenticates and authorizes, then calls the
+    /// handler; `record` learns the route and the staff member on the way.
+    async fn dispatch(
+        &self,
+        req: Request<http::Body>,
+        record: &mut Record,
+    ) -> Result<Reply, Failure> {
+        let path = record.path.clone();
+        if Console::serves(&path) {
+            return Ok(Reply::page(self.console.handle(req, record).await?));
         }
-        resp
-    }
-
-    async fn route(&self, req: Request<Incoming>, seen: &mut Seen) -> Result<Reply, Failure> {
-        let path = req.uri().path().to_owned();
         let candidates: Vec<(&Route, Vec<String>)> = ROUTES
             .iter()
             .filter_map(|r| r.captures(&path).map(|p| (r, p)))
@@ -347,7 +334,9 @@ impl Admin {
             return Err(Error::not_found(format!("no resource at {path}")).into());
         }
         // A 405 still names the resource.
-        seen.endpoint = candidates.first().map(|(r, _)| r.path);
+        if let Some((r, _)) = candidates.first() {
+            record.endpoint = r.path;
+        }
         let Some((route, params)) = candidates
             .into_iter()
             .find(|(r, _)| r.method == req.method().as_str())
@@ -358,48 +347,100 @@ impl Admin {
             )
             .into());
         };
-        seen.endpoint = Some(route.path);
-        let name = match route.role {
+        record.endpoint = route.path;
+        let actor = match route.role {
             None => String::new(),
             Some(role) => {
                 let header = req
                     .headers()
                     .get(header::AUTHORIZATION)
                     .and_then(|v| v.to_str().ok());
-                let member = self
-                    .staff
-                    .authenticate(header)
+                let member = auth::authenticate(&self.vetting, header)
+                    .await?
                     .map_err(Failure::Unauthenticated)?;
-                seen.actor = Some(member.name.clone());
+                record.staff = Some(member.actor());
                 if !member.may(role) {
                     return Err(Error::unauthorized(format!(
                         "{} does not have the {} role",
                         member.name,
-                        role_name(role)
+                        role.as_str()
                     ))
                     .into());
                 }
-                member.name.clone()
+                member.actor()
             }
         };
         let query = parse_query(req.uri().query().unwrap_or_default(), route.query)?;
-        let body = read_body(req).await?;
+        let accept = req
+            .headers()
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let body = req.into_body()?;
         let call = Call {
-            actor: name,
+            actor,
             path,
             params,
             query,
+            accept,
             body,
         };
         Ok((route.handler)(self, call).await?)
     }
 }
 
-fn role_name(role: StaffRole) -> &'static str {
-    match role {
-        StaffRole::View => "view",
-        StaffRole::Vet => "vet",
-        StaffRole::Approve => "approve",
+/// The admin listener behind the shared edge.
+impl http::Service for Admin {
+    type Reply = Reply;
+    type Failure = Failure;
+    const LISTENER: Listener = Listener::Admin;
+
+    fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    fn body_limit(&self) -> usize {
+        MAX_BODY_BYTES
+    }
+
+    fn metrics(&self) -> Option<&HttpMetrics> {
+        Some(self.vetting.store().metrics().admin())
+    }
+
+    fn connection_limits(&self) -> http::ConnectionLimits {
+        self.limits
+    }
+
+    fn route<'a>(
+        &'a self,
+        req: Request<http::Body>,
+        record: &'a mut Record,
+    ) -> impl Future<Output = Result<Reply, Failure>> + Send + 'a {
+        self.dispatch(req, record)
+    }
+
+    fn render(&self, record: &Record, result: Result<Reply, Failure>) -> Answer {
+        match result {
+            Ok(reply) => Answer {
+                response: render(reply),
+                failure: None,
+            },
+            Err(Failure::Unauthenticated(auth::Unauthenticated(why))) => {
+                let mut response = problem(&Error::unauthorized(why), StatusCode::UNAUTHORIZED);
+                response.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer realm=\"trustgate-admin\""),
+                );
+                Answer {
+                    response,
+                    failure: Some(Error::unauthorized(why)),
+                }
+            }
+            Err(Failure::Error(e)) => Answer {
+                response: refusal(&record.path, &e),
+                failure: Some(e),
+            },
+        }
     }
 }
 
@@ -432,32 +473,10 @@ fn parse_query(q: &str, allowed: &[&str]) -> Result<Vec<(String, String)>> {
     Ok(out)
 }
 
-async fn read_body(req: Request<Incoming>) -> Result<Bytes> {
-    let too_large = || {
-        Error::new(
-            ErrorKind::PayloadTooLarge,
-            format!("request body is larger than {MAX_BODY_BYTES} bytes"),
-        )
-    };
-    let declared = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > MAX_BODY_BYTES) {
-        return Err(too_large());
-    }
-    match Limited::new(req.into_body(), MAX_BODY_BYTES)
-        .collect()
-        .await
-    {
-        Ok(b) => Ok(b.to_bytes()),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(too_large()),
-        Err(e) => Err(Error::malformed(format!("reading the request body: {e}"))),
-    }
-}
-
 fn render(reply: Reply) -> Response<Full<Bytes>> {
+    if let Some(page) = reply.page {
+        return page;
+    }
     let mut resp = Response::new(Full::new(reply.body));
     *resp.status_mut() = reply.status;
     let h = resp.headers_mut();
@@ -468,7 +487,26 @@ fn render(reply: Reply) -> Response<Full<Bytes>> {
     if let Some(loc) = reply.location.and_then(|l| HeaderValue::from_str(&l).ok()) {
         h.insert(header::LOCATION, loc);
     }
+    if let Some(next) = reply
+        .next
+        .and_then(|n| HeaderValue::from_str(&format!("<{n}>; rel=\"next\"")).ok())
+    {
+        h.insert(header::LINK, next);
+    }
     no_store(h);
+    resp
+}
+
+/// The problem document of a refusal, with `Allow` on a 405.
+fn refusal(path: &str, e: &Error) -> Response<Full<Bytes>> {
+    let status = StatusCode::from_u16(Problem::from_error(e).status)
+        .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut resp = problem(e, status);
+    if e.kind == ErrorKind::MethodNotAllowed {
+        if let Ok(v) = HeaderValue::from_str(&allowed_methods(path).join(", ")) {
+            resp.headers_mut().insert(header::ALLOW, v);
+        }
+    }
     resp
 }
 
@@ -500,6 +538,19 @@ fn no_store(h: &mut hyper::HeaderMap) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bodies_are_json_objects_not_arrays_read_by_position() {
+        // Found by the admin_json fuzz target: `["why"]` was a ReasonBody.
+        let err = json_body::<handlers::ReasonBody>(b" [\"why\"]").err();
+        assert_eq!(
+            err.map(|e| e.kind),
+            Some(crate::error::ErrorKind::Malformed)
+        );
+        assert!(json_body::<handlers::TransitionBody>(b"[]").is_err());
+        assert!(json_body::<handlers::ReasonBody>(b" {\"reason\":\"why\"}").is_ok());
+        assert!(json_body::<handlers::TransitionBody>(b"  ").is_ok());
+    }
 
     #[test]
     fn templates_match_whole_segments() {

@@ -11,9 +11,5 @@ use super::Admin;
 
 /// Serves the admin API until `shutdown` resolves (see `crate::http`).
 pub async fn serve(listener: TcpListener, admin: Arc<Admin>, shutdown: impl Future<Output = ()>) {
-    let handler = move |req| {
-        let admin = admin.clone();
-        async move { admin.handle(req).await }
-    };
-    crate::http::serve("admin", listener, None, handler, shutdown).await
+    crate::http::serve(listener, None, admin, shutdown).await
 }

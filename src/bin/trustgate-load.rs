@@ -6,6 +6,12 @@
 //! Prints throughput, latency percentiles per phase and errors by problem
 //! type; exits non-zero if any order failed. Works against any RFC 8555
 //! server (trustgate, Pebble). See docs/benchmarks.md.
+//!
+//! For fault injection (`scripts/chaos`): `--retry-unavailable-secs`
+//! rides out a server that restarts or loses its database, `--record`
+//! keeps what the server told, and `--check-record` holds it to that
+//! afterwards (`record`); SIGUSR1 ends a run early, finishing the orders
+//! in flight.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -22,12 +28,17 @@ use serde_json::json;
 
 #[path = "trustgate-load/acme.rs"]
 mod acme;
+/// The integration suite's RFC 6962 test log, for `--serve-ct-logs`.
+#[path = "../../integration/common/ctlog.rs"]
+mod ctlog;
 #[path = "trustgate-load/http.rs"]
 mod http;
+#[path = "trustgate-load/record.rs"]
+mod record;
 #[path = "trustgate-load/responder.rs"]
 mod responder;
 
-use acme::{Account, Directory, OrderSpec, Timings};
+use acme::{Account, Directory, OrderSpec, Timings, Told};
 use http::{Conn, Target};
 use responder::Tokens;
 
@@ -35,8 +46,8 @@ use responder::Tokens;
 #[command(name = "trustgate-load", version, about = "ACME load generator")]
 struct Args {
     /// The server's directory URL.
-    #[arg(long)]
-    directory: String,
+    #[arg(long, required_unless_present = "serve_ct_logs")]
+    directory: Option<String>,
     /// PEM file of certificates to trust for an https directory.
     #[arg(long, value_name = "PEM")]
     ca_bundle: Option<PathBuf>,
@@ -63,7 +74,7 @@ struct Args {
     http01_port: u16,
     /// Names are o<i>-<j>.<run>.<domain> (a random run label keeps
     /// repeated runs from reusing authorizations).
-    #[arg(long, default_value = "bench.test")]
+    #[arg(long, default_value = "bench.jp")]
     domain: String,
     /// Profile to ask for in newOrder (omitted when not given).
     #[arg(long)]
@@ -86,9 +97,34 @@ struct Args {
     /// 127.0.0.1:8053, for servers with no other test DNS.
     #[arg(long, value_name = "ADDR")]
     dns_listen: Option<SocketAddr>,
+    /// Instead of a load run: serve this many test Certificate
+    /// Transparency logs (RFC 6962 add-pre-chain, each its own key and
+    /// operator) on 127.0.0.1 until killed, after writing their
+    /// `[[ct.logs]]` tables to --ct-toml.
+    #[arg(long, value_name = "N", requires = "ct_toml")]
+    serve_ct_logs: Option<usize>,
+    /// Where --serve-ct-logs writes the logs' configuration.
+    #[arg(long, value_name = "FILE")]
+    ct_toml: Option<PathBuf>,
     /// Write the summary as JSON to this file.
     #[arg(long, value_name = "FILE")]
     json: Option<PathBuf>,
+    /// Append one JSON line per account (with its key) and per order's
+    /// outcome (order and certificate URL as told, names, error kind) to
+    /// this file as it happens; see --check-record.
+    #[arg(long, value_name = "FILE")]
+    record: Option<PathBuf>,
+    /// Instead of a load run: check a --record file against the server
+    /// (every certificate told still downloads the same leaf, no serial
+    /// twice, every failed order retried to success by its account);
+    /// exits non-zero if any check fails.
+    #[arg(long, value_name = "FILE", conflicts_with = "record")]
+    check_record: Option<PathBuf>,
+    /// Send a request again while the server is unavailable (connection
+    /// refused or cut, or 503), for up to this many seconds; 0 fails the
+    /// order at once.
+    #[arg(long, default_value_t = 0)]
+    retry_unavailable_secs: u64,
 }
 
 /// An error of one flow, grouped by `kind` (an ACME problem type, or
@@ -143,6 +179,7 @@ struct Collected {
     requests: u64,
     bad_nonce_retries: u64,
     connects: u64,
+    unavailable_retries: u64,
 }
 
 fn main() -> ExitCode {
@@ -167,6 +204,20 @@ fn main() -> ExitCode {
     }
 }
 
+/// Serves `n` test CT logs of distinct operators until killed.
+async fn serve_ct_logs(n: usize, toml: &std::path::Path) -> Result<bool, String> {
+    let mut logs = Vec::new();
+    for i in 1..=n {
+        logs.push(
+            ctlog::CtLog::start(&format!("bench-log-{i}"), &format!("bench-operator-{i}")).await,
+        );
+    }
+    let text: String = logs.iter().map(|l| l.toml() + "\n").collect();
+    std::fs::write(toml, text).map_err(|e| format!("writing {}: {e}", toml.display()))?;
+    std::future::pending::<()>().await;
+    Ok(true)
+}
+
 fn random_label(rng: &SystemRandom) -> Result<String, String> {
     let mut b = [0u8; 4];
     ring::rand::SecureRandom::fill(rng, &mut b).map_err(|_| "OS RNG failed".to_owned())?;
@@ -178,6 +229,10 @@ fn random_label(rng: &SystemRandom) -> Result<String, String> {
 
 /// Ok(true) when every order succeeded.
 async fn run(args: Args) -> Result<bool, String> {
+    if let (Some(n), Some(toml)) = (args.serve_ct_logs, &args.ct_toml) {
+        return serve_ct_logs(n, toml).await;
+    }
+    let directory = args.directory.clone().unwrap_or_default();
     if args.concurrency == 0 || args.accounts == 0 || args.names == 0 {
         return Err("-c, -k and --names must be at least 1".into());
     }
@@ -205,21 +260,44 @@ async fn run(args: Args) -> Result<bool, String> {
 
     let target = Arc::new(
         Target::new(
-            &args.directory,
+            &directory,
             args.ca_bundle.as_deref(),
             Duration::from_secs(args.request_timeout_secs),
+            Duration::from_secs(args.retry_unavailable_secs),
         )
         .await?,
     );
     let mut conn = Conn::new(target.clone());
-    let dir = Directory::fetch(&mut conn, &args.directory)
+    let dir = Directory::fetch(&mut conn, &directory)
         .await
         .map_err(|e| format!("directory: {}: {}", e.kind, e.detail))?;
+    let poll = Arc::new(PollSettings {
+        min: Duration::from_millis(args.poll_min_ms.min(args.poll_cap_ms)),
+        cap: Duration::from_millis(args.poll_cap_ms),
+        timeout: Duration::from_secs(args.poll_timeout_secs),
+    });
+    if let Some(path) = &args.check_record {
+        let server = record::Server {
+            dir: &dir,
+            tokens: &tokens,
+            poll: &poll,
+            profile: args.profile.as_deref(),
+        };
+        return record::check(path, &mut conn, server, args.json.as_deref()).await;
+    }
     if dir.eab_required && eab.is_none() {
         return Err(
             "the server requires External Account Binding: pass --eab-kid/--eab-hmac".into(),
         );
     }
+    // SIGUSR1 ends the run early, the orders in flight finished (how
+    // scripts/chaos ends its load); registered before any order starts.
+    let drain = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::user_defined1())
+        .map_err(|e| format!("SIGUSR1: {e}"))?;
+    let recorder = match &args.record {
+        Some(path) => Some(Arc::new(record::Recorder::open(path)?)),
+        None => None,
+    };
     let dir = Arc::new(dir);
 
     // Accounts, min(C, K) at a time.
@@ -269,21 +347,20 @@ async fn run(args: Args) -> Result<bool, String> {
         Arc::new(v)
     };
     let accounts_secs = t_accounts.elapsed().as_secs_f64();
+    if let Some(r) = &recorder {
+        accounts.iter().for_each(|a| r.account(a));
+    }
 
     // Orders.
     let run_label = random_label(&rng)?;
     let next = Arc::new(AtomicUsize::new(0));
-    let poll = Arc::new(PollSettings {
-        min: Duration::from_millis(args.poll_min_ms.min(args.poll_cap_ms)),
-        cap: Duration::from_millis(args.poll_cap_ms),
-        timeout: Duration::from_secs(args.poll_timeout_secs),
-    });
+    tokio::spawn(start_no_more(drain, next.clone(), args.orders));
     let profile = Arc::new(args.profile.clone());
     let started = Instant::now();
     let completed = Arc::new(AtomicUsize::new(0));
     let mut tasks = Vec::new();
     for _ in 0..args.concurrency.min(args.orders.max(1)) {
-        let completed = completed.clone();
+        let (completed, recorder) = (completed.clone(), recorder.clone());
         let (next, accounts, dir, target, tokens, poll, profile) = (
             next.clone(),
             accounts.clone(),
@@ -311,15 +388,20 @@ async fn run(args: Args) -> Result<bool, String> {
                 let names: Vec<String> = (0..per_order)
                     .map(|j| format!("o{i}-{j}.{domain}"))
                     .collect();
-                let mut t = Timings::default();
+                let (mut t, mut told) = (Timings::default(), Told::default());
                 let t0 = Instant::now();
                 let spec = OrderSpec {
                     names: &names,
                     profile: profile.as_deref(),
                 };
-                match acme::run_order(&mut conn, &rng, &dir, acct, &tokens, &poll, spec, &mut t)
-                    .await
-                {
+                let result = acme::run_order(
+                    &mut conn, &rng, &dir, acct, &tokens, &poll, spec, &mut t, &mut told,
+                )
+                .await;
+                if let Some(r) = &recorder {
+                    r.order(acct, &names, &told, &result);
+                }
+                match result {
                     Ok(()) => {
                         completed.fetch_add(1, Ordering::Relaxed);
                         c.flows.push(t0.elapsed());
@@ -336,6 +418,7 @@ async fn run(args: Args) -> Result<bool, String> {
             c.requests = conn.requests;
             c.bad_nonce_retries = conn.bad_nonce_retries;
             c.connects = conn.connects;
+            c.unavailable_retries = conn.unavailable_retries;
             c
         }));
     }
@@ -378,10 +461,22 @@ async fn run(args: Args) -> Result<bool, String> {
         all.requests += c.requests;
         all.bad_nonce_retries += c.bad_nonce_retries;
         all.connects += c.connects;
+        all.unavailable_retries += c.unavailable_retries;
     }
     let secs = started.elapsed().as_secs_f64();
     report(&args, &all, secs, accounts_secs)?;
     Ok(all.errors.is_empty())
+}
+
+/// On SIGUSR1, moves the next order's index past the last.
+async fn start_no_more(
+    mut drain: tokio::signal::unix::Signal,
+    next: Arc<AtomicUsize>,
+    orders: usize,
+) {
+    if drain.recv().await.is_some() {
+        next.fetch_max(orders, Ordering::Relaxed);
+    }
 }
 
 /// SIGTERM or SIGINT.
@@ -414,7 +509,11 @@ fn report(args: &Args, all: &Collected, secs: f64, accounts_secs: f64) -> Result
     let failed: u64 = all.errors.values().map(|(n, _)| n).sum();
     println!(
         "trustgate-load: {} orders × {} name(s), {} workers, {} account(s) → {}",
-        args.orders, args.names, args.concurrency, args.accounts, args.directory
+        args.orders,
+        args.names,
+        args.concurrency,
+        args.accounts,
+        args.directory.as_deref().unwrap_or_default()
     );
     println!(
         "accounts: {} registered in {accounts_secs:.2} s",
@@ -422,13 +521,15 @@ fn report(args: &Args, all: &Collected, secs: f64, accounts_secs: f64) -> Result
     );
     println!(
         "orders:   {ok} ok, {failed} failed in {secs:.2} s → {:.1} orders/s, {:.1} requests/s \
-         ({} requests, {:.1}/order, {} badNonce retries, {} connections)",
+         ({} requests, {:.1}/order, {} badNonce retries, {} connections, \
+         {} sent again while unavailable)",
         ok as f64 / secs,
         all.requests as f64 / secs,
         all.requests,
         all.requests as f64 / (ok.max(1) as f64),
         all.bad_nonce_retries,
         all.connects,
+        all.unavailable_retries,
     );
     println!(
         "{:<16}{:>10}{:>10}{:>10}{:>10}   (ms)",
@@ -483,6 +584,7 @@ fn report(args: &Args, all: &Collected, secs: f64, accounts_secs: f64) -> Result
             "requests": all.requests,
             "requests_per_sec": all.requests as f64 / secs,
             "bad_nonce_retries": all.bad_nonce_retries,
+            "unavailable_retries": all.unavailable_retries,
             "latency_ms": latency,
             "errors": errors,
         });

@@ -27,7 +27,7 @@ use clap::Parser;
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use ring::rand::SecureRandom;
-use time::{Duration, OffsetDateTime};
+use time::Duration;
 use trustgate::config::Config;
 use trustgate::sa::schema::{
     authorizations, blocked_keys, certificates, challenges, order_authorizations, orders,
@@ -115,7 +115,7 @@ fn run(args: Args) -> Result<(), String> {
         return Err("--accounts and --organizations must be at least 1".into());
     }
     let started = Instant::now();
-    let now = trustgate::sa::now();
+    let now = trustgate::core::Clock::system().now();
     let span = Duration::days(args.days.into());
 
     // Migrations, organizations and credentials through the crate itself.
@@ -278,7 +278,7 @@ fn max_id(conn: &mut DbConn, table: &str) -> Result<i64, String> {
 /// renewals name in `replaces`.
 fn sample_certificate(cfg: &Config) -> Result<(Vec<u8>, String), String> {
     use trustgate::ca::profile::Profile;
-    use trustgate::ca::{CertificateAuthority, IssuanceRequest, Serial, SubjectInfo};
+    use trustgate::ca::{CertificateAuthority, IssuanceRequest, SubjectInfo};
     let dir = std::env::temp_dir().join(format!("trustgate-seed-{}", std::process::id()));
     let (root, cert, key) = (
         dir.join("root.pem"),
@@ -286,35 +286,32 @@ fn sample_certificate(cfg: &Config) -> Result<(Vec<u8>, String), String> {
         dir.join("intermediate.key"),
     );
     let result = (|| {
-        trustgate::ca::dev::generate_hierarchy("trustgate Seed", &root, &cert, &key)
+        let at = trustgate::core::Clock::system().now();
+        trustgate::ca::dev::generate_hierarchy("trustgate Seed", &root, &cert, &key, at)
             .map_err(|e| format!("sample CA: {e}"))?;
-        let ca = CertificateAuthority::load(&root, &cert, &key)
+        let settings =
+            trustgate::app::ca_settings(cfg).map_err(|e| format!("publish URLs: {e}"))?;
+        let ca = CertificateAuthority::load(&root, &cert, &key, settings)
             .map_err(|e| format!("sample CA: {e}"))?;
         let leaf = rcgen::KeyPair::generate().map_err(|e| format!("sample key: {e}"))?;
-        let now = OffsetDateTime::now_utc();
-        let urls = trustgate::publish::PublishUrls::from_config(&cfg.publish)
-            .map_err(|e| format!("publish URLs: {e}"))?;
-        let serial = Serial::random().map_err(|e| e.to_string())?;
-        let (_, crl_url) = urls.crl_for(&serial);
+        let request = IssuanceRequest {
+            public_key_der: rcgen::PublicKeyData::subject_public_key_info(&leaf),
+            names: vec!["www0-1.org0.seed.example.net".into()],
+            profile: Profile::Ov,
+            subject: Some(SubjectInfo {
+                organization: "例示株式会社0".into(),
+                country: "JP".into(),
+                state_or_province: Some("東京都".into()),
+                locality: Some("千代田区".into()),
+                ev: None,
+            }),
+            not_before: None,
+            not_after: None,
+        };
         let issued = ca
-            .issue(&IssuanceRequest {
-                public_key_der: rcgen::PublicKeyData::subject_public_key_info(&leaf),
-                names: vec!["www0-1.org0.seed.example".into()],
-                profile: Profile::Ov,
-                not_before: now - Duration::minutes(1),
-                not_after: now + Duration::days(cfg.ca.validity_days.into()),
-                serial,
-                crl_url: Some(crl_url),
-                issuer_url: Some(urls.issuer()),
-                subject: Some(SubjectInfo {
-                    organization: "例示株式会社0".into(),
-                    country: "JP".into(),
-                    state_or_province: Some("東京都".into()),
-                    locality: Some("千代田区".into()),
-                    ev: None,
-                }),
-            })
-            .map_err(|e| format!("sample certificate: {e}"))?;
+            .issue(request)
+            .map_err(|e| format!("sample certificate: {e}"))?
+            .certificate;
         let key_id = ca
             .intermediate_key_id()
             .map(|k| B64.encode(k))
@@ -336,7 +333,7 @@ fn verify(conn: &mut DbConn, plan: &Plan, first: NextIds) -> Result<(), String> 
     if orders == 0 {
         return Ok(());
     }
-    let now = sa::now();
+    let now = trustgate::core::Clock::system().now();
     let fail = |what: &str, e: trustgate::error::Error| format!("verifying {what}: {e}");
     let mut mix = Mix::new(orders);
     let (mut valid, mut issued) = (0, 0);

@@ -109,12 +109,44 @@ impl CertificateAuthority {
         };
         let crl = params
             .signed_by(&self.issuer)
-            .map_err(|e| Error::internal(format!("signing the CRL: {e}")))?;
+            .map_err(super::key::signing_error("signing the CRL"))?;
         let der = crl.der().to_vec();
         check_crl(&der, req, &inter).map_err(|m| {
             tracing::error!(number = req.number, url = req.url, problem = %m, "CRL check failed");
             Error::internal(format!("CRL check failed: {m}"))
         })?;
+        Ok(der)
+    }
+}
+
+impl CertificateAuthority {
+    /// [`Self::sign_crl`], then the external linter (pkilint's RFC 5280
+    /// CRL profile), when one is configured, before anything is stored or
+    /// published: FATAL or ERROR findings refuse (`ServerInternal`), a
+    /// linter that cannot be asked is `Unavailable` (the next round
+    /// retries). `rt` runs the lint: signing happens inside the store's
+    /// blocking transaction, off the async workers.
+    pub fn sign_crl_linted(
+        &self,
+        req: &CrlRequest<'_>,
+        rt: &tokio::runtime::Handle,
+    ) -> Result<Vec<u8>> {
+        let der = self.sign_crl(req)?;
+        let Some(linter) = &self.linter else {
+            return Ok(der);
+        };
+        let findings = rt.block_on(linter.lint_crl(&der)).map_err(|e| {
+            tracing::warn!(number = req.number, url = req.url, error = %e.detail, "CRL linter unavailable");
+            Error::unavailable("the CRL linter is unavailable")
+        })?;
+        if findings.refuses() {
+            let refusal = findings.describe_refusal();
+            tracing::error!(number = req.number, url = req.url, lint = %refusal, "pkilint refused a CRL");
+            return Err(Error::internal(format!("CRL lint (pkilint): {refusal}")));
+        }
+        for f in findings.at_least(super::linter::Severity::Warning) {
+            tracing::warn!(number = req.number, url = req.url, finding = %f, "pkilint CRL finding");
+        }
         Ok(der)
     }
 }
@@ -221,7 +253,7 @@ fn check_crl(der: &[u8], req: &CrlRequest<'_>, inter: &X509Certificate<'_>) -> R
 /// helper module itself is private to `ca`).
 #[cfg(test)]
 pub(crate) mod test_support {
-    pub(crate) use crate::ca::testutil::{have_openssl, openssl_verify, request, TestCa};
+    pub(crate) use crate::ca::testutil::{have_openssl, openssl_verify, settings, TestCa};
 }
 
 #[cfg(test)]
@@ -233,10 +265,10 @@ mod tests {
     use x509_parser::prelude::FromDer;
 
     use super::*;
-    use crate::ca::testutil::{have_openssl, openssl_verify, request, TestCa};
+    use crate::ca::testutil::{have_openssl, openssl_verify, spec, TestCa};
     use crate::ca::Serial;
 
-    const URL: &str = "http://crl.trustgate.test/crl/3.crl";
+    const URL: &str = "http://crl.trustgate.jp/crl/3.crl";
 
     fn entry(serial: Serial, reason: RevocationReason) -> RevokedEntry {
         RevokedEntry {
@@ -355,7 +387,7 @@ mod tests {
         assert!(t.ca.sign_crl(&r).is_err());
 
         let mut r = crl_request(1, &[]);
-        r.url = "https://crl.trustgate.test/crl/0.crl";
+        r.url = "https://crl.trustgate.jp/crl/0.crl";
         assert!(t.ca.sign_crl(&r).unwrap_err().detail.contains("http://"));
         let r = crl_request(0, &[]);
         assert!(t.ca.sign_crl(&r).is_err());
@@ -368,9 +400,9 @@ mod tests {
         let t = TestCa::new();
         let leaf = |t: &TestCa| {
             let key = KeyPair::generate().unwrap();
-            let mut req = request(&["a.example"], key.subject_public_key_info());
+            let mut req = spec(&["a.example.net"], key.subject_public_key_info());
             req.crl_url = Some(URL.into());
-            t.ca.issue(&req).unwrap()
+            t.ca.sign(&req).unwrap()
         };
         let revoked = leaf(&t);
         let good = leaf(&t);

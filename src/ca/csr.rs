@@ -212,20 +212,8 @@ fn rsa_key_type(modulus: &[u8], exponent: &[u8]) -> Result<KeyType> {
 /// Extensions other than subjectAltName are ignored (must-staple and
 /// friends are fine): the profile decides what the certificate contains.
 pub fn parse(der: &[u8]) -> Result<ParsedCsr> {
-    let (rest, csr) = X509CertificationRequest::from_der(der)
-        .map_err(|e| Error::bad_csr(format!("CSR is not a valid DER PKCS#10 request: {e}")))?;
-    if !rest.is_empty() {
-        return Err(Error::bad_csr("trailing data after the CSR"));
-    }
+    let csr = parse_request(der)?;
     let info = &csr.certification_request_info;
-    // RFC 2986 §4.1: version 0 (v1) is the only one defined.
-    if info.version != X509Version(0) {
-        return Err(Error::bad_csr(format!(
-            "CSR version {} is not v1",
-            info.version.0
-        )));
-    }
-
     // Classify the key before checking the signature: a P-521 or Ed25519
     // request is a key problem (badPublicKey), whether or not we could
     // verify its signature.
@@ -233,7 +221,43 @@ pub fn parse(der: &[u8]) -> Result<ParsedCsr> {
     // The key must also be one rcgen can place in a certificate.
     rcgen::SubjectPublicKeyInfo::from_der(info.subject_pki.raw)
         .map_err(|e| bad_key(format!("public key encoding is not supported: {e}")))?;
+    check_signature(&csr)?;
+    let names = san_names(&csr)?;
+    let common_name = common_name(&csr)?;
+    if names.is_empty() && common_name.is_none() {
+        return Err(Error::bad_csr(
+            "CSR names no identifier: neither a subjectAltName dNSName nor a commonName",
+        ));
+    }
+    Ok(ParsedCsr {
+        public_key_der: info.subject_pki.raw.to_vec(),
+        key_type,
+        names,
+        common_name,
+    })
+}
 
+/// The DER request, nothing after it, version 1 (RFC 2986 §4.1: the only
+/// one defined).
+fn parse_request(der: &[u8]) -> Result<X509CertificationRequest<'_>> {
+    let (rest, csr) = X509CertificationRequest::from_der(der)
+        .map_err(|e| Error::bad_csr(format!("CSR is not a valid DER PKCS#10 request: {e}")))?;
+    if !rest.is_empty() {
+        return Err(Error::bad_csr("trailing data after the CSR"));
+    }
+    let version = csr.certification_request_info.version;
+    if version != X509Version(0) {
+        return Err(Error::bad_csr(format!(
+            "CSR version {} is not v1",
+            version.0
+        )));
+    }
+    Ok(csr)
+}
+
+/// The proof of possession: an accepted algorithm, and a signature that
+/// verifies with the requested key.
+fn check_signature(csr: &X509CertificationRequest<'_>) -> Result<()> {
     let sig_alg = csr.signature_algorithm.algorithm.to_id_string();
     if !CSR_SIGNATURE_ALGORITHMS.contains(&sig_alg.as_str()) {
         return Err(Error::bad_csr(format!(
@@ -242,38 +266,44 @@ pub fn parse(der: &[u8]) -> Result<ParsedCsr> {
         )));
     }
     csr.verify_signature()
-        .map_err(|_| Error::bad_csr("CSR signature does not verify with its public key"))?;
+        .map_err(|_| Error::bad_csr("CSR signature does not verify with its public key"))
+}
 
+/// The dNSNames of the requested subjectAltName (at most one), lowercased
+/// and deduplicated in CSR order; other requested extensions are ignored.
+fn san_names(csr: &X509CertificationRequest<'_>) -> Result<Vec<String>> {
     let mut names: Vec<String> = Vec::new();
     let mut seen_san = false;
-    if let Some(exts) = csr.requested_extensions() {
-        for ext in exts {
-            match ext {
-                ParsedExtension::SubjectAlternativeName(san) => {
-                    if seen_san {
-                        return Err(Error::bad_csr(
-                            "CSR requests more than one subjectAltName extension",
-                        ));
-                    }
-                    seen_san = true;
-                    for gn in &san.general_names {
-                        let name = dns_name(gn)?;
-                        if !names.contains(&name) {
-                            names.push(name);
-                        }
+    for ext in csr.requested_extensions().into_iter().flatten() {
+        match ext {
+            ParsedExtension::SubjectAlternativeName(san) => {
+                if seen_san {
+                    return Err(Error::bad_csr(
+                        "CSR requests more than one subjectAltName extension",
+                    ));
+                }
+                seen_san = true;
+                for gn in &san.general_names {
+                    let name = dns_name(gn)?;
+                    if !names.contains(&name) {
+                        names.push(name);
                     }
                 }
-                ParsedExtension::ParseError { error } => {
-                    return Err(Error::bad_csr(format!(
-                        "CSR requests a malformed extension: {error}"
-                    )));
-                }
-                _ => {}
             }
+            ParsedExtension::ParseError { error } => {
+                return Err(Error::bad_csr(format!(
+                    "CSR requests a malformed extension: {error}"
+                )));
+            }
+            _ => {}
         }
     }
+    Ok(names)
+}
 
-    let mut cns = info.subject.iter_common_name();
+/// The subject's commonName, lowercased; at most one, empty is none.
+fn common_name(csr: &X509CertificationRequest<'_>) -> Result<Option<String>> {
+    let mut cns = csr.certification_request_info.subject.iter_common_name();
     let common_name = match cns.next() {
         None => None,
         Some(cn) => {
@@ -290,19 +320,7 @@ pub fn parse(der: &[u8]) -> Result<ParsedCsr> {
     if cns.next().is_some() {
         return Err(Error::bad_csr("CSR subject has more than one commonName"));
     }
-
-    if names.is_empty() && common_name.is_none() {
-        return Err(Error::bad_csr(
-            "CSR names no identifier: neither a subjectAltName dNSName nor a commonName",
-        ));
-    }
-
-    Ok(ParsedCsr {
-        public_key_der: info.subject_pki.raw.to_vec(),
-        key_type,
-        names,
-        common_name,
-    })
+    Ok(common_name)
 }
 
 fn dns_name(gn: &GeneralName<'_>) -> Result<String> {
@@ -417,7 +435,7 @@ mod tests {
                 "-subj",
                 "/",
                 "-addext",
-                "subjectAltName=DNS:staple.example",
+                "subjectAltName=DNS:staple.example.net",
                 "-addext",
                 "tlsfeature=status_request",
                 "-addext",
@@ -428,7 +446,7 @@ mod tests {
         };
         let p = parse(&der).unwrap();
         assert_eq!(p.key_type, KeyType::EcdsaP256);
-        assert_eq!(p.names, vec!["staple.example"]);
+        assert_eq!(p.names, vec!["staple.example.net"]);
     }
 
     #[test]
@@ -482,7 +500,7 @@ mod tests {
                 "-subj",
                 "/",
                 "-addext",
-                "subjectAltName=DNS:a.example,email:x@a.example,URI:https://a.example/",
+                "subjectAltName=DNS:a.example.net,email:x@a.example.net,URI:https://a.example.net/",
             ],
         ) {
             let err = parse(&der).unwrap_err();
@@ -508,11 +526,11 @@ mod tests {
         params.distinguished_name = rcgen::DistinguishedName::new();
         params
             .distinguished_name
-            .push(rcgen::DnType::CommonName, "CN-Only.Example");
+            .push(rcgen::DnType::CommonName, "CN-Only.Example.net");
         let der = params.serialize_request(&key).unwrap().der().to_vec();
         let p = parse(&der).unwrap();
         assert!(p.names.is_empty());
-        assert_eq!(p.identifiers(), vec!["cn-only.example"]);
+        assert_eq!(p.identifiers(), vec!["cn-only.example.net"]);
     }
 
     #[test]

@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 
 use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
-    Issuer, KeyIdMethod, KeyPair, KeyUsagePurpose, SerialNumber, PKCS_ECDSA_P256_SHA256,
-    PKCS_ECDSA_P384_SHA384,
+    Issuer, KeyIdMethod, KeyPair, KeyUsagePurpose, PublicKeyData, SerialNumber,
+    PKCS_ECDSA_P256_SHA256, PKCS_ECDSA_P384_SHA384,
 };
 use time::{Duration, OffsetDateTime};
 
@@ -39,14 +39,80 @@ pub fn generate_hierarchy(
     root_cert: &Path,
     intermediate_cert: &Path,
     intermediate_key: &Path,
+    now: OffsetDateTime,
 ) -> Result<()> {
     let root_key_path = root_cert.with_file_name(ROOT_KEY_FILE);
-    let targets = [
+    check_targets(&[
         root_cert,
         &root_key_path,
         intermediate_cert,
         intermediate_key,
-    ];
+    ])?;
+    let now = whole_seconds(now);
+
+    let int_key =
+        KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).map_err(sign_err("intermediate key"))?;
+    let (root_files, int_cert) = root_and_intermediate(name, &int_key, now)?;
+    write_all(&[
+        (root_cert, root_files.0, 0o644),
+        (&root_key_path, root_files.1, 0o600),
+        (intermediate_cert, int_cert, 0o644),
+        (intermediate_key, int_key.serialize_pem(), 0o600),
+    ])?;
+    tracing::warn!(
+        root = %root_cert.display(),
+        intermediate = %intermediate_cert.display(),
+        "generated a development CA hierarchy; do not use it for a production CA"
+    );
+    Ok(())
+}
+
+/// A development root as [`generate_hierarchy`] writes it, and an
+/// intermediate certificate for `intermediate_key`, a key kept elsewhere
+/// (in a PKCS#11 token): writes the root, `root.key` and the intermediate
+/// certificate. Refuses to overwrite any of them.
+pub fn generate_hierarchy_around(
+    name: &str,
+    root_cert: &Path,
+    intermediate_cert: &Path,
+    intermediate_key: &impl PublicKeyData,
+    now: OffsetDateTime,
+) -> Result<()> {
+    let root_key_path = root_cert.with_file_name(ROOT_KEY_FILE);
+    check_targets(&[root_cert, &root_key_path, intermediate_cert])?;
+    let (root_files, int_cert) = root_and_intermediate(name, intermediate_key, whole_seconds(now))?;
+    write_all(&[
+        (root_cert, root_files.0, 0o644),
+        (&root_key_path, root_files.1, 0o600),
+        (intermediate_cert, int_cert, 0o644),
+    ])
+}
+
+/// ((root certificate PEM, root key PEM), intermediate certificate PEM).
+fn root_and_intermediate(
+    name: &str,
+    intermediate_key: &impl PublicKeyData,
+    now: OffsetDateTime,
+) -> Result<((String, String), String)> {
+    let root_key = KeyPair::generate_for(&PKCS_ECDSA_P384_SHA384).map_err(sign_err("root key"))?;
+    let root = root_params(name, now)?;
+    let root_cert_der = root.self_signed(&root_key).map_err(sign_err("root"))?;
+    let root_issuer = Issuer::new(root, &root_key);
+    let int_cert = intermediate_params(name, now)?
+        .signed_by(intermediate_key, &root_issuer)
+        .map_err(sign_err("intermediate"))?;
+    Ok((
+        (
+            super::cert_pem(root_cert_der.der()),
+            root_key.serialize_pem(),
+        ),
+        super::cert_pem(int_cert.der()),
+    ))
+}
+
+/// None of the files exists yet, and no path is used twice. (Also for
+/// the perspective PKI of `trustgate perspective init`.)
+pub fn check_targets(targets: &[&Path]) -> Result<()> {
     for (i, p) in targets.iter().enumerate() {
         if p.exists() {
             return Err(Error::internal(format!(
@@ -61,15 +127,16 @@ pub fn generate_hierarchy(
             )));
         }
     }
+    Ok(())
+}
 
-    let sign_err = |what: &str| {
-        let what = what.to_owned();
-        move |e: rcgen::Error| Error::internal(format!("generating the development {what}: {e}"))
-    };
-    let now = whole_seconds(OffsetDateTime::now_utc());
+fn sign_err(what: &str) -> impl Fn(rcgen::Error) -> Error {
+    let what = what.to_owned();
+    move |e| Error::internal(format!("generating the development {what}: {e}"))
+}
 
-    // BR §7.1.2.1 (root CA certificate profile).
-    let root_key = KeyPair::generate_for(&PKCS_ECDSA_P384_SHA384).map_err(sign_err("root key"))?;
+/// BR §7.1.2.1 (root CA certificate profile).
+fn root_params(name: &str, now: OffsetDateTime) -> Result<CertificateParams> {
     let mut root = CertificateParams::default();
     root.distinguished_name = ca_name(name, &format!("{name} Root"));
     root.not_before = now - BACKDATE;
@@ -78,11 +145,11 @@ pub fn generate_hierarchy(
     root.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     root.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
     root.key_identifier_method = KeyIdMethod::Sha256;
-    let root_cert_der = root.self_signed(&root_key).map_err(sign_err("root"))?;
+    Ok(root)
+}
 
-    // BR §7.1.2.2 (subordinate CA certificate profile, TLS).
-    let int_key =
-        KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).map_err(sign_err("intermediate key"))?;
+/// BR §7.1.2.2 (subordinate CA certificate profile, TLS).
+fn intermediate_params(name: &str, now: OffsetDateTime) -> Result<CertificateParams> {
     let mut int = CertificateParams::default();
     int.distinguished_name = ca_name(name, &format!("{name} Intermediate"));
     int.not_before = now - BACKDATE;
@@ -97,19 +164,14 @@ pub fn generate_hierarchy(
     int.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
     int.use_authority_key_identifier_extension = true;
     int.key_identifier_method = KeyIdMethod::Sha256;
-    let root_issuer = Issuer::new(root, &root_key);
-    let int_cert = int
-        .signed_by(&int_key, &root_issuer)
-        .map_err(sign_err("intermediate"))?;
+    Ok(int)
+}
 
-    let files: [(&Path, String, u32); 4] = [
-        (root_cert, super::cert_pem(root_cert_der.der()), 0o644),
-        (&root_key_path, root_key.serialize_pem(), 0o600),
-        (intermediate_cert, super::cert_pem(int_cert.der()), 0o644),
-        (intermediate_key, int_key.serialize_pem(), 0o600),
-    ];
+/// Writes each (path, contents, mode); if one fails, the files written
+/// before it are removed again.
+pub(crate) fn write_all(files: &[(&Path, String, u32)]) -> Result<()> {
     let mut written: Vec<PathBuf> = Vec::new();
-    for (path, contents, mode) in &files {
+    for (path, contents, mode) in files {
         if let Err(e) = write_new(path, contents.as_bytes(), *mode) {
             for p in &written {
                 // Best effort: the error below is what the operator needs.
@@ -119,11 +181,6 @@ pub fn generate_hierarchy(
         }
         written.push(path.to_path_buf());
     }
-    tracing::warn!(
-        root = %root_cert.display(),
-        intermediate = %intermediate_cert.display(),
-        "generated a development CA hierarchy; do not use it for a production CA"
-    );
     Ok(())
 }
 
@@ -161,7 +218,7 @@ fn write_new(path: &Path, contents: &[u8], mode: u32) -> Result<()> {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use crate::ca::testutil::{have_openssl, TestCa};
+    use crate::ca::testutil::{have_openssl, settings, TestCa};
     use crate::ca::CertificateAuthority;
     use crate::error::ErrorKind;
     use x509_parser::prelude::*;
@@ -170,10 +227,17 @@ mod tests {
     fn generates_a_loadable_hierarchy() {
         let dir = tempfile::tempdir().unwrap();
         let (root, cert, key) = TestCa::paths(dir.path());
-        generate_hierarchy("Dev Org", &root, &cert, &key).unwrap();
+        generate_hierarchy(
+            "Dev Org",
+            &root,
+            &cert,
+            &key,
+            crate::core::Clock::system().now(),
+        )
+        .unwrap();
         let root_key = root.with_file_name(ROOT_KEY_FILE);
         assert!(root_key.exists());
-        CertificateAuthority::load(&root, &cert, &key).unwrap();
+        CertificateAuthority::load(&root, &cert, &key, settings()).unwrap();
 
         #[cfg(unix)]
         {
@@ -252,7 +316,8 @@ mod tests {
         let (root, cert, key) = TestCa::paths(dir.path());
         std::fs::create_dir_all(key.parent().unwrap()).unwrap();
         std::fs::write(&key, "precious").unwrap();
-        let err = generate_hierarchy("x", &root, &cert, &key).unwrap_err();
+        let err = generate_hierarchy("x", &root, &cert, &key, crate::core::Clock::system().now())
+            .unwrap_err();
         assert_eq!(err.kind, ErrorKind::ServerInternal);
         assert!(err.detail.contains("already exists"), "{}", err.detail);
         assert_eq!(std::fs::read_to_string(&key).unwrap(), "precious");
@@ -261,9 +326,12 @@ mod tests {
         // A second run over a complete hierarchy is refused as well.
         let dir = tempfile::tempdir().unwrap();
         let (root, cert, key) = TestCa::paths(dir.path());
-        generate_hierarchy("x", &root, &cert, &key).unwrap();
+        generate_hierarchy("x", &root, &cert, &key, crate::core::Clock::system().now()).unwrap();
         let before = std::fs::read(&key).unwrap();
-        assert!(generate_hierarchy("x", &root, &cert, &key).is_err());
+        assert!(
+            generate_hierarchy("x", &root, &cert, &key, crate::core::Clock::system().now())
+                .is_err()
+        );
         assert_eq!(std::fs::read(&key).unwrap(), before);
     }
 
@@ -272,7 +340,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().join("root.pem");
         let same = dir.path().join("root.key");
-        let err = generate_hierarchy("x", &root, &dir.path().join("i.pem"), &same).unwrap_err();
+        let err = generate_hierarchy(
+            "x",
+            &root,
+            &dir.path().join("i.pem"),
+            &same,
+            crate::core::Clock::system().now(),
+        )
+        .unwrap_err();
         assert!(err.detail.contains("collide"), "{}", err.detail);
         assert!(!root.exists());
     }

@@ -22,9 +22,11 @@ use yasna::models::ObjectIdentifier;
 use yasna::Tag;
 
 use super::csr::KeyType;
+use super::ct::tbs;
+use super::sign::{CertificateSpec, CtExtension};
 use super::subject::StringType;
 pub use super::subject::{EvSubject, SubjectInfo};
-use super::IssuanceRequest;
+pub use crate::core::Profile;
 use crate::error::{Error, ErrorKind, Result};
 
 /// The profile chosen when an order names none (`acme.default_profile`).
@@ -32,6 +34,8 @@ pub const DEFAULT_PROFILE: &str = "ov";
 
 /// RFC 5280 §4.2.1.4 certificatePolicies.
 pub(crate) const OID_CERTIFICATE_POLICIES: &[u64] = &[2, 5, 29, 32];
+/// RFC 5280 §4.2.1.9 basicConstraints.
+const OID_BASIC_CONSTRAINTS: &[u64] = &[2, 5, 29, 19];
 /// RFC 5280 §4.2.2.1 authorityInfoAccess.
 pub(crate) const OID_AUTHORITY_INFO_ACCESS: &[u64] = &[1, 3, 6, 1, 5, 5, 7, 1, 1];
 /// RFC 5280 §4.2.2.1 id-ad-caIssuers.
@@ -41,87 +45,7 @@ const OID_POLICY_DV: &[u64] = &[2, 23, 140, 1, 2, 1];
 const OID_POLICY_OV: &[u64] = &[2, 23, 140, 1, 2, 2];
 const OID_POLICY_EV: &[u64] = &[2, 23, 140, 1, 1];
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Profile {
-    /// Organization validated (BR §7.1.2.7.4): subject C, ST and/or L, O
-    /// from the vetted organization.
-    Ov,
-    /// Extended validation (EVG §9.2): the OV subject plus
-    /// businessCategory, serialNumber and jurisdiction fields; no
-    /// wildcards.
-    Ev,
-    /// Domain validated: empty subject, names only in the SAN. Kept for
-    /// tests and development.
-    Dv,
-}
-
 impl Profile {
-    /// The name used in the ACME directory's `meta.profiles` and in an
-    /// order's `profile` field.
-    pub fn name(self) -> &'static str {
-        match self {
-            Profile::Ov => "ov",
-            Profile::Ev => "ev",
-            Profile::Dv => "dv",
-        }
-    }
-
-    /// Exact, case-sensitive match on [`Profile::name`]: profile names are
-    /// opaque strings to ACME clients.
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::all().iter().copied().find(|p| p.name() == s)
-    }
-
-    /// Human-readable text for the directory's `meta.profiles`.
-    pub fn description(self) -> &'static str {
-        match self {
-            Profile::Ov => {
-                "Organization validated TLS server certificate: the vetted organization's \
-                 name and location (O, ST/L, C) in the subject, names in the subjectAltName, \
-                 serverAuth, CA/Browser Forum policy 2.23.140.1.2.2"
-            }
-            Profile::Ev => {
-                "Extended validation TLS server certificate: the vetted organization's name, \
-                 location, registration number, business category and jurisdiction in the \
-                 subject, no wildcard names, serverAuth, CA/Browser Forum policy 2.23.140.1.1"
-            }
-            Profile::Dv => {
-                "Domain validated TLS server certificate: names in the subjectAltName only, \
-                 serverAuth, CA/Browser Forum policy 2.23.140.1.2.1"
-            }
-        }
-    }
-
-    /// BR §7.1.2.7.12 permits wildcard dNSNames for DV and OV; EV forbids
-    /// them (EVG §9.8.1).
-    pub fn allows_wildcards(self) -> bool {
-        match self {
-            Profile::Ov | Profile::Dv => true,
-            Profile::Ev => false,
-        }
-    }
-
-    /// Whether the subject comes from a vetted organization, so an
-    /// [`IssuanceRequest`] must carry a [`SubjectInfo`].
-    pub fn requires_subject(self) -> bool {
-        match self {
-            Profile::Ov | Profile::Ev => true,
-            Profile::Dv => false,
-        }
-    }
-
-    pub fn is_ev(self) -> bool {
-        self == Profile::Ev
-    }
-
-    /// Every profile this CA can issue; [`Profile::parse`] accepts exactly
-    /// these. `dv` stays for tests and development: which profiles a
-    /// directory offers is configuration (`acme.profiles`, DESIGN.md: `ov`
-    /// and `ev` in production), not this list.
-    pub fn all() -> &'static [Profile] {
-        &[Profile::Ov, Profile::Ev, Profile::Dv]
-    }
-
     /// The CA/Browser Forum reserved policy identifier asserted by
     /// certificates of this profile (BR §7.1.6.1).
     pub fn policy_oid(self) -> &'static [u64] {
@@ -149,12 +73,12 @@ impl Profile {
         ku
     }
 
-    /// The subject for `req` under this profile: empty for `dv`; for `ov`
+    /// The subject for `spec` under this profile: empty for `dv`; for `ov`
     /// and `ev` the validated [`SubjectInfo`] (`ServerInternal` when it is
     /// missing, which the RA's vetting gate rules out, or invalid).
-    pub(crate) fn subject(self, req: &IssuanceRequest) -> Result<DistinguishedName> {
+    pub(crate) fn subject(self, spec: &CertificateSpec) -> Result<DistinguishedName> {
         let mut dn = DistinguishedName::new();
-        let info = match (&req.subject, self.requires_subject()) {
+        let info = match (&spec.subject, self.requires_subject()) {
             (None, false) => return Ok(dn),
             (Some(info), _) => info,
             (None, true) => {
@@ -179,19 +103,19 @@ impl Profile {
         Ok(dn)
     }
 
-    /// The certificate parameters for `req`, built from scratch: the only
-    /// request data used are the names, the vetted subject, validity,
-    /// serial and URLs; the key is supplied to the signer separately.
+    /// The certificate parameters for `spec`, built from scratch: the only
+    /// data used are the names, the vetted subject, validity, serial and
+    /// URLs; the key is supplied to the signer separately.
     pub(crate) fn certificate_params(
         self,
-        req: &IssuanceRequest,
+        spec: &CertificateSpec,
         key_type: KeyType,
     ) -> Result<CertificateParams> {
-        if req.names.is_empty() {
+        if spec.names.is_empty() {
             return Err(Error::internal("issuance request has no names"));
         }
-        let mut sans = Vec::with_capacity(req.names.len());
-        for name in &req.names {
+        let mut sans = Vec::with_capacity(spec.names.len());
+        for name in &spec.names {
             if name.starts_with("*.") && !self.allows_wildcards() {
                 // EVG §9.8.1. The RA refuses this at new-order already.
                 return Err(Error::new(
@@ -211,16 +135,18 @@ impl Profile {
         // Replaces rcgen's default CN. An empty (DV) subject makes rcgen
         // mark the SAN critical, a non-empty one non-critical (RFC 5280
         // §4.2.1.6, BR §7.1.2.7.12).
-        params.distinguished_name = self.subject(req)?;
+        params.distinguished_name = self.subject(spec)?;
         params.subject_alt_names = sans;
         // Certificate times have whole seconds; rcgen would drop the rest
         // silently, we do it visibly so the caller's record matches the DER.
-        params.not_before = whole_seconds(req.not_before);
-        params.not_after = whole_seconds(req.not_after);
-        params.serial_number = Some(SerialNumber::from_slice(&req.serial.0));
-        // ExplicitNoCa writes basicConstraints (critical) with cA FALSE and
-        // a subjectKeyIdentifier (RFC 7093 method 1).
-        params.is_ca = IsCa::ExplicitNoCa;
+        params.not_before = whole_seconds(spec.not_before);
+        params.not_after = whole_seconds(spec.not_after);
+        params.serial_number = Some(SerialNumber::from_slice(&spec.serial.0));
+        // No subjectKeyIdentifier: BR §7.1.2.7.6 makes it NOT RECOMMENDED
+        // in a subscriber certificate (pkilint warns). rcgen writes one
+        // with every basicConstraints it makes, so that extension is ours
+        // (`basic_constraints`), and NoCa writes neither.
+        params.is_ca = IsCa::NoCa;
         params.key_identifier_method = KeyIdMethod::Sha256;
         params.key_usages = self.key_usages(key_type);
         // BR §7.1.2.7.10: serverAuth, optionally clientAuth; we issue
@@ -228,15 +154,35 @@ impl Profile {
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
         // BR §7.1.2.7.6: authorityKeyIdentifier MUST be present.
         params.use_authority_key_identifier_extension = true;
-        if let Some(url) = &req.crl_url {
+        if let Some(url) = &spec.crl_url {
             check_http_url(url)?;
             params.crl_distribution_points = vec![CrlDistributionPoint {
                 uris: vec![url.clone()],
             }];
         }
-        params.custom_extensions = vec![certificate_policies(self.policy_oid())];
-        if let Some(url) = &req.issuer_url {
+        params.custom_extensions =
+            vec![basic_constraints(), certificate_policies(self.policy_oid())];
+        if let Some(url) = &spec.issuer_url {
             params.custom_extensions.push(ca_issuers(url)?);
+        }
+        // Last, so a precertificate and its final certificate differ only
+        // in this extension (RFC 6962 §3.1).
+        match &spec.ct {
+            CtExtension::None => {}
+            CtExtension::Poison => {
+                let mut poison =
+                    CustomExtension::from_oid_content(tbs::POISON_ARCS, vec![0x05, 0x00]);
+                poison.set_criticality(true);
+                params.custom_extensions.push(poison);
+            }
+            CtExtension::Scts(list) => {
+                params
+                    .custom_extensions
+                    .push(CustomExtension::from_oid_content(
+                        tbs::SCT_LIST_ARCS,
+                        tbs::sct_list_value(list),
+                    ))
+            }
         }
         Ok(params)
     }
@@ -273,6 +219,14 @@ fn certificate_policies(policy: &[u64]) -> CustomExtension {
 
 /// authorityInfoAccess (RFC 5280 §4.2.2.1) with one caIssuers URI;
 /// non-critical (BR §7.1.2.7.7).
+/// RFC 5280 §4.2.1.9 basicConstraints, critical, cA FALSE (DEFAULT, so
+/// omitted: an empty SEQUENCE), as BR §7.1.2.7.8 allows.
+fn basic_constraints() -> CustomExtension {
+    let mut ext = CustomExtension::from_oid_content(OID_BASIC_CONSTRAINTS, vec![0x30, 0x00]);
+    ext.set_criticality(true);
+    ext
+}
+
 fn ca_issuers(url: &str) -> Result<CustomExtension> {
     check_http_url(url)?;
     let der = yasna::construct_der(|w| {
@@ -358,9 +312,9 @@ mod tests {
             &[0x30, 0x0a, 0x30, 0x08, 0x06, 0x06, 0x67, 0x81, 0x0c, 0x01, 0x02, 0x01][..]
         );
         assert!(!cp.criticality());
-        let aia = ca_issuers("http://x.test/i").unwrap();
-        assert!(aia.content().ends_with(b"\x86\x0fhttp://x.test/i"));
-        assert!(ca_issuers("https://x.test/i").is_err());
-        assert!(ca_issuers("http://ü.test/").is_err());
+        let aia = ca_issuers("http://x.jp/i").unwrap();
+        assert!(aia.content().ends_with(b"\x86\x0dhttp://x.jp/i"));
+        assert!(ca_issuers("https://x.jp/i").is_err());
+        assert!(ca_issuers("http://ü.jp/").is_err());
     }
 }

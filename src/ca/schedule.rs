@@ -17,6 +17,10 @@
 //! certificate therefore complies when
 //! `notAfter - notBefore + 1 s <= max_validity(issued_at)`; see
 //! [`validity_period`] and [`latest_not_after`].
+//!
+//! Multi-perspective issuance corroboration (BR §3.2.2.9, ballot SC-067)
+//! is a second table, [`QUORUM_SCHEDULE`]: how many remote network
+//! perspectives must take part from each date; [`quorum`] reads it.
 
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
@@ -81,6 +85,78 @@ pub fn max_validity(issued_at: OffsetDateTime) -> Duration {
 /// `at - t <= max_dcv_reuse(at)`.
 pub fn max_dcv_reuse(at: OffsetDateTime) -> Duration {
     Duration::days(rule_at(at).max_dcv_reuse_days)
+}
+
+/// BR §3.2.2.9: the remote network perspectives that must take part in
+/// every domain validation and CAA check from a date on, in ascending
+/// order of `from`. Before the first row none are required.
+const QUORUM_SCHEDULE: &[(OffsetDateTime, usize)] = &[
+    (datetime!(2025-09-15 00:00:00 UTC), 2),
+    (datetime!(2026-03-15 00:00:00 UTC), 3),
+    (datetime!(2026-06-15 00:00:00 UTC), 4),
+    (datetime!(2026-12-15 00:00:00 UTC), 5),
+];
+
+/// The distinct RIR regions the corroborating perspectives must span once
+/// any perspective is required (BR §3.2.2.9).
+const QUORUM_MIN_REGIONS: usize = 2;
+
+/// The multi-perspective rule in force at one instant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quorum {
+    /// When this rule took effect; `None` before the first row.
+    pub since: Option<OffsetDateTime>,
+    /// Remote perspectives that must be asked.
+    pub perspectives: usize,
+    /// Distinct RIR regions the corroborating perspectives must span.
+    pub regions: usize,
+}
+
+impl Quorum {
+    /// BR §3.2.2.9's table: with `asked` perspectives, how many may fail to
+    /// corroborate (1 for 2–5, 2 for 6 or more; none below 2).
+    pub fn allowed_failures(asked: usize) -> usize {
+        match asked {
+            0 | 1 => 0,
+            2..=5 => 1,
+            _ => 2,
+        }
+    }
+
+    /// Corroborations needed when `asked` perspectives were asked.
+    pub fn corroborations_needed(asked: usize) -> usize {
+        asked - Self::allowed_failures(asked)
+    }
+
+    /// "BR 3.2.2.9 requires 5 remote perspectives from 2026-12-15".
+    pub fn describe(&self) -> String {
+        match self.since {
+            Some(since) => format!(
+                "BR 3.2.2.9 requires {} remote perspectives from {}",
+                self.perspectives,
+                since.date()
+            ),
+            None => "BR 3.2.2.9 requires no remote perspectives yet".to_owned(),
+        }
+    }
+}
+
+/// The multi-perspective rule in force at `at` (BR §3.2.2.9): 2 remote
+/// perspectives from 2025-09-15, 3 from 2026-03-15, 4 from 2026-06-15, 5
+/// from 2026-12-15, spanning at least two RIR regions; none before.
+pub fn quorum(at: OffsetDateTime) -> Quorum {
+    match QUORUM_SCHEDULE.iter().rev().find(|(from, _)| *from <= at) {
+        Some(&(from, perspectives)) => Quorum {
+            since: Some(from),
+            perspectives,
+            regions: QUORUM_MIN_REGIONS,
+        },
+        None => Quorum {
+            since: None,
+            perspectives: 0,
+            regions: 0,
+        },
+    }
 }
 
 /// The validity period as BR §1.6.4 counts it: notBefore through notAfter
@@ -182,5 +258,57 @@ mod tests {
             Duration::days(200)
         );
         assert_eq!(validity_period(boundary, at), Duration::days(100));
+    }
+
+    #[test]
+    fn quorum_at_each_boundary() {
+        let cases = [
+            (datetime!(2025-09-15 00:00:00 UTC), 0, 2),
+            (datetime!(2026-03-15 00:00:00 UTC), 2, 3),
+            (datetime!(2026-06-15 00:00:00 UTC), 3, 4),
+            (datetime!(2026-12-15 00:00:00 UTC), 4, 5),
+        ];
+        for (at, before, from) in cases {
+            assert_eq!(quorum(at - SECOND).perspectives, before, "{at} - 1s");
+            assert_eq!(quorum(at).perspectives, from, "{at}");
+            assert_eq!(quorum(at).regions, 2, "{at}");
+            assert_eq!(quorum(at).since, Some(at), "{at}");
+        }
+        let early = quorum(datetime!(2025-09-15 00:00:00 UTC) - SECOND);
+        assert_eq!(
+            (early.perspectives, early.regions, early.since),
+            (0, 0, None)
+        );
+        assert_eq!(quorum(datetime!(2100-01-01 00:00:00 UTC)).perspectives, 5);
+        for w in QUORUM_SCHEDULE.windows(2) {
+            assert!(w[0].0 < w[1].0 && w[0].1 <= w[1].1);
+        }
+    }
+
+    #[test]
+    fn allowed_failures_follow_the_br_table() {
+        let table = [
+            (0, 0),
+            (1, 0),
+            (2, 1),
+            (3, 1),
+            (4, 1),
+            (5, 1),
+            (6, 2),
+            (9, 2),
+        ];
+        for (asked, allowed) in table {
+            assert_eq!(Quorum::allowed_failures(asked), allowed, "{asked}");
+            assert_eq!(Quorum::corroborations_needed(asked), asked - allowed);
+        }
+    }
+
+    #[test]
+    fn the_rule_names_itself() {
+        let q = quorum(datetime!(2026-12-15 00:00:00 UTC));
+        assert_eq!(
+            q.describe(),
+            "BR 3.2.2.9 requires 5 remote perspectives from 2026-12-15"
+        );
     }
 }

@@ -9,7 +9,8 @@ use rcgen::{CertificateParams, DistinguishedName, KeyPair};
 use time::{Duration, OffsetDateTime};
 
 use super::profile::Profile;
-use super::{CertificateAuthority, EvSubject, IssuanceRequest, Serial, SubjectInfo};
+use super::sign::CertificateSpec;
+use super::{CertificateAuthority, EvSubject, IssuerUrls, Serial, Settings, SubjectInfo};
 
 /// A DER CSR made by rcgen with SAN-only names.
 pub fn rcgen_csr(names: &[&str], key: &KeyPair) -> Vec<u8> {
@@ -67,8 +68,15 @@ impl TestCa {
     pub fn new() -> TestCa {
         let dir = tempfile::tempdir().unwrap();
         let (root, cert, key) = Self::paths(dir.path());
-        super::dev::generate_hierarchy("trustgate Test", &root, &cert, &key).unwrap();
-        let ca = CertificateAuthority::load(&root, &cert, &key).unwrap();
+        super::dev::generate_hierarchy(
+            "trustgate Test",
+            &root,
+            &cert,
+            &key,
+            crate::core::Clock::system().now(),
+        )
+        .unwrap();
+        let ca = CertificateAuthority::load(&root, &cert, &key, settings()).unwrap();
         TestCa { dir, ca }
     }
 
@@ -87,19 +95,32 @@ impl TestCa {
     }
 }
 
-/// A DV request for `names` with a fresh P-256 key, valid 90 days.
-pub fn request(names: &[&str], public_key_der: Vec<u8>) -> IssuanceRequest {
+/// The test CA's rules: 90 days, a minute's backdating, two CRL shards.
+pub fn settings() -> Settings {
+    let crls = (0..2)
+        .map(|s| format!("http://crl.trustgate.jp/{s}.crl"))
+        .collect();
+    Settings {
+        validity: Duration::days(90),
+        backdate: Duration::minutes(1),
+        urls: IssuerUrls::new("http://trustgate.jp/intermediate.der".into(), crls).unwrap(),
+    }
+}
+
+/// A DV certificate for `names` with a fresh P-256 key, valid 90 days.
+pub fn spec(names: &[&str], public_key_der: Vec<u8>) -> CertificateSpec {
     let now = OffsetDateTime::now_utc();
-    IssuanceRequest {
+    CertificateSpec {
         public_key_der,
         names: names.iter().map(|s| s.to_string()).collect(),
         profile: Profile::Dv,
         not_before: now - Duration::minutes(1),
         not_after: now + Duration::days(90),
         serial: Serial::random().unwrap(),
-        crl_url: Some("http://crl.trustgate.test/1.crl".into()),
-        issuer_url: Some("http://trustgate.test/intermediate.der".into()),
+        crl_url: Some("http://crl.trustgate.jp/1.crl".into()),
+        issuer_url: Some("http://trustgate.jp/intermediate.der".into()),
         subject: None,
+        ct: super::CtExtension::None,
     }
 }
 
@@ -129,21 +150,17 @@ pub fn ev_subject() -> SubjectInfo {
     }
 }
 
-/// `request` with the `ov` or `ev` profile and the matching subject.
-pub fn vetted_request(
-    profile: Profile,
-    names: &[&str],
-    public_key_der: Vec<u8>,
-) -> IssuanceRequest {
+/// `spec` with the `ov` or `ev` profile and the matching subject.
+pub fn vetted_spec(profile: Profile, names: &[&str], public_key_der: Vec<u8>) -> CertificateSpec {
     let subject = match profile {
         Profile::Ev => Some(ev_subject()),
         Profile::Ov => Some(ov_subject()),
         Profile::Dv => None,
     };
-    IssuanceRequest {
+    CertificateSpec {
         profile,
         subject,
-        ..request(names, public_key_der)
+        ..spec(names, public_key_der)
     }
 }
 
@@ -200,4 +217,77 @@ pub fn openssl_verify(ca: &TestCa, leaf_pem: &str, extra: &[&str]) -> Option<(bo
         String::from_utf8_lossy(&out.stderr)
     );
     Some((out.status.success(), text))
+}
+
+/// The SoftHSM2 module the PKCS#11 tests drive.
+pub const SOFTHSM_MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
+/// The user PIN of every test token.
+pub const TOKEN_PIN: &str = "4321-test-pin";
+/// The tokens of this test binary: SOFTHSM2_CONF is process-wide and a
+/// module initialised in-process does not see tokens made later, so all
+/// are made once, before the first test opens the module.
+const TOKENS: &[&str] = &["p256", "p384", "rsa2048", "crl", "pin", "attrs", "pool"];
+
+/// A configuration for the test token `label` (one of `TOKENS`, one per
+/// test), its key object labelled "intermediate". Panics if SoftHSM2 is
+/// not installed: scripts/test installs it.
+pub fn softhsm_token(label: &str) -> super::pkcs11::TokenConfig {
+    use std::sync::OnceLock;
+    static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
+    assert!(TOKENS.contains(&label), "add {label:?} to TOKENS");
+    DIR.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let conf = dir.path().join("softhsm2.conf");
+        std::fs::create_dir(dir.path().join("tokens")).unwrap();
+        std::fs::write(
+            &conf,
+            format!(
+                "directories.tokendir = {}\nobjectstore.backend = file\n",
+                dir.path().join("tokens").display()
+            ),
+        )
+        .unwrap();
+        // Set before any thread of this binary loads the module.
+        std::env::set_var("SOFTHSM2_CONF", &conf);
+        for t in TOKENS {
+            let out = Command::new("softhsm2-util")
+                .args(["--init-token", "--free", "--label", t, "--pin", TOKEN_PIN])
+                .args(["--so-pin", "so-secret"])
+                .env("SOFTHSM2_CONF", &conf)
+                .output()
+                .expect("softhsm2-util not found: install softhsm2 (scripts/test does)");
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        dir
+    });
+    super::pkcs11::TokenConfig {
+        module: SOFTHSM_MODULE.into(),
+        uri: super::pkcs11::Pkcs11Uri::parse(&format!("pkcs11:token={label};object=intermediate"))
+            .unwrap(),
+        pin: super::pkcs11::Pin::new(TOKEN_PIN.into()),
+    }
+}
+
+/// A development root and an intermediate whose key is generated in the
+/// test token `label`, loaded as a CA signing with that token.
+pub fn token_ca(label: &str, kind: super::pkcs11::KeyKind) -> TestCa {
+    let token = softhsm_token(label);
+    let public = super::pkcs11::generate_key(&token.module, &token.uri, &token.pin, kind).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (root, cert, _) = TestCa::paths(dir.path());
+    super::dev::generate_hierarchy_around(
+        "trustgate Token Test",
+        &root,
+        &cert,
+        &public,
+        crate::core::Clock::system().now(),
+    )
+    .unwrap();
+    let key = super::KeySource::Token(token);
+    let ca = CertificateAuthority::load_with_key(&root, &cert, &key, settings()).unwrap();
+    TestCa { dir, ca }
 }

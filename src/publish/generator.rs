@@ -9,14 +9,14 @@
 
 use std::sync::Arc;
 
-use time::{Duration, OffsetDateTime};
+use time::Duration;
 use tokio::sync::{watch, Mutex};
 use tokio::time::MissedTickBehavior;
 
-use super::PublishUrls;
 use crate::ca::crl::CrlRequest;
 use crate::ca::CertificateAuthority;
-use crate::config::PublishConfig;
+use crate::config::{PublishConfig, PublishUrls};
+use crate::core::Clock;
 use crate::error::{ErrorKind, Result};
 use crate::sa::crls::{PublishedCrl, SignedCrl};
 use crate::sa::leases::Lease;
@@ -38,6 +38,8 @@ struct Inner {
     /// One generation at a time in this process, so that concurrent
     /// requests for a missing CRL sign it once.
     busy: Mutex<()>,
+    /// thisUpdate, and whether a stored CRL is still current.
+    clock: Clock,
 }
 
 impl std::fmt::Debug for Generator {
@@ -56,6 +58,7 @@ impl Generator {
         cfg: &PublishConfig,
         store: Store,
         ca: Arc<CertificateAuthority>,
+        clock: Clock,
     ) -> Result<Generator> {
         cfg.validate()?;
         Ok(Generator {
@@ -66,8 +69,13 @@ impl Generator {
                 validity: Duration::hours(cfg.next_update_hours.into()),
                 every: std::time::Duration::from_secs(cfg.regenerate_secs.max(1)),
                 busy: Mutex::new(()),
+                clock,
             }),
         })
+    }
+
+    pub fn clock(&self) -> &Clock {
+        &self.inner.clock
     }
 
     pub fn urls(&self) -> &PublishUrls {
@@ -92,7 +100,7 @@ impl Generator {
         let _busy = self.inner.busy.lock().await;
         let shards = self.inner.urls.shards();
         let validity = self.inner.validity;
-        let now = sa::now();
+        let now = self.inner.clock.now();
         let due = self
             .inner
             .store
@@ -156,7 +164,8 @@ impl Generator {
             .store
             .read(move |c| sa::crls::latest(c, shard))
             .await?;
-        Ok(crl.filter(|c| c.next_update > OffsetDateTime::now_utc()))
+        let now = self.inner.clock.now();
+        Ok(crl.filter(|c| c.next_update > now))
     }
 
     /// Signs and stores the next CRL of `shard`; callers hold `busy`.
@@ -164,20 +173,24 @@ impl Generator {
         let ca = self.inner.ca.clone();
         let url = self.inner.urls.crl(shard);
         let validity = self.inner.validity;
-        let now = sa::now();
+        let now = self.inner.clock.now();
+        let rt = tokio::runtime::Handle::current();
+        let request_id = crate::http::current_request_id();
+        // One transaction: the CRL and its audit event commit together.
         let crl = self
             .inner
             .store
-            .run(move |c| {
-                sa::crls::next_number_and_store(c, shard, now, |content| {
+            .write(move |c| {
+                let crl = sa::crls::next_number_and_store(c, shard, now, |content| {
                     let next_update = content.this_update + validity;
-                    let der = ca.sign_crl(&CrlRequest {
+                    let req = CrlRequest {
                         number: content.number,
                         this_update: content.this_update,
                         next_update,
                         url: &url,
                         entries: content.entries,
-                    })?;
+                    };
+                    let der = ca.sign_crl_linted(&req, &rt)?;
                     tracing::info!(
                         shard,
                         number = content.number,
@@ -186,7 +199,9 @@ impl Generator {
                         "CRL signed"
                     );
                     Ok(SignedCrl { der, next_update })
-                })
+                })?;
+                record_publication(c, &crl, request_id, now)?;
+                Ok(crl)
             })
             .await?;
         Ok(crl)
@@ -217,6 +232,33 @@ impl Generator {
     }
 }
 
+/// The audit event of a published CRL (BR 5.4.1), by the CA itself.
+fn record_publication(
+    c: &mut sa::DbConn,
+    crl: &PublishedCrl,
+    request_id: Option<crate::http::RequestId>,
+    now: time::OffsetDateTime,
+) -> Result<()> {
+    let this_update = crl
+        .this_update
+        .format(&time::format_description::well_known::Rfc3339)
+        .map_err(|e| crate::error::Error::internal(format!("formatting thisUpdate: {e}")))?;
+    sa::audit::append(
+        c,
+        sa::audit::NewEvent {
+            actor: sa::audit::SYSTEM,
+            action: "crl.publish",
+            organization: None,
+            subject: format!("crl:{}", crl.shard),
+            reason: None,
+            details: serde_json::json!({"shard": crl.shard, "number": crl.number, "this_update": this_update}),
+            // A request that found its CRL due triggered it: recorded as such.
+            request_id,
+        },
+        now,
+    )
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 pub(crate) mod tests {
@@ -227,15 +269,18 @@ pub(crate) mod tests {
     use x509_parser::revocation_list::CertificateRevocationList;
 
     use super::*;
-    use crate::ca::crl::test_support::{have_openssl, openssl_verify, request, TestCa};
-    use crate::ca::IssuedCertificate;
-    use crate::publish::shard_for;
+    use crate::ca::crl::test_support::{have_openssl, openssl_verify, settings, TestCa};
+    use crate::ca::profile::Profile;
+    use crate::ca::{IssuanceRequest, IssuedCertificate, IssuerUrls, Settings};
+    use crate::config::crl_shard;
     use crate::sa::crls::testing::{insert_certificate, store};
 
     const LEASE_TTL: std::time::Duration = std::time::Duration::from_secs(60);
 
     pub(crate) struct Fixture {
         pub ca: TestCa,
+        /// The same hierarchy, issuing with the publish URLs.
+        pub authority: Arc<CertificateAuthority>,
         pub generator: Generator,
         pub store: Store,
         _db: crate::sa::crls::testing::TestDb,
@@ -245,16 +290,24 @@ pub(crate) mod tests {
         let ca = TestCa::new();
         let (db, store) = store();
         let cfg = PublishConfig {
-            base_url: Some("http://crl.trustgate.test".into()),
+            base_url: Some("http://crl.trustgate.jp".into()),
             crl_shards: shards,
             ..PublishConfig::default()
         };
-        // The same hierarchy, loaded again: the generator wants an Arc.
+        // The same hierarchy, loaded again with the URLs publish serves.
+        let urls = PublishUrls::from_config(&cfg).unwrap();
+        let crls = (0..urls.shards()).map(|s| urls.crl(s)).collect();
+        let settings = Settings {
+            urls: IssuerUrls::new(urls.issuer(), crls).unwrap(),
+            ..settings()
+        };
         let (root, cert, key) = TestCa::paths(ca.dir.path());
-        let authority = Arc::new(CertificateAuthority::load(&root, &cert, &key).unwrap());
-        let generator = Generator::new(&cfg, store.clone(), authority).unwrap();
+        let authority = Arc::new(CertificateAuthority::load(&root, &cert, &key, settings).unwrap());
+        let generator =
+            Generator::new(&cfg, store.clone(), authority.clone(), Clock::system()).unwrap();
         Fixture {
             ca,
+            authority,
             generator,
             store,
             _db: db,
@@ -265,15 +318,22 @@ pub(crate) mod tests {
         /// Issues a leaf whose CRLDP is its shard's URL and stores it.
         pub async fn issue(&self) -> (IssuedCertificate, u32, crate::core::CertificateId) {
             let key = KeyPair::generate().unwrap();
-            let mut req = request(&["a.example"], key.subject_public_key_info());
-            let (shard, url) = self.generator.urls().crl_for(&req.serial);
+            let req = IssuanceRequest {
+                public_key_der: key.subject_public_key_info(),
+                names: vec!["a.example.net".into()],
+                profile: Profile::Dv,
+                subject: None,
+                not_before: None,
+                not_after: None,
+            };
+            let issued = self.authority.issue(req).unwrap();
+            let (cert, shard) = (issued.certificate, issued.crl_shard);
+            // The CA picks the shard publish computes from the serial.
             assert_eq!(
                 shard,
-                shard_for(&req.serial, self.generator.urls().shards())
+                crl_shard(&cert.serial.0, self.generator.urls().shards())
             );
-            req.crl_url = Some(url);
-            req.issuer_url = Some(self.generator.urls().issuer());
-            let cert = self.ca.ca.issue(&req).unwrap();
+            assert_eq!(self.generator.urls().crl_for(&cert.serial.0).0, shard);
             let (serial, der, not_after) = (cert.serial.to_hex(), cert.der.clone(), cert.not_after);
             let id = self
                 .store
@@ -284,7 +344,7 @@ pub(crate) mod tests {
         }
 
         pub async fn revoke(&self, id: crate::core::CertificateId, reason: i32) {
-            let now = sa::now();
+            let now = Clock::system().now();
             self.store
                 .write(move |c| sa::certificates::revoke(c, id, reason, now))
                 .await
@@ -371,7 +431,7 @@ pub(crate) mod tests {
             .await
             .unwrap()
             .unwrap();
-        let now = sa::now();
+        let now = Clock::system().now();
         let holder = f.store.run(move |c| sa::leases::holder(c, "crl", now));
         assert_eq!(holder.await.unwrap(), None, "released at shutdown");
     }
@@ -380,7 +440,7 @@ pub(crate) mod tests {
     #[tokio::test]
     async fn the_loop_leaves_the_work_to_the_lease_holder() {
         let f = fixture(1);
-        let now = sa::now();
+        let now = Clock::system().now();
         let taken = f
             .store
             .run(move |c| sa::leases::acquire(c, "crl", "other", now, LEASE_TTL));
@@ -419,7 +479,7 @@ pub(crate) mod tests {
         let text = String::from_utf8_lossy(&text.stdout);
         assert!(text.contains("Superseded"), "{text}");
         assert!(
-            text.contains("URI:http://crl.trustgate.test/crl/0.crl"),
+            text.contains("URI:http://crl.trustgate.jp/crl/0.crl"),
             "{text}"
         );
 

@@ -9,6 +9,7 @@
 //! - anything else → 404 (405 for other methods)
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -19,7 +20,9 @@ use time::OffsetDateTime;
 use tokio::net::TcpListener;
 
 use super::{Generator, ISSUER_PATH};
-use crate::error::ErrorKind;
+use crate::error::{Error, ErrorKind};
+use crate::http::{self, Answer, Listener, Record};
+use crate::metrics::HttpMetrics;
 
 /// Upper bound on answering one request (an on-demand CRL included).
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -34,37 +37,84 @@ pub async fn serve(
     generator: Generator,
     shutdown: impl Future<Output = ()>,
 ) {
-    let handler = move |req| {
-        let generator = generator.clone();
-        async move { handle(&generator, req).await }
-    };
-    crate::http::serve("crl", listener, None, handler, shutdown).await
+    crate::http::serve(listener, None, Arc::new(generator), shutdown).await
 }
 
-/// Answers one request, within [`REQUEST_TIMEOUT`].
-pub async fn handle<B>(generator: &Generator, req: Request<B>) -> Response<Body> {
-    let head = match *req.method() {
-        Method::GET => false,
-        Method::HEAD => true,
-        _ => {
-            let mut r = plain(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n");
-            r.headers_mut()
-                .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
-            return r;
+/// The CRL listener behind the shared edge: GET and HEAD only, answers in
+/// plain text or DER, never problem documents.
+impl http::Service for Generator {
+    type Reply = Response<Body>;
+    type Failure = Error;
+    const LISTENER: Listener = Listener::Crl;
+
+    /// Bounds an on-demand CRL too.
+    fn timeout(&self) -> Duration {
+        REQUEST_TIMEOUT
+    }
+
+    /// Requests are GET and HEAD: no body is wanted, and a sent one is
+    /// refused unread (and ignored).
+    fn body_limit(&self) -> usize {
+        0
+    }
+
+    /// The request metrics are the ACME and admin listeners' (README).
+    fn metrics(&self) -> Option<&HttpMetrics> {
+        None
+    }
+
+    fn route<'a>(
+        &'a self,
+        req: Request<http::Body>,
+        record: &'a mut Record,
+    ) -> impl Future<Output = Result<Response<Body>, Error>> + Send + 'a {
+        record.endpoint = endpoint(&record.path);
+        let record: &'a Record = record;
+        async move {
+            let head = match *req.method() {
+                Method::GET => false,
+                Method::HEAD => true,
+                _ => return Ok(method_not_allowed()),
+            };
+            let r = respond(self, &record.path).await;
+            Ok(if head { strip_body(r) } else { r })
         }
-    };
-    let path = req.uri().path().to_owned();
-    match tokio::time::timeout(REQUEST_TIMEOUT, route(generator, &path)).await {
-        Ok(r) if head => strip_body(r),
-        Ok(r) => r,
-        Err(_) => {
-            tracing::warn!(path, "CRL request timed out");
-            plain(StatusCode::SERVICE_UNAVAILABLE, "timed out; retry later\n")
+    }
+
+    /// Only the timeout fails here; other errors are answered by `route`.
+    fn render(&self, _: &Record, result: Result<Response<Body>, Error>) -> Answer {
+        match result {
+            Ok(response) => Answer {
+                response,
+                failure: None,
+            },
+            Err(e) => Answer {
+                response: plain(StatusCode::SERVICE_UNAVAILABLE, "timed out; retry later\n"),
+                failure: Some(e),
+            },
         }
     }
 }
 
-async fn route(generator: &Generator, path: &str) -> Response<Body> {
+/// The log line's name of a path.
+fn endpoint(path: &str) -> &'static str {
+    if path == ISSUER_PATH {
+        "issuer"
+    } else if parse_crl_path(path).is_some() {
+        "crl"
+    } else {
+        crate::metrics::UNKNOWN_ENDPOINT
+    }
+}
+
+fn method_not_allowed() -> Response<Body> {
+    let mut r = plain(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n");
+    r.headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+    r
+}
+
+async fn respond(generator: &Generator, path: &str) -> Response<Body> {
     if path == ISSUER_PATH {
         return der_response(
             "application/pkix-cert",
@@ -78,7 +128,7 @@ async fn route(generator: &Generator, path: &str) -> Response<Body> {
     };
     match generator.current(shard).await {
         Ok(Some(crl)) => {
-            let now = OffsetDateTime::now_utc();
+            let now = generator.clock().now();
             // A cache must not keep a CRL past its nextUpdate, nor much
             // longer than it takes a new revocation to be published.
             let left = u64::try_from((crl.next_update - now).whole_seconds()).unwrap_or(0);

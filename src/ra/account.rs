@@ -2,9 +2,10 @@
 
 use serde_json::{Map, Value};
 
+use super::events::Audit;
 use super::{policy, Ra};
 use crate::acme::AccountRequest;
-use crate::core::{Account, AccountStatus, EabId};
+use crate::core::{Account, AccountStatus, EabId, OrganizationId};
 use crate::error::{Error, ErrorKind, Result};
 use crate::jose::{self, AccountKey, FlattenedJws};
 use crate::sa::{self, accounts::Created};
@@ -18,13 +19,15 @@ pub enum NewAccountOutcome {
 
 impl Ra {
     /// newAccount (RFC 8555 §7.3). `raw_jwk` is the key exactly as the
-    /// client sent it: the EAB payload must equal it.
+    /// client sent it: the EAB payload must equal it. `client` is the
+    /// peer's address (the new-accounts-per-address limit).
     pub async fn new_account(
         &self,
         key: &AccountKey,
         raw_jwk: &Map<String, Value>,
         req: AccountRequest,
         new_account_url: &str,
+        client: Option<std::net::IpAddr>,
     ) -> Result<NewAccountOutcome> {
         let thumbprint = key.thumbprint().to_owned();
         let existing = self
@@ -63,16 +66,21 @@ impl Ra {
             }
             None => None,
         };
+        self.limit_new_account(client).await?;
         let new = sa::accounts::NewAccount {
             key_thumbprint: key.thumbprint().to_owned(),
             jwk: key.jwk().clone(),
             contact,
-            eab_credential: eab,
+            eab_credential: eab.as_ref().map(|e| e.id),
         };
-        let now = sa::now();
+        let now = self.clock().now();
+        // The actor is the new account, named once its id is known.
+        let audit = Audit::by(String::new(), eab.as_ref().map(|e| e.organization), now);
         match self
             .store()
-            .run(move |c| sa::accounts::create(c, new, now))
+            .run(move |c| {
+                sa::accounts::create_with(c, new, now, |c, a| record_registration(c, audit, a, eab))
+            })
             .await?
         {
             Created::New(a) => {
@@ -91,21 +99,9 @@ impl Ra {
         eab: &Value,
         raw_jwk: &Map<String, Value>,
         new_account_url: &str,
-    ) -> Result<EabId> {
-        const WHAT: &str = "externalAccountBinding";
-        let bad = |d: &str| Error::malformed(format!("{WHAT}: {d}"));
-        let jws = FlattenedJws::parse(eab, WHAT)?;
-        let alg = jws.header_str("alg").ok_or_else(|| bad("missing alg"))?;
-        let kid = jws.header_str("kid").ok_or_else(|| bad("missing kid"))?;
-        if jws.header.contains_key("nonce") {
-            return Err(bad("must not contain a nonce"));
-        }
-        if jws.header_str("url") != Some(new_account_url) {
-            return Err(bad("url must be the newAccount URL"));
-        }
-        if jws.payload_json(WHAT)? != Value::Object(raw_jwk.clone()) {
-            return Err(bad("payload must be the account key (jwk) of the request"));
-        }
+    ) -> Result<BoundCredential> {
+        let (jws, alg, kid) = parse_eab(eab, raw_jwk, new_account_url)?;
+        let (alg, kid) = (alg.as_str(), kid.as_str());
         let key_id = kid.to_owned();
         let cred = self
             .store()
@@ -124,7 +120,7 @@ impl Ra {
             jws.signing_input().as_bytes(),
             &jws.signature,
         )?;
-        let now = sa::now();
+        let now = self.clock().now();
         if cred.revoked_at.is_some() {
             return Err(Error::unauthorized(format!(
                 "external account binding key {kid:?} has been revoked"
@@ -140,7 +136,11 @@ impl Ra {
                 "external account binding key {kid:?} has already been used to create an account"
             )));
         }
-        Ok(cred.id)
+        Ok(BoundCredential {
+            id: cred.id,
+            key_id: cred.key_id,
+            organization: cred.organization,
+        })
     }
 
     /// Account update and deactivation (RFC 8555 §7.3.2, §7.3.6).
@@ -164,12 +164,79 @@ impl Ra {
         }
         if req.status.is_some() {
             let id = acct.id;
+            let audit = Audit::account(id, None, self.clock().now());
             self.store()
-                .change_account(id, move |c| sa::accounts::deactivate(c, id))
+                .change_account(id, move |c| {
+                    sa::accounts::deactivate(c, id)?;
+                    let audit = audit.for_organization(sa::audit::organization_of(c, id)?);
+                    audit.record(
+                        c,
+                        "account.deactivate",
+                        format!("account:{id}"),
+                        None,
+                        serde_json::json!({"account": id}),
+                    )
+                })
                 .await?;
             tracing::info!(account = id.0, "account deactivated");
             acct.status = AccountStatus::Deactivated;
         }
         Ok(acct)
     }
+}
+
+/// The binding JWS checked as far as it can be without its key (RFC 8555
+/// §7.3.4): syntax, no nonce, the newAccount URL, the account key as
+/// payload. Returns the JWS, its `alg` and its `kid`.
+pub(crate) fn parse_eab(
+    eab: &Value,
+    raw_jwk: &Map<String, Value>,
+    new_account_url: &str,
+) -> Result<(FlattenedJws, String, String)> {
+    const WHAT: &str = "externalAccountBinding";
+    let bad = |d: &str| Error::malformed(format!("{WHAT}: {d}"));
+    let jws = FlattenedJws::parse(eab, WHAT)?;
+    let alg = jws.header_str("alg").ok_or_else(|| bad("missing alg"))?;
+    let kid = jws.header_str("kid").ok_or_else(|| bad("missing kid"))?;
+    if jws.header.contains_key("nonce") {
+        return Err(bad("must not contain a nonce"));
+    }
+    if jws.header_str("url") != Some(new_account_url) {
+        return Err(bad("url must be the newAccount URL"));
+    }
+    if jws.payload_json(WHAT)? != Value::Object(raw_jwk.clone()) {
+        return Err(bad("payload must be the account key (jwk) of the request"));
+    }
+    let (alg, kid) = (alg.to_owned(), kid.to_owned());
+    Ok((jws, alg, kid))
+}
+
+/// The EAB credential a new account binds (RFC 8555 §7.3.4).
+struct BoundCredential {
+    id: EabId,
+    key_id: String,
+    organization: OrganizationId,
+}
+
+/// The registration's audit event, in the account's own transaction:
+/// the EAB key id and the organization it binds the account to.
+fn record_registration(
+    c: &mut sa::DbConn,
+    audit: Audit,
+    account: &Account,
+    eab: Option<BoundCredential>,
+) -> Result<()> {
+    let id = account.id;
+    audit.acting_as(id).record(
+        c,
+        "account.register",
+        format!("account:{id}"),
+        None,
+        serde_json::json!({
+            "account": id,
+            "key_thumbprint": account.key_thumbprint,
+            "eab_key_id": eab.as_ref().map(|e| e.key_id.as_str()),
+            "organization": eab.as_ref().map(|e| e.organization),
+        }),
+    )
 }

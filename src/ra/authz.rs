@@ -6,17 +6,23 @@ use std::sync::{Arc, Mutex};
 
 use time::{Duration, OffsetDateTime};
 
+use super::events::Audit;
 use super::{owned_by, Ra};
 use crate::ca;
-use crate::core::{Account, Authorization, AuthzId, Challenge, ChallengeId, ChallengeStatus};
+use crate::core::{
+    Account, AccountId, Authorization, AuthzId, Challenge, ChallengeId, ChallengeStatus,
+};
 use crate::error::{Error, Result};
 use crate::sa;
-use crate::va::ValidationRequest;
+use crate::va::{ValidationOutcome, ValidationRequest};
 
 /// Beyond twice the VA's own bound, a validation still `processing`
 /// belongs to a process that died (the margin covers clock skew between
 /// instances and a slow database); another instance takes it over.
 const STALE_VALIDATION_MARGIN: Duration = Duration::seconds(10);
+/// First and longest pause between attempts to store an outcome.
+const STORE_RETRY_FIRST: std::time::Duration = std::time::Duration::from_millis(100);
+const STORE_RETRY_CAP: std::time::Duration = std::time::Duration::from_secs(5);
 
 impl Ra {
     pub async fn authorization(&self, acct: &Account, id: AuthzId) -> Result<Authorization> {
@@ -43,7 +49,7 @@ impl Ra {
         if !changed {
             return Err(Error::malformed(format!(
                 "an authorization that is {} cannot be deactivated",
-                authz.status(sa::now())
+                authz.status(self.clock().now())
             )));
         }
         self.authorization(acct, id).await
@@ -75,17 +81,15 @@ impl Ra {
     /// validations of the earlier ones run meanwhile, as they would
     /// without the wait.
     ///
-    /// An answer that waits tells the client nothing until the outcome is
-    /// stored, so the move to `processing` is committed with the outcome,
-    /// in one write, instead of in a commit of its own before the
-    /// validation. Only if the validation outlasts the wait is `processing`
-    /// committed first, before the answer says so.
+    /// The move to `processing` is committed before anything is fetched,
+    /// as a conditional update only one answer wins, so one validation
+    /// runs per challenge however many instances the answers reach.
     pub async fn respond_challenge(
         &self,
         acct: &Account,
         id: ChallengeId,
     ) -> Result<(Authorization, Challenge)> {
-        let now = sa::now();
+        let now = self.clock().now();
         let (authz, unanswered_sibling) = self
             .store()
             .read(move |c| {
@@ -102,33 +106,23 @@ impl Ra {
         {
             return Ok((authz, chall));
         }
+        // Refused before the claim, so a refusal changes nothing.
+        self.limit_validations_in_flight(self.inner.validating.len())?;
+        let claimed = self
+            .store()
+            .run(move |c| sa::orders::start_challenge(c, id, now))
+            .await?;
+        // Another answer claimed it first; its validation stores the outcome.
+        let Some(claim) = claimed.then(|| self.inner.validating.claim(id)).flatten() else {
+            return self.challenge(acct, id).await;
+        };
         let thumbprint = acct.key_thumbprint.clone();
-        // No claim while this process validates the challenge already (the
-        // client answered twice): the second answer only records the
-        // start, and the running validation stores the outcome.
-        match self.inner.validating.claim(id) {
-            Some(claim) if !unanswered_sibling => {
-                let validation = self.spawn_validation(thumbprint, authz, chall, now, claim);
-                // Dropping the handle at the deadline leaves the task running.
-                let finished = tokio::time::timeout(self.challenge_wait(), validation).await;
-                if let Ok(Ok(Some(stored))) = finished {
-                    return own_challenge(acct, Some(stored), id);
-                }
-                // Still running (or its write failed): `processing` is
-                // committed before the answer says so. If the outcome was
-                // stored meanwhile, this changes nothing.
-                self.store()
-                    .run(move |c| sa::orders::start_challenge(c, id, now))
-                    .await?;
-            }
-            claim => {
-                let started = self
-                    .store()
-                    .run(move |c| sa::orders::start_challenge(c, id, now))
-                    .await?;
-                if let (true, Some(claim)) = (started, claim) {
-                    drop(self.spawn_validation(thumbprint, authz, chall, now, claim));
-                }
+        let validation = self.spawn_validation(thumbprint, authz, chall, claim);
+        if !unanswered_sibling {
+            // Dropping the handle at the deadline leaves the task running.
+            let finished = tokio::time::timeout(self.challenge_wait(), validation).await;
+            if let Ok(Ok(Some(stored))) = finished {
+                return own_challenge(acct, Some(stored), id);
             }
         }
         self.challenge(acct, id).await
@@ -149,28 +143,27 @@ impl Ra {
         thumbprint: String,
         authz: Authorization,
         chall: Challenge,
-        started: OffsetDateTime,
         claim: Claim,
     ) -> tokio::task::JoinHandle<Option<Authorization>> {
         use tracing::Instrument;
         let ra = self.clone();
+        let request_id = crate::http::current_request_id();
         // In the span of the request that started it, so its log lines
-        // carry that request id.
+        // and its audit event carry that request id.
         tokio::spawn(
-            async move {
-                let stored = ra.validate(&thumbprint, &authz, &chall, started).await;
+            crate::http::within_request(request_id, async move {
+                let stored = ra.validate(&thumbprint, &authz, &chall).await;
                 drop(claim);
                 match stored {
                     Ok(stored) => stored,
                     Err(e) => {
-                        // The challenge stays as it was (`pending` if only a
-                        // waiting answer had started it); the stale sweep
-                        // retries a `processing` one.
+                        // Only the evidence could not be encoded; the
+                        // challenge stays `processing` for the sweep.
                         tracing::error!(challenge = chall.id.0, error = %e, "recording validation failed");
                         None
                     }
                 }
-            }
+            })
             .in_current_span(),
         )
     }
@@ -180,7 +173,6 @@ impl Ra {
         thumbprint: &str,
         authz: &Authorization,
         chall: &Challenge,
-        started: OffsetDateTime,
     ) -> Result<Option<Authorization>> {
         let req = ValidationRequest {
             method: chall.kind,
@@ -190,10 +182,13 @@ impl Ra {
             key_authorization: format!("{}.{}", chall.token, thumbprint),
         };
         let outcome = self.inner.va.validate(&req).await;
+        if outcome.result.is_err() {
+            self.validation_failed(authz.account_id).await;
+        }
         self.store()
             .metrics()
             .validation(chall.kind.as_str(), &outcome.result);
-        let now = sa::now();
+        let now = self.clock().now();
         let error = match &outcome.result {
             Ok(()) => None,
             Err(e) => Some(crate::acme::problem::Problem::from_error(e).to_json()),
@@ -210,32 +205,93 @@ impl Ra {
             .min(ca::schedule::max_dcv_reuse(now));
         let result = sa::orders::ValidationResult {
             error,
-            records: serde_json::to_value(&outcome.records)
-                .map_err(|e| Error::internal(format!("encoding validation records: {e}")))?,
+            records: validation_evidence(&outcome)?,
             valid_until: now + reuse,
         };
         let (cid, aid) = (chall.id, authz.id);
-        self.store()
-            .run(move |c| {
-                // The start, unless committed already (an answer that did
-                // not wait, or outlasted its wait), commits with the outcome.
-                sa::orders::start_challenge(c, cid, started)?;
-                sa::orders::finish_challenge(c, cid, aid, result, now)?;
-                // Inside the same write: on SQLite the writer's connection
-                // holds these pages already, where a reader's would fetch
-                // them again after the commit. A failed read-back must not
-                // undo the outcome; a waiting answer then reads again.
-                Ok(sa::orders::load_authz(c, aid).ok().flatten())
-            })
-            .await
+        let account = authz.account_id;
+        let audit = Audit::account(account, None, now);
+        let decision = serde_json::json!({
+            "authorization": aid,
+            "challenge": cid,
+            "identifier": authz.order_name(),
+            "method": chall.kind.as_str(),
+            "outcome": if outcome.result.is_ok() { "valid" } else { "invalid" },
+            "error": result.error,
+            // Where the evidence is: the challenge's validation records,
+            // shown with its authorization at /admin/orders/{id}.
+            "evidence": format!("challenge:{cid}"),
+        });
+        let outcome = Outcome {
+            challenge: cid,
+            authz: aid,
+            account,
+            result,
+            decision,
+        };
+        Ok(self.store_outcome(outcome, audit, now).await)
+    }
+
+    /// Stores a validation's outcome, trying again until the database
+    /// takes it: the challenge is `processing` meanwhile, so a failure
+    /// whose write failed never becomes a second attempt (the claim held
+    /// by the caller keeps this process's sweep off it, and the outcome
+    /// written first stands against any other's).
+    async fn store_outcome(
+        &self,
+        outcome: Outcome,
+        audit: Audit,
+        now: OffsetDateTime,
+    ) -> Option<Authorization> {
+        let (cid, aid, account) = (outcome.challenge, outcome.authz, outcome.account);
+        let mut pause = STORE_RETRY_FIRST;
+        loop {
+            let (result, decision) = (outcome.result.clone(), outcome.decision.clone());
+            let audit = audit.clone();
+            let stored = self
+                .store()
+                .run(move |c| {
+                    sa::orders::finish_challenge(c, cid, aid, result, now, |c| {
+                        let audit = audit.for_organization(sa::audit::organization_of(c, account)?);
+                        audit.record(
+                            c,
+                            "authorization.validate",
+                            format!("authorization:{aid}"),
+                            None,
+                            decision,
+                        )
+                    })?;
+                    // Inside the same write: on SQLite the writer's
+                    // connection holds these pages already, where a
+                    // reader's would fetch them again after the commit. A
+                    // failed read-back must not undo the outcome; a waiting
+                    // answer then reads again.
+                    Ok(sa::orders::load_authz(c, aid).ok().flatten())
+                })
+                .await;
+            match stored {
+                Ok(stored) => return stored,
+                Err(e) => {
+                    self.store().metrics().validation_store_retry();
+                    tracing::warn!(challenge = cid.0, error = %e, retry_in = ?pause, "storing a validation outcome failed; trying again");
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(STORE_RETRY_CAP);
+                }
+            }
+        }
     }
 
     /// Returns orders whose finalizing process died to `ready`.
     pub async fn recover_stale_finalizations(&self) -> Result<usize> {
-        let now = sa::now();
+        let now = self.clock().now();
         // Finalize is bounded by the request timeout; twice that and more
-        // is certainly abandoned.
-        let timeout = Duration::seconds(2 * self.cfg().server.request_timeout_secs as i64 + 60);
+        // is certainly abandoned. The margin is the clock skew instances
+        // are allowed (well within a lease, three sweeps; with the default
+        // sweep every 30 s it is a minute).
+        let cfg = &self.cfg().server;
+        let timeout = Duration::seconds(
+            2 * cfg.request_timeout_secs as i64 + 2 * cfg.sweep_secs.max(1) as i64,
+        );
         let stale_before = now - timeout;
         self.store()
             .run(move |c| sa::orders::recover_stale_finalizations(c, stale_before, now))
@@ -244,7 +300,7 @@ impl Ra {
 
     /// Picks up validations another (dead) process left `processing`.
     pub async fn resume_stale_validations(&self) -> Result<usize> {
-        let now = sa::now();
+        let now = self.clock().now();
         let stale_before = now
             - Duration::seconds(2 * self.cfg().va.timeout_secs as i64)
             - STALE_VALIDATION_MARGIN;
@@ -285,12 +341,27 @@ impl Ra {
             // A validation of it running here already stores the outcome.
             if let Some(claim) = self.inner.validating.claim(id) {
                 // Nobody waits on a resumed validation.
-                drop(self.spawn_validation(acct.key_thumbprint, authz, chall, now, claim));
+                drop(self.spawn_validation(acct.key_thumbprint, authz, chall, claim));
                 resumed += 1;
             }
         }
         Ok(resumed)
     }
+}
+
+/// The evidence stored with a challenge: the primary's records as an
+/// array, as always; with remote perspectives (BR 3.2.2.9) an object
+/// `{"records": [...], "perspectives": [...]}` that also keeps each
+/// perspective's answer.
+fn validation_evidence(outcome: &ValidationOutcome) -> Result<serde_json::Value> {
+    let encode =
+        |e: serde_json::Error| Error::internal(format!("encoding validation records: {e}"));
+    let records = serde_json::to_value(&outcome.records).map_err(encode)?;
+    if outcome.perspectives.is_empty() {
+        return Ok(records);
+    }
+    let perspectives = serde_json::to_value(&outcome.perspectives).map_err(encode)?;
+    Ok(serde_json::json!({ "records": records, "perspectives": perspectives }))
 }
 
 /// The challenge `id` of `authz`, if the account owns it.
@@ -310,15 +381,28 @@ fn own_challenge(
     Ok((authz, chall))
 }
 
-/// The challenges this process is validating. A challenge's start is
-/// committed with its outcome when its answer waits, so the stored status
-/// cannot tell a second answer that a validation already runs; this set
-/// can, within the process. (Another instance may validate the same
-/// challenge once more: the first outcome stored stands.)
+/// A finished validation, as it is stored.
+struct Outcome {
+    challenge: ChallengeId,
+    authz: AuthzId,
+    account: AccountId,
+    result: sa::orders::ValidationResult,
+    /// The audit event's details.
+    decision: serde_json::Value,
+}
+
+/// The challenges this process is validating (or storing the outcome
+/// of), so that its stale sweep never starts a second validation of one;
+/// the database claim keeps other answers and instances off it.
 #[derive(Default)]
 pub(super) struct Validating(Mutex<HashSet<ChallengeId>>);
 
 impl Validating {
+    /// Validations running in this process.
+    pub(super) fn len(&self) -> usize {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
     /// `None` while a validation of `id` runs in this process.
     fn claim(self: &Arc<Self>, id: ChallengeId) -> Option<Claim> {
         let mut set = self.0.lock().unwrap_or_else(|e| e.into_inner());

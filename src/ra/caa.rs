@@ -4,22 +4,40 @@
 
 use tokio::task::JoinSet;
 
+use super::events::Audit;
 use super::Ra;
 use crate::acme::ChallengeStatus;
 use crate::core::{Account, Order};
 use crate::error::{Error, ErrorKind, Result, SubProblem};
 use crate::sa;
-use crate::va::caa::CaaRequest;
+use crate::va::caa::{CaaEvidence, CaaRequest};
+use crate::va::remote::RemoteAnswer;
+
+/// One name's stored CAA evidence: the primary's, as before, with each
+/// remote perspective's answer beside it (BR 3.2.2.9). Evidence stored
+/// before perspectives existed simply has no `perspectives`.
+#[derive(serde::Serialize)]
+struct NameEvidence {
+    #[serde(flatten)]
+    primary: CaaEvidence,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    perspectives: Vec<RemoteAnswer>,
+}
 
 impl Ra {
     /// Checks every name; on success returns the evidence (JSON) for the
     /// issuance to store with the certificate, on refusal stores it on the
     /// order.
-    pub(super) async fn check_caa(&self, acct: &Account, order: &Order) -> Result<String> {
+    pub(super) async fn check_caa(
+        &self,
+        acct: &Account,
+        order: &Order,
+        audit: &Audit,
+    ) -> Result<String> {
         let account_uri = format!(
             "{}{}{}",
             self.cfg().base_url(),
-            crate::wfe::urls::ACCOUNT,
+            crate::core::urls::ACCOUNT,
             acct.id
         );
         let identities = self.cfg().acme.caa_identities.clone();
@@ -46,20 +64,23 @@ impl Ra {
                     method,
                     caa_identities: &ids,
                 };
-                let (result, evidence) = va.check_caa(&req).await;
-                (name, result, evidence)
+                let outcome = va.check_caa_corroborated(&req).await;
+                (name, outcome)
             });
         }
         let mut evidence = Vec::new();
         let mut refused = Vec::new();
         while let Some(done) = lookups.join_next().await {
-            let (name, result, ev) = done.map_err(|e| Error::internal(format!("CAA task: {e}")))?;
-            evidence.push(ev);
-            if let Err(e) = result {
+            let (name, outcome) = done.map_err(|e| Error::internal(format!("CAA task: {e}")))?;
+            evidence.push(NameEvidence {
+                primary: outcome.evidence,
+                perspectives: outcome.perspectives,
+            });
+            if let Err(e) = outcome.result {
                 refused.push(SubProblem::new(e.kind, &name, e.detail));
             }
         }
-        evidence.sort_by(|a, b| a.name.cmp(&b.name));
+        evidence.sort_by(|a, b| a.primary.name.cmp(&b.primary.name));
         let json = serde_json::to_string(&evidence)
             .map_err(|e| Error::internal(format!("encoding CAA evidence: {e}")))?;
         if refused.is_empty() {
@@ -67,8 +88,20 @@ impl Ra {
             return Ok(json);
         }
         let id = order.id;
+        let details = serde_json::json!({
+            "order": id,
+            "names": order.names,
+            "outcome": "refused",
+            "refused": refused.iter().map(|p| &p.identifier).collect::<Vec<_>>(),
+            // The evidence kept on the order (`caa_evidence`).
+            "evidence": format!("order:{id}"),
+        });
+        let audit = audit.clone();
         self.store()
-            .run(move |c| sa::orders::set_caa_evidence(c, id, &json))
+            .write(move |c| {
+                sa::orders::set_caa_evidence(c, id, &json)?;
+                audit.record(c, "caa.check", format!("order:{id}"), None, details)
+            })
             .await?;
         match refused.len() {
             1 => {

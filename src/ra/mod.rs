@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use crate::ca::CertificateAuthority;
 use crate::config::Config;
-use crate::core::{Account, AccountId, AccountStatus};
+use crate::core::{Account, AccountId, AccountStatus, Clock};
 use crate::error::{Error, Result};
 use crate::sa::Store;
 use crate::va::Validator;
@@ -14,11 +14,15 @@ use crate::va::Validator;
 mod account;
 mod authz;
 mod caa;
+pub mod events;
+pub mod limits;
 mod order;
 pub mod policy;
 pub mod renewal;
 pub mod revocation;
+mod validation_age;
 
+pub(crate) use account::parse_eab;
 pub use account::NewAccountOutcome;
 
 #[derive(Clone)]
@@ -32,10 +36,21 @@ struct Inner {
     ca: Arc<CertificateAuthority>,
     va: Validator,
     validating: Arc<authz::Validating>,
+    limits: limits::Limits,
+    /// Every dated decision (order and authorization lifetimes, the BR
+    /// validity cap, reuse periods) reads this.
+    clock: Clock,
 }
 
 impl Ra {
-    pub fn new(cfg: Arc<Config>, store: Store, ca: Arc<CertificateAuthority>, va: Validator) -> Ra {
+    pub fn new(
+        cfg: Arc<Config>,
+        store: Store,
+        ca: Arc<CertificateAuthority>,
+        va: Validator,
+        clock: Clock,
+    ) -> Ra {
+        let limits = limits::Limits::new(&cfg, store.backend());
         Ra {
             inner: Arc::new(Inner {
                 cfg,
@@ -43,12 +58,19 @@ impl Ra {
                 ca,
                 va,
                 validating: Arc::default(),
+                limits,
+                clock,
             }),
         }
     }
 
     fn cfg(&self) -> &Config {
         &self.inner.cfg
+    }
+
+    /// The time every decision of the RA is made at.
+    pub fn clock(&self) -> &Clock {
+        &self.inner.clock
     }
 
     fn store(&self) -> &Store {

@@ -2,16 +2,14 @@
 //! policy (RFC 8555 §7.1.3, §7.4; BR 3.2.2) and account contacts (§7.3).
 
 use std::collections::BTreeSet;
-use std::net::IpAddr;
 
 use crate::acme::Identifier;
 use crate::config::AcmeConfig;
+use crate::core::names::{check_email_address, issuable, DnsName};
 use crate::error::{Error, ErrorKind, Result, SubProblem};
 
 /// Most contacts on one account.
 const MAX_CONTACTS: usize = 10;
-/// RFC 5321 path limit for an address.
-const MAX_EMAIL_LEN: usize = 254;
 
 /// Checks and normalizes an order's identifiers: lowercased, unique and
 /// sorted. Every bad name is reported, each as a subproblem.
@@ -69,92 +67,23 @@ fn check_identifier(id: &Identifier, cfg: &AcmeConfig) -> Result<String, SubProb
             ),
         ));
     }
-    let name = id.value.to_ascii_lowercase();
-    check_dns_name(&name).map_err(|d| sub(ErrorKind::Malformed, format!("{:?}: {d}", id.value)))?;
-    let base = name.strip_prefix("*.").unwrap_or(&name);
+    let name = DnsName::parse(&id.value.to_ascii_lowercase())
+        .map_err(|d| sub(ErrorKind::Malformed, format!("{:?}: {d}", id.value)))?;
+    let base = name.base();
     for suffix in &cfg.blocked_suffixes {
         let suffix = suffix.trim_start_matches('.').to_ascii_lowercase();
         if base == suffix || base.ends_with(&format!(".{suffix}")) {
             return Err(sub(
                 ErrorKind::RejectedIdentifier,
-                format!("{name:?} is under {suffix:?}, for which this CA does not issue"),
+                format!(
+                    "{:?} is under {suffix:?}, for which this CA does not issue",
+                    name.as_str()
+                ),
             ));
         }
     }
-    Ok(name)
-}
-
-/// Syntax of a DNS identifier (RFC 1035 §2.3.1, RFC 5890 A-labels,
-/// RFC 8555 §7.1.3 wildcards). `name` is already lowercase.
-pub fn check_dns_name(name: &str) -> Result<(), String> {
-    if name.is_empty() {
-        return Err("empty name".into());
-    }
-    if name.ends_with('.') {
-        return Err("name must not end with a dot".into());
-    }
-    if name.parse::<IpAddr>().is_ok() {
-        return Err("an IP address is not a dns identifier".into());
-    }
-    if !name.is_ascii() {
-        return Err("name must be ASCII; encode international names as A-labels (xn--)".into());
-    }
-    let base = match name.strip_prefix("*.") {
-        Some(b) => b,
-        None => name,
-    };
-    if base.contains('*') {
-        return Err("a wildcard may only be the whole leftmost label (\"*.\")".into());
-    }
-    if base.len() > 253 {
-        return Err("name is longer than 253 characters".into());
-    }
-    let labels: Vec<&str> = base.split('.').collect();
-    if labels.len() < 2 {
-        return Err("name must have at least two labels".into());
-    }
-    for label in &labels {
-        if label.is_empty() || label.len() > 63 {
-            return Err("every label must be 1 to 63 characters".into());
-        }
-        if !label
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        {
-            return Err(format!(
-                "label {label:?} has characters other than letters, digits and '-'"
-            ));
-        }
-        if label.starts_with('-') || label.ends_with('-') {
-            return Err(format!("label {label:?} starts or ends with '-'"));
-        }
-        if label.len() >= 4 && &label[2..4] == "--" {
-            if !label.starts_with("xn--") {
-                return Err(format!("label {label:?} uses the reserved '--' form"));
-            }
-            check_a_label(label)?;
-        }
-    }
-    if labels
-        .last()
-        .is_some_and(|tld| tld.bytes().all(|b| b.is_ascii_digit()))
-    {
-        return Err("the top-level label must not be all digits".into());
-    }
-    Ok(())
-}
-
-/// An `xn--` label must be a valid A-label: it decodes, and encoding the
-/// result gives it back (RFC 5891 §5.4).
-fn check_a_label(label: &str) -> Result<(), String> {
-    let (unicode, res) = idna::domain_to_unicode(label);
-    if res.is_err() {
-        return Err(format!("label {label:?} is not a valid A-label"));
-    }
-    match idna::domain_to_ascii_strict(&unicode) {
-        Ok(back) if back == label => Ok(()),
-        _ => Err(format!("label {label:?} is not a valid A-label")),
-    }
+    issuable(&name).map_err(|why| sub(ErrorKind::RejectedIdentifier, why.to_string()))?;
+    Ok(name.into())
 }
 
 /// Account contacts (RFC 8555 §7.3): `mailto:` only, one plain address
@@ -173,33 +102,11 @@ pub fn check_contacts(contacts: &[String]) -> Result<()> {
                 format!("contact {c:?} is not a mailto: URI; only e-mail contacts are supported"),
             ));
         };
-        let invalid = |why: &str| {
-            Err(Error::new(
+        if let Err(why) = check_email_address(addr) {
+            return Err(Error::new(
                 ErrorKind::InvalidContact,
                 format!("contact {c:?} is invalid: {why}"),
-            ))
-        };
-        if addr.contains('?') {
-            return invalid("header fields (hfields) are not allowed");
-        }
-        if addr.contains(',') || addr.contains('%') {
-            return invalid("exactly one plain address is allowed");
-        }
-        if addr.len() > MAX_EMAIL_LEN {
-            return invalid("address is too long");
-        }
-        let Some((local, domain)) = addr.rsplit_once('@') else {
-            return invalid("address has no '@'");
-        };
-        if local.is_empty()
-            || !local
-                .bytes()
-                .all(|b| b.is_ascii_graphic() && !b"()<>[]\\;:\"@".contains(&b))
-        {
-            return invalid("bad local part");
-        }
-        if check_dns_name(&domain.to_ascii_lowercase()).is_err() || domain.starts_with("*.") {
-            return invalid("bad domain");
+            ));
         }
     }
     Ok(())
@@ -211,7 +118,7 @@ mod tests {
 
     fn cfg() -> AcmeConfig {
         AcmeConfig {
-            blocked_suffixes: vec!["blocked.test".into()],
+            blocked_suffixes: vec!["blocked.jp".into()],
             max_names: 3,
             ..AcmeConfig::default()
         }
@@ -243,26 +150,26 @@ mod tests {
             "xn--zz.example.com",
             "example.123",
             "com",
-            "bücher.example",
+            "bücher.example.net",
         ] {
             let err = names(&[bad]).unwrap_err();
             assert_eq!(err.kind, ErrorKind::Malformed, "{bad}");
             assert_eq!(err.subproblems.len(), 1, "{bad}");
             assert_eq!(err.subproblems[0].identifier.as_deref(), Some(bad));
         }
-        let err = names(&["bad..name.com", "ok.example.com", "x.blocked.test"]).unwrap_err();
+        let err = names(&["bad..name.com", "ok.example.com", "x.blocked.jp"]).unwrap_err();
         assert_eq!(err.kind, ErrorKind::Compound);
         assert_eq!(err.subproblems.len(), 2);
     }
 
     #[test]
     fn valid_a_labels_and_wildcards_pass() {
-        assert!(names(&["xn--bcher-kva.example", "*.example.com"]).is_ok());
+        assert!(names(&["xn--bcher-kva.example.net", "*.example.com"]).is_ok());
     }
 
     #[test]
     fn blocked_suffixes_and_limits_are_rejected() {
-        let err = names(&["x.blocked.test"]).unwrap_err();
+        let err = names(&["x.blocked.jp"]).unwrap_err();
         assert_eq!(err.kind, ErrorKind::RejectedIdentifier);
         let err = names(&["a.com", "b.com", "c.com", "d.com"]).unwrap_err();
         assert_eq!(err.kind, ErrorKind::RejectedIdentifier);
@@ -275,6 +182,48 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(err.kind, ErrorKind::UnsupportedIdentifier);
+    }
+
+    /// One `rejectedIdentifier` subproblem per name the CA will not
+    /// certify, beside the names it would.
+    #[test]
+    fn special_use_and_public_suffix_names_are_rejected_one_subproblem_each() {
+        let cfg = AcmeConfig {
+            max_names: 100,
+            ..cfg()
+        };
+        let refused = [
+            "a.test",
+            "a.example",
+            "a.invalid",
+            "a.localhost",
+            "a.home.arpa",
+            "a.onion",
+            "a.local",
+            "a.internal",
+            "a.alt",
+            "a.corp",
+            "a.home",
+            "a.lan",
+            "a.intranet",
+            "a.private",
+            "co.jp",
+            "*.co.jp",
+            "foo.notatld",
+        ];
+        let mut ids: Vec<Identifier> = refused.iter().map(|n| Identifier::dns(*n)).collect();
+        ids.push(Identifier::dns("*.example.co.jp"));
+        let err = order_names(&ids, &cfg).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::RejectedIdentifier);
+        assert_eq!(err.subproblems.len(), refused.len(), "{err:?}");
+        for (sub, name) in err.subproblems.iter().zip(refused) {
+            assert_eq!(sub.kind, ErrorKind::RejectedIdentifier, "{name}");
+            assert_eq!(sub.identifier.as_deref(), Some(name));
+        }
+        assert_eq!(
+            order_names(&[Identifier::dns("*.example.co.jp")], &cfg).expect("issuable"),
+            ["*.example.co.jp"]
+        );
     }
 
     #[test]

@@ -5,7 +5,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine;
 use time::{Duration, OffsetDateTime};
 
-use super::{owned_by, Ra};
+use super::{owned_by, validation_age, Ra};
 use crate::core::{Account, Certificate};
 use crate::error::{Error, ErrorKind, Result};
 use crate::sa;
@@ -92,7 +92,7 @@ impl Ra {
     /// RFC 9773 §4.2.
     pub async fn renewal_info(&self, id: &str) -> Result<RenewalWindow> {
         let (cert, _) = self.certificate_by_ari_id(id).await?;
-        let now = sa::now();
+        let now = self.clock().now();
         if cert.revoked_at.is_some() {
             // A window in the past: renew now.
             return Ok(RenewalWindow {
@@ -110,7 +110,9 @@ impl Ra {
 
     /// When renewing would stop being possible without new human or domain
     /// validation: the organization's vetting expiry, or the earliest
-    /// expiry among the names' authorizations.
+    /// instant one of the names' validations stops counting (its
+    /// authorization expires, or a shorter BR 4.2.1 reuse period makes it
+    /// too old).
     async fn reuse_deadline(
         &self,
         cert: &Certificate,
@@ -127,7 +129,10 @@ impl Ra {
                     o.authorizations
                         .iter()
                         .filter(|a| a.status(now) == crate::acme::AuthorizationStatus::Valid)
-                        .map(|a| a.expires_at)
+                        .map(|a| match validation_age::validated_at(a) {
+                            Some(t) => a.expires_at.min(validation_age::stops_counting(t, now)),
+                            None => a.expires_at,
+                        })
                         .min()
                 });
                 Ok((vetting, authz))
@@ -144,7 +149,7 @@ impl Ra {
         owned_by(cert.account_id, acct, "certificate").map_err(|_| {
             Error::unauthorized("the certificate in replaces was not issued to this account")
         })?;
-        let now = sa::now();
+        let now = self.clock().now();
         let id2 = canonical.clone();
         if self
             .store()

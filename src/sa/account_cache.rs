@@ -12,7 +12,10 @@
 //! before the commit would have used it anyway). While the listener is
 //! not confirmed connected the cache is bypassed, and when it reconnects
 //! the cache starts empty, so no notice can be missed. SQLite is one
-//! instance (docs/deployment.md) and needs no listener.
+//! instance (docs/deployment.md) and needs no listener; but an operator's
+//! command (`trustgate account deactivate`, `eab revoke`) is another
+//! process on the same file, so there an entry is trusted only for
+//! `LOCAL_FRESH_FOR`.
 //!
 //! A read that began before a change committed must not put the old row
 //! back after the change dropped it: every drop advances a generation,
@@ -32,6 +35,11 @@ use crate::core::{Account, AccountId};
 /// (cheap, and the hot set — accounts in the middle of an order now —
 /// refills it at once).
 const CAPACITY: usize = 10_000;
+
+/// How long a SQLite instance serves an account from memory before
+/// reading it again: the longest an operator's command run beside a live
+/// server waits to take effect.
+const LOCAL_FRESH_FOR: Duration = Duration::from_secs(5);
 
 /// How often the listener asks PostgreSQL for notices.
 const POLL: Duration = Duration::from_millis(10);
@@ -58,7 +66,8 @@ pub struct AccountCache {
 
 struct State {
     generation: u64,
-    accounts: HashMap<AccountId, Account>,
+    /// Each with when it was read.
+    accounts: HashMap<AccountId, (Account, Instant)>,
 }
 
 /// Where a lookup stands: a hit, or what a miss must bring back to `put`.
@@ -105,8 +114,8 @@ impl AccountCache {
         }
         let state = self.lock();
         match state.accounts.get(&id) {
-            Some(a) => Lookup::Hit(a.clone()),
-            None => Lookup::Miss(Generation(Some(state.generation))),
+            Some((a, read)) if self.fresh(*read) => Lookup::Hit(a.clone()),
+            _ => Lookup::Miss(Generation(Some(state.generation))),
         }
     }
 
@@ -121,7 +130,9 @@ impl AccountCache {
         if state.accounts.len() >= CAPACITY {
             state.accounts.clear();
         }
-        state.accounts.insert(account.id, account.clone());
+        state
+            .accounts
+            .insert(account.id, (account.clone(), Instant::now()));
     }
 
     /// `id` changed (or may have): forget it.
@@ -132,10 +143,16 @@ impl AccountCache {
     }
 
     /// Anything may have changed: forget everything.
-    fn clear(&self) {
+    pub fn clear(&self) {
         let mut state = self.lock();
         state.generation += 1;
         state.accounts.clear();
+    }
+
+    /// An entry read at `read` may still be served: always on PostgreSQL
+    /// (notices drop it), for `LOCAL_FRESH_FOR` on SQLite.
+    fn fresh(&self, read: Instant) -> bool {
+        self.confirmed_at.is_some() || read.elapsed() < LOCAL_FRESH_FOR
     }
 
     fn vouched_for(&self) -> bool {
@@ -323,7 +340,7 @@ mod tests {
             contact: vec![],
             eab_credential: None,
         };
-        let now = crate::sa::now();
+        let now = crate::core::Clock::system().now();
         let id = match a.run(move |c| accounts::create(c, new, now)).await.unwrap() {
             accounts::Created::New(acct) => acct.id,
             accounts::Created::Existing(_) => panic!("a fresh database"),

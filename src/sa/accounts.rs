@@ -28,6 +28,17 @@ pub enum Created {
 /// the credential's `used_at` update is conditional, so a single-use key
 /// binds exactly one account even under concurrent requests.
 pub fn create(conn: &mut DbConn, new: NewAccount, now: OffsetDateTime) -> Result<Created> {
+    create_with(conn, new, now, |_, _| Ok(()))
+}
+
+/// `create`, with `also` (the registration's audit event) written in the
+/// same transaction as a new account.
+pub fn create_with(
+    conn: &mut DbConn,
+    new: NewAccount,
+    now: OffsetDateTime,
+    also: impl FnOnce(&mut DbConn, &Account) -> Result<()>,
+) -> Result<Created> {
     let res = super::write_tx(conn, |c| {
         if let Some(eab) = new.eab_credential {
             let bound = diesel::update(
@@ -66,7 +77,9 @@ pub fn create(conn: &mut DbConn, new: NewAccount, now: OffsetDateTime) -> Result
                     Error::new(ErrorKind::Conflict, "account key already registered")
                 })
             })?;
-        row.into_core()
+        let account = row.into_core()?;
+        also(c, &account)?;
+        Ok(account)
     });
     match res {
         Ok(a) => Ok(Created::New(a)),
@@ -119,6 +132,18 @@ pub fn update_contact(conn: &mut DbConn, id: AccountId, contact: &[String]) -> R
     Ok(())
 }
 
+/// The valid (not deactivated) accounts bound through EAB credential
+/// `credential`.
+pub fn valid_bound_to(conn: &mut DbConn, credential: EabId) -> Result<Vec<AccountId>> {
+    let ids: Vec<i64> = accounts::table
+        .filter(accounts::eab_credential_id.eq(credential.0))
+        .filter(accounts::status.eq(AccountStatus::Valid.as_str()))
+        .select(accounts::id)
+        .order(accounts::id)
+        .load(conn)?;
+    Ok(ids.into_iter().map(AccountId).collect())
+}
+
 /// Deactivates the account and, as RFC 8555 §7.3.6 asks, its pending
 /// authorizations, in one transaction.
 pub fn deactivate(conn: &mut DbConn, id: AccountId) -> Result<()> {
@@ -140,7 +165,7 @@ pub fn deactivate(conn: &mut DbConn, id: AccountId) -> Result<()> {
 }
 
 /// Replaces the account key (RFC 8555 §7.3.5). A key already used by
-/// another account is a conflict whose Location is that account.
+/// another account is a `Conflict`; `ra` looks up which account has it.
 pub fn change_key(
     conn: &mut DbConn,
     id: AccountId,
@@ -149,8 +174,8 @@ pub fn change_key(
 ) -> Result<()> {
     let jwk = serde_json::Value::Object(jwk.clone()).to_string();
     // In a savepoint of its own: on PostgreSQL a failed statement spoils
-    // the rest of its transaction, and the conflict's lookup follows.
-    let updated = super::write_tx(conn, |c| {
+    // the rest of its transaction.
+    super::write_tx(conn, |c| {
         diesel::update(accounts::table.find(id.0))
             .set((
                 accounts::key_thumbprint.eq(thumbprint),
@@ -165,17 +190,6 @@ pub fn change_key(
                     )
                 })
             })
-    });
-    match updated {
-        Ok(_) => Ok(()),
-        Err(err) if err.kind == ErrorKind::Conflict => {
-            let other = by_thumbprint(conn, thumbprint)?.map(|a| a.id);
-            // The account's id; the web front end turns it into its URL.
-            Err(match other {
-                Some(o) => err.with_location(o.to_string()),
-                None => err,
-            })
-        }
-        Err(e) => Err(e),
-    }
+    })?;
+    Ok(())
 }

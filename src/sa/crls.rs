@@ -9,7 +9,7 @@ use diesel::dsl::count_star;
 use diesel::prelude::*;
 use time::{Duration, OffsetDateTime};
 
-use super::schema::{certificates, crls};
+use super::schema::{certificates, crls, precertificates};
 use super::{corrupt, db_err_unless_unique, from_db, to_db, write_tx, DbConn};
 use crate::ca::crl::RevokedEntry;
 use crate::core::RevocationReason;
@@ -83,17 +83,36 @@ pub fn revoked_entries(
     shard: u32,
     now: OffsetDateTime,
 ) -> Result<Vec<RevokedEntry>> {
-    let rows: Vec<(String, Option<time::PrimitiveDateTime>, Option<i32>)> = certificates::table
-        .filter(certificates::crl_shard.eq(db_shard(shard)?))
+    let db_shard = db_shard(shard)?;
+    let live = to_db(now - EXPIRED_GRACE);
+    let mut rows: Vec<RevokedRow> = certificates::table
+        .filter(certificates::crl_shard.eq(db_shard))
         .filter(certificates::revoked_at.is_not_null())
-        .filter(certificates::not_after.gt(to_db(now - EXPIRED_GRACE)))
-        .order((certificates::revoked_at.asc(), certificates::id.asc()))
+        .filter(certificates::not_after.gt(live))
         .select((
             certificates::serial,
             certificates::revoked_at,
             certificates::revocation_reason,
         ))
         .load(conn)?;
+    // A revoked precertificate without a final certificate is listed too
+    // (RFC 6962 §3.1: it counts as issued); with one, that one is.
+    let finals = certificates::table
+        .filter(certificates::serial.eq(precertificates::serial))
+        .select(certificates::id);
+    let precerts: Vec<RevokedRow> = precertificates::table
+        .filter(precertificates::crl_shard.eq(db_shard))
+        .filter(precertificates::revoked_at.is_not_null())
+        .filter(precertificates::not_after.gt(live))
+        .filter(diesel::dsl::not(diesel::dsl::exists(finals)))
+        .select((
+            precertificates::serial,
+            precertificates::revoked_at,
+            precertificates::revocation_reason,
+        ))
+        .load(conn)?;
+    rows.extend(precerts);
+    rows.sort_by(|a, b| (a.1, &a.0).cmp(&(b.1, &b.0)));
     rows.into_iter()
         .map(|(serial, revoked_at, reason)| {
             let revoked_at = revoked_at.ok_or_else(|| corrupt("revoked_at", "NULL"))?;
@@ -106,6 +125,9 @@ pub fn revoked_entries(
         })
         .collect()
 }
+
+/// Serial, revocation time and reason code of a CRL entry.
+type RevokedRow = (String, Option<time::PrimitiveDateTime>, Option<i32>);
 
 /// An unknown stored reason must not keep the certificate off the CRL: it
 /// is listed without a reasonCode (which reads as unspecified).
@@ -135,20 +157,37 @@ fn decode_serial(hex: &str) -> Result<Vec<u8>> {
 /// Revoked certificates of each shard, expired ones included (the count
 /// only grows, so a change means a new revocation).
 fn revoked_counts(conn: &mut DbConn) -> Result<BTreeMap<i32, i64>> {
-    let rows: Vec<(i32, i64)> = certificates::table
+    let mut counts: BTreeMap<i32, i64> = BTreeMap::new();
+    let certs: Vec<(i32, i64)> = certificates::table
         .filter(certificates::revoked_at.is_not_null())
         .group_by(certificates::crl_shard)
         .select((certificates::crl_shard, count_star()))
         .load(conn)?;
-    Ok(rows.into_iter().collect())
+    let precerts: Vec<(i32, i64)> = precertificates::table
+        .filter(precertificates::revoked_at.is_not_null())
+        .group_by(precertificates::crl_shard)
+        .select((precertificates::crl_shard, count_star()))
+        .load(conn)?;
+    for (shard, n) in certs.into_iter().chain(precerts) {
+        *counts.entry(shard).or_default() += n;
+    }
+    Ok(counts)
 }
 
+/// Revoked certificates and precertificates of a shard (a change means a
+/// new revocation).
 fn revoked_count(conn: &mut DbConn, shard: i32) -> Result<i64> {
-    Ok(certificates::table
+    let certs: i64 = certificates::table
         .filter(certificates::crl_shard.eq(shard))
         .filter(certificates::revoked_at.is_not_null())
         .select(count_star())
-        .first(conn)?)
+        .first(conn)?;
+    let precerts: i64 = precertificates::table
+        .filter(precertificates::crl_shard.eq(shard))
+        .filter(precertificates::revoked_at.is_not_null())
+        .select(count_star())
+        .first(conn)?;
+    Ok(certs + precerts)
 }
 
 /// Builds and stores the next CRL of `shard` in one write transaction:
@@ -200,7 +239,7 @@ pub fn next_number_and_store(
             crls::next_update.eq(to_db(signed.next_update)),
             crls::der.eq(&signed.der),
             crls::revoked_count.eq(count),
-            crls::generated_at.eq(to_db(super::now())),
+            crls::generated_at.eq(to_db(now)),
         );
         if previous.is_some() {
             diesel::update(crls::table.find(db_shard))
@@ -404,7 +443,7 @@ pub(crate) mod testing {
             .values((
                 orders::account_id.eq(account),
                 orders::status.eq("valid"),
-                orders::names.eq("[\"a.example\"]"),
+                orders::names.eq("[\"a.example.net\"]"),
                 orders::profile.eq("ov"),
                 orders::expires_at.eq(to_db(now + Duration::days(7))),
                 orders::created_at.eq(to_db(now)),
@@ -449,7 +488,7 @@ mod tests {
     #[tokio::test]
     async fn numbers_grow_and_entries_follow_revocations() {
         let (_dir, store) = store();
-        let now = crate::sa::now();
+        let now = crate::core::Clock::system().now();
         let later = now + Duration::days(30);
         store
             .write(move |c| {
@@ -505,7 +544,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn concurrent_generators_never_reuse_a_number() {
         let (_dir, store) = store();
-        let now = crate::sa::now();
+        let now = crate::core::Clock::system().now();
         store
             .run(move |c| next_number_and_store(c, 0, now, fake_sign))
             .await
@@ -517,7 +556,14 @@ mod tests {
                 let mut numbers = Vec::new();
                 for _ in 0..5 {
                     let crl = store
-                        .run(move |c| next_number_and_store(c, 0, crate::sa::now(), fake_sign))
+                        .run(move |c| {
+                            next_number_and_store(
+                                c,
+                                0,
+                                crate::core::Clock::system().now(),
+                                fake_sign,
+                            )
+                        })
                         .await
                         .unwrap();
                     numbers.push(crl.number);
@@ -541,7 +587,7 @@ mod tests {
     #[tokio::test]
     async fn failed_signing_stores_nothing_and_keeps_the_number() {
         let (_dir, store) = store();
-        let now = crate::sa::now();
+        let now = crate::core::Clock::system().now();
         let first = store
             .run(move |c| next_number_and_store(c, 0, now, fake_sign))
             .await
@@ -560,7 +606,7 @@ mod tests {
     #[tokio::test]
     async fn regeneration_is_needed_when_missing_revoked_or_half_expired() {
         let (_dir, store) = store();
-        let now = crate::sa::now();
+        let now = crate::core::Clock::system().now();
         let period = Duration::days(7);
         let need = move |store: &Store, at: OffsetDateTime| -> tokio::task::JoinHandle<Vec<u32>> {
             let store = store.clone();

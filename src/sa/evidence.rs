@@ -21,9 +21,9 @@ use super::schema::{
     accounts, authorizations, certificates, eab_credentials, order_authorizations, orders,
 };
 use super::{corrupt, from_db, DbConn};
+use crate::core::Organization;
 use crate::core::{Account, AuthzId, Certificate, CertificateId, Order, OrderId, OrganizationId};
 use crate::error::Result;
-use crate::vetting::Organization;
 
 /// An order as staff and auditors see it: the order with its
 /// authorizations and challenges (validation records and errors), the
@@ -31,11 +31,16 @@ use crate::vetting::Organization;
 pub struct OrderEvidence {
     pub order: Order,
     /// CAA evidence of the issuing (or latest) finalize: a JSON array of
-    /// `va::caa::CaaEvidence`, as stored.
+    /// `va::caa::CaaEvidence`, as stored, each with the remote
+    /// perspectives' answers in `perspectives` when there were any.
     pub caa: Option<serde_json::Value>,
     /// The vetting gate's last refusal (JSON, as stored), until issuance
     /// clears it.
     pub gate_refusal: Option<String>,
+    /// What the external pre-issuance linter said at the latest finalize
+    /// it answered: the refusing findings, or the issued certificate's
+    /// warnings and notes (JSON, `ca::linter::LintReport`).
+    pub lint: Option<serde_json::Value>,
     /// For each authorization, the order it was created (and validated)
     /// for: another order than this one means it was reused.
     pub validated_for: HashMap<AuthzId, OrderId>,
@@ -76,11 +81,15 @@ fn order_in_tx(conn: &mut DbConn, id: OrderId) -> Result<Option<OrderEvidence>> 
     let Some(order) = super::orders::load(conn, id)? else {
         return Ok(None);
     };
-    let (caa, gate_refusal): (Option<String>, Option<String>) = orders::table
+    let (caa, gate_refusal, lint): (Option<String>, Option<String>, Option<String>) = orders::table
         .find(id.0)
-        .select((orders::caa_evidence, orders::gate_refusal))
+        .select((
+            orders::caa_evidence,
+            orders::gate_refusal,
+            orders::lint_report,
+        ))
         .first(conn)?;
-    let caa = as_json(caa);
+    let (caa, lint) = (as_json(caa), as_json(lint));
     let authz_ids: Vec<i64> = order.authorizations.iter().map(|a| a.id.0).collect();
     let validated_for = order_authorizations::table
         .filter(order_authorizations::authorization_id.eq_any(&authz_ids))
@@ -104,6 +113,7 @@ fn order_in_tx(conn: &mut DbConn, id: OrderId) -> Result<Option<OrderEvidence>> 
         order,
         caa,
         gate_refusal,
+        lint,
         validated_for,
         account,
         organization,
@@ -219,7 +229,7 @@ mod tests {
 
     /// An organization with one account bound by an EAB credential.
     fn org_with_account(c: &mut DbConn, tag: &str) -> (OrganizationId, AccountId) {
-        let now = crate::sa::now();
+        let now = crate::core::Clock::system().now();
         let data =
             serde_json::from_str(include_str!("../../conf/organization.example.json")).unwrap();
         let org = organizations::create(c, &data, "vetter", now).unwrap();
@@ -257,10 +267,10 @@ mod tests {
         NewOrder {
             account_id: account,
             names: vec![name.to_owned()],
-            profile: "ov".into(),
+            profile: crate::core::Profile::Ov,
             not_before: None,
             not_after: None,
-            expires_at: crate::sa::now() + Duration::days(7),
+            expires_at: crate::core::Clock::system().now() + Duration::days(7),
             authorizations: vec![authz],
             replaces: None,
         }
@@ -270,7 +280,7 @@ mod tests {
         AuthzSpec::New {
             identifier: name.to_owned(),
             wildcard: false,
-            expires_at: crate::sa::now() + Duration::days(7),
+            expires_at: crate::core::Clock::system().now() + Duration::days(7),
             challenges: vec![(ChallengeType::Http01, format!("tok-{name}"))],
         }
     }
@@ -278,10 +288,10 @@ mod tests {
     /// A validated order for `name` whose authorization a second order
     /// reuses and which is issued; returns (first, second, serial).
     fn issued_with_reuse(c: &mut DbConn, account: AccountId) -> (OrderId, OrderId, String) {
-        let now = crate::sa::now();
+        let now = crate::core::Clock::system().now();
         let first = crate::sa::orders::create(
             c,
-            new_order(account, "a.example.test", fresh("a.example.test")),
+            new_order(account, "a.example.jp", fresh("a.example.jp")),
             now,
         )
         .unwrap()
@@ -293,8 +303,7 @@ mod tests {
             .clone();
         let chall = authz.challenges[0].id;
         assert!(crate::sa::orders::start_challenge(c, chall, now).unwrap());
-        let records =
-            serde_json::json!([{"hostname": "a.example.test", "addressUsed": "127.0.0.1"}]);
+        let records = serde_json::json!([{"hostname": "a.example.jp", "addressUsed": "127.0.0.1"}]);
         crate::sa::orders::finish_challenge(
             c,
             chall,
@@ -305,11 +314,12 @@ mod tests {
                 valid_until: now + Duration::days(30),
             },
             now,
+            |_| Ok(()),
         )
         .unwrap();
         let second = crate::sa::orders::create(
             c,
-            new_order(account, "a.example.test", AuthzSpec::Reuse(authz.id)),
+            new_order(account, "a.example.jp", AuthzSpec::Reuse(authz.id)),
             now,
         )
         .unwrap()
@@ -327,10 +337,12 @@ mod tests {
                 not_before: now,
                 not_after: now + Duration::days(90),
                 caa_evidence:
-                    r#"[{"name":"a.example.test","decision":"permitted: no CAA records found"}]"#
+                    r#"[{"name":"a.example.jp","decision":"permitted: no CAA records found"}]"#
                         .into(),
+                lint_report: None,
             },
             now,
+            |_, _| Ok(()),
         )
         .unwrap();
         (first, second, serial)
@@ -354,7 +366,7 @@ mod tests {
                 let cert = ev.certificate.unwrap();
                 assert_eq!(cert.certificate.serial, serial);
                 // complete_finalize stores the issuing attempt's CAA evidence.
-                assert_eq!(ev.caa.unwrap()[0]["name"], "a.example.test");
+                assert_eq!(ev.caa.unwrap()[0]["name"], "a.example.jp");
                 let ch = &ev.order.authorizations[0].challenges[0];
                 assert_eq!(
                     ch.validation_records.as_ref().unwrap()[0]["addressUsed"],
@@ -382,7 +394,7 @@ mod tests {
                 crate::sa::orders::set_caa_evidence(
                     c,
                     second,
-                    r#"[{"name":"a.example.test","decision":"refused: x"}]"#,
+                    r#"[{"name":"a.example.jp","decision":"refused: x"}]"#,
                 )?;
                 let caa = order(c, second)?.unwrap().caa.unwrap();
                 assert_eq!(caa[0]["decision"], "permitted: no CAA records found");
@@ -397,12 +409,12 @@ mod tests {
         let (_db, store) = store();
         store
             .run(|c| {
-                let now = crate::sa::now();
+                let now = crate::core::Clock::system().now();
                 let (org, account) = org_with_account(c, "c");
                 let (_, other) = org_with_account(c, "d");
                 let mut mine = Vec::new();
                 for i in 0..3 {
-                    let name = format!("n{i}.example.test");
+                    let name = format!("n{i}.example.jp");
                     mine.push(
                         crate::sa::orders::create(c, new_order(account, &name, fresh(&name)), now)?
                             .id,

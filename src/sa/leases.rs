@@ -105,7 +105,7 @@ impl Lease {
     pub async fn held(&self) -> bool {
         for pause in RETRY_PAUSES {
             let (name, holder, ttl) = (self.name, self.holder.clone(), self.ttl);
-            let now = super::now();
+            let now = self.store.clock().now();
             match self
                 .store
                 .run(move |c| acquire(c, name, &holder, now, ttl))
@@ -156,7 +156,7 @@ mod tests {
     #[tokio::test]
     async fn one_holder_at_a_time_and_takeover_after_expiry() {
         let (_db, store) = store();
-        let t0 = crate::sa::now();
+        let t0 = crate::core::Clock::system().now();
         let step = |s: &str, h: &'static str, at: OffsetDateTime| {
             let s = s.to_owned();
             let store = store.clone();

@@ -4,6 +4,11 @@
 //! `postgres://` URL. The backend is picked from the URL scheme here, never
 //! by diesel's `MultiConnection::establish`, which tries every backend in
 //! turn and lets SQLite accept any string as a file name.
+//!
+//! This file is the `Store` API (how a call gets a connection); beside it:
+//! `pool` (connections and their settings), `migrate` (schema history),
+//! `errors` (database errors as the crate's), `timestamps` (times in rows),
+//! `writer` (SQLite's group commit), and one file per table group.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -11,10 +16,9 @@ use std::time::{Duration, Instant};
 
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
-use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
-use time::{OffsetDateTime, PrimitiveDateTime};
+use time::OffsetDateTime;
 
-use crate::core::{Account, AccountId};
+use crate::core::{Account, AccountId, Clock};
 use crate::error::{Error, ErrorKind, Result};
 use crate::metrics::{Metrics, PoolState};
 
@@ -24,197 +28,33 @@ pub mod audit;
 pub mod certificates;
 pub mod crls;
 pub mod eab;
+mod errors;
 pub mod evidence;
 pub mod leases;
+pub mod limits;
+mod migrate;
 pub mod models;
 pub(crate) mod native;
 pub mod nonces;
 pub mod orders;
 pub mod organizations;
+mod pool;
+pub mod precertificates;
 #[cfg(test)]
 mod query_plans;
 pub mod schema;
+pub mod staff;
+pub mod staff_sessions;
+mod timestamps;
 mod writer;
 
-const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
-const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
-
-#[derive(diesel::MultiConnection)]
-pub enum DbConn {
-    Sqlite(diesel::SqliteConnection),
-    Pg(diesel::PgConnection),
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    Sqlite,
-    Postgres,
-}
-
-impl Backend {
-    pub fn of_url(url: &str) -> Backend {
-        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            Backend::Postgres
-        } else {
-            Backend::Sqlite
-        }
-    }
-}
-
-/// r2d2 manager that opens the backend the URL names, with the SQLite
-/// settings trustgate relies on.
-#[derive(Debug)]
-struct Manager {
-    url: String,
-    backend: Backend,
-    /// SQLite: connections of the readers' pool are opened `query_only`.
-    query_only: bool,
-    /// PostgreSQL: the writer's connection, which commits only deferred
-    /// writes, is opened with `synchronous_commit = off` (switching it per
-    /// call cost two round trips a request).
-    deferred: bool,
-    /// The store's epoch (see `Store::epoch`), stamped on new connections.
-    epoch: Arc<AtomicU64>,
-}
-
-/// A pooled connection and what the pool needs to know about it.
-struct Pooled {
-    conn: DbConn,
-    /// The store's epoch when this connection was last known to work.
-    epoch: u64,
-    /// Found dead: the pool drops it instead of taking it back.
-    broken: bool,
-    /// Whether commits are synced (as opened) rather than deferred (set by
-    /// `write_deferred`).
-    synced: bool,
-}
-
-impl r2d2::ManageConnection for Manager {
-    type Connection = Pooled;
-    type Error = diesel::ConnectionError;
-
-    fn connect(&self) -> Result<Pooled, diesel::ConnectionError> {
-        let epoch = self.epoch.load(Ordering::Acquire);
-        let conn = match self.backend {
-            Backend::Postgres => {
-                let mut c = connect_postgres(&self.url)?;
-                if self.deferred {
-                    c.batch_execute("SET synchronous_commit = off")
-                        .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
-                }
-                DbConn::Pg(c)
-            }
-            Backend::Sqlite => {
-                let mut c = diesel::SqliteConnection::establish(&self.url)?;
-                sqlite_setup(&mut c).map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
-                // Set once, when the connection is opened: switching it
-                // expires every prepared statement of the connection.
-                if self.query_only {
-                    c.batch_execute("PRAGMA query_only=ON")
-                        .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
-                }
-                DbConn::Sqlite(c)
-            }
-        };
-        Ok(Pooled {
-            conn,
-            epoch,
-            broken: false,
-            synced: !self.deferred,
-        })
-    }
-
-    fn is_valid(&self, conn: &mut Pooled) -> Result<(), diesel::ConnectionError> {
-        conn.conn
-            .batch_execute("SELECT 1")
-            .map_err(diesel::ConnectionError::CouldntSetupConfiguration)
-    }
-
-    /// A connection found dead, left inside a transaction diesel gave up
-    /// on, or returned while its thread panicked (possibly inside a
-    /// SQLite `BEGIN IMMEDIATE`) is not reused.
-    fn has_broken(&self, conn: &mut Pooled) -> bool {
-        use diesel::r2d2::R2D2Connection;
-        conn.broken || std::thread::panicking() || conn.conn.is_broken()
-    }
-}
-
-/// Opens a PostgreSQL connection; everything in the process that connects
-/// to PostgreSQL goes through here.
-///
-/// libpq encrypts with OpenSSL, which on its first use registers an exit
-/// handler that frees its state. A process exiting while another thread
-/// still uses a connection (a pool's, a test server's) then crashes inside
-/// libcrypto. openssl-sys initializes OpenSSL without that handler; doing
-/// it before libpq's first use leaves the cleanup to the OS.
-pub fn connect_postgres(url: &str) -> diesel::ConnectionResult<diesel::PgConnection> {
-    openssl_sys::init();
-    diesel::PgConnection::establish(url)
-}
-
-/// Prepares a new SQLite connection.
-///
-/// WAL with synchronous=FULL syncs the log at every commit, so what a
-/// client was told is done (an issued certificate) survives power loss
-/// too, not only a process crash (the fsync costs ≈ 0.3 ms per commit
-/// here; docs/benchmarks.md). busy_timeout makes writers queue instead of
-/// failing with "database is locked".
-///
-/// Switching a new file to WAL takes its write lock. When two connections
-/// switch at once, SQLite refuses one of them at once (SQLITE_BUSY
-/// without waiting out busy_timeout, since both waiting would deadlock),
-/// so the refused one retries for as long as busy_timeout would have
-/// waited. Once the file is in WAL the switch takes no lock.
-fn sqlite_setup(c: &mut diesel::SqliteConnection) -> diesel::QueryResult<()> {
-    const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
-    c.batch_execute(&format!("PRAGMA busy_timeout={}", BUSY_TIMEOUT.as_millis()))?;
-    let deadline = Instant::now() + BUSY_TIMEOUT;
-    loop {
-        match c.batch_execute("PRAGMA journal_mode=WAL") {
-            Err(e) if is_sqlite_busy(&e) && Instant::now() < deadline => {
-                std::thread::sleep(Duration::from_millis(5));
-            }
-            res => break res?,
-        }
-    }
-    // temp_store=MEMORY keeps SQLite's temporary files in memory. On disk,
-    // the group-commit writer's savepoint sub-journal (page images of the
-    // CA's tables) spilled into a new file in /var/tmp every few batches:
-    // open, write, unlink, outside the data directory.
-    c.batch_execute("PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY;")
-}
-
-fn is_sqlite_busy(e: &diesel::result::Error) -> bool {
-    matches!(e, diesel::result::Error::DatabaseError(_, info)
-        if info.message().contains("database is locked"))
-}
-
-/// What a client is told when the database is away; the cause is logged.
-const UNAVAILABLE_DETAIL: &str = "the database is unavailable; retry later";
-
-/// Logs why the database is away (in the caller's span) and gives the
-/// client the fixed detail instead.
-fn hide_unavailable(e: Error) -> Error {
-    if e.kind != ErrorKind::Unavailable {
-        return e;
-    }
-    tracing::warn!(error = %e.detail, "database unavailable");
-    Error::unavailable(UNAVAILABLE_DETAIL)
-}
-
-/// What a call intends to do with its connection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Access {
-    /// Reads only. On SQLite the connection is `query_only`, so a write
-    /// slipped into a `read` fails (in every test) instead of racing
-    /// the writer.
-    Read,
-    /// May write; each commit is synced before it is reported.
-    Write,
-    /// May write; the commit need not reach the disk before the call
-    /// returns (see `Store::write_deferred`).
-    WriteDeferred,
-}
+pub(crate) use errors::corrupt;
+pub use errors::{db_err, db_err_unless_unique, is_unique_violation};
+use errors::{hide_unavailable, UNAVAILABLE_DETAIL};
+pub use migrate::migrate;
+pub use pool::{connect_postgres, Backend, DbConn};
+use pool::{set_mode, Access, Manager, Pooled};
+pub use timestamps::{from_db, to_db};
 
 /// The handle every other module uses. Cheap to clone.
 ///
@@ -252,52 +92,36 @@ pub struct Store {
     writer: Option<Arc<writer::Writer>>,
     /// Accounts by id (`account`, `change_account`).
     accounts: Arc<account_cache::AccountCache>,
+    /// The time every caller of this store works in (`app` hands the same
+    /// clock to every layer).
+    clock: Clock,
 }
 
 impl Store {
-    /// Opens the pool and applies pending migrations.
+    /// Opens the pool and applies pending migrations; on the system clock,
+    /// with a metrics registry of its own (tests and tools).
     pub fn open(url: &str, pool_size: u32, checkout_timeout: Duration) -> Result<Store> {
+        Store::open_with(
+            url,
+            pool_size,
+            checkout_timeout,
+            Clock::system(),
+            Arc::default(),
+        )
+    }
+
+    /// `open`, with the clock the store's users read and the process's
+    /// metrics registry (both built by `app`), carried to every layer.
+    pub fn open_with(
+        url: &str,
+        pool_size: u32,
+        checkout_timeout: Duration,
+        clock: Clock,
+        metrics: Arc<Metrics>,
+    ) -> Result<Store> {
         let backend = Backend::of_url(url);
-        if backend == Backend::Sqlite {
-            if let Some(dir) = std::path::Path::new(url).parent() {
-                if !dir.as_os_str().is_empty() {
-                    std::fs::create_dir_all(dir)
-                        .map_err(|e| Error::internal(format!("creating {}: {e}", dir.display())))?;
-                }
-            }
-        }
         let epoch = Arc::new(AtomicU64::new(0));
-        // Connect once outside the pool so a wrong password or host is
-        // reported as the database said it, not as a pool timeout.
-        let manager = |query_only, deferred| Manager {
-            url: url.to_owned(),
-            backend,
-            query_only,
-            deferred,
-            epoch: epoch.clone(),
-        };
-        let mut first = r2d2::ManageConnection::connect(&manager(false, false))
-            .map_err(|e| Error::unavailable(format!("connecting to the database: {e}")))?;
-        migrate(&mut first.conn)?;
-        drop(first);
-        let build = |size: u32, manager| {
-            r2d2::Pool::builder()
-                .max_size(size.max(1))
-                .connection_timeout(checkout_timeout)
-                .test_on_check_out(false)
-                .build(manager)
-                .map_err(|e| Error::unavailable(format!("opening the connection pool: {e}")))
-        };
-        let (pool, write_pool) = match backend {
-            Backend::Sqlite => (
-                build(pool_size, manager(true, false))?,
-                build(1, manager(false, false))?,
-            ),
-            Backend::Postgres => (
-                build(pool_size, manager(false, false))?,
-                build(1, manager(false, true))?,
-            ),
-        };
+        let (pool, write_pool) = pool::open(url, pool_size, checkout_timeout, &epoch)?;
         let accounts = match backend {
             Backend::Sqlite => Arc::new(account_cache::AccountCache::local()),
             Backend::Postgres => account_cache::AccountCache::shared(url).map_err(|e| {
@@ -313,8 +137,9 @@ impl Store {
             blocking: Arc::new(tokio::sync::Semaphore::new(pool_size.max(1) as usize)),
             checkout_timeout,
             epoch,
-            metrics: Arc::new(Metrics::new()),
+            metrics,
             writer: None,
+            clock,
         };
         store.writer = Some(Arc::new(writer::Writer::start(store.clone())?));
         Ok(store)
@@ -378,6 +203,35 @@ impl Store {
         result
     }
 
+    /// As `change_account`, for every account `f` returns as changed (the
+    /// accounts bound through a revoked EAB credential, say). After a
+    /// failure nobody knows which: the whole cache is dropped.
+    pub async fn change_accounts<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConn) -> Result<(T, Vec<AccountId>)> + Send + 'static,
+    {
+        let result = self
+            .write(move |c| {
+                let (v, ids) = f(c)?;
+                for id in &ids {
+                    accounts::announce_change(c, *id)?;
+                }
+                Ok((v, ids))
+            })
+            .await;
+        match result {
+            Ok((v, ids)) => {
+                ids.into_iter().for_each(|id| self.accounts.changed(id));
+                Ok(v)
+            }
+            Err(e) => {
+                self.accounts.clear();
+                Err(e)
+            }
+        }
+    }
+
     /// Stops the group-commit writer for good, as the death of the
     /// process would: every write not yet committed, and every later one,
     /// is refused. For tests that stand in for a killed instance inside
@@ -396,6 +250,11 @@ impl Store {
     /// every layer already holds one).
     pub fn metrics(&self) -> &Arc<Metrics> {
         &self.metrics
+    }
+
+    /// The clock this store was opened with.
+    pub fn clock(&self) -> &Clock {
+        &self.clock
     }
 
     pub fn backend(&self) -> Backend {
@@ -631,62 +490,10 @@ impl Store {
     }
 }
 
-/// Puts a writing connection in the mode `access` needs: synced commits,
-/// or deferred ones for `write_deferred`. A statement runs only when the
-/// mode changes; every write passes here, so a connection left deferred
-/// is synced again before a write that must be.
-fn set_mode(pooled: &mut Pooled, access: Access) -> Result<()> {
-    let synced = match access {
-        Access::Read => return Ok(()),
-        Access::Write => true,
-        Access::WriteDeferred => false,
-    };
-    if pooled.synced != synced {
-        let statement = match (&pooled.conn, synced) {
-            (DbConn::Sqlite(_), true) => "PRAGMA synchronous=FULL",
-            (DbConn::Sqlite(_), false) => "PRAGMA synchronous=NORMAL",
-            (DbConn::Pg(_), true) => "RESET synchronous_commit",
-            (DbConn::Pg(_), false) => "SET synchronous_commit = off",
-        };
-        pooled.conn.batch_execute(statement).map_err(db_err)?;
-        pooled.synced = synced;
-    }
-    Ok(())
-}
-
 /// Rows in `used_nonces`, for the `trustgate_nonces_used` gauge. A full
 /// count: call it rarely (the prune task does, every ten minutes).
 pub fn used_nonce_count(conn: &mut DbConn) -> Result<i64> {
     Ok(schema::used_nonces::table.count().get_result(conn)?)
-}
-
-/// PostgreSQL advisory lock key held while migrating ("trustgat" in ASCII).
-const MIGRATION_LOCK: i64 = 0x7472_7573_7467_6174;
-
-/// Applies the embedded migrations of the connection's backend. Instances
-/// of a cluster started together take turns on PostgreSQL (an advisory
-/// lock), so only the first applies a migration and the rest find it done.
-pub fn migrate(conn: &mut DbConn) -> Result<()> {
-    let res = match conn {
-        // One write transaction around the whole run does the same for
-        // processes sharing a SQLite file.
-        DbConn::Sqlite(c) => c
-            .immediate_transaction(|c| {
-                c.run_pending_migrations(SQLITE_MIGRATIONS)
-                    .map(|_| ())
-                    .map_err(diesel::result::Error::QueryBuilderError)
-            })
-            .map_err(|e| e.into()),
-        DbConn::Pg(c) => {
-            c.batch_execute(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK})"))
-                .map_err(db_err)?;
-            let res = c.run_pending_migrations(POSTGRES_MIGRATIONS).map(|_| ());
-            // Closing the connection would release it too.
-            let _ = c.batch_execute(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})"));
-            res
-        }
-    };
-    res.map_err(|e| Error::internal(format!("applying migrations: {e}")))
 }
 
 /// A write transaction. On SQLite it starts with `BEGIN IMMEDIATE` so that
@@ -723,156 +530,10 @@ pub fn write_tx<T>(conn: &mut DbConn, f: impl FnOnce(&mut DbConn) -> Result<T>) 
     }
 }
 
-impl From<diesel::result::Error> for Error {
-    fn from(e: diesel::result::Error) -> Self {
-        db_err(e)
-    }
-}
-
-/// Maps a database error: connection trouble is `Unavailable` (503, retry),
-/// anything else an internal error whose detail is only logged.
-pub fn db_err(e: diesel::result::Error) -> Error {
-    use diesel::result::{DatabaseErrorKind as K, Error as E};
-    match &e {
-        E::NotFound => Error::not_found("no such resource"),
-        E::DatabaseError(K::ClosedConnection | K::UnableToSendCommand, _) => {
-            Error::unavailable(format!("database: {e}"))
-        }
-        _ if is_sqlite_busy(&e) => Error::unavailable(format!("database: {e}")),
-        _ => Error::internal(format!("database: {e}")),
-    }
-}
-
-/// `db_err`, except that a unique-constraint violation is `unique()`: the
-/// caller knows which constraint a statement can break and what that means.
-pub fn db_err_unless_unique(e: diesel::result::Error, unique: impl FnOnce() -> Error) -> Error {
-    if is_unique_violation(&e) {
-        unique()
-    } else {
-        db_err(e)
-    }
-}
-
-pub fn is_unique_violation(e: &diesel::result::Error) -> bool {
-    matches!(
-        e,
-        diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)
-    )
-}
-
-/// Current time, truncated to microseconds: SQLite keeps nanoseconds and
-/// PostgreSQL microseconds, so values read back compare equal on both.
-pub fn now() -> OffsetDateTime {
-    let t = OffsetDateTime::now_utc();
-    t.replace_nanosecond(t.nanosecond() / 1000 * 1000)
-        .unwrap_or(t)
-}
-
-/// Times are stored as UTC without an offset.
-pub fn to_db(t: OffsetDateTime) -> PrimitiveDateTime {
-    let t = t.to_offset(time::UtcOffset::UTC);
-    PrimitiveDateTime::new(t.date(), t.time())
-}
-
-pub fn from_db(t: PrimitiveDateTime) -> OffsetDateTime {
-    t.assume_utc()
-}
-
-/// An unexpected value in a row is a bug or corruption, never client input.
-pub(crate) fn corrupt(what: &str, value: &str) -> Error {
-    Error::new(
-        ErrorKind::ServerInternal,
-        format!("stored {what} has unexpected value {value:?}"),
-    )
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
-    use std::collections::BTreeSet;
-    use std::path::Path;
-
     use super::*;
-
-    /// The migration folder of `backend`: names of its migrations, each
-    /// checked to have both scripts.
-    fn migration_names(backend: &str) -> BTreeSet<String> {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("migrations")
-            .join(backend);
-        let mut names = BTreeSet::new();
-        for entry in std::fs::read_dir(&dir).expect("reading the migrations folder") {
-            let path = entry.expect("a directory entry").path();
-            for script in ["up.sql", "down.sql"] {
-                assert!(
-                    path.join(script).is_file(),
-                    "{} lacks {script}",
-                    path.display()
-                );
-            }
-            let name = path.file_name().expect("a name").to_string_lossy();
-            names.insert(name.into_owned());
-        }
-        names
-    }
-
-    /// Instances started together against an empty database all come up:
-    /// one applies the migrations, the others find them applied.
-    #[test]
-    fn instances_starting_together_migrate_once() {
-        let db = crls::testing::scratch();
-        let starts: Vec<_> = (0..4)
-            .map(|_| {
-                let url = db.url.clone();
-                std::thread::spawn(move || {
-                    Store::open(&url, 1, Duration::from_secs(30)).map(|_| ())
-                })
-            })
-            .collect();
-        for t in starts {
-            t.join().unwrap().unwrap();
-        }
-    }
-
-    /// A process that exits while other threads are still talking to
-    /// PostgreSQL (over TLS when the server offers it) exits cleanly. The
-    /// test runs itself as that process, many times over.
-    #[test]
-    fn exiting_while_postgres_connections_are_busy_does_not_crash() {
-        const CHILD: &str = "TRUSTGATE_TEST_EXIT_CHILD";
-        let Ok(url) = std::env::var("TEST_DATABASE_URL") else {
-            eprintln!("TEST_DATABASE_URL not set: skipped (PostgreSQL only)");
-            return;
-        };
-        if std::env::var_os(CHILD).is_some() {
-            for _ in 0..4 {
-                let url = url.clone();
-                // New connections too: a TLS handshake uses more of
-                // OpenSSL's shared state than a query on an open one.
-                std::thread::spawn(move || loop {
-                    if let Ok(mut c) = connect_postgres(&url) {
-                        let _ = c.batch_execute("SELECT 1");
-                    }
-                });
-            }
-            std::thread::sleep(Duration::from_millis(200));
-            std::process::exit(0);
-        }
-        let name = "sa::tests::exiting_while_postgres_connections_are_busy_does_not_crash";
-        for run in 0..20 {
-            let out = std::process::Command::new(std::env::current_exe().unwrap())
-                .args(["--exact", name, "--nocapture"])
-                .env(CHILD, "1")
-                .output()
-                .unwrap();
-            assert!(
-                out.status.success(),
-                "run {run}: the child ended with {}: {}",
-                out.status,
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-    }
 
     fn sqlite_store() -> (tempfile::TempDir, Store) {
         let dir = tempfile::tempdir().unwrap();
@@ -897,7 +558,7 @@ mod tests {
     #[tokio::test]
     async fn a_write_inside_read_is_refused() {
         let (_dir, store) = sqlite_store();
-        let expires = now() + time::Duration::minutes(5);
+        let expires = Clock::system().now() + time::Duration::minutes(5);
         let err = store
             .read(move |c| nonces::redeem(c, "n", expires))
             .await
@@ -953,7 +614,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn concurrent_writers_take_turns() {
         let (_dir, store) = sqlite_store();
-        let expires = now() + time::Duration::minutes(5);
+        let expires = Clock::system().now() + time::Duration::minutes(5);
         let mut tasks = tokio::task::JoinSet::new();
         for t in 0..24 {
             let store = store.clone();
@@ -984,7 +645,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_nonce_is_fresh_once_however_many_redeem_it_at_once() {
         let (_db, store) = crls::testing::store();
-        let expires = now() + time::Duration::minutes(5);
+        let expires = Clock::system().now() + time::Duration::minutes(5);
         let mut tasks = tokio::task::JoinSet::new();
         for i in 0..200 {
             let store = store.clone();
@@ -1007,16 +668,5 @@ mod tests {
         assert_eq!((same_fresh, other_fresh), (1, 100));
         assert!(!store.redeem_nonce("n1", expires).await.unwrap());
         assert_eq!(store.read(used_nonce_count).await.unwrap(), 101);
-    }
-
-    /// Both backends go through the same schema history: a migration
-    /// added for one and forgotten for the other fails here, not in
-    /// production.
-    #[test]
-    fn both_backends_have_the_same_migrations() {
-        let sqlite = migration_names("sqlite");
-        let postgres = migration_names("postgres");
-        assert!(!sqlite.is_empty());
-        assert_eq!(sqlite, postgres);
     }
 }

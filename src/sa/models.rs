@@ -105,7 +105,8 @@ impl OrderRow {
                 .ok_or_else(|| corrupt("order status", &self.status))?,
             names: serde_json::from_str(&self.names)
                 .map_err(|_| corrupt("order names", &self.names))?,
-            profile: self.profile,
+            profile: Profile::parse(&self.profile)
+                .ok_or_else(|| corrupt("order profile", &self.profile))?,
             not_before: self.not_before.map(from_db),
             not_after: self.not_after.map(from_db),
             expires_at: from_db(self.expires_at),

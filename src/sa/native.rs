@@ -111,7 +111,7 @@ mod tests {
     }
 
     fn update(conn: &mut DbConn, nonce: &str) -> usize {
-        let later = to_db(crate::sa::now() + time::Duration::hours(2));
+        let later = to_db(crate::core::Clock::system().now() + time::Duration::hours(2));
         native!(conn, |c| super::update(
             used_nonces::table,
             used_nonces::expires_at.eq(later),
@@ -129,7 +129,7 @@ mod tests {
         let (_db, store) = crls::testing::store();
         store
             .run(move |conn| {
-                let expires = crate::sa::now() + time::Duration::hours(1);
+                let expires = crate::core::Clock::system().now() + time::Duration::hours(1);
                 for n in redeemed {
                     assert!(nonces::redeem(conn, n, expires).unwrap());
                 }
@@ -152,7 +152,7 @@ mod tests {
 
             // diesel's own UPDATE is prepared at every execution and never
             // cached: what `update` is for.
-            let later = to_db(crate::sa::now() + time::Duration::hours(3));
+            let later = to_db(crate::core::Clock::system().now() + time::Duration::hours(3));
             let (started, prepared) = count(conn, |c| {
                 for n in ["a", "b"] {
                     diesel::update(used_nonces::table.find(n))

@@ -27,11 +27,18 @@ pub fn redeem(conn: &mut DbConn, nonce: &str, expires_at: OffsetDateTime) -> Res
     Ok(inserted == 1)
 }
 
-/// Deletes records of nonces that have expired anyway; keeps the table
-/// bounded by (request rate × nonce lifetime).
+/// How far another instance's clock may lag the pruning one's. A record
+/// pruned while a lagging instance still takes its nonce as unexpired
+/// would let that nonce be replayed there once more.
+pub const CLOCK_SKEW_MARGIN: time::Duration = time::Duration::minutes(10);
+
+/// Deletes records of nonces that every instance takes as expired (by
+/// `CLOCK_SKEW_MARGIN`); keeps the table bounded by (request rate ×
+/// (nonce lifetime + margin)).
 pub fn prune(conn: &mut DbConn, now: OffsetDateTime) -> Result<usize> {
+    let before = to_db(now - CLOCK_SKEW_MARGIN);
     Ok(
-        diesel::delete(used_nonces::table.filter(used_nonces::expires_at.lt(to_db(now))))
+        diesel::delete(used_nonces::table.filter(used_nonces::expires_at.lt(before)))
             .execute(conn)?,
     )
 }
@@ -67,5 +74,38 @@ pub fn shared_secret(
         Ok(_) => Ok(fresh),
         Err(e) if is_unique_violation(&e) => read(conn)?.ok_or_else(|| db_err(e)),
         Err(e) => Err(db_err(e)),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::sa::crls::testing::store;
+
+    #[tokio::test]
+    async fn a_record_outlives_its_nonce_by_the_skew_margin() {
+        let (_db, store) = store();
+        let now = crate::core::Clock::system().now();
+        let just_expired = now - CLOCK_SKEW_MARGIN + time::Duration::seconds(30);
+        let long_expired = now - CLOCK_SKEW_MARGIN - time::Duration::seconds(30);
+        let (kept, replayed, pruned) = store
+            .write(move |c| {
+                assert!(redeem(c, "recent", just_expired)?);
+                assert!(redeem(c, "old", long_expired)?);
+                let pruned = prune(c, now)?;
+                Ok((
+                    redeem(c, "old", long_expired)?,
+                    redeem(c, "recent", just_expired)?,
+                    pruned,
+                ))
+            })
+            .await
+            .unwrap();
+        assert_eq!(pruned, 1);
+        // The old record went (its nonce is expired everywhere); the one
+        // within the margin still refuses a replay.
+        assert!(kept);
+        assert!(!replayed);
     }
 }

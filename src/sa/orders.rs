@@ -25,7 +25,7 @@ pub enum AuthzSpec {
 pub struct NewOrder {
     pub account_id: AccountId,
     pub names: Vec<String>,
-    pub profile: String,
+    pub profile: Profile,
     pub not_before: Option<OffsetDateTime>,
     pub not_after: Option<OffsetDateTime>,
     pub expires_at: OffsetDateTime,
@@ -38,83 +38,11 @@ pub struct NewOrder {
 /// (a reused authorization is read), so nothing is read back.
 pub fn create(conn: &mut DbConn, new: NewOrder, now: OffsetDateTime) -> Result<Order> {
     super::write_tx(conn, |c| {
-        let names = serde_json::to_string(&new.names)
-            .map_err(|e| Error::internal(format!("encoding names: {e}")))?;
-        let order: OrderRow = native!(c, |c| diesel::insert_into(orders::table)
-            .values((
-                orders::account_id.eq(new.account_id.0),
-                orders::status.eq(StoredOrderStatus::Pending.as_str()),
-                orders::names.eq(names),
-                orders::profile.eq(&new.profile),
-                orders::not_before.eq(new.not_before.map(to_db)),
-                orders::not_after.eq(new.not_after.map(to_db)),
-                orders::expires_at.eq(to_db(new.expires_at)),
-                orders::replaces.eq(&new.replaces),
-                orders::created_at.eq(to_db(now)),
-                orders::updated_at.eq(to_db(now)),
-            ))
-            .returning(OrderRow::as_returning())
-            .get_result(c))?;
+        let order = insert_order(c, &new, now)?;
         let mut authorizations = Vec::with_capacity(new.authorizations.len());
         for spec in &new.authorizations {
-            let authz = match spec {
-                AuthzSpec::Reuse(id) => load_authz(c, *id)?.ok_or_else(|| {
-                    Error::internal(format!("reused authorization {} is gone", id.0))
-                })?,
-                AuthzSpec::New {
-                    identifier,
-                    wildcard,
-                    expires_at,
-                    challenges: challs,
-                } => {
-                    let row: AuthzRow = native!(c, |c| diesel::insert_into(authorizations::table)
-                        .values((
-                            authorizations::account_id.eq(new.account_id.0),
-                            authorizations::identifier.eq(identifier),
-                            authorizations::wildcard.eq(*wildcard),
-                            authorizations::status.eq(AuthorizationStatus::Pending.as_str()),
-                            authorizations::expires_at.eq(to_db(*expires_at)),
-                            authorizations::created_at.eq(to_db(now)),
-                        ))
-                        .returning(AuthzRow::as_returning())
-                        .get_result(c))?;
-                    // One multi-row INSERT for the authorization's challenges.
-                    let values: Vec<_> = challs
-                        .iter()
-                        .map(|(kind, token)| {
-                            (
-                                challenges::authorization_id.eq(row.id),
-                                challenges::kind.eq(kind.as_str()),
-                                challenges::token.eq(token),
-                                challenges::status.eq(ChallengeStatus::Pending.as_str()),
-                            )
-                        })
-                        .collect();
-                    // (An empty VALUES list is no statement at all.)
-                    let mut inserted: Vec<ChallengeRow> = if values.is_empty() {
-                        Vec::new()
-                    } else {
-                        native!(c, |c| diesel::insert_into(challenges::table)
-                            .values(&values)
-                            .returning(ChallengeRow::as_returning())
-                            .get_results(c))?
-                    };
-                    // In id order, as `load_authz` returns them: neither
-                    // backend promises RETURNING's row order.
-                    inserted.sort_by_key(|ch| ch.id);
-                    let challenges = inserted
-                        .into_iter()
-                        .map(ChallengeRow::into_core)
-                        .collect::<Result<Vec<_>>>()?;
-                    row.into_core(challenges)?
-                }
-            };
-            native!(c, |c| diesel::insert_into(order_authorizations::table)
-                .values((
-                    order_authorizations::order_id.eq(order.id),
-                    order_authorizations::authorization_id.eq(authz.id.0),
-                ))
-                .execute(c))?;
+            let authz = authorization_for(c, new.account_id, spec, now)?;
+            link_authz(c, order.id, authz.id)?;
             authorizations.push(authz);
         }
         // As `load` orders them.
@@ -123,14 +51,114 @@ pub fn create(conn: &mut DbConn, new: NewOrder, now: OffsetDateTime) -> Result<O
     })
 }
 
-/// A valid, unexpired authorization of this account for the name, if any
-/// (authorization reuse, BR 4.2.1).
+/// The order's own row, pending.
+fn insert_order(c: &mut DbConn, new: &NewOrder, now: OffsetDateTime) -> Result<OrderRow> {
+    let names = serde_json::to_string(&new.names)
+        .map_err(|e| Error::internal(format!("encoding names: {e}")))?;
+    Ok(native!(c, |c| diesel::insert_into(orders::table)
+        .values((
+            orders::account_id.eq(new.account_id.0),
+            orders::status.eq(StoredOrderStatus::Pending.as_str()),
+            orders::names.eq(names),
+            orders::profile.eq(new.profile.name()),
+            orders::not_before.eq(new.not_before.map(to_db)),
+            orders::not_after.eq(new.not_after.map(to_db)),
+            orders::expires_at.eq(to_db(new.expires_at)),
+            orders::replaces.eq(&new.replaces),
+            orders::created_at.eq(to_db(now)),
+            orders::updated_at.eq(to_db(now)),
+        ))
+        .returning(OrderRow::as_returning())
+        .get_result(c))?)
+}
+
+/// The authorization `spec` asks for: the reused one as stored, or a new
+/// one with its challenges.
+fn authorization_for(
+    c: &mut DbConn,
+    account: AccountId,
+    spec: &AuthzSpec,
+    now: OffsetDateTime,
+) -> Result<Authorization> {
+    match spec {
+        AuthzSpec::Reuse(id) => load_authz(c, *id)?
+            .ok_or_else(|| Error::internal(format!("reused authorization {} is gone", id.0))),
+        AuthzSpec::New {
+            identifier,
+            wildcard,
+            expires_at,
+            challenges: challs,
+        } => {
+            let row: AuthzRow = native!(c, |c| diesel::insert_into(authorizations::table)
+                .values((
+                    authorizations::account_id.eq(account.0),
+                    authorizations::identifier.eq(identifier),
+                    authorizations::wildcard.eq(*wildcard),
+                    authorizations::status.eq(AuthorizationStatus::Pending.as_str()),
+                    authorizations::expires_at.eq(to_db(*expires_at)),
+                    authorizations::created_at.eq(to_db(now)),
+                ))
+                .returning(AuthzRow::as_returning())
+                .get_result(c))?;
+            let challenges = insert_challenges(c, row.id, challs)?;
+            row.into_core(challenges)
+        }
+    }
+}
+
+/// The challenges of a new authorization, in one multi-row INSERT,
+/// returned in id order as `load_authz` returns them.
+fn insert_challenges(
+    c: &mut DbConn,
+    authz: i64,
+    challs: &[(ChallengeType, String)],
+) -> Result<Vec<Challenge>> {
+    // (An empty VALUES list is no statement at all.)
+    if challs.is_empty() {
+        return Ok(Vec::new());
+    }
+    let values: Vec<_> = challs
+        .iter()
+        .map(|(kind, token)| {
+            (
+                challenges::authorization_id.eq(authz),
+                challenges::kind.eq(kind.as_str()),
+                challenges::token.eq(token),
+                challenges::status.eq(ChallengeStatus::Pending.as_str()),
+            )
+        })
+        .collect();
+    let mut inserted: Vec<ChallengeRow> = native!(c, |c| diesel::insert_into(challenges::table)
+        .values(&values)
+        .returning(ChallengeRow::as_returning())
+        .get_results(c))?;
+    // Neither backend promises RETURNING's row order.
+    inserted.sort_by_key(|ch| ch.id);
+    inserted.into_iter().map(ChallengeRow::into_core).collect()
+}
+
+/// Makes `authz` one of the order's authorizations.
+fn link_authz(c: &mut DbConn, order: i64, authz: AuthzId) -> Result<()> {
+    native!(c, |c| diesel::insert_into(order_authorizations::table)
+        .values((
+            order_authorizations::order_id.eq(order),
+            order_authorizations::authorization_id.eq(authz.0),
+        ))
+        .execute(c))?;
+    Ok(())
+}
+
+/// A valid, unexpired authorization of this account for the name whose
+/// challenge was validated after `validated_after`, if any (authorization
+/// reuse, BR 4.2.1: the age is read with today's reuse period, not the
+/// expiry fixed when it was validated).
 pub fn reusable_authz(
     conn: &mut DbConn,
     account: AccountId,
     identifier: &str,
     wildcard: bool,
     valid_until_at_least: OffsetDateTime,
+    validated_after: OffsetDateTime,
 ) -> Result<Option<AuthzId>> {
     Ok(native!(conn, |c| authorizations::table
         .filter(authorizations::account_id.eq(account.0))
@@ -138,6 +166,12 @@ pub fn reusable_authz(
         .filter(authorizations::status.eq(AuthorizationStatus::Valid.as_str()))
         .filter(authorizations::expires_at.gt(to_db(valid_until_at_least)))
         .filter(authorizations::wildcard.eq(wildcard))
+        .filter(diesel::dsl::exists(
+            challenges::table
+                .filter(challenges::authorization_id.eq(authorizations::id))
+                .filter(challenges::status.eq(ChallengeStatus::Valid.as_str()))
+                .filter(challenges::validated_at.gt(to_db(validated_after)))
+        ))
         .order(authorizations::expires_at.desc())
         .select(authorizations::id)
         .first::<i64>(c)
@@ -308,6 +342,7 @@ pub fn reclaim_challenge(
     Ok(n == 1)
 }
 
+#[derive(Clone)]
 pub struct ValidationResult {
     /// None when validation succeeded; otherwise the problem document.
     pub error: Option<serde_json::Value>,
@@ -317,13 +352,16 @@ pub struct ValidationResult {
 }
 
 /// Records a finished validation: the challenge and its authorization
-/// become valid or invalid together (RFC 8555 §7.1.6).
+/// become valid or invalid together (RFC 8555 §7.1.6), and `also` (the
+/// audit event) runs in the same transaction. Nothing, and `also` not,
+/// if another instance finished it first.
 pub fn finish_challenge(
     conn: &mut DbConn,
     id: ChallengeId,
     authz: AuthzId,
     result: ValidationResult,
     now: OffsetDateTime,
+    also: impl FnOnce(&mut DbConn) -> Result<()>,
 ) -> Result<()> {
     super::write_tx(conn, |c| {
         let ok = result.error.is_none();
@@ -367,7 +405,7 @@ pub fn finish_challenge(
                 .and(authorizations::status.eq(AuthorizationStatus::Pending.as_str())),
         )
         .execute(c))?;
-        Ok(())
+        also(c)
     })
 }
 
@@ -424,20 +462,21 @@ pub fn begin_finalize(conn: &mut DbConn, id: OrderId, now: OffsetDateTime) -> Re
 }
 
 /// Returns a claimed order to `pending` (so it is `ready` again) after a
-/// refusal the client can fix, or marks it invalid with `error`.
+/// refusal the client can fix, or marks it invalid with `error`. Returns
+/// whether it did (false: the order was no longer `processing`).
 pub fn end_finalize_without_certificate(
     conn: &mut DbConn,
     id: OrderId,
     invalid_with: Option<serde_json::Value>,
     now: OffsetDateTime,
-) -> Result<()> {
+) -> Result<bool> {
     let status = if invalid_with.is_some() {
         StoredOrderStatus::Invalid
     } else {
         StoredOrderStatus::Pending
     };
     let error = invalid_with.map(|e| e.to_string());
-    native!(conn, |c| update(
+    let n = native!(conn, |c| update(
         orders::table,
         (
             orders::status.eq(status.as_str()),
@@ -449,9 +488,10 @@ pub fn end_finalize_without_certificate(
             .and(orders::status.eq(StoredOrderStatus::Processing.as_str())),
     )
     .execute(c))?;
-    Ok(())
+    Ok(n == 1)
 }
 
+#[derive(Clone)]
 pub struct NewCertificate {
     /// The CRL shard that will list it if revoked (its CRLDP URL).
     pub crl_shard: u32,
@@ -463,15 +503,19 @@ pub struct NewCertificate {
     /// order with the certificate so that no concurrent finalize attempt
     /// can leave other evidence behind on an issued order.
     pub caa_evidence: String,
+    /// What the external linter said about it (JSON, `ca::linter::LintReport`).
+    pub lint_report: Option<String>,
 }
 
-/// Stores the certificate and marks the order valid in one transaction:
-/// the order is never `valid` without its certificate on disk.
+/// Stores the certificate and marks the order valid in one transaction,
+/// with whatever `also` writes (the audit event of the issuance): the
+/// order is never `valid` without its certificate on disk.
 pub fn complete_finalize(
     conn: &mut DbConn,
     order: &Order,
     cert: NewCertificate,
     now: OffsetDateTime,
+    also: impl FnOnce(&mut DbConn, CertificateId) -> Result<()>,
 ) -> Result<CertificateId> {
     super::write_tx(conn, |c| {
         // crl_shards is validated to at most 65,536 at start-up.
@@ -503,6 +547,7 @@ pub fn complete_finalize(
                 orders::status.eq(StoredOrderStatus::Valid.as_str()),
                 orders::gate_refusal.eq(None::<String>),
                 orders::caa_evidence.eq(Some(&cert.caa_evidence)),
+                orders::lint_report.eq(&cert.lint_report),
                 orders::updated_at.eq(to_db(now)),
             ),
             orders::id
@@ -513,6 +558,7 @@ pub fn complete_finalize(
         if n != 1 {
             return Err(Error::internal("order left processing during issuance"));
         }
+        also(c, CertificateId(id))?;
         Ok(CertificateId(id))
     })
 }
@@ -532,6 +578,20 @@ pub fn replacement_exists(conn: &mut DbConn, cert_id: &str, now: OffsetDateTime)
         .first::<i64>(c)
         .optional())?
     .is_some())
+}
+
+/// Keeps what the external linter said at a finalize attempt that it
+/// refused, while that attempt still holds the order (`processing`).
+pub fn set_lint_report(conn: &mut DbConn, id: OrderId, report: &str) -> Result<()> {
+    native!(conn, |c| update(
+        orders::table,
+        orders::lint_report.eq(Some(report)),
+        orders::id
+            .eq(id.0)
+            .and(orders::status.eq(StoredOrderStatus::Processing.as_str())),
+    )
+    .execute(c))?;
+    Ok(())
 }
 
 /// Keeps the CAA evidence of the latest finalize attempt, while the order
@@ -595,9 +655,9 @@ mod tests {
         let (_db, store) = store();
         let (created, loaded) = store
             .write(|c| {
-                let now = crate::sa::now();
+                let now = crate::core::Clock::system().now();
                 let account = account(c, "thumb-create")?;
-                let created = create(c, new_order(account, &["a.example.test"], now), now)?;
+                let created = create(c, new_order(account, &["a.example.jp"], now), now)?;
                 let loaded = load(c, created.id)?.unwrap();
                 Ok((created, loaded))
             })
@@ -620,12 +680,12 @@ mod tests {
         let (_db, store) = store();
         store
             .write(|c| {
-                let now = crate::sa::now();
+                let now = crate::core::Clock::system().now();
                 let account = account(c, "thumb-siblings")?;
-                let single = create(c, new_order(account, &["one.example.test"], now), now)?;
+                let single = create(c, new_order(account, &["one.example.jp"], now), now)?;
                 let pair = create(
                     c,
-                    new_order(account, &["a.example.test", "b.example.test"], now),
+                    new_order(account, &["a.example.jp", "b.example.jp"], now),
                     now,
                 )?;
                 let (a, b) = (&pair.authorizations[0], &pair.authorizations[1]);
@@ -656,9 +716,11 @@ mod tests {
             contact: vec![],
             eab_credential: None,
         };
-        Ok(match accounts::create(c, new, crate::sa::now())? {
-            accounts::Created::New(a) | accounts::Created::Existing(a) => a.id,
-        })
+        Ok(
+            match accounts::create(c, new, crate::core::Clock::system().now())? {
+                accounts::Created::New(a) | accounts::Created::Existing(a) => a.id,
+            },
+        )
     }
 
     /// An order for `names` with one new authorization each, offering all
@@ -672,7 +734,7 @@ mod tests {
         NewOrder {
             account_id: account,
             names: names.iter().map(|n| n.to_string()).collect(),
-            profile: "ov".into(),
+            profile: Profile::Ov,
             not_before: None,
             not_after: None,
             expires_at: now + Duration::days(7),

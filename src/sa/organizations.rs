@@ -9,11 +9,10 @@ use super::schema::{
     accounts, certificates, eab_credentials, orders, organizations, vetting_checks,
 };
 use super::{corrupt, from_db, to_db, DbConn};
+use crate::core::organization::{Organization, OrganizationData};
+use crate::core::vetting::{Check, CheckRecord, VettingStatus};
 use crate::core::{AccountId, OrderId, OrganizationId};
 use crate::error::{Error, Result};
-use crate::vetting::checks::{Check, CheckRecord, VettingStatus};
-use crate::vetting::organization::OrganizationData;
-use crate::vetting::Organization;
 
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = organizations)]
@@ -292,11 +291,12 @@ pub fn certificate_summaries(
 /// refusal JSON).
 pub fn blocked_orders(
     conn: &mut DbConn,
+    now: OffsetDateTime,
 ) -> Result<Vec<(OrderId, AccountId, OrganizationId, String)>> {
     Ok(orders::table
         .inner_join(accounts::table.inner_join(eab_credentials::table))
         .filter(orders::status.eq(crate::core::StoredOrderStatus::Pending.as_str()))
-        .filter(orders::expires_at.gt(to_db(super::now())))
+        .filter(orders::expires_at.gt(to_db(now)))
         .filter(orders::gate_refusal.is_not_null())
         .select((
             orders::id,

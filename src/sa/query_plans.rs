@@ -21,11 +21,13 @@ use time::Duration;
 
 use super::accounts::{self, Created, NewAccount};
 use super::orders::{self, AuthzSpec, NewCertificate, NewOrder, ValidationResult};
-use super::{audit, certificates, crls, eab, leases, nonces, organizations, DbConn};
+use super::{
+    audit, certificates, crls, eab, leases, nonces, organizations, precertificates, DbConn,
+};
+use crate::core::organization::OrganizationData;
+use crate::core::vetting::CheckRecord;
 use crate::core::{ChallengeId, ChallengeType, EabId, OrderId};
 use crate::error::Result;
-use crate::vetting::checks::CheckRecord;
-use crate::vetting::organization::OrganizationData;
 
 /// Tables whose size is fixed by configuration, not by traffic: a scan
 /// of them costs the same on day one and in year five.
@@ -274,7 +276,7 @@ struct Fixture {
 /// Staff set-up (organization, check, credential): not a request path,
 /// but the rows the request paths need.
 fn staff_setup(c: &mut DbConn) -> Result<(crate::core::OrganizationId, EabId)> {
-    let now = super::now();
+    let now = crate::core::Clock::system().now();
     let org = organizations::create(c, &organization_data(), "staff", now)?;
     let check: CheckRecord = serde_json::from_str(include_str!("../../conf/checks/existence.json"))
         .expect("the example check parses");
@@ -299,7 +301,28 @@ fn staff_setup(c: &mut DbConn) -> Result<(crate::core::OrganizationId, EabId)> {
 /// list, account updates, CRL serving: what `ra` and `wfe` call per
 /// request.
 fn requests(c: &mut DbConn, eab_id: EabId) -> Result<Fixture> {
-    let now = super::now();
+    let now = crate::core::Clock::system().now();
+    let (account, org) = new_account(c, eab_id, now)?;
+    let order = new_order(c, account, now)?;
+    let loaded = orders::load(c, order)?.expect("the order just made");
+    validate(c, &loaded.authorizations[0], now)?;
+    let (certificate, serial) = finalize(c, &loaded, org, now)?;
+    after_issuance(c, &loaded, certificate, &serial, now)?;
+    Ok(Fixture {
+        org,
+        account,
+        order,
+        certificate,
+        serial,
+    })
+}
+
+/// newNonce/JWS, EAB and newAccount, then the account's organization.
+fn new_account(
+    c: &mut DbConn,
+    eab_id: EabId,
+    now: time::OffsetDateTime,
+) -> Result<(crate::core::AccountId, crate::core::OrganizationId)> {
     nonces::redeem(c, "nonce-plan", now + Duration::hours(1))?;
     eab::by_key_id(c, "kid-plan")?;
     accounts::by_thumbprint(c, "thumb-plan")?;
@@ -319,17 +342,24 @@ fn requests(c: &mut DbConn, eab_id: EabId) -> Result<Fixture> {
     accounts::by_id(c, acct.id)?;
     let org = organizations::for_account(c, acct.id)?.expect("bound to an organization");
     organizations::checks(c, org.id)?;
+    Ok((acct.id, org.id))
+}
 
-    // newOrder: authorization reuse, renewal, the insert; then the read of
-    // every poll.
-    orders::reusable_authz(c, acct.id, "www.example.co.jp", false, now)?;
+/// newOrder: authorization reuse, renewal, the insert (the read of every
+/// poll follows in `requests`).
+fn new_order(
+    c: &mut DbConn,
+    account: crate::core::AccountId,
+    now: time::OffsetDateTime,
+) -> Result<OrderId> {
+    orders::reusable_authz(c, account, "www.example.co.jp", false, now, now)?;
     orders::replacement_exists(c, "aki.serial", now)?;
     let order = orders::create(
         c,
         NewOrder {
-            account_id: acct.id,
+            account_id: account,
             names: vec!["www.example.co.jp".into()],
-            profile: "ov".into(),
+            profile: crate::core::Profile::Ov,
             not_before: None,
             not_after: None,
             expires_at: now + Duration::days(7),
@@ -345,13 +375,17 @@ fn requests(c: &mut DbConn, eab_id: EabId) -> Result<Fixture> {
             replaces: Some("aki.serial".into()),
         },
         now,
-    )?
-    .id;
-    let loaded = orders::load(c, order)?.expect("the order just made");
-    let authz = &loaded.authorizations[0];
-    let chall = authz.challenges[0].id;
+    )?;
+    Ok(order.id)
+}
 
-    // Authorization and challenge, validation.
+/// Authorization and challenge, validation.
+fn validate(
+    c: &mut DbConn,
+    authz: &crate::core::Authorization,
+    now: time::OffsetDateTime,
+) -> Result<()> {
+    let chall = authz.challenges[0].id;
     let one = orders::load_authz(c, authz.id)?.expect("the authorization");
     assert_eq!(one.challenges.len(), 2);
     let of_challenge = orders::load_authz_of_challenge(c, chall)?.expect("its authorization");
@@ -371,10 +405,20 @@ fn requests(c: &mut DbConn, eab_id: EabId) -> Result<Fixture> {
             valid_until: now + Duration::days(30),
         },
         now,
+        |_| Ok(()),
     )?;
+    Ok(())
+}
 
-    // finalize: blocked keys, the vetting gate's refusal record, CAA
-    // evidence, the claim, a refusal that returns the order, issuance.
+/// finalize: blocked keys, the vetting gate's refusal record, CAA
+/// evidence, the claim, a refusal that returns the order, issuance.
+fn finalize(
+    c: &mut DbConn,
+    loaded: &crate::core::Order,
+    org: crate::core::OrganizationId,
+    now: time::OffsetDateTime,
+) -> Result<(crate::core::CertificateId, String)> {
+    let order = loaded.id;
     certificates::key_is_blocked(c, "spki-plan")?;
     organizations::set_gate_refusal(c, order, Some("{}"))?;
     audit::append(
@@ -382,10 +426,11 @@ fn requests(c: &mut DbConn, eab_id: EabId) -> Result<Fixture> {
         audit::NewEvent {
             actor: "acme",
             action: "gate.refuse",
-            organization: Some(org.id),
+            organization: Some(org),
             subject: format!("order:{order}"),
             reason: None,
             details: serde_json::json!({}),
+            request_id: None,
         },
         now,
     )?;
@@ -394,9 +439,24 @@ fn requests(c: &mut DbConn, eab_id: EabId) -> Result<Fixture> {
     orders::end_finalize_without_certificate(c, order, None, now)?;
     orders::begin_finalize(c, order, now)?;
     let serial = "7f0102030405060708090a0b0c0d0e0f".to_owned();
+    precertificates::reserve_serial(c, &serial, order, now)?;
+    precertificates::reservation(c, &serial)?;
+    precertificates::insert(
+        c,
+        &precertificates::NewPrecertificate {
+            serial: serial.clone(),
+            order_id: order,
+            account_id: loaded.account_id,
+            der: vec![0x30, 0x00],
+            not_before: now,
+            not_after: now + Duration::days(90),
+            crl_shard: 3,
+        },
+        now,
+    )?;
     let cert = orders::complete_finalize(
         c,
-        &loaded,
+        loaded,
         NewCertificate {
             crl_shard: 3,
             serial: serial.clone(),
@@ -404,39 +464,48 @@ fn requests(c: &mut DbConn, eab_id: EabId) -> Result<Fixture> {
             not_before: now,
             not_after: now + Duration::days(90),
             caa_evidence: "[]".to_owned(),
+            lint_report: None,
         },
         now,
+        |_, _| Ok(()),
     )?;
+    Ok((cert, serial))
+}
 
-    // Download, ARI and revocation (by serial), orders list.
+/// Download, ARI and revocation (by serial), orders list; account
+/// updates and authorization deactivation; CRLs served per request.
+fn after_issuance(
+    c: &mut DbConn,
+    loaded: &crate::core::Order,
+    cert: crate::core::CertificateId,
+    serial: &str,
+    now: time::OffsetDateTime,
+) -> Result<()> {
+    let (order, account) = (loaded.id, loaded.account_id);
     certificates::by_id(c, cert)?;
-    certificates::by_serial(c, &serial)?;
+    certificates::by_serial(c, serial)?;
     certificates::revoke(c, cert, 1, now)?;
+    precertificates::by_serial(c, serial)?;
+    precertificates::revoke(c, serial, 1, now)?;
     certificates::block_key(c, "spki-plan", "keyCompromise", now)?;
-    orders::ids_for_account(c, acct.id, None, 10)?;
-    orders::ids_for_account(c, acct.id, Some(order), 10)?;
+    orders::ids_for_account(c, account, None, 10)?;
+    orders::ids_for_account(c, account, Some(order), 10)?;
 
-    // Account updates and authorization deactivation.
-    orders::deactivate_authz(c, authz.id)?;
-    accounts::update_contact(c, acct.id, &["mailto:a@example.co.jp".into()])?;
-    accounts::change_key(c, acct.id, "thumb-plan-2", &serde_json::Map::new())?;
+    orders::deactivate_authz(c, loaded.authorizations[0].id)?;
+    accounts::update_contact(c, account, &["mailto:a@example.co.jp".into()])?;
+    accounts::change_key(c, account, "thumb-plan-2", &serde_json::Map::new())?;
+    // Every account event files itself under the account's organization.
+    audit::organization_of(c, account)?;
 
-    // The publish listener serves CRLs per request.
     crls::latest(c, 3)?;
     crls::shard_exists(c, 40, 16)?;
-    Ok(Fixture {
-        org: org.id,
-        account: acct.id,
-        order,
-        certificate: cert,
-        serial,
-    })
+    Ok(())
 }
 
 /// The periodic work (nonce pruning, stale validations and finalizations,
 /// CRL generation, leases): it runs every few seconds on a live server.
 fn sweeps(c: &mut DbConn) -> Result<()> {
-    let now = super::now();
+    let now = crate::core::Clock::system().now();
     nonces::prune(c, now)?;
     orders::stale_challenges(c, now, 100)?;
     orders::reclaim_challenge(c, crate::core::ChallengeId(1), now, now)?;
@@ -460,11 +529,22 @@ fn staff(c: &mut DbConn, f: &Fixture) -> Result<()> {
     organizations::by_id(c, f.org)?;
     organizations::account_ids(c, f.org)?;
     organizations::certificate_summaries(c, f.org)?;
-    organizations::blocked_orders(c)?;
+    organizations::blocked_orders(c, crate::core::Clock::system().now())?;
     organizations::clear_gate_refusals(c, f.org)?;
     eab::list(c, Some(f.org))?;
     audit::list(c, Some(f.org), 50)?;
-    eab::revoke(c, "kid-plan", super::now())?;
+    // The auditor's pages: a period, resumed after a cursor.
+    let now = crate::core::Clock::system().now();
+    let period = audit::Filter {
+        organization: None,
+        since: Some(now - Duration::days(30)),
+        until: Some(now),
+        after: Some(1),
+    };
+    // (Without a filter a page is the next `limit` rows in primary key
+    // order: a bounded walk SQLite's plan calls a scan, so not listed.)
+    audit::page(c, period, 1000)?;
+    eab::revoke(c, "kid-plan", crate::core::Clock::system().now())?;
     // Last: deactivation touches the account's pending authorizations.
     accounts::deactivate(c, f.account)?;
     let _ = (f.order, f.certificate, &f.serial);
@@ -516,7 +596,10 @@ async fn an_unindexed_lookup_is_reported() {
             let statements = recorded(c, |c| {
                 use super::schema::certificates;
                 certificates::table
-                    .filter(certificates::not_after.lt(super::to_db(super::now())))
+                    .filter(
+                        certificates::not_after
+                            .lt(super::to_db(crate::core::Clock::system().now())),
+                    )
                     .select(certificates::id)
                     .load::<i64>(c)?;
                 Ok(())

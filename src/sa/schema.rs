@@ -41,6 +41,7 @@ diesel::table! {
         subject -> Text,
         reason -> Nullable<Text>,
         details -> Text,
+        request_id -> Nullable<Text>,
     }
 }
 
@@ -85,6 +86,7 @@ diesel::table! {
         gate_refusal -> Nullable<Text>,
         caa_evidence -> Nullable<Text>,
         replaces -> Nullable<Text>,
+        lint_report -> Nullable<Text>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
     }
@@ -140,6 +142,29 @@ diesel::table! {
 }
 
 diesel::table! {
+    serials (serial) {
+        serial -> Text,
+        order_id -> BigInt,
+        reserved_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    precertificates (serial) {
+        serial -> Text,
+        order_id -> BigInt,
+        account_id -> BigInt,
+        der -> Binary,
+        not_before -> Timestamp,
+        not_after -> Timestamp,
+        crl_shard -> Integer,
+        created_at -> Timestamp,
+        revoked_at -> Nullable<Timestamp>,
+        revocation_reason -> Nullable<Integer>,
+    }
+}
+
+diesel::table! {
     crls (shard) {
         shard -> Integer,
         number -> BigInt,
@@ -182,8 +207,25 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    limit_overrides (organization_id, name) {
+        organization_id -> BigInt,
+        name -> Text,
+        limit_count -> BigInt,
+        period_secs -> BigInt,
+    }
+}
+
+diesel::table! {
+    rate_limit_buckets (key) {
+        key -> Text,
+        tat -> BigInt,
+    }
+}
+
 diesel::joinable!(accounts -> eab_credentials (eab_credential_id));
 diesel::joinable!(eab_credentials -> organizations (organization_id));
+diesel::joinable!(limit_overrides -> organizations (organization_id));
 diesel::joinable!(vetting_checks -> organizations (organization_id));
 diesel::joinable!(orders -> accounts (account_id));
 diesel::joinable!(authorizations -> accounts (account_id));
@@ -204,9 +246,57 @@ diesel::allow_tables_to_appear_in_same_query!(
     order_authorizations,
     challenges,
     certificates,
+    serials,
+    precertificates,
     crls,
     used_nonces,
     server_secrets,
     blocked_keys,
     leases,
+    limit_overrides,
+    rate_limit_buckets,
 );
+
+diesel::table! {
+    staff (id) {
+        id -> BigInt,
+        name -> Text,
+        roles -> Text,
+        password_hash -> Text,
+        totp_secret -> Binary,
+        totp_last_step -> Nullable<BigInt>,
+        must_change_password -> Bool,
+        failed_logins -> Integer,
+        locked_until -> Nullable<Timestamp>,
+        disabled_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        created_by -> Text,
+    }
+}
+
+diesel::table! {
+    staff_tokens (id) {
+        id -> BigInt,
+        staff_id -> BigInt,
+        label -> Text,
+        token_prefix -> Text,
+        token_sha256 -> Text,
+        created_at -> Timestamp,
+        revoked_at -> Nullable<Timestamp>,
+        last_used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    staff_sessions (id_sha256) {
+        id_sha256 -> Text,
+        staff_id -> BigInt,
+        csrf_token -> Text,
+        created_at -> Timestamp,
+        last_seen_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(staff_tokens -> staff (staff_id));
+diesel::joinable!(staff_sessions -> staff (staff_id));
+diesel::allow_tables_to_appear_in_same_query!(staff, staff_tokens, staff_sessions);

@@ -338,7 +338,11 @@ mod tests {
     }
 
     fn redeem(c: &mut DbConn, nonce: &str) -> Result<bool> {
-        nonces::redeem(c, nonce, crate::sa::now() + time::Duration::minutes(5))
+        nonces::redeem(
+            c,
+            nonce,
+            crate::core::Clock::system().now() + time::Duration::minutes(5),
+        )
     }
 
     async fn stored(store: &Store, nonce: &'static str) -> bool {
@@ -473,7 +477,10 @@ mod tests {
             seen.push(store.write(setting).await.unwrap());
         }
         assert!(store
-            .redeem_nonce("pg", crate::sa::now() + time::Duration::minutes(5))
+            .redeem_nonce(
+                "pg",
+                crate::core::Clock::system().now() + time::Duration::minutes(5)
+            )
             .await
             .unwrap());
         let batches = counter(&store, "trustgate_db_write_batches_total");
@@ -489,7 +496,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_halted_writer_refuses_nonce_redemptions() {
         let (_dir, store) = store(Duration::from_secs(5));
-        let expires = crate::sa::now() + time::Duration::minutes(5);
+        let expires = crate::core::Clock::system().now() + time::Duration::minutes(5);
         store.halt();
         let refused =
             tokio::time::timeout(Duration::from_secs(5), store.redeem_nonce("h", expires))

@@ -29,9 +29,11 @@
 use serde::{Deserialize, Serialize};
 
 use super::dns::DnsAnswer;
+use super::remote::{RemoteAnswer, RemoteCheck};
 use super::{is_dns_name, Validator};
 use crate::acme::ChallengeType;
 use crate::error::{Error, ErrorKind, Result};
+use hickory_resolver::proto::rr::rdata::CAA as Caa;
 
 /// Property tags we understand (RFC 8659 §4.1: an unknown critical tag
 /// forbids issuance).
@@ -62,7 +64,7 @@ pub struct CaaEvidence {
     /// Where the relevant RRset was found; `None` when there was none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub relevant_name: Option<String>,
-    /// The relevant RRset in presentation form (`0 issue "ca.example"`).
+    /// The relevant RRset in presentation form (`0 issue "ca.example.net"`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub records: Vec<String>,
     /// DNSSEC status of the answer the decision rests on (the relevant
@@ -86,9 +88,62 @@ pub struct CaaEvidence {
     pub checked_at: Option<time::OffsetDateTime>,
 }
 
+/// A CAA check from here and from every remote perspective.
+#[derive(Debug, Clone)]
+pub struct CaaOutcome {
+    /// The primary's result, corroborated by the quorum in force (BR
+    /// 3.2.2.9) when perspectives are configured.
+    pub result: Result<()>,
+    /// What the primary saw and decided.
+    pub evidence: CaaEvidence,
+    /// Each remote perspective's answer, in configured order.
+    pub perspectives: Vec<RemoteAnswer>,
+}
+
 impl Validator {
-    /// Checks CAA for one name. Never panics; bounded by the validation
-    /// timeout. The evidence is returned whatever the outcome.
+    /// Checks CAA for one name here and at every remote perspective
+    /// (BR 3.2.2.8, 3.2.2.9); what the RA runs before issuance.
+    pub async fn check_caa_corroborated(&self, req: &CaaRequest<'_>) -> CaaOutcome {
+        if self.perspectives.is_empty() {
+            let (result, evidence) = self.check_caa(req).await;
+            return CaaOutcome {
+                result,
+                evidence,
+                perspectives: Vec::new(),
+            };
+        }
+        let check = RemoteCheck::Caa {
+            name: req.name.to_owned(),
+            account_uri: req.account_uri.to_owned(),
+            method: req.method,
+            caa_identities: req.caa_identities.to_vec(),
+        };
+        let mut primary_evidence = None;
+        let primary = async {
+            let (result, evidence) = self.check_caa(req).await;
+            primary_evidence = Some(evidence);
+            result
+        };
+        let (result, perspectives) = self.corroborate(primary, &check).await;
+        let evidence = primary_evidence.unwrap_or_else(|| CaaEvidence {
+            name: req.name.to_owned(),
+            relevant_name: None,
+            records: Vec::new(),
+            dnssec: None,
+            decision: "not awaited: the remote perspectives decided".into(),
+            method: Some(req.method),
+            checked_at: Some(self.clock.now()),
+        });
+        CaaOutcome {
+            result,
+            evidence,
+            perspectives,
+        }
+    }
+
+    /// Checks CAA for one name from here only (what a remote perspective
+    /// runs). Never panics; bounded by the validation timeout. The evidence
+    /// is returned whatever the outcome.
     pub async fn check_caa(&self, req: &CaaRequest<'_>) -> (Result<()>, CaaEvidence) {
         let mut evidence = CaaEvidence {
             name: req.name.to_owned(),
@@ -115,7 +170,7 @@ impl Validator {
                 ),
             )),
         };
-        evidence.checked_at = Some(time::OffsetDateTime::now_utc());
+        evidence.checked_at = Some(self.clock.now());
         evidence.decision = match &result {
             Ok(reason) => format!("permitted: {reason}"),
             Err(e) if e.detail.starts_with("CAA lookup failed") => {
@@ -136,65 +191,88 @@ impl Validator {
     }
 
     async fn caa_inner(&self, req: &CaaRequest<'_>, evidence: &mut CaaEvidence) -> Result<String> {
-        let wildcard = req.name.starts_with("*.");
-        let base = base_name(req.name);
-        if !is_dns_name(&base) {
-            return Err(Error::malformed(format!(
-                "invalid name {:?} for a CAA check",
-                req.name
-            )));
-        }
-        let Some((relevant, answer)) = self.relevant_rrset(&base, evidence).await? else {
-            return Ok("no CAA records found".into());
-        };
-        evidence.relevant_name = Some(relevant.clone());
-        evidence.records = answer.values.iter().map(|c| c.to_string()).collect();
-        evidence.dnssec = answer.dnssec.clone();
-        let props: Vec<Property> = answer.values.iter().map(Property::from).collect();
-        decide(&props, wildcard, req).map_err(|reason| {
+        let resolver = &self.inner.resolver;
+        climb_and_decide(req, evidence, |step| async move {
+            resolver.lookup_caa(&step).await
+        })
+        .await
+    }
+}
+
+/// The check over any CAA lookup: the name, the relevant RRset, the
+/// decision (`Ok(why permitted)`). `crate::fuzzing` runs it over
+/// synthetic answers.
+pub(crate) async fn climb_and_decide<F, Fut>(
+    req: &CaaRequest<'_>,
+    evidence: &mut CaaEvidence,
+    lookup: F,
+) -> Result<String>
+where
+    F: Fn(String) -> Fut,
+    Fut: std::future::Future<Output = Result<DnsAnswer<Caa>>>,
+{
+    let wildcard = req.name.starts_with("*.");
+    let base = base_name(req.name);
+    if !is_dns_name(&base) {
+        return Err(Error::malformed(format!(
+            "invalid name {:?} for a CAA check",
+            req.name
+        )));
+    }
+    let Some((relevant, answer)) = relevant_rrset(&base, evidence, lookup).await? else {
+        return Ok("no CAA records found".into());
+    };
+    evidence.relevant_name = Some(relevant.clone());
+    evidence.records = answer.values.iter().map(|c| c.to_string()).collect();
+    evidence.dnssec = answer.dnssec.clone();
+    let props: Vec<Property> = answer.values.iter().map(Property::from).collect();
+    decide(&props, wildcard, req).map_err(|reason| {
+        Error::new(
+            ErrorKind::Caa,
+            format!("CAA record for {relevant} prevents issuance: {reason}"),
+        )
+    })
+}
+
+/// RFC 8659 §3: climb from `base` to the TLD until a non-empty CAA
+/// RRset. A failed lookup at any step ends the climb with an error: the
+/// step might have held the relevant set. Every step is asked at once
+/// (one round trip, not one a label, as Boulder does) and the answers
+/// are read in the climb's order, so the outcome is the sequential
+/// climb's: the lookups above the relevant set are dropped unread, and
+/// a slow or failing one there delays nothing.
+async fn relevant_rrset<F, Fut>(
+    base: &str,
+    evidence: &mut CaaEvidence,
+    lookup: F,
+) -> Result<Option<(String, DnsAnswer<Caa>)>>
+where
+    F: Fn(String) -> Fut,
+    Fut: std::future::Future<Output = Result<DnsAnswer<Caa>>>,
+{
+    use futures_util::stream::{FuturesOrdered, StreamExt};
+    let lookup = &lookup;
+    let mut answers: FuturesOrdered<_> = climb(base)
+        .map(|step| async move { (step, lookup(step.to_owned()).await) })
+        .collect();
+    let mut proofs: Vec<String> = Vec::new();
+    while let Some((candidate, answer)) = answers.next().await {
+        let answer = answer.map_err(|e| {
             Error::new(
                 ErrorKind::Caa,
-                format!("CAA record for {relevant} prevents issuance: {reason}"),
+                format!(
+                    "CAA lookup failed for {candidate}: {}",
+                    e.detail.trim_start_matches("DNS problem: ")
+                ),
             )
-        })
-    }
-
-    /// RFC 8659 §3: climb from `base` to the TLD until a non-empty CAA
-    /// RRset. A failed lookup at any step ends the climb with an error: the
-    /// step might have held the relevant set. Every step is asked at once
-    /// (one round trip, not one a label, as Boulder does) and the answers
-    /// are read in the climb's order, so the outcome is the sequential
-    /// climb's: the lookups above the relevant set are dropped unread, and
-    /// a slow or failing one there delays nothing.
-    async fn relevant_rrset(
-        &self,
-        base: &str,
-        evidence: &mut CaaEvidence,
-    ) -> Result<Option<(String, DnsAnswer<hickory_resolver::proto::rr::rdata::CAA>)>> {
-        use futures_util::stream::{FuturesOrdered, StreamExt};
-        let resolver = &self.inner.resolver;
-        let mut answers: FuturesOrdered<_> = climb(base)
-            .map(|step| async move { (step, resolver.lookup_caa(step).await) })
-            .collect();
-        let mut proofs: Vec<String> = Vec::new();
-        while let Some((candidate, answer)) = answers.next().await {
-            let answer = answer.map_err(|e| {
-                Error::new(
-                    ErrorKind::Caa,
-                    format!(
-                        "CAA lookup failed for {candidate}: {}",
-                        e.detail.trim_start_matches("DNS problem: ")
-                    ),
-                )
-            })?;
-            if !answer.values.is_empty() {
-                return Ok(Some((candidate.to_owned(), answer)));
-            }
-            proofs.extend(answer.dnssec);
+        })?;
+        if !answer.values.is_empty() {
+            return Ok(Some((candidate.to_owned(), answer)));
         }
-        evidence.dnssec = weakest_status(&proofs);
-        Ok(None)
+        proofs.extend(answer.dnssec);
     }
+    evidence.dnssec = weakest_status(&proofs);
+    Ok(None)
 }
 
 /// The name without a wildcard label, lower case, without a trailing dot.
@@ -227,8 +305,8 @@ struct Property {
     value: String,
 }
 
-impl From<&hickory_resolver::proto::rr::rdata::CAA> for Property {
-    fn from(c: &hickory_resolver::proto::rr::rdata::CAA) -> Self {
+impl From<&Caa> for Property {
+    fn from(c: &Caa) -> Self {
         Property {
             critical: c.issuer_critical,
             tag: c.tag.to_ascii_lowercase(),
@@ -408,10 +486,10 @@ mod tests {
     use super::*;
     use crate::va::testutil::{caa, cname, DnsServer};
 
-    const ACCOUNT: &str = "https://acme.trustgate.test/acme/acct/1";
+    const ACCOUNT: &str = "https://acme.trustgate.jp/acme/acct/1";
 
     fn ids() -> Vec<String> {
-        vec!["trustgate.test".to_owned()]
+        vec!["trustgate.jp".to_owned()]
     }
 
     async fn check(
@@ -454,9 +532,9 @@ mod tests {
         let ev = CaaEvidence {
             name: "*.example.org".into(),
             relevant_name: Some("example.org".into()),
-            records: vec!["0 issue \"trustgate.test\"".into()],
+            records: vec!["0 issue \"trustgate.jp\"".into()],
             dnssec: None,
-            decision: "permitted: issue \"trustgate.test\" authorizes this CA".into(),
+            decision: "permitted: issue \"trustgate.jp\" authorizes this CA".into(),
             method: Some(ChallengeType::Dns01),
             checked_at: Some(time::macros::datetime!(2026-11-25 09:30:00 UTC)),
         };
@@ -477,16 +555,14 @@ mod tests {
     #[tokio::test]
     async fn issue_for_us_permits_with_evidence() {
         let dns = DnsServer::start().await;
-        dns.add("example.org", caa(0, "issue", "other-ca.test"));
-        dns.add("example.org", caa(0, "issue", "TrustGate.test."));
+        dns.add("example.org", caa(0, "issue", "other-ca.jp"));
+        dns.add("example.org", caa(0, "issue", "TrustGate.jp."));
         dns.add("example.org", caa(0, "iodef", "mailto:sec@example.org"));
         let (r, ev) = check(&dns, "example.org", ChallengeType::Http01).await;
         r.expect("permitted");
         assert_eq!(ev.relevant_name.as_deref(), Some("example.org"));
         assert_eq!(ev.records.len(), 3);
-        assert!(ev
-            .records
-            .contains(&"0 issue \"TrustGate.test.\"".to_owned()));
+        assert!(ev.records.contains(&"0 issue \"TrustGate.jp.\"".to_owned()));
         assert!(
             ev.decision.starts_with("permitted: issue"),
             "{}",
@@ -500,14 +576,14 @@ mod tests {
     #[tokio::test]
     async fn issue_for_another_ca_refuses() {
         let dns = DnsServer::start().await;
-        dns.add("example.org", caa(0, "issue", "other-ca.test"));
+        dns.add("example.org", caa(0, "issue", "other-ca.jp"));
         let (r, ev) = check(&dns, "example.org", ChallengeType::Http01).await;
         let d = refused(&r);
         assert!(
             d.starts_with("CAA record for example.org prevents issuance"),
             "{d}"
         );
-        assert!(d.contains("other-ca.test"), "{d}");
+        assert!(d.contains("other-ca.jp"), "{d}");
         assert!(ev.decision.starts_with("refused: "), "{}", ev.decision);
     }
 
@@ -525,7 +601,7 @@ mod tests {
     #[tokio::test]
     async fn issuewild_forbids_only_wildcards() {
         let dns = DnsServer::start().await;
-        dns.add("example.org", caa(0, "issue", "trustgate.test"));
+        dns.add("example.org", caa(0, "issue", "trustgate.jp"));
         dns.add("example.org", caa(0, "issuewild", ";"));
         let (r, _) = check(&dns, "example.org", ChallengeType::Dns01).await;
         r.expect("name permitted");
@@ -534,13 +610,13 @@ mod tests {
         assert_eq!(ev.name, "*.example.org");
         // A wildcard without issuewild falls back to issue.
         let dns = DnsServer::start().await;
-        dns.add("example.org", caa(0, "issue", "trustgate.test"));
+        dns.add("example.org", caa(0, "issue", "trustgate.jp"));
         let (r, _) = check(&dns, "*.example.org", ChallengeType::Dns01).await;
         r.expect("wildcard permitted by issue");
         // issuewild naming us permits a wildcard even when issue forbids.
         let dns = DnsServer::start().await;
         dns.add("example.org", caa(0, "issue", ";"));
-        dns.add("example.org", caa(0, "issuewild", "trustgate.test"));
+        dns.add("example.org", caa(0, "issuewild", "trustgate.jp"));
         let (r, _) = check(&dns, "*.example.org", ChallengeType::Dns01).await;
         r.expect("wildcard permitted by issuewild");
         let (r, _) = check(&dns, "example.org", ChallengeType::Dns01).await;
@@ -555,7 +631,7 @@ mod tests {
             caa(
                 0,
                 "issue",
-                "trustgate.test; accounturi=https://acme.trustgate.test/acme/acct/2",
+                "trustgate.jp; accounturi=https://acme.trustgate.jp/acme/acct/2",
             ),
         );
         let (r, _) = check(&dns, "example.org", ChallengeType::Http01).await;
@@ -570,7 +646,7 @@ mod tests {
         let dns = DnsServer::start().await;
         dns.add(
             "example.org",
-            caa(0, "issue", &format!("trustgate.test; accounturi={ACCOUNT}")),
+            caa(0, "issue", &format!("trustgate.jp; accounturi={ACCOUNT}")),
         );
         let (r, _) = check(&dns, "example.org", ChallengeType::Http01).await;
         r.expect("permitted for the account");
@@ -581,7 +657,7 @@ mod tests {
             caa(
                 0,
                 "issue",
-                &format!("trustgate.test; accounturi={ACCOUNT}; accounturi={ACCOUNT}"),
+                &format!("trustgate.jp; accounturi={ACCOUNT}; accounturi={ACCOUNT}"),
             ),
         );
         let (r, _) = check(&dns, "example.org", ChallengeType::Http01).await;
@@ -596,7 +672,7 @@ mod tests {
             caa(
                 0,
                 "issue",
-                "trustgate.test; validationmethods=dns-01,tls-alpn-01",
+                "trustgate.jp; validationmethods=dns-01,tls-alpn-01",
             ),
         );
         let (r, _) = check(&dns, "example.org", ChallengeType::Http01).await;
@@ -610,7 +686,7 @@ mod tests {
     #[tokio::test]
     async fn unknown_critical_tag_refuses_unknown_noncritical_is_ignored() {
         let dns = DnsServer::start().await;
-        dns.add("example.org", caa(0, "issue", "trustgate.test"));
+        dns.add("example.org", caa(0, "issue", "trustgate.jp"));
         dns.add("example.org", caa(128, "tbs", "unknown"));
         let (r, _) = check(&dns, "example.org", ChallengeType::Http01).await;
         assert_eq!(
@@ -618,7 +694,7 @@ mod tests {
             "CAA record for example.org prevents issuance: unknown critical property tag \"tbs\""
         );
         let dns = DnsServer::start().await;
-        dns.add("example.org", caa(0, "issue", "trustgate.test"));
+        dns.add("example.org", caa(0, "issue", "trustgate.jp"));
         dns.add("example.org", caa(0, "tbs", "unknown"));
         dns.add("example.org", caa(128, "iodef", "mailto:x@example.org"));
         let (r, _) = check(&dns, "example.org", ChallengeType::Http01).await;
@@ -651,13 +727,13 @@ mod tests {
     #[tokio::test]
     async fn record_found_at_parent_after_climbing() {
         let dns = DnsServer::start().await;
-        dns.add("example.org", caa(0, "issue", "other-ca.test"));
+        dns.add("example.org", caa(0, "issue", "other-ca.jp"));
         let (r, ev) = check(&dns, "*.a.b.example.org", ChallengeType::Dns01).await;
         let d = refused(&r);
         assert!(d.starts_with("CAA record for example.org prevents"), "{d}");
         assert_eq!(ev.relevant_name.as_deref(), Some("example.org"));
         // The closest set wins: a permissive child hides a strict parent.
-        dns.add("b.example.org", caa(0, "issue", "trustgate.test"));
+        dns.add("b.example.org", caa(0, "issue", "trustgate.jp"));
         let (r, ev) = check(&dns, "a.b.example.org", ChallengeType::Dns01).await;
         r.expect("child set permits");
         assert_eq!(ev.relevant_name.as_deref(), Some("b.example.org"));
@@ -668,7 +744,7 @@ mod tests {
         const RTT: std::time::Duration = std::time::Duration::from_millis(300);
         let dns = DnsServer::start().await;
         dns.delay(RTT);
-        dns.add("example.org", caa(0, "issue", "trustgate.test"));
+        dns.add("example.org", caa(0, "issue", "trustgate.jp"));
         // Above the relevant set: the sequential climb never asked, so its
         // failure must not count.
         dns.servfail("org");
@@ -689,8 +765,8 @@ mod tests {
     #[tokio::test]
     async fn cname_target_records_are_the_names_records() {
         let dns = DnsServer::start().await;
-        dns.add("www.example.org", cname("cdn.provider.test"));
-        dns.add("cdn.provider.test", caa(0, "issue", ";"));
+        dns.add("www.example.org", cname("cdn.provider.jp"));
+        dns.add("cdn.provider.jp", caa(0, "issue", ";"));
         let (r, ev) = check(&dns, "www.example.org", ChallengeType::Http01).await;
         refused(&r);
         assert_eq!(ev.relevant_name.as_deref(), Some("www.example.org"));
@@ -699,7 +775,7 @@ mod tests {
     #[tokio::test]
     async fn no_identities_refuses_any_named_ca() {
         let dns = DnsServer::start().await;
-        dns.add("example.org", caa(0, "issue", "trustgate.test"));
+        dns.add("example.org", caa(0, "issue", "trustgate.jp"));
         let v = Validator::new(&dns.config()).expect("validator");
         let (r, _) = v
             .check_caa(&CaaRequest {
@@ -714,8 +790,9 @@ mod tests {
 
     #[test]
     fn issue_values_parse_per_rfc8659() {
-        let p = parse_issue_value("  ca.example ;  accounturi = https://a/b ; x=y ;").expect("ok");
-        assert_eq!(p.issuer.as_deref(), Some("ca.example"));
+        let p =
+            parse_issue_value("  ca.example.net ;  accounturi = https://a/b ; x=y ;").expect("ok");
+        assert_eq!(p.issuer.as_deref(), Some("ca.example.net"));
         assert_eq!(
             p.params,
             vec![
@@ -726,8 +803,8 @@ mod tests {
         assert_eq!(parse_issue_value(";").expect("ok").issuer, None);
         assert_eq!(parse_issue_value("").expect("ok").issuer, None);
         assert!(parse_issue_value("ca example").is_err());
-        assert!(parse_issue_value("ca.example; novalue").is_err());
-        assert!(parse_issue_value("-ca.example").is_err());
+        assert!(parse_issue_value("ca.example.net; novalue").is_err());
+        assert!(parse_issue_value("-ca.example.net").is_err());
     }
 
     #[test]

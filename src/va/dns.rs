@@ -491,14 +491,14 @@ mod tests {
     #[tokio::test]
     async fn a_records_resolve() {
         let (r, _dns) = resolver().await;
-        let ips = r.lookup_ip("example.test").await.expect("resolves");
+        let ips = r.lookup_ip("example.jp").await.expect("resolves");
         assert_eq!(ips, vec!["127.0.0.1".parse::<IpAddr>().expect("ip")]);
     }
 
     #[tokio::test]
     async fn ipv6_comes_first() {
         let (r, _dns) = resolver().await;
-        let ips = r.lookup_ip("v6.test").await.expect("resolves");
+        let ips = r.lookup_ip("v6.jp").await.expect("resolves");
         assert_eq!(
             ips,
             vec![
@@ -511,11 +511,10 @@ mod tests {
     #[tokio::test]
     async fn nxdomain_is_dns_error() {
         let (r, _dns) = resolver().await;
-        let err = r.lookup_ip("nx.test").await.expect_err("nxdomain");
+        let err = r.lookup_ip("nx.jp").await.expect_err("nxdomain");
         assert_eq!(err.kind, ErrorKind::Dns);
         assert!(
-            err.detail
-                .contains("no valid A or AAAA records for nx.test"),
+            err.detail.contains("no valid A or AAAA records for nx.jp"),
             "{}",
             err.detail
         );
@@ -524,10 +523,10 @@ mod tests {
     #[tokio::test]
     async fn servfail_is_dns_error() {
         let (r, _dns) = resolver().await;
-        let err = r.lookup_ip("servfail.test").await.expect_err("servfail");
+        let err = r.lookup_ip("servfail.jp").await.expect_err("servfail");
         assert_eq!(err.kind, ErrorKind::Dns);
         assert!(err.detail.contains("SERVFAIL"), "{}", err.detail);
-        assert!(err.detail.contains("servfail.test"), "{}", err.detail);
+        assert!(err.detail.contains("servfail.jp"), "{}", err.detail);
     }
 
     #[tokio::test]
@@ -544,7 +543,7 @@ mod tests {
         };
         let r = Resolver::new(&cfg).expect("resolver builds");
         let start = std::time::Instant::now();
-        let err = r.lookup_ip("example.test").await.expect_err("timeout");
+        let err = r.lookup_ip("example.jp").await.expect_err("timeout");
         assert_eq!(err.kind, ErrorKind::Dns);
         assert!(
             start.elapsed() < Duration::from_secs(2),
@@ -557,12 +556,12 @@ mod tests {
     async fn txt_records_concatenate() {
         let (r, _dns) = resolver().await;
         let txt = r
-            .lookup_txt("_acme-challenge.example.test")
+            .lookup_txt("_acme-challenge.example.jp")
             .await
             .expect("txt");
         assert_eq!(txt.values, vec!["part1part2".to_owned()]);
         assert_eq!(txt.dnssec, None);
-        let none = r.lookup_txt("nx.test").await.expect("no records is empty");
+        let none = r.lookup_txt("nx.jp").await.expect("no records is empty");
         assert!(none.values.is_empty());
     }
 
@@ -584,16 +583,16 @@ mod tests {
     fn chain_keeps_only_records_at_its_end() {
         let answer = Answer {
             records: vec![
-                record("a.test", cname("b.test")),
+                record("a.jp", cname("b.jp")),
                 // Slipped in by the server: not on the chain.
-                record("evil.test", txt("planted")),
-                record("b.test", txt("real")),
+                record("evil.jp", txt("planted")),
+                record("b.jp", txt("real")),
             ],
             negative_proof: None,
         };
         let chain =
-            follow_chain(&fqdn("a.test").expect("name"), RecordType::TXT, answer).expect("chain");
-        assert_eq!(chain.cnames, vec!["a.test -> b.test"]);
+            follow_chain(&fqdn("a.jp").expect("name"), RecordType::TXT, answer).expect("chain");
+        assert_eq!(chain.cnames, vec!["a.jp -> b.jp"]);
         assert_eq!(chain.records.len(), 1);
         assert_eq!(chain.records[0].data, txt("real"));
     }
@@ -601,14 +600,14 @@ mod tests {
     #[test]
     fn chain_longer_than_the_bound_is_dns_error() {
         let records = (0..=MAX_CNAMES)
-            .map(|i| record(&format!("c{i}.test"), cname(&format!("c{}.test", i + 1))))
-            .chain([record(&format!("c{}.test", MAX_CNAMES + 1), txt("x"))])
+            .map(|i| record(&format!("c{i}.jp"), cname(&format!("c{}.jp", i + 1))))
+            .chain([record(&format!("c{}.jp", MAX_CNAMES + 1), txt("x"))])
             .collect();
         let answer = Answer {
             records,
             negative_proof: None,
         };
-        let err = follow_chain(&fqdn("c0.test").expect("name"), RecordType::TXT, answer)
+        let err = follow_chain(&fqdn("c0.jp").expect("name"), RecordType::TXT, answer)
             .err()
             .expect("too long");
         assert_eq!(err.kind, ErrorKind::Dns);
@@ -658,7 +657,7 @@ mod tests {
         let bind = crate::va::testutil::Bind::start(
             &format!(
                 "_acme-challenge.secure IN TXT \"{value}\"\n\
-                 @ IN CAA 0 issue \"trustgate.test\"\n\
+                 @ IN CAA 0 issue \"trustgate.jp\"\n\
                  www IN A 127.0.0.1"
             ),
             &format!(
@@ -670,11 +669,11 @@ mod tests {
         .await;
         let v = crate::va::Validator::new(&dnssec_config(&bind)).expect("validator");
 
-        let out = v.validate(&dns01("secure.example.test")).await;
+        let out = v.validate(&dns01("secure.example.jp")).await;
         out.result.expect("signed TXT validates");
         assert_eq!(out.records[0].dnssec.as_deref(), Some("Secure"));
 
-        let out = v.validate(&dns01("plain.insecure.test")).await;
+        let out = v.validate(&dns01("plain.insecure.jp")).await;
         out.result.expect("unsigned child validates");
         assert_eq!(out.records[0].dnssec.as_deref(), Some("Insecure"));
 
@@ -689,28 +688,28 @@ mod tests {
             ..dnssec_config(&bind)
         };
         let v1 = crate::va::Validator::new(&cfg).expect("validator");
-        let out = v1.validate(&http01("www.example.test")).await;
+        let out = v1.validate(&http01("www.example.jp")).await;
         assert_eq!(
             out.result.expect_err("closed port").kind,
             ErrorKind::Connection
         );
         assert_eq!(out.records[0].dnssec.as_deref(), Some("Secure"));
-        let out = v1.validate(&http01("www.insecure.test")).await;
+        let out = v1.validate(&http01("www.insecure.jp")).await;
         assert_eq!(out.records[0].dnssec.as_deref(), Some("Insecure"));
 
         // CAA: a Secure denial at www, then the signed set at the apex.
-        let ids = vec!["trustgate.test".to_owned()];
+        let ids = vec!["trustgate.jp".to_owned()];
         let req = |name| CaaRequest {
             name,
-            account_uri: "https://acme.test/acct/1",
+            account_uri: "https://acme.jp/acct/1",
             method: crate::acme::ChallengeType::Dns01,
             caa_identities: &ids,
         };
-        let (r, ev) = v.check_caa(&req("www.example.test")).await;
+        let (r, ev) = v.check_caa(&req("www.example.jp")).await;
         r.expect("CAA permits");
-        assert_eq!(ev.relevant_name.as_deref(), Some("example.test"));
+        assert_eq!(ev.relevant_name.as_deref(), Some("example.jp"));
         assert_eq!(ev.dnssec.as_deref(), Some("Secure"));
-        let (r, ev) = v.check_caa(&req("x.insecure.test")).await;
+        let (r, ev) = v.check_caa(&req("x.insecure.jp")).await;
         r.expect("no CAA in the unsigned zone");
         assert_eq!(ev.relevant_name, None);
         assert_eq!(ev.dnssec.as_deref(), Some("Insecure"));
@@ -723,26 +722,26 @@ mod tests {
         let bind = crate::va::testutil::Bind::start(
             &format!(
                 "_acme-challenge.secure IN TXT \"{value}\"\n\
-                 @ IN CAA 0 issue \"trustgate.test\""
+                 @ IN CAA 0 issue \"trustgate.jp\""
             ),
             "",
             Some((value.as_str(), "planted-by-an-attacker")),
         )
         .await;
         let v = crate::va::Validator::new(&dnssec_config(&bind)).expect("validator");
-        let out = v.validate(&dns01("secure.example.test")).await;
+        let out = v.validate(&dns01("secure.example.jp")).await;
         let err = out.result.expect_err("bogus");
         assert_eq!(err.kind, ErrorKind::Dns);
         assert_eq!(
             err.detail,
-            "DNSSEC validation failed for _acme-challenge.secure.example.test"
+            "DNSSEC validation failed for _acme-challenge.secure.example.jp"
         );
         // The untouched CAA set in the same zone still validates.
-        let ids = vec!["trustgate.test".to_owned()];
+        let ids = vec!["trustgate.jp".to_owned()];
         let (r, ev) = v
             .check_caa(&CaaRequest {
-                name: "example.test",
-                account_uri: "https://acme.test/acct/1",
+                name: "example.jp",
+                account_uri: "https://acme.jp/acct/1",
                 method: crate::acme::ChallengeType::Dns01,
                 caa_identities: &ids,
             })
@@ -759,8 +758,8 @@ mod tests {
         let v = crate::va::Validator::new(&cfg).expect("validator");
         let (r, ev) = v
             .check_caa(&CaaRequest {
-                name: "example.test",
-                account_uri: "https://acme.test/acct/1",
+                name: "example.jp",
+                account_uri: "https://acme.jp/acct/1",
                 method: crate::acme::ChallengeType::Dns01,
                 caa_identities: &ids,
             })
@@ -769,7 +768,7 @@ mod tests {
         assert_eq!(err.kind, ErrorKind::Caa);
         assert_eq!(
             err.detail,
-            "CAA lookup failed for example.test: DNSSEC validation failed for example.test"
+            "CAA lookup failed for example.jp: DNSSEC validation failed for example.jp"
         );
         assert!(ev.decision.starts_with("lookup failed"), "{}", ev.decision);
     }
@@ -780,7 +779,7 @@ mod tests {
         let good = dir.path().join("Kexample.key");
         std::fs::write(
             &good,
-            "; a BIND key file\nexample.test. IN DNSKEY 257 3 13 \
+            "; a BIND key file\nexample.jp. IN DNSKEY 257 3 13 \
              mdsswUyr3DPW132mOi8V9xESWE8jTo0dxCjjnopKl+GqJxpVXckHAeF+KkxLbxILfDLUT0rAK9iUzy1L53eKGQ==\n",
         )
         .expect("write");

@@ -170,7 +170,7 @@ mod tests {
         assert_eq!(out.records.len(), 1);
         assert!(out.records[0].dns_answers.is_empty());
         // NXDOMAIN is "no record" too, not a DNS failure.
-        let out = run(&dns, "nx.test").await;
+        let out = run(&dns, "nx.jp").await;
         let err = out.result.expect_err("nxdomain");
         assert_eq!(err.kind, ErrorKind::Unauthorized);
     }
@@ -180,20 +180,20 @@ mod tests {
         let dns = DnsServer::start().await;
         dns.add(
             "_acme-challenge.example.org",
-            cname("example.org.acme.dns-provider.test"),
+            cname("example.org.acme.dns-provider.jp"),
         );
         dns.add(
-            "example.org.acme.dns-provider.test",
-            cname("final.dns-provider.test"),
+            "example.org.acme.dns-provider.jp",
+            cname("final.dns-provider.jp"),
         );
-        dns.add("final.dns-provider.test", txt(&[&expected_txt(KEY_AUTH)]));
+        dns.add("final.dns-provider.jp", txt(&[&expected_txt(KEY_AUTH)]));
         let out = run(&dns, "example.org").await;
         out.result.expect("valid through CNAMEs");
         assert_eq!(
             out.records[0].cnames,
             vec![
-                "_acme-challenge.example.org -> example.org.acme.dns-provider.test",
-                "example.org.acme.dns-provider.test -> final.dns-provider.test",
+                "_acme-challenge.example.org -> example.org.acme.dns-provider.jp",
+                "example.org.acme.dns-provider.jp -> final.dns-provider.jp",
             ]
         );
     }
@@ -201,9 +201,9 @@ mod tests {
     #[tokio::test]
     async fn cname_loop_fails() {
         let dns = DnsServer::start().await;
-        dns.add("_acme-challenge.example.org", cname("a.loop.test"));
-        dns.add("a.loop.test", cname("b.loop.test"));
-        dns.add("b.loop.test", cname("a.loop.test"));
+        dns.add("_acme-challenge.example.org", cname("a.loop.jp"));
+        dns.add("a.loop.jp", cname("b.loop.jp"));
+        dns.add("b.loop.jp", cname("a.loop.jp"));
         let out = run(&dns, "example.org").await;
         // hickory ends the loop; whichever way it reports it, no TXT is
         // found through it.

@@ -11,6 +11,7 @@ use std::net::IpAddr;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
 use hyper::body::Incoming;
+use hyper::client::conn::http1::SendRequest;
 use hyper::header::{ACCEPT, CONNECTION, CONTENT_LENGTH, HOST, LOCATION, USER_AGENT};
 use hyper::{Request, Response, StatusCode, Uri};
 use hyper_util::rt::TokioIo;
@@ -119,119 +120,162 @@ pub struct RedirectPolicy {
 /// Resolves a `Location` header against the URL that sent it and applies
 /// the redirect policy (RFC 8555 §8.3 allows redirects; Boulder's rules):
 /// only `http` and `https`, only ports 80 and 443 (or `http_port`), no
-/// user-info, a valid DNS name or a public IP literal as host.
+/// user-info, a valid DNS name as host (never an IP literal).
 pub fn redirect_target(base: &Target, location: &str, policy: &RedirectPolicy) -> Result<Target> {
-    let invalid = |why: &str| {
+    let redirect = Redirect {
+        base,
+        location,
+        policy,
+    };
+    let uri: Uri = redirect
+        .absolute()?
+        .parse()
+        .map_err(|_| redirect.invalid("not a valid URL"))?;
+    let scheme = redirect.scheme(&uri)?;
+    Ok(Target {
+        scheme,
+        host: redirect.host(&uri)?,
+        port: redirect.port(&uri, scheme)?,
+        path: request_path(&uri),
+    })
+}
+
+/// A `Location` header being checked, with the URL that sent it.
+struct Redirect<'a> {
+    base: &'a Target,
+    location: &'a str,
+    policy: &'a RedirectPolicy,
+}
+
+impl Redirect<'_> {
+    fn invalid(&self, why: &str) -> Error {
         Error::new(
             ErrorKind::Connection,
             format!(
-                "Invalid redirect target {location:?} from {}: {why}",
-                base.url()
+                "Invalid redirect target {:?} from {}: {why}",
+                self.location,
+                self.base.url()
             ),
         )
-    };
-    // The fragment is never sent (RFC 9110 §4.2.5).
-    let location = location.trim();
-    let location = location.split_once('#').map_or(location, |(l, _)| l);
-    if location.bytes().any(|b| !b.is_ascii_graphic()) {
-        return Err(invalid("not a valid URL"));
     }
 
-    let absolute = if let Some(scheme) = uri_scheme(location) {
-        let lower = scheme.to_ascii_lowercase();
-        if lower != "http" && lower != "https" {
-            return Err(Error::new(
+    /// The absolute URL the header names; only `http` and `https` URLs.
+    fn absolute(&self) -> Result<String> {
+        // The fragment is never sent (RFC 9110 §4.2.5).
+        let location = self.location.trim();
+        let location = location.split_once('#').map_or(location, |(l, _)| l);
+        if location.bytes().any(|b| !b.is_ascii_graphic()) {
+            return Err(self.invalid("not a valid URL"));
+        }
+        if let Some(scheme) = uri_scheme(location) {
+            let lower = scheme.to_ascii_lowercase();
+            if lower != "http" && lower != "https" {
+                return Err(Error::new(
+                    ErrorKind::Connection,
+                    format!(
+                        "Invalid protocol scheme in redirect target. Only \"http\" and \"https\" \
+                         protocol schemes are supported, not {scheme:?}"
+                    ),
+                ));
+            }
+            Ok(location.to_owned())
+        } else if location.starts_with("//") {
+            Ok(format!("{}:{location}", self.base.scheme.as_str()))
+        } else {
+            Ok(resolve_relative(self.base, location))
+        }
+    }
+
+    fn scheme(&self, uri: &Uri) -> Result<Scheme> {
+        match uri.scheme_str().map(str::to_ascii_lowercase).as_deref() {
+            Some("http") => Ok(Scheme::Http),
+            Some("https") => Ok(Scheme::Https),
+            _ => Err(self.invalid("not a valid URL")),
+        }
+    }
+
+    /// The host, lower case and without brackets or a trailing dot: a
+    /// valid DNS name, or an IP literal we may connect to.
+    fn host(&self, uri: &Uri) -> Result<String> {
+        let authority = uri.authority().ok_or_else(|| self.invalid("no host"))?;
+        if authority.as_str().contains('@') {
+            return Err(self.invalid("user information is not allowed"));
+        }
+        let host = authority
+            .host()
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .trim_end_matches('.')
+            .to_ascii_lowercase();
+        match host.parse::<IpAddr>() {
+            Ok(ip) if !may_connect(ip, self.policy.allow_loopback) => Err(non_public(ip)),
+            // Boulder follows redirects to names only: an address literal
+            // would validate a host no DNS answer for the name points to.
+            Ok(_) => Err(Error::new(
                 ErrorKind::Connection,
                 format!(
-                    "Invalid protocol scheme in redirect target. Only \"http\" and \"https\" \
-                     protocol schemes are supported, not {scheme:?}"
+                    "Invalid host in redirect target {host:?}. Only domain names are \
+                     supported, not IP addresses"
                 ),
-            ));
+            )),
+            Err(_) if is_dns_name(&host) => Ok(host),
+            Err(_) => Err(self.invalid("invalid host")),
         }
-        location.to_owned()
-    } else if location.starts_with("//") {
-        format!("{}:{location}", base.scheme.as_str())
-    } else {
-        // A relative reference (RFC 3986 §5.2).
-        let base_path = base
-            .path
-            .split_once('?')
-            .map_or(base.path.as_str(), |(p, _)| p);
-        let merged = if location.is_empty() {
-            base.path.clone()
-        } else if location.starts_with('/') {
-            location.to_owned()
-        } else if location.starts_with('?') {
-            format!("{base_path}{location}")
-        } else {
-            let dir = base_path.rsplit_once('/').map_or("", |(d, _)| d);
-            format!("{dir}/{location}")
-        };
-        let (path, query) = merged
-            .split_once('?')
-            .map_or((merged.as_str(), None), |(p, q)| (p, Some(q)));
-        let mut path = remove_dot_segments(path);
-        if let Some(q) = query {
-            path.push('?');
-            path.push_str(q);
-        }
-        format!("{}://{}{}", base.scheme.as_str(), base.authority(), path)
-    };
+    }
 
-    let uri: Uri = absolute.parse().map_err(|_| invalid("not a valid URL"))?;
-    let scheme = match uri.scheme_str().map(str::to_ascii_lowercase).as_deref() {
-        Some("http") => Scheme::Http,
-        Some("https") => Scheme::Https,
-        _ => return Err(invalid("not a valid URL")),
-    };
-    let authority = uri.authority().ok_or_else(|| invalid("no host"))?;
-    if authority.as_str().contains('@') {
-        return Err(invalid("user information is not allowed"));
-    }
-    let host = authority
-        .host()
-        .trim_start_matches('[')
-        .trim_end_matches(']')
-        .trim_end_matches('.')
-        .to_ascii_lowercase();
-    match host.parse::<IpAddr>() {
-        Ok(ip) => {
-            if !may_connect(ip, policy.allow_loopback) {
-                return Err(non_public(ip));
-            }
-        }
-        Err(_) if is_dns_name(&host) => {}
-        Err(_) => return Err(invalid("invalid host")),
-    }
-    let port = match uri.port_u16() {
-        None if scheme == Scheme::Http => policy.http_port,
-        None => 443,
-        Some(p) if p == 80 || p == 443 || p == policy.http_port => p,
-        Some(p) => {
-            return Err(Error::new(
+    /// The port: the scheme's default (`http_port` for `http`), or one
+    /// the policy allows.
+    fn port(&self, uri: &Uri, scheme: Scheme) -> Result<u16> {
+        match uri.port_u16() {
+            None if scheme == Scheme::Http => Ok(self.policy.http_port),
+            None => Ok(443),
+            Some(p) if p == 80 || p == 443 || p == self.policy.http_port => Ok(p),
+            Some(p) => Err(Error::new(
                 ErrorKind::Connection,
                 format!(
                     "Invalid port in redirect target. Only ports 80 and 443 are supported, \
                      not {p}"
                 ),
-            ))
+            )),
         }
+    }
+}
+
+/// A relative reference resolved against `base` (RFC 3986 §5.2).
+fn resolve_relative(base: &Target, location: &str) -> String {
+    let base_path = base
+        .path
+        .split_once('?')
+        .map_or(base.path.as_str(), |(p, _)| p);
+    let merged = if location.is_empty() {
+        base.path.clone()
+    } else if location.starts_with('/') {
+        location.to_owned()
+    } else if location.starts_with('?') {
+        format!("{base_path}{location}")
+    } else {
+        let dir = base_path.rsplit_once('/').map_or("", |(d, _)| d);
+        format!("{dir}/{location}")
     };
-    let path = uri
-        .path_and_query()
-        .map_or("/", |pq| pq.as_str())
-        .to_owned();
-    let path = if path.starts_with('/') {
-        path
+    let (path, query) = merged
+        .split_once('?')
+        .map_or((merged.as_str(), None), |(p, q)| (p, Some(q)));
+    let mut path = remove_dot_segments(path);
+    if let Some(q) = query {
+        path.push('?');
+        path.push_str(q);
+    }
+    format!("{}://{}{}", base.scheme.as_str(), base.authority(), path)
+}
+
+/// Path and query, always starting with `/`.
+fn request_path(uri: &Uri) -> String {
+    let path = uri.path_and_query().map_or("/", |pq| pq.as_str());
+    if path.starts_with('/') {
+        path.to_owned()
     } else {
         format!("/{path}")
-    };
-    Ok(Target {
-        scheme,
-        host,
-        port,
-        path,
-    })
+    }
 }
 
 /// The scheme of an absolute URI (RFC 3986 §3.1), if `s` has one.
@@ -392,7 +436,8 @@ impl Http01 {
         }
     }
 
-    /// One HTTP/1.1 request on a fresh connection.
+    /// One HTTP/1.1 request on a fresh connection: handshake → send →
+    /// a redirect, a refusal, or the body.
     async fn exchange<IO>(
         &self,
         io: TokioIo<IO>,
@@ -403,74 +448,67 @@ impl Http01 {
     where
         IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
-        let timeout = || timeout_error(self.timeout_secs);
-        let fetch_error =
-            |e: hyper::Error| Error::new(ErrorKind::Connection, format!("Fetching {url}: {e}"));
+        // `_conn` drives the connection until the body is read.
+        let (mut sender, _conn) = self.handshake(io, url, deadline).await?;
+        let request = challenge_request(target, url)?;
+        let response: Response<Incoming> = timeout_at(deadline, async {
+            sender.ready().await?;
+            sender.send_request(request).await
+        })
+        .await
+        .map_err(|_| timeout_error(self.timeout_secs))?
+        .map_err(fetch_error(url))?;
+        if let Some(location) = redirect_location(&response, url)? {
+            return Ok(Hop::Redirect(location));
+        }
+        if response.status() != StatusCode::OK {
+            return Err(Error::unauthorized(format!(
+                "Invalid response from {url}: {}",
+                response.status().as_u16()
+            )));
+        }
+        self.read_body(response, url, deadline).await.map(Hop::Body)
+    }
 
-        let (mut sender, conn) = timeout_at(
+    /// The HTTP/1.1 handshake, and the task that drives the connection;
+    /// it must not outlive the attempt (timeouts drop this future), so it
+    /// is aborted when the returned guard is dropped.
+    async fn handshake<IO>(
+        &self,
+        io: TokioIo<IO>,
+        url: &str,
+        deadline: Instant,
+    ) -> Result<(SendRequest<Empty<Bytes>>, AbortOnDrop)>
+    where
+        IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let (sender, conn) = timeout_at(
             deadline,
             hyper::client::conn::http1::Builder::new()
                 .max_buf_size(MAX_HEAD_BYTES)
                 .handshake::<_, Empty<Bytes>>(io),
         )
         .await
-        .map_err(|_| timeout())?
-        .map_err(fetch_error)?;
-        // The connection task must not outlive the attempt (timeouts drop
-        // this future), so it is aborted when `_conn` goes out of scope.
-        let _conn = AbortOnDrop(tokio::spawn(async move {
+        .map_err(|_| timeout_error(self.timeout_secs))?
+        .map_err(fetch_error(url))?;
+        let conn = AbortOnDrop(tokio::spawn(async move {
             if let Err(e) = conn.await {
                 tracing::debug!(error = %e, "http-01 connection ended with an error");
             }
         }));
+        Ok((sender, conn))
+    }
 
-        let request = Request::get(target.path.as_str())
-            .header(HOST, target.authority())
-            .header(USER_AGENT, USER_AGENT_VALUE)
-            .header(ACCEPT, "*/*")
-            .header(CONNECTION, "close")
-            .body(Empty::<Bytes>::new())
-            .map_err(|e| Error::internal(format!("building the http-01 request for {url}: {e}")))?;
-
-        let response: Response<Incoming> = timeout_at(deadline, async {
-            sender.ready().await?;
-            sender.send_request(request).await
-        })
-        .await
-        .map_err(|_| timeout())?
-        .map_err(fetch_error)?;
-
-        let status = response.status();
-        if matches!(
-            status,
-            StatusCode::MOVED_PERMANENTLY
-                | StatusCode::FOUND
-                | StatusCode::SEE_OTHER
-                | StatusCode::TEMPORARY_REDIRECT
-                | StatusCode::PERMANENT_REDIRECT
-        ) {
-            let location = response
-                .headers()
-                .get(LOCATION)
-                .and_then(|v| v.to_str().ok())
-                .ok_or_else(|| {
-                    Error::new(
-                        ErrorKind::Connection,
-                        format!(
-                            "Redirect from {url} ({}) without a valid Location header",
-                            status.as_u16()
-                        ),
-                    )
-                })?;
-            return Ok(Hop::Redirect(location.to_owned()));
-        }
-        if status != StatusCode::OK {
-            return Err(Error::unauthorized(format!(
-                "Invalid response from {url}: {}",
-                status.as_u16()
-            )));
-        }
-
+    /// The body, read frame by frame, each read bounded by the deadline,
+    /// and dropped as soon as the cap is passed: a slow or endless body
+    /// costs at most the attempt's budget and `max_response_bytes` of
+    /// memory.
+    async fn read_body(
+        &self,
+        response: Response<Incoming>,
+        url: &str,
+        deadline: Instant,
+    ) -> Result<Vec<u8>> {
         let too_large = || {
             Error::unauthorized(format!(
                 "Invalid response from {url}: response larger than {} bytes",
@@ -485,17 +523,13 @@ impl Http01 {
         if declared.is_some_and(|n| n > self.max_response_bytes as u64) {
             return Err(too_large());
         }
-
-        // Read frame by frame, each read bounded by the deadline, and stop
-        // as soon as the cap is passed: a slow or endless body costs at most
-        // the attempt's budget and `max_response_bytes` of memory.
         let mut body = response.into_body();
         let mut buf = Vec::new();
         loop {
             let frame = match timeout_at(deadline, body.frame()).await {
-                Err(_) => return Err(timeout()),
-                Ok(None) => break,
-                Ok(Some(frame)) => frame.map_err(fetch_error)?,
+                Err(_) => return Err(timeout_error(self.timeout_secs)),
+                Ok(None) => return Ok(buf),
+                Ok(Some(frame)) => frame.map_err(fetch_error(url))?,
             };
             if let Some(data) = frame.data_ref() {
                 if buf.len() + data.len() > self.max_response_bytes {
@@ -504,8 +538,51 @@ impl Http01 {
                 buf.extend_from_slice(data);
             }
         }
-        Ok(Hop::Body(buf))
     }
+}
+
+/// GET of the challenge path, closing the connection after the answer.
+fn challenge_request(target: &Target, url: &str) -> Result<Request<Empty<Bytes>>> {
+    Request::get(target.path.as_str())
+        .header(HOST, target.authority())
+        .header(USER_AGENT, USER_AGENT_VALUE)
+        .header(ACCEPT, "*/*")
+        .header(CONNECTION, "close")
+        .body(Empty::<Bytes>::new())
+        .map_err(|e| Error::internal(format!("building the http-01 request for {url}: {e}")))
+}
+
+/// The `Location` of a redirect answer; `None` for any other answer.
+fn redirect_location(response: &Response<Incoming>, url: &str) -> Result<Option<String>> {
+    let status = response.status();
+    if !matches!(
+        status,
+        StatusCode::MOVED_PERMANENTLY
+            | StatusCode::FOUND
+            | StatusCode::SEE_OTHER
+            | StatusCode::TEMPORARY_REDIRECT
+            | StatusCode::PERMANENT_REDIRECT
+    ) {
+        return Ok(None);
+    }
+    let location = response
+        .headers()
+        .get(LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| {
+            Error::new(
+                ErrorKind::Connection,
+                format!(
+                    "Redirect from {url} ({}) without a valid Location header",
+                    status.as_u16()
+                ),
+            )
+        })?;
+    Ok(Some(location.to_owned()))
+}
+
+fn fetch_error(url: &str) -> impl Fn(hyper::Error) -> Error + '_ {
+    move |e| Error::new(ErrorKind::Connection, format!("Fetching {url}: {e}"))
 }
 
 /// RFC 8555 §8.3: the body must be the key authorization; surrounding
@@ -586,18 +663,18 @@ mod tests {
     async fn success_and_request_shape() {
         let dns = DnsServer::start().await;
         let srv = HttpServer::start(ok_body(KEY_AUTH.as_bytes())).await;
-        let out = run(&config(&dns, srv.port), "Example.TEST").await;
+        let out = run(&config(&dns, srv.port), "Example.JP").await;
         out.result.expect("validates");
 
         let url = format!(
-            "http://example.test:{}/.well-known/acme-challenge/{TOKEN}",
+            "http://example.jp:{}/.well-known/acme-challenge/{TOKEN}",
             srv.port
         );
         assert_eq!(
             out.records,
             vec![ValidationRecord {
                 url: Some(url),
-                hostname: "example.test".into(),
+                hostname: "example.jp".into(),
                 port: Some(srv.port),
                 addresses_resolved: vec![localhost()],
                 address_used: Some(localhost()),
@@ -613,7 +690,7 @@ mod tests {
             "{head}"
         );
         assert!(
-            head.contains(&format!("host: example.test:{}\r\n", srv.port)),
+            head.contains(&format!("host: example.jp:{}\r\n", srv.port)),
             "{head}"
         );
         assert!(head.contains("user-agent: trustgate-va\r\n"), "{head}");
@@ -646,7 +723,7 @@ mod tests {
         for body in ["KA\n", "KA\r\n", "  KA \t\r\n\r\n"] {
             let body: &'static [u8] = body.replace("KA", KEY_AUTH).into_bytes().leak();
             let srv = HttpServer::start(ok_body(body)).await;
-            let out = run(&config(&dns, srv.port), "example.test").await;
+            let out = run(&config(&dns, srv.port), "example.jp").await;
             out.result.expect("trailing whitespace accepted");
         }
     }
@@ -655,7 +732,7 @@ mod tests {
     async fn wrong_body_is_unauthorized() {
         let dns = DnsServer::start().await;
         let srv = HttpServer::start(ok_body(b"not the key authorization\n")).await;
-        let err = run(&config(&dns, srv.port), "example.test")
+        let err = run(&config(&dns, srv.port), "example.jp")
             .await
             .result
             .expect_err("mismatch");
@@ -674,7 +751,7 @@ mod tests {
         let dns = DnsServer::start().await;
         let long: &'static [u8] = format!("\"{}", "a".repeat(200)).into_bytes().leak();
         let srv = HttpServer::start(ok_body(long)).await;
-        let err = run(&config(&dns, srv.port), "example.test")
+        let err = run(&config(&dns, srv.port), "example.jp")
             .await
             .result
             .expect_err("mismatch");
@@ -687,7 +764,7 @@ mod tests {
     async fn not_found_is_unauthorized() {
         let dns = DnsServer::start().await;
         let srv = HttpServer::start(|_: &str, _| response("404 Not Found", &[], b"nope")).await;
-        let err = run(&config(&dns, srv.port), "example.test")
+        let err = run(&config(&dns, srv.port), "example.jp")
             .await
             .result
             .expect_err("404");
@@ -695,7 +772,7 @@ mod tests {
         assert_eq!(
             err.detail,
             format!(
-                "Invalid response from http://example.test:{}/.well-known/acme-challenge/{TOKEN}: 404",
+                "Invalid response from http://example.jp:{}/.well-known/acme-challenge/{TOKEN}: 404",
                 srv.port
             )
         );
@@ -709,7 +786,7 @@ mod tests {
             allow_loopback: false,
             ..config(&dns, srv.port)
         };
-        let out = run(&cfg, "example.test").await;
+        let out = run(&cfg, "example.jp").await;
         let err = out.result.expect_err("refused");
         assert_eq!(err.kind, ErrorKind::Connection);
         assert_eq!(
@@ -728,21 +805,21 @@ mod tests {
     async fn cnames_of_the_address_lookup_are_recorded() {
         let dns = DnsServer::start().await;
         dns.add(
-            "www.example.test",
-            crate::va::testutil::cname("host.example.test"),
+            "www.example.jp",
+            crate::va::testutil::cname("host.example.jp"),
         );
         dns.add(
-            "host.example.test",
+            "host.example.jp",
             hickory_proto::rr::RData::A(hickory_proto::rr::rdata::A(std::net::Ipv4Addr::LOCALHOST)),
         );
         let srv = HttpServer::start(ok_body(KEY_AUTH.as_bytes())).await;
-        let out = run(&config(&dns, srv.port), "www.example.test").await;
+        let out = run(&config(&dns, srv.port), "www.example.jp").await;
         out.result.expect("validates through the CNAME");
         // Followed for A and AAAA alike, recorded once; no DNSSEC status
         // with validation off.
         assert_eq!(
             out.records[0].cnames,
-            vec!["www.example.test -> host.example.test".to_owned()]
+            vec!["www.example.jp -> host.example.jp".to_owned()]
         );
         assert_eq!(out.records[0].dnssec, None);
         assert_eq!(out.records[0].addresses_resolved, vec![localhost()]);
@@ -754,7 +831,7 @@ mod tests {
         let srv = HttpServer::start(|head: &str, port| {
             if head.starts_with("GET /.well-known/") {
                 // Absolute, to another name on the same (allowed) port.
-                let loc = format!("http://other.test:{port}/step2?x=1");
+                let loc = format!("http://other.jp:{port}/step2?x=1");
                 response("301 Moved Permanently", &[("Location", &loc)], b"")
             } else if head.starts_with("GET /step2?x=1 ") {
                 // Relative.
@@ -766,7 +843,7 @@ mod tests {
             }
         })
         .await;
-        let out = run(&config(&dns, srv.port), "example.test").await;
+        let out = run(&config(&dns, srv.port), "example.jp").await;
         out.result.expect("validates through redirects");
         let urls: Vec<_> = out
             .records
@@ -777,14 +854,14 @@ mod tests {
             urls,
             vec![
                 format!(
-                    "http://example.test:{}/.well-known/acme-challenge/{TOKEN}",
+                    "http://example.jp:{}/.well-known/acme-challenge/{TOKEN}",
                     srv.port
                 ),
-                format!("http://other.test:{}/step2?x=1", srv.port),
-                format!("http://other.test:{}/final", srv.port),
+                format!("http://other.jp:{}/step2?x=1", srv.port),
+                format!("http://other.jp:{}/final", srv.port),
             ]
         );
-        assert_eq!(out.records[1].hostname, "other.test");
+        assert_eq!(out.records[1].hostname, "other.jp");
         assert!(out
             .records
             .iter()
@@ -792,7 +869,7 @@ mod tests {
         let heads = srv.requests.lock().expect("lock").clone();
         assert!(heads[1]
             .to_ascii_lowercase()
-            .contains(&format!("host: other.test:{}", srv.port)));
+            .contains(&format!("host: other.jp:{}", srv.port)));
     }
 
     #[tokio::test]
@@ -801,12 +878,12 @@ mod tests {
         let srv = HttpServer::start(|_: &str, _| {
             response(
                 "302 Found",
-                &[("Location", "http://example.test:8080/x")],
+                &[("Location", "http://example.jp:8080/x")],
                 b"",
             )
         })
         .await;
-        let out = run(&config(&dns, srv.port), "example.test").await;
+        let out = run(&config(&dns, srv.port), "example.jp").await;
         let err = out.result.expect_err("port refused");
         assert_eq!(err.kind, ErrorKind::Connection);
         assert!(
@@ -822,7 +899,7 @@ mod tests {
     async fn redirect_loop_ends_with_too_many_redirects() {
         let dns = DnsServer::start().await;
         let srv = HttpServer::start(|_: &str, port| {
-            let loc = format!("http://example.test:{port}/.well-known/acme-challenge/{TOKEN}");
+            let loc = format!("http://example.jp:{port}/.well-known/acme-challenge/{TOKEN}");
             response("302 Found", &[("Location", &loc)], b"")
         })
         .await;
@@ -830,7 +907,7 @@ mod tests {
             max_redirects: 3,
             ..config(&dns, srv.port)
         };
-        let out = run(&cfg, "example.test").await;
+        let out = run(&cfg, "example.jp").await;
         let err = out.result.expect_err("loop");
         assert_eq!(err.kind, ErrorKind::Connection);
         assert!(err.detail.contains("too many redirects"), "{}", err.detail);
@@ -844,7 +921,7 @@ mod tests {
             http_port: 5002,
             allow_loopback: false,
         };
-        let base = target(Scheme::Http, "example.test", 5002, "/");
+        let base = target(Scheme::Http, "example.jp", 5002, "/");
         let err =
             redirect_target(&base, "http://10.0.0.1:5002/x", &policy).expect_err("private literal");
         assert_eq!(err.kind, ErrorKind::Connection);
@@ -862,7 +939,7 @@ mod tests {
         let big: &'static [u8] = ten_mib.clone().leak();
         let srv = HttpServer::start(ok_body(big)).await;
         let start = std::time::Instant::now();
-        let err = run(&config(&dns, srv.port), "example.test")
+        let err = run(&config(&dns, srv.port), "example.jp")
             .await
             .result
             .expect_err("too large");
@@ -883,7 +960,7 @@ mod tests {
         raw.extend_from_slice(&ten_mib);
         let srv = HttpServer::start(move |_: &str, _| Reply::Bytes(raw.clone())).await;
         let start = std::time::Instant::now();
-        let err = run(&config(&dns, srv.port), "example.test")
+        let err = run(&config(&dns, srv.port), "example.jp")
             .await
             .result
             .expect_err("too large");
@@ -913,7 +990,7 @@ mod tests {
             ..config(&dns, srv.port)
         };
         let start = std::time::Instant::now();
-        let out = run(&cfg, "example.test").await;
+        let out = run(&cfg, "example.jp").await;
         let err = out.result.expect_err("timeout");
         let elapsed = start.elapsed();
         assert_eq!(err.kind, ErrorKind::Connection);
@@ -941,7 +1018,7 @@ mod tests {
             ..config(&dns, srv.port)
         };
         let start = std::time::Instant::now();
-        let err = run(&cfg, "example.test").await.result.expect_err("timeout");
+        let err = run(&cfg, "example.jp").await.result.expect_err("timeout");
         assert_eq!(err.detail, "timeout after 1s");
         assert!(start.elapsed() < Duration::from_millis(1500));
     }
@@ -949,23 +1026,22 @@ mod tests {
     #[tokio::test]
     async fn nxdomain_is_dns_error() {
         let dns = DnsServer::start().await;
-        let out = run(&config(&dns, 1), "nx.test").await;
+        let out = run(&config(&dns, 1), "nx.jp").await;
         let err = out.result.expect_err("nxdomain");
         assert_eq!(err.kind, ErrorKind::Dns);
         assert!(
-            err.detail
-                .contains("no valid A or AAAA records for nx.test"),
+            err.detail.contains("no valid A or AAAA records for nx.jp"),
             "{}",
             err.detail
         );
         assert_eq!(out.records.len(), 1);
-        assert_eq!(out.records[0].hostname, "nx.test");
+        assert_eq!(out.records[0].hostname, "nx.jp");
     }
 
     #[tokio::test]
     async fn servfail_is_dns_error() {
         let dns = DnsServer::start().await;
-        let err = run(&config(&dns, 1), "servfail.test")
+        let err = run(&config(&dns, 1), "servfail.jp")
             .await
             .result
             .expect_err("servfail");
@@ -977,7 +1053,7 @@ mod tests {
     async fn connection_refused_is_connection_error() {
         let dns = DnsServer::start().await;
         let port = closed_port().await;
-        let out = run(&config(&dns, port), "example.test").await;
+        let out = run(&config(&dns, port), "example.jp").await;
         let err = out.result.expect_err("refused");
         assert_eq!(err.kind, ErrorKind::Connection);
         assert!(
@@ -991,11 +1067,11 @@ mod tests {
 
     #[tokio::test]
     async fn falls_back_to_next_address_on_connect_failure() {
-        // v6.test resolves to ::1 (first) and 127.0.0.1; the server listens
+        // v6.jp resolves to ::1 (first) and 127.0.0.1; the server listens
         // only on 127.0.0.1.
         let dns = DnsServer::start().await;
         let srv = HttpServer::start(ok_body(KEY_AUTH.as_bytes())).await;
-        let out = run(&config(&dns, srv.port), "v6.test").await;
+        let out = run(&config(&dns, srv.port), "v6.jp").await;
         out.result.expect("falls back to IPv4");
         let rec = &out.records[0];
         assert_eq!(
@@ -1010,8 +1086,8 @@ mod tests {
         use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-        let ck = rcgen::generate_simple_self_signed(vec!["somewhere-else.test".to_owned()])
-            .expect("cert");
+        let ck =
+            rcgen::generate_simple_self_signed(vec!["somewhere-else.jp".to_owned()]).expect("cert");
         let cert: CertificateDer<'static> = ck.cert.der().clone();
         let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(ck.signing_key.serialize_der()));
         let mut server_cfg = rustls::ServerConfig::builder_with_provider(Arc::new(
@@ -1050,7 +1126,7 @@ mod tests {
         let resolver = Resolver::new(&cfg).expect("resolver");
         let target = Target {
             scheme: Scheme::Https,
-            host: "example.test".into(),
+            host: "example.jp".into(),
             port,
             path: "/.well-known/acme-challenge/x".into(),
         };
@@ -1068,11 +1144,11 @@ mod tests {
         assert_eq!(alpn.as_deref(), Some(&b"http/1.1"[..]));
         assert!(head
             .to_ascii_lowercase()
-            .contains(&format!("host: example.test:{port}")));
+            .contains(&format!("host: example.jp:{port}")));
         assert_eq!(
             records[0].url.as_deref(),
             Some(&*format!(
-                "https://example.test:{port}/.well-known/acme-challenge/x"
+                "https://example.jp:{port}/.well-known/acme-challenge/x"
             ))
         );
     }
@@ -1242,21 +1318,29 @@ mod tests {
                 err.detail
             );
         }
-        assert_eq!(
-            follow("http://93.184.216.34/x")
-                .expect("public literal")
-                .host,
-            "93.184.216.34"
-        );
-        let v6 = follow("https://[2606:4700:4700::1111]/").expect("public v6 literal");
-        assert_eq!(v6.host, "2606:4700:4700::1111");
-        assert_eq!(v6.url(), "https://[2606:4700:4700::1111]/");
+        // Public literals too: only names are followed (as Boulder does).
+        for loc in ["http://93.184.216.34/x", "https://[2606:4700:4700::1111]/"] {
+            let err = follow(loc).expect_err(loc);
+            assert_eq!(err.kind, ErrorKind::Connection, "{loc}");
+            assert!(
+                err.detail
+                    .ends_with("Only domain names are supported, not IP addresses"),
+                "{loc}: {}",
+                err.detail
+            );
+        }
         let lab = RedirectPolicy {
             http_port: 80,
             allow_loopback: true,
         };
-        assert!(redirect_target(&base(), "http://127.0.0.1/", &lab).is_ok());
-        assert!(redirect_target(&base(), "http://[::1]/", &lab).is_ok());
+        for loc in ["http://127.0.0.1/", "http://[::1]/"] {
+            let err = redirect_target(&base(), loc, &lab).expect_err(loc);
+            assert!(
+                err.detail.contains("not IP addresses"),
+                "{loc}: {}",
+                err.detail
+            );
+        }
         // The test setting opens loopback only.
         for loc in [
             "http://10.1.2.3/",

@@ -29,14 +29,19 @@ use tokio::time::Instant;
 
 use crate::acme::ChallengeType;
 use crate::config::VaConfig;
+use crate::core::{Clock, DnsName};
 use crate::error::{Error, ErrorKind, Result};
+use crate::metrics::Metrics;
+use remote::{RemoteAnswer, RemoteCheck, RemotePerspective};
 
 pub mod addr;
 pub mod caa;
 pub mod dns;
 pub mod dns01;
 pub mod http01;
+pub mod mpic;
 mod net;
+pub mod remote;
 mod tls;
 pub mod tlsalpn01;
 
@@ -49,6 +54,14 @@ mod testutil;
 #[derive(Clone)]
 pub struct Validator {
     inner: Arc<Inner>,
+    /// When a check was made, as recorded in its evidence; also which
+    /// BR 3.2.2.9 rule applies.
+    clock: Clock,
+    /// The remote perspectives asked beside every check (BR 3.2.2.9), in
+    /// configured order; none by default.
+    perspectives: Arc<[Arc<dyn RemotePerspective>]>,
+    /// Where each perspective's answers and latency are counted.
+    metrics: Option<Arc<Metrics>>,
 }
 
 struct Inner {
@@ -88,6 +101,9 @@ impl std::fmt::Debug for ValidationRequest {
 pub struct ValidationOutcome {
     pub result: Result<()>,
     pub records: Vec<ValidationRecord>,
+    /// Each remote perspective's answer, in configured order; empty
+    /// without perspectives.
+    pub perspectives: Vec<RemoteAnswer>,
 }
 
 /// What was contacted, stored with the challenge as evidence (RFC 8555
@@ -129,7 +145,34 @@ impl Validator {
                 http01: http01::Http01::new(cfg)?,
                 tlsalpn01: tlsalpn01::TlsAlpn01::new(cfg)?,
             }),
+            clock: Clock::system(),
+            perspectives: Arc::new([]),
+            metrics: None,
         })
+    }
+
+    /// This validator on `clock` instead of the system clock.
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// This validator asking `perspectives` beside every check; with none
+    /// it validates from here alone.
+    pub fn with_perspectives(mut self, perspectives: Vec<Arc<dyn RemotePerspective>>) -> Self {
+        self.perspectives = perspectives.into();
+        self
+    }
+
+    /// This validator counting perspective answers in `metrics`.
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
+        self.metrics = Some(metrics);
+        self
+    }
+
+    /// The remote perspectives asked beside every check.
+    pub fn perspectives(&self) -> &[Arc<dyn RemotePerspective>] {
+        &self.perspectives
     }
 
     /// The resolver, for CAA checks and other lookups outside a challenge.
@@ -140,11 +183,39 @@ impl Validator {
     /// One validation attempt; never panics; the whole attempt is bounded
     /// by `timeout_secs` (a timeout is `ErrorKind::Connection`
     /// "timeout after Ns").
+    ///
+    /// With remote perspectives configured, each is asked the same at once
+    /// and BR 3.2.2.9's quorum decides (`mpic`).
     pub async fn validate(&self, req: &ValidationRequest) -> ValidationOutcome {
+        let mut records = Vec::new();
+        let (result, perspectives) = if self.perspectives.is_empty() {
+            (self.primary(req, &mut records).await, Vec::new())
+        } else {
+            let check = RemoteCheck::Challenge {
+                method: req.method,
+                identifier: req.identifier.clone(),
+                token: req.token.clone(),
+                key_authorization: req.key_authorization.clone(),
+            };
+            self.corroborate(self.primary(req, &mut records), &check)
+                .await
+        };
+        ValidationOutcome {
+            result,
+            records,
+            perspectives,
+        }
+    }
+
+    /// The attempt from here, with its evidence in `records`.
+    async fn primary(
+        &self,
+        req: &ValidationRequest,
+        records: &mut Vec<ValidationRecord>,
+    ) -> Result<()> {
         let secs = self.inner.timeout_secs;
         let deadline = Instant::now() + Duration::from_secs(secs);
-        let mut records = Vec::new();
-        let attempt = CatchUnwind(Box::pin(self.attempt(req, deadline, &mut records)));
+        let attempt = CatchUnwind(Box::pin(self.attempt(req, deadline, records)));
         let result = match tokio::time::timeout_at(deadline, attempt).await {
             Ok(Ok(r)) => r,
             Ok(Err(_panic)) => {
@@ -168,7 +239,7 @@ impl Validator {
                 identifier = %req.identifier, detail = %e.detail, "validation failure detail"
             );
         }
-        ValidationOutcome { result, records }
+        result
     }
 
     async fn attempt(
@@ -203,18 +274,12 @@ pub(crate) fn timeout_error(secs: u64) -> Error {
     Error::new(ErrorKind::Connection, format!("timeout after {secs}s"))
 }
 
-/// A syntactically valid, non-wildcard DNS name in ASCII (A-labels), so it
-/// can be put into a URL and a Host header without escaping.
+/// A non-wildcard DNS name by the one syntax newOrder accepts
+/// (`DnsName`), so it can be put into a URL and a Host header without
+/// escaping. In any case: DNS compares names case-insensitively and the
+/// VA uses the name as given.
 pub(crate) fn is_dns_name(name: &str) -> bool {
-    name.len() <= 253
-        && name.parse::<IpAddr>().is_err()
-        && name.split('.').all(|label| {
-            !label.is_empty()
-                && label.len() <= 63
-                && label
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
-        })
+    DnsName::parse(&name.to_ascii_lowercase()).is_ok_and(|n| !n.is_wildcard())
 }
 
 fn check_identifier(identifier: &str) -> Result<()> {
@@ -293,12 +358,12 @@ mod tests {
         let dns = DnsServer::start().await;
         let v = validator(&dns).await;
         for id in [
-            "*.example.test",
+            "*.example.jp",
             "",
-            "example.test/x",
-            "a@b.test",
+            "example.jp/x",
+            "a@b.jp",
             "127.0.0.1",
-            "ex ample.test",
+            "ex ample.jp",
         ] {
             let out = v.validate(&request(ChallengeType::Http01, id)).await;
             let err = out.result.expect_err(id);
@@ -310,7 +375,7 @@ mod tests {
     async fn token_outside_base64url_is_refused() {
         let dns = DnsServer::start().await;
         let v = validator(&dns).await;
-        let mut req = request(ChallengeType::Http01, "example.test");
+        let mut req = request(ChallengeType::Http01, "example.jp");
         req.token = "../../etc/passwd".into();
         let err = v.validate(&req).await.result.expect_err("bad token");
         assert_eq!(err.kind, ErrorKind::Malformed);
@@ -319,8 +384,8 @@ mod tests {
     #[test]
     fn record_serializes_camel_case() {
         let rec = ValidationRecord {
-            url: Some("http://example.test/.well-known/acme-challenge/t".into()),
-            hostname: "example.test".into(),
+            url: Some("http://example.jp/.well-known/acme-challenge/t".into()),
+            hostname: "example.jp".into(),
             port: Some(80),
             addresses_resolved: vec!["::1".parse().expect("ip"), "127.0.0.1".parse().expect("ip")],
             address_used: Some("127.0.0.1".parse().expect("ip")),
@@ -330,8 +395,8 @@ mod tests {
         assert_eq!(
             json,
             serde_json::json!({
-                "url": "http://example.test/.well-known/acme-challenge/t",
-                "hostname": "example.test",
+                "url": "http://example.jp/.well-known/acme-challenge/t",
+                "hostname": "example.jp",
                 "port": 80,
                 "addressesResolved": ["::1", "127.0.0.1"],
                 "addressUsed": "127.0.0.1",
@@ -344,9 +409,9 @@ mod tests {
     #[test]
     fn dns01_record_serializes_answers_chain_and_dnssec() {
         let rec = ValidationRecord {
-            hostname: "example.test".into(),
+            hostname: "example.jp".into(),
             dns_answers: vec!["abc".into()],
-            cnames: vec!["_acme-challenge.example.test -> x.provider.test".into()],
+            cnames: vec!["_acme-challenge.example.jp -> x.provider.jp".into()],
             dnssec: Some("Secure".into()),
             ..ValidationRecord::default()
         };
@@ -354,9 +419,9 @@ mod tests {
         assert_eq!(
             json,
             serde_json::json!({
-                "hostname": "example.test",
+                "hostname": "example.jp",
                 "dnsAnswers": ["abc"],
-                "cnames": ["_acme-challenge.example.test -> x.provider.test"],
+                "cnames": ["_acme-challenge.example.jp -> x.provider.jp"],
                 "dnssec": "Secure",
             })
         );
@@ -366,7 +431,7 @@ mod tests {
 
     #[test]
     fn debug_hides_key_authorization() {
-        let req = request(ChallengeType::Http01, "example.test");
+        let req = request(ChallengeType::Http01, "example.jp");
         assert!(!format!("{req:?}").contains("thumb"));
     }
 

@@ -19,8 +19,8 @@ use super::bind_tools::{keygen, sign, tool};
 use crate::config::VaConfig;
 
 /// Answers every name with A 127.0.0.1 and an empty (NOERROR) AAAA, except:
-/// `servfail.test.` → SERVFAIL, `nx.test.` → NXDOMAIN, `v6.test.` → AAAA ::1
-/// plus A 127.0.0.1, `_acme-challenge.example.test.` TXT "part1" "part2".
+/// `servfail.jp.` → SERVFAIL, `nx.jp.` → NXDOMAIN, `v6.jp.` → AAAA ::1
+/// plus A 127.0.0.1, `_acme-challenge.example.jp.` TXT "part1" "part2".
 ///
 /// A test can add records per name (`add`) and SERVFAIL per name
 /// (`servfail`). A name with added records is answered from them only
@@ -170,16 +170,16 @@ fn answer(req: &Message, zone: &Zone) -> Message {
         return resp;
     }
     match (name.as_str(), q.query_type()) {
-        ("servfail.test.", _) => resp.metadata.response_code = ResponseCode::ServFail,
-        ("nx.test.", _) => resp.metadata.response_code = ResponseCode::NXDomain,
-        ("v6.test.", RecordType::AAAA) => {
+        ("servfail.jp.", _) => resp.metadata.response_code = ResponseCode::ServFail,
+        ("nx.jp.", _) => resp.metadata.response_code = ResponseCode::NXDomain,
+        ("v6.jp.", RecordType::AAAA) => {
             resp.add_answer(Record::from_rdata(
                 q.name().clone(),
                 60,
                 RData::AAAA(AAAA(Ipv6Addr::LOCALHOST)),
             ));
         }
-        ("_acme-challenge.example.test.", RecordType::TXT) => {
+        ("_acme-challenge.example.jp.", RecordType::TXT) => {
             resp.add_answer(Record::from_rdata(
                 q.name().clone(),
                 60,
@@ -332,19 +332,19 @@ pub async fn closed_port() -> u16 {
 
 /// BIND 9 on loopback serving offline-signed zones, for DNSSEC tests
 /// (notes/dns.md). Zones, signed at start because RRSIGs expire:
-/// - `test.` signed with its own key, which is the trust anchor; it holds
-///   the DS of `example.test.` and an unsigned delegation to
-///   `insecure.test.` (so that zone is provably Insecure);
-/// - `example.test.` signed; `example_records` are added to it;
-/// - `insecure.test.` unsigned; `insecure_records` are added to it.
+/// - `jp.` signed with its own key, which is the trust anchor; it holds
+///   the DS of `example.jp.` and an unsigned delegation to
+///   `insecure.jp.` (so that zone is provably Insecure);
+/// - `example.jp.` signed; `example_records` are added to it;
+/// - `insecure.jp.` unsigned; `insecure_records` are added to it.
 ///
-/// With `tamper = Some((from, to))`, the signed `example.test.` file is
+/// With `tamper = Some((from, to))`, the signed `example.jp.` file is
 /// served with `from` replaced by `to` after signing, so the RRSIGs no
 /// longer match (Bogus). `named` runs in the foreground and is killed on
 /// drop. A missing BIND is a test failure, not a skip.
 pub struct Bind {
     pub addr: SocketAddr,
-    /// File with the `test.` DNSKEY, for `VaConfig::trust_anchors`.
+    /// File with the `jp.` DNSKEY, for `VaConfig::trust_anchors`.
     pub anchor: std::path::PathBuf,
     child: std::process::Child,
     _dir: tempfile::TempDir,
@@ -361,42 +361,42 @@ impl Bind {
         let d = dir.path();
         let soa = |zone: &str| {
             format!(
-                "$TTL 60\n@ IN SOA ns.test. admin.test. 1 3600 600 86400 60\n\
-                 @ IN NS ns.test.\n; zone {zone}\n"
+                "$TTL 60\n@ IN SOA ns.jp. admin.jp. 1 3600 600 86400 60\n\
+                 @ IN NS ns.jp.\n; zone {zone}\n"
             )
         };
-        let example_key = keygen(d, "example.test");
+        let example_key = keygen(d, "example.jp");
         std::fs::write(
-            d.join("example.test.db"),
+            d.join("example.jp.db"),
             format!(
                 "{}$INCLUDE {example_key}.key\n{example_records}\n",
-                soa("example.test")
+                soa("example.jp")
             ),
         )
         .expect("write zone");
-        sign(d, "example.test", &example_key);
+        sign(d, "example.jp", &example_key);
 
-        let test_key = keygen(d, "test");
+        let test_key = keygen(d, "jp");
         std::fs::write(
-            d.join("test.db"),
+            d.join("jp.db"),
             format!(
                 "{}ns IN A 127.0.0.1\n$INCLUDE {test_key}.key\n\
-                 example IN NS ns.test.\n$INCLUDE dsset-example.test.\n\
-                 insecure IN NS ns.test.\n",
-                soa("test")
+                 example IN NS ns.jp.\n$INCLUDE dsset-example.jp.\n\
+                 insecure IN NS ns.jp.\n",
+                soa("jp")
             ),
         )
         .expect("write zone");
-        sign(d, "test", &test_key);
+        sign(d, "jp", &test_key);
 
         std::fs::write(
-            d.join("insecure.test.db"),
-            format!("{}{insecure_records}\n", soa("insecure.test")),
+            d.join("insecure.jp.db"),
+            format!("{}{insecure_records}\n", soa("insecure.jp")),
         )
         .expect("write zone");
 
         if let Some((from, to)) = tamper {
-            let path = d.join("example.test.signed");
+            let path = d.join("example.jp.signed");
             let signed = std::fs::read_to_string(&path).expect("signed zone");
             assert!(signed.contains(from), "{from} not in the signed zone");
             std::fs::write(&path, signed.replace(from, to)).expect("tamper");
@@ -411,9 +411,9 @@ impl Bind {
                  listen-on port {port} {{ 127.0.0.1; }}; listen-on-v6 {{ none; }}; \
                  recursion no; dnssec-validation no; allow-transfer {{ none; }}; }};\n\
                  controls {{ }};\n\
-                 zone \"test\" {{ type primary; file \"test.signed\"; }};\n\
-                 zone \"example.test\" {{ type primary; file \"example.test.signed\"; }};\n\
-                 zone \"insecure.test\" {{ type primary; file \"insecure.test.db\"; }};\n",
+                 zone \"jp\" {{ type primary; file \"jp.signed\"; }};\n\
+                 zone \"example.jp\" {{ type primary; file \"example.jp.signed\"; }};\n\
+                 zone \"insecure.jp\" {{ type primary; file \"insecure.jp.db\"; }};\n",
                 dir = d.display()
             );
             std::fs::write(d.join("named.conf"), conf).expect("write conf");
@@ -461,7 +461,7 @@ fn free_port() -> u16 {
     }
 }
 
-/// Polls `addr` for the SOA of example.test (the last zone to matter)
+/// Polls `addr` for the SOA of example.jp (the last zone to matter)
 /// until named answers it, up to 15 s, or named exits.
 async fn wait_for_soa(addr: SocketAddr, child: &mut std::process::Child) -> bool {
     let sock = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
@@ -475,7 +475,7 @@ async fn wait_for_soa(addr: SocketAddr, child: &mut std::process::Child) -> bool
         let mut q = Message::query();
         q.metadata.id = id;
         q.add_query(hickory_proto::op::Query::query(
-            Name::from_ascii("example.test.").expect("name"),
+            Name::from_ascii("example.jp.").expect("name"),
             RecordType::SOA,
         ));
         if let Ok(bytes) = q.to_vec() {

@@ -135,52 +135,61 @@ pub fn check_certificate(
     ip: &str,
     port: u16,
 ) -> Result<()> {
+    let from = format!("{ip}:{port}");
     let cert = match X509Certificate::from_der(der) {
         Ok((&[], cert)) => cert,
         Ok(_) | Err(_) => {
             return Err(Error::unauthorized(format!(
-                "{INCORRECT} The certificate from {ip}:{port} cannot be parsed"
+                "{INCORRECT} The certificate from {from} cannot be parsed"
             )))
         }
     };
+    check_names(&cert, host, &from)?;
+    check_acme_identifier(&cert, key_authorization, &from)
+}
 
-    // RFC 8737 §3: "contains a subjectAltName extension containing the
-    // dNSName being validated and no other entries".
-    let names: Vec<String> = match cert.subject_alternative_name() {
-        Ok(Some(san)) => san
-            .value
-            .general_names
-            .iter()
-            .map(|g| match g {
-                GeneralName::DNSName(n) => (*n).to_owned(),
-                other => format!("{other}"),
-            })
-            .collect(),
-        Ok(None) => Vec::new(),
+/// RFC 8737 §3: "contains a subjectAltName extension containing the
+/// dNSName being validated and no other entries".
+fn check_names(cert: &X509Certificate<'_>, host: &str, from: &str) -> Result<()> {
+    let general_names = match cert.subject_alternative_name() {
+        Ok(Some(san)) => &san.value.general_names[..],
+        Ok(None) => &[],
         Err(_) => {
             return Err(Error::unauthorized(format!(
-                "{INCORRECT} The certificate from {ip}:{port} has an invalid subjectAltName"
+                "{INCORRECT} The certificate from {from} has an invalid subjectAltName"
             )))
         }
     };
-    let only_ours = matches!(names.as_slice(), [one] if one.eq_ignore_ascii_case(host))
-        && matches!(
-            cert.subject_alternative_name(),
-            Ok(Some(san)) if matches!(san.value.general_names[..], [GeneralName::DNSName(_)])
-        );
-    if !only_ours {
-        let shown: Vec<String> = names.iter().map(|n| format!("{n:?}")).collect();
-        return Err(Error::unauthorized(format!(
-            "{INCORRECT} Requested {host} from {ip}:{port}. Received certificate containing \
-             {} (exactly one dNSName {host} is required)",
-            if shown.is_empty() {
-                "no subjectAltName".to_owned()
-            } else {
-                shown.join(", ")
-            }
-        )));
+    if let [GeneralName::DNSName(one)] = general_names {
+        if one.eq_ignore_ascii_case(host) {
+            return Ok(());
+        }
     }
+    let shown: Vec<String> = general_names
+        .iter()
+        .map(|g| match g {
+            GeneralName::DNSName(n) => format!("{n:?}"),
+            other => format!("{:?}", format!("{other}")),
+        })
+        .collect();
+    Err(Error::unauthorized(format!(
+        "{INCORRECT} Requested {host} from {from}. Received certificate containing \
+         {} (exactly one dNSName {host} is required)",
+        if shown.is_empty() {
+            "no subjectAltName".to_owned()
+        } else {
+            shown.join(", ")
+        }
+    )))
+}
 
+/// RFC 8737 §3: exactly one acmeIdentifier extension, critical, holding
+/// the digest of this challenge's key authorization.
+fn check_acme_identifier(
+    cert: &X509Certificate<'_>,
+    key_authorization: &str,
+    from: &str,
+) -> Result<()> {
     let ids: Vec<_> = cert
         .extensions()
         .iter()
@@ -190,13 +199,13 @@ pub fn check_certificate(
         [one] => *one,
         [] => {
             return Err(Error::unauthorized(format!(
-                "{INCORRECT} The certificate from {ip}:{port} has no acmeIdentifier extension \
+                "{INCORRECT} The certificate from {from} has no acmeIdentifier extension \
                  ({ACME_IDENTIFIER_OID})"
             )))
         }
         _ => {
             return Err(Error::unauthorized(format!(
-                "{INCORRECT} The certificate from {ip}:{port} has more than one acmeIdentifier \
+                "{INCORRECT} The certificate from {from} has more than one acmeIdentifier \
                  extension"
             )))
         }
@@ -204,14 +213,14 @@ pub fn check_certificate(
     // RFC 8737 §3: "The acmeIdentifier extension MUST be critical".
     if !ext.critical {
         return Err(Error::unauthorized(format!(
-            "{INCORRECT} The acmeIdentifier extension in the certificate from {ip}:{port} is \
+            "{INCORRECT} The acmeIdentifier extension in the certificate from {from} is \
              not critical"
         )));
     }
     if ext.value != expected_extension_value(key_authorization) {
         return Err(Error::unauthorized(format!(
             "{INCORRECT} Invalid acmeIdentifier extension value in the certificate from \
-             {ip}:{port}: it does not hold the SHA-256 digest of this challenge's key \
+             {from}: it does not hold the SHA-256 digest of this challenge's key \
              authorization"
         )));
     }
@@ -385,17 +394,17 @@ mod tests {
     async fn success_and_client_hello_shape() {
         let dns = DnsServer::start().await;
         let srv = serve(
-            challenge_cert(&["example.test"], Some(good_ext())),
+            challenge_cert(&["example.jp"], Some(good_ext())),
             &[ACME_TLS_1],
         )
         .await;
-        let out = run(&dns, srv.port, "Example.Test").await;
+        let out = run(&dns, srv.port, "Example.Jp").await;
         out.result.expect("valid");
         let localhost: IpAddr = "127.0.0.1".parse().expect("ip");
         assert_eq!(
             out.records,
             vec![ValidationRecord {
-                hostname: "example.test".into(),
+                hostname: "example.jp".into(),
                 port: Some(srv.port),
                 addresses_resolved: vec![localhost],
                 address_used: Some(localhost),
@@ -404,7 +413,7 @@ mod tests {
         );
         let hellos = srv.hellos.lock().expect("lock").clone();
         assert_eq!(hellos.len(), 1);
-        assert_eq!(hellos[0].sni.as_deref(), Some("example.test"));
+        assert_eq!(hellos[0].sni.as_deref(), Some("example.jp"));
         assert_eq!(hellos[0].alpn, vec![ACME_TLS_1.to_vec()]);
     }
 
@@ -412,12 +421,12 @@ mod tests {
     async fn tls12_only_server_succeeds() {
         let dns = DnsServer::start().await;
         let srv = serve_with(
-            challenge_cert(&["example.test"], Some(good_ext())),
+            challenge_cert(&["example.jp"], Some(good_ext())),
             &[ACME_TLS_1],
             &[&rustls::version::TLS12],
         )
         .await;
-        run(&dns, srv.port, "example.test")
+        run(&dns, srv.port, "example.jp")
             .await
             .result
             .expect("valid over TLS 1.2");
@@ -427,8 +436,8 @@ mod tests {
     async fn wrong_digest_is_unauthorized() {
         let dns = DnsServer::start().await;
         let ext = CustomExtension::new_acme_identifier(&digest("other.key-authorization"));
-        let srv = serve(challenge_cert(&["example.test"], Some(ext)), &[ACME_TLS_1]).await;
-        let err = run(&dns, srv.port, "example.test")
+        let srv = serve(challenge_cert(&["example.jp"], Some(ext)), &[ACME_TLS_1]).await;
+        let err = run(&dns, srv.port, "example.jp")
             .await
             .result
             .expect_err("wrong digest");
@@ -446,8 +455,8 @@ mod tests {
         let dns = DnsServer::start().await;
         let mut ext = good_ext();
         ext.set_criticality(false);
-        let srv = serve(challenge_cert(&["example.test"], Some(ext)), &[ACME_TLS_1]).await;
-        let err = run(&dns, srv.port, "example.test")
+        let srv = serve(challenge_cert(&["example.jp"], Some(ext)), &[ACME_TLS_1]).await;
+        let err = run(&dns, srv.port, "example.jp")
             .await
             .result
             .expect_err("non-critical");
@@ -458,8 +467,8 @@ mod tests {
     #[tokio::test]
     async fn missing_extension_is_unauthorized() {
         let dns = DnsServer::start().await;
-        let srv = serve(challenge_cert(&["example.test"], None), &[ACME_TLS_1]).await;
-        let err = run(&dns, srv.port, "example.test")
+        let srv = serve(challenge_cert(&["example.jp"], None), &[ACME_TLS_1]).await;
+        let err = run(&dns, srv.port, "example.jp")
             .await
             .result
             .expect_err("missing");
@@ -470,19 +479,15 @@ mod tests {
     #[tokio::test]
     async fn wrong_or_extra_san_is_unauthorized() {
         let dns = DnsServer::start().await;
-        for sans in [
-            &["other.test"][..],
-            &["example.test", "other.test"][..],
-            &[][..],
-        ] {
+        for sans in [&["other.jp"][..], &["example.jp", "other.jp"][..], &[][..]] {
             let srv = serve(challenge_cert(sans, Some(good_ext())), &[ACME_TLS_1]).await;
-            let err = run(&dns, srv.port, "example.test")
+            let err = run(&dns, srv.port, "example.jp")
                 .await
                 .result
                 .expect_err("wrong SAN");
             assert_eq!(err.kind, ErrorKind::Unauthorized, "{sans:?}");
             assert!(
-                err.detail.contains("Requested example.test from 127.0.0.1"),
+                err.detail.contains("Requested example.jp from 127.0.0.1"),
                 "{}",
                 err.detail
             );
@@ -493,8 +498,8 @@ mod tests {
     async fn alpn_not_negotiated_is_tls_error() {
         let dns = DnsServer::start().await;
         // A server that ignores ALPN completes the handshake without it.
-        let srv = serve(challenge_cert(&["example.test"], Some(good_ext())), &[]).await;
-        let err = run(&dns, srv.port, "example.test")
+        let srv = serve(challenge_cert(&["example.jp"], Some(good_ext())), &[]).await;
+        let err = run(&dns, srv.port, "example.jp")
             .await
             .result
             .expect_err("no ALPN");
@@ -507,11 +512,11 @@ mod tests {
 
         // A server that speaks only http/1.1 refuses the handshake.
         let srv = serve(
-            challenge_cert(&["example.test"], Some(good_ext())),
+            challenge_cert(&["example.jp"], Some(good_ext())),
             &[b"http/1.1"],
         )
         .await;
-        let err = run(&dns, srv.port, "example.test")
+        let err = run(&dns, srv.port, "example.jp")
             .await
             .result
             .expect_err("ALPN mismatch");
@@ -522,7 +527,7 @@ mod tests {
     async fn connection_refused_is_connection_error() {
         let dns = DnsServer::start().await;
         let port = crate::va::testutil::closed_port().await;
-        let out = run(&dns, port, "example.test").await;
+        let out = run(&dns, port, "example.jp").await;
         let err = out.result.expect_err("refused");
         assert_eq!(err.kind, ErrorKind::Connection);
         assert_eq!(out.records[0].address_used, None);
@@ -540,7 +545,7 @@ mod tests {
         let out = v
             .validate(&ValidationRequest {
                 method: ChallengeType::TlsAlpn01,
-                identifier: "example.test".into(),
+                identifier: "example.jp".into(),
                 token: "t".into(),
                 key_authorization: KEY_AUTH.into(),
             })

@@ -1,100 +1,20 @@
-//! Vetting checks (the human steps of the paper process), the status
-//! machine they drive, and what approval requires.
+//! Vetting checks: what a recorded check must contain, the status machine
+//! they drive, and what approval requires.
 
 use serde::{Deserialize, Serialize};
-use time::OffsetDateTime;
+use time::{Date, Duration, OffsetDateTime};
 
-use super::organization::Level;
+use crate::core::organization::Level;
 
-/// Where a fact was checked: always a source independent of the
-/// applicant (BR 3.2.2.1, EVG 11.2).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ThirdPartySource {
-    /// Teikoku Databank company data.
-    Tdb,
-    /// NTT directory (NTT104).
-    Ntt104,
-    /// The commercial (法人) registry.
-    CommercialRegistry,
-    Other,
-}
+pub use crate::core::vetting::{
+    AgencyMethod, AuthorityMethod, Check, CheckKind, CheckRecord, CommunicationMethod,
+    CommunicationSource, OperationalEvidence, Person, PlaceOfBusinessMethod, ScreenedParty,
+    ScreeningList, ScreeningResult, ThirdPartySource, VettingStatus,
+};
 
-/// One recorded check, as staff enter it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
-pub enum CheckRecord {
-    /// The organization exists, per a third-party source.
-    Existence {
-        source: ThirdPartySource,
-        reference: String,
-        passed: bool,
-        #[serde(default)]
-        notes: String,
-    },
-    /// The applicant's intent confirmed by telephone, at a number taken
-    /// from a third-party source, never from the applicant.
-    PhoneIntent {
-        number_called: String,
-        number_source: ThirdPartySource,
-        person_reached: String,
-        confirmed: bool,
-        #[serde(default)]
-        notes: String,
-    },
-    /// The domain scope reviewed against the organization.
-    DomainScope {
-        passed: bool,
-        #[serde(default)]
-        notes: String,
-    },
-    /// EV: registration and jurisdiction of incorporation verified.
-    EvRegistration {
-        reference: String,
-        passed: bool,
-        #[serde(default)]
-        notes: String,
-    },
-    /// EV: business category verified.
-    EvBusinessCategory {
-        passed: bool,
-        #[serde(default)]
-        notes: String,
-    },
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CheckKind {
-    Existence,
-    PhoneIntent,
-    DomainScope,
-    EvRegistration,
-    EvBusinessCategory,
-}
-
+// The rules of vetting on the shared records (defined here, where the
+// knowledge is; the types live in `core` so `sa` can store them).
 impl CheckKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CheckKind::Existence => "existence",
-            CheckKind::PhoneIntent => "phone_intent",
-            CheckKind::DomainScope => "domain_scope",
-            CheckKind::EvRegistration => "ev_registration",
-            CheckKind::EvBusinessCategory => "ev_business_category",
-        }
-    }
-
-    /// How staff and clients read it in messages.
-    pub fn describe(self) -> &'static str {
-        match self {
-            CheckKind::Existence => "third-party existence check",
-            CheckKind::PhoneIntent => "applicant telephone confirmation",
-            CheckKind::DomainScope => "domain scope review",
-            CheckKind::EvRegistration => "EV registration and jurisdiction verification",
-            CheckKind::EvBusinessCategory => "EV business category verification",
-        }
-    }
-
     /// Checks approval requires at each level.
     pub fn required(level: Level) -> &'static [CheckKind] {
         match level {
@@ -109,108 +29,200 @@ impl CheckKind {
                 CheckKind::DomainScope,
                 CheckKind::EvRegistration,
                 CheckKind::EvBusinessCategory,
+                CheckKind::EvPlaceOfBusiness,
+                CheckKind::EvOperationalExistence,
+                CheckKind::EvCommunication,
+                CheckKind::EvAuthority,
+                CheckKind::EvDeniedPartyScreening,
             ],
         }
     }
+
+    /// Recorded only for EV organizations.
+    pub fn ev_only(self) -> bool {
+        CheckKind::required(Level::Ev)
+            .iter()
+            .skip(CheckKind::required(Level::Ov).len())
+            .any(|k| *k == self)
+    }
+
+    /// How long the check may be relied on, counted from when it was
+    /// performed: 398 days for every item (BR 4.2.1; EVG 11.14.3 (1) A–G,
+    /// counted from the date collected, 11.14.3 (2)). Screening and the
+    /// 11.5.2 (B) confirmation are not reusable under 11.14.1; reopening
+    /// an organization discards every check, so each vetting cycle
+    /// performs them afresh.
+    pub fn max_age(self) -> Duration {
+        Duration::days(MAX_CHECK_AGE_DAYS)
+    }
 }
 
+/// BR 4.2.1 and EVG 11.14.3: the age limit of validated data.
+pub const MAX_CHECK_AGE_DAYS: i64 = 398;
+
 impl CheckRecord {
-    pub fn kind(&self) -> CheckKind {
-        match self {
-            CheckRecord::Existence { .. } => CheckKind::Existence,
-            CheckRecord::PhoneIntent { .. } => CheckKind::PhoneIntent,
-            CheckRecord::DomainScope { .. } => CheckKind::DomainScope,
-            CheckRecord::EvRegistration { .. } => CheckKind::EvRegistration,
-            CheckRecord::EvBusinessCategory { .. } => CheckKind::EvBusinessCategory,
-        }
-    }
-
-    pub fn passed(&self) -> bool {
-        match self {
-            CheckRecord::Existence { passed, .. }
-            | CheckRecord::DomainScope { passed, .. }
-            | CheckRecord::EvRegistration { passed, .. }
-            | CheckRecord::EvBusinessCategory { passed, .. } => *passed,
-            CheckRecord::PhoneIntent { confirmed, .. } => *confirmed,
-        }
-    }
-
-    /// Problems with the record itself.
-    pub fn problems(&self) -> Vec<String> {
+    /// Problems with the record itself, performed on `performed_on`.
+    pub fn problems(&self, performed_on: Date) -> Vec<String> {
         let mut p = Vec::new();
         match self {
             CheckRecord::Existence { reference, .. }
             | CheckRecord::EvRegistration { reference, .. } => {
-                if reference.trim().is_empty() {
-                    p.push("reference is required".into());
-                }
+                require(&mut p, "reference", reference)
             }
             CheckRecord::PhoneIntent {
                 number_called,
                 person_reached,
                 ..
             } => {
-                if !number_called.chars().any(|c| c.is_ascii_digit())
-                    || !number_called
-                        .chars()
-                        .all(|c| c.is_ascii_digit() || "+-() ".contains(c))
-                {
-                    p.push("number_called must be a telephone number".into());
-                }
-                if person_reached.trim().is_empty() {
-                    p.push("person_reached is required".into());
-                }
+                require(&mut p, "person_reached", person_reached);
+                phone_problem(&mut p, "number_called", number_called);
             }
             CheckRecord::DomainScope { .. } | CheckRecord::EvBusinessCategory { .. } => {}
+            CheckRecord::EvPlaceOfBusiness {
+                address, reference, ..
+            } => {
+                require(&mut p, "address", address);
+                require(&mut p, "reference", reference);
+            }
+            CheckRecord::EvOperationalExistence {
+                evidence,
+                reference,
+                ..
+            } => {
+                require(&mut p, "reference", reference);
+                operational_problems(&mut p, evidence, performed_on);
+            }
+            CheckRecord::EvCommunication {
+                method,
+                reference,
+                affirmative_response,
+                ..
+            } => {
+                require(&mut p, "reference", reference);
+                require(&mut p, "affirmative_response", affirmative_response);
+                communication_problems(&mut p, method);
+            }
+            CheckRecord::EvAuthority {
+                contract_signer,
+                certificate_approver,
+                reference,
+                ..
+            } => {
+                require(&mut p, "reference", reference);
+                require(&mut p, "contract_signer.name", &contract_signer.name);
+                require(&mut p, "contract_signer.title", &contract_signer.title);
+                require(
+                    &mut p,
+                    "certificate_approver.name",
+                    &certificate_approver.name,
+                );
+                require(
+                    &mut p,
+                    "certificate_approver.title",
+                    &certificate_approver.title,
+                );
+            }
+            CheckRecord::EvDeniedPartyScreening {
+                lists,
+                screened,
+                reference,
+                ..
+            } => {
+                require(&mut p, "reference", reference);
+                screening_problems(&mut p, lists, screened);
+            }
         }
         p
     }
 }
 
-/// A check as stored: append-only.
-#[derive(Debug, Clone, Serialize)]
-pub struct Check {
-    pub id: i64,
-    pub organization: i64,
-    #[serde(flatten)]
-    pub record: CheckRecord,
-    pub performed_by: String,
-    #[serde(with = "time::serde::rfc3339")]
-    pub performed_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
-    pub recorded_at: OffsetDateTime,
-}
-
-/// Vetting status (an append-only history of changes is in the audit log).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum VettingStatus {
-    Pending,
-    Approved,
-    Rejected,
-    Suspended,
-    Expired,
-}
-
-impl VettingStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            VettingStatus::Pending => "pending",
-            VettingStatus::Approved => "approved",
-            VettingStatus::Rejected => "rejected",
-            VettingStatus::Suspended => "suspended",
-            VettingStatus::Expired => "expired",
-        }
+fn require(p: &mut Vec<String>, field: &str, value: &str) {
+    if value.trim().is_empty() {
+        p.push(format!("{field} is required"));
     }
-    pub fn parse(s: &str) -> Option<VettingStatus> {
-        Some(match s {
-            "pending" => VettingStatus::Pending,
-            "approved" => VettingStatus::Approved,
-            "rejected" => VettingStatus::Rejected,
-            "suspended" => VettingStatus::Suspended,
-            "expired" => VettingStatus::Expired,
-            _ => return None,
-        })
+}
+
+fn phone_problem(p: &mut Vec<String>, field: &str, number: &str) {
+    if !number.chars().any(|c| c.is_ascii_digit())
+        || !number
+            .chars()
+            .all(|c| c.is_ascii_digit() || "+-() ".contains(c))
+    {
+        p.push(format!("{field} must be a telephone number"));
+    }
+}
+
+/// EVG 11.6.2: three years counted to the day the check was performed.
+fn operational_problems(p: &mut Vec<String>, evidence: &OperationalEvidence, on: Date) {
+    match evidence {
+        OperationalEvidence::ThreeYearsRegistered { registered_on } => {
+            let third = registered_on
+                .replace_year(registered_on.year() + 3)
+                .unwrap_or_else(|_| registered_on.next_day().unwrap_or(*registered_on));
+            if third > on {
+                p.push(format!(
+                    "evidence.registered_on {registered_on} is less than three years before {on}"
+                ));
+            }
+        }
+        OperationalEvidence::CurrentListing {} => {}
+        OperationalEvidence::DemandDepositAccount { institution }
+            if institution.trim().is_empty() =>
+        {
+            p.push("evidence.institution is required".into())
+        }
+        OperationalEvidence::VerifiedProfessionalLetter { author } if author.trim().is_empty() => {
+            p.push("evidence.author is required".into())
+        }
+        _ => {}
+    }
+}
+
+fn communication_problems(p: &mut Vec<String>, method: &CommunicationMethod) {
+    match method {
+        CommunicationMethod::Telephone { number } | CommunicationMethod::Fax { number } => {
+            phone_problem(p, "method.number", number)
+        }
+        CommunicationMethod::Email { address } => {
+            let ok = address
+                .split_once('@')
+                .is_some_and(|(l, d)| !l.trim().is_empty() && d.contains('.') && !d.contains('@'));
+            if !ok {
+                p.push("method.address must be an email address".into());
+            }
+        }
+        CommunicationMethod::Postal { address } if address.trim().is_empty() => {
+            p.push("method.address is required".into())
+        }
+        CommunicationMethod::Postal { .. } => {}
+    }
+}
+
+/// EVG 11.12.2: every party screened, against at least one government
+/// list and the CA's high-risk list (11.12.1).
+fn screening_problems(p: &mut Vec<String>, lists: &[ScreeningList], screened: &[ScreenedParty]) {
+    let list_set: std::collections::HashSet<_> = lists.iter().collect();
+    let party_set: std::collections::HashSet<_> = screened.iter().collect();
+    if lists.len() != list_set.len() {
+        p.push("lists must not repeat a list".into());
+    }
+    if screened.len() != party_set.len() {
+        p.push("screened must not repeat a party".into());
+    }
+    if !lists.iter().any(|l| *l != ScreeningList::CaHighRisk) {
+        p.push("lists must include a government denied-party list".into());
+    }
+    if !list_set.contains(&ScreeningList::CaHighRisk) {
+        p.push("lists must include ca_high_risk".into());
+    }
+    for party in ScreenedParty::ALL {
+        if !party_set.contains(&party) {
+            let name = serde_json::to_value(party).unwrap_or_default();
+            p.push(format!(
+                "screened must include {}",
+                name.as_str().unwrap_or("?")
+            ));
+        }
     }
 }
 
@@ -277,29 +289,76 @@ pub fn current_checks(
     latest
 }
 
+/// The age rule checks are judged by: at `now`, each kind's own limit
+/// (`CheckKind::max_age`), never more than the configured `cap`.
+#[derive(Debug, Clone, Copy)]
+pub struct AgeRule {
+    pub now: OffsetDateTime,
+    pub cap: Duration,
+}
+
+impl AgeRule {
+    pub fn limit(&self, kind: CheckKind) -> Duration {
+        kind.max_age().min(self.cap)
+    }
+}
+
 /// What still stands between the organization and approval; empty when it
-/// may be approved. With `approver`, the four-eyes rule is applied too.
+/// may be approved: each required check missing, failed or older than its
+/// limit. With `approver`, the four-eyes rule is applied too.
 pub fn approval_blockers(
     level: Level,
     checks: &[Check],
     data_changed_at: OffsetDateTime,
     approver: Option<&str>,
+    age: AgeRule,
 ) -> Vec<String> {
     let current = current_checks(checks, data_changed_at);
     let mut blockers = Vec::new();
     for kind in CheckKind::required(level) {
+        let limit = age.limit(*kind);
         match current.get(kind) {
             None => blockers.push(format!("{} not recorded", kind.describe())),
             Some(c) if !c.record.passed() => blockers.push(format!("{} failed", kind.describe())),
-            Some(c) if approver == Some(c.performed_by.as_str()) => blockers.push(format!(
-                "four-eyes rule: {} was recorded by the approver {:?}",
+            Some(c) if c.performed_at + limit <= age.now => blockers.push(format!(
+                "{} is older than {} days (performed {}); record it again",
                 kind.describe(),
-                c.performed_by
+                limit.whole_days(),
+                c.performed_at.date()
             )),
+            Some(c) if approver.is_some_and(|a| same_person(a, &c.performed_by)) => {
+                blockers.push(format!(
+                    "four-eyes rule: {} was recorded by the approver {:?}",
+                    kind.describe(),
+                    c.performed_by
+                ))
+            }
             Some(_) => {}
         }
     }
     blockers
+}
+
+/// Whether two audit actors are one person. Staff identities
+/// (`staff:NAME#ID`) compare by id, so every token and login of a member
+/// is the same person; an actor recorded before staff identities (a bare
+/// name) is the same person as a member of that name.
+pub fn same_person(a: &str, b: &str) -> bool {
+    use crate::core::staff::staff_id_of;
+    let name = |actor: &str| -> String {
+        match staff_id_of(actor) {
+            Some(id) => actor
+                .strip_prefix("staff:")
+                .and_then(|r| r.strip_suffix(&format!("#{id}")))
+                .unwrap_or(actor)
+                .to_owned(),
+            None => actor.to_owned(),
+        }
+    };
+    match (staff_id_of(a), staff_id_of(b)) {
+        (Some(x), Some(y)) => x == y,
+        _ => name(a) == name(b),
+    }
 }
 
 /// When the vetting data dates from: the oldest check behind approval.
@@ -369,6 +428,168 @@ mod tests {
         ]
     }
 
+    fn age(now: OffsetDateTime) -> AgeRule {
+        AgeRule {
+            now,
+            cap: Duration::days(MAX_CHECK_AGE_DAYS),
+        }
+    }
+
+    /// The example check files of conf/checks, EV ones only.
+    const EV_EXAMPLES: [&str; 7] = [
+        include_str!("../../conf/checks/ev_registration.json"),
+        include_str!("../../conf/checks/ev_business_category.json"),
+        include_str!("../../conf/checks/ev_place_of_business.json"),
+        include_str!("../../conf/checks/ev_operational_existence.json"),
+        include_str!("../../conf/checks/ev_communication.json"),
+        include_str!("../../conf/checks/ev_authority.json"),
+        include_str!("../../conf/checks/ev_denied_party_screening.json"),
+    ];
+
+    /// OV's three checks by `by` at `now`, and every EV check at `ev_at`.
+    fn ev_passing(now: OffsetDateTime, ev_at: OffsetDateTime, by: &str) -> Vec<Check> {
+        let mut checks = passing(now, by);
+        for (i, text) in EV_EXAMPLES.iter().enumerate() {
+            let record: CheckRecord = serde_json::from_str(text).expect(text);
+            assert_eq!(
+                record.problems(ev_at.date()),
+                Vec::<String>::new(),
+                "{text}"
+            );
+            assert!(record.passed() && record.kind().ev_only(), "{text}");
+            checks.push(check(10 + i as i64, record, by, ev_at));
+        }
+        checks
+    }
+
+    #[test]
+    fn ev_approval_needs_every_evg_item_within_its_age() {
+        let now = OffsetDateTime::now_utc();
+        let checks = ev_passing(now, now, "alice");
+        assert_eq!(
+            approval_blockers(Level::Ev, &checks, now, Some("bob"), age(now)),
+            Vec::<String>::new()
+        );
+        // Each new kind, missing, blocks by name; OV does not need it.
+        for kind in &CheckKind::required(Level::Ev)[5..] {
+            let without: Vec<Check> = checks
+                .iter()
+                .filter(|c| c.record.kind() != *kind)
+                .cloned()
+                .collect();
+            assert_eq!(
+                approval_blockers(Level::Ev, &without, now, Some("bob"), age(now)),
+                vec![format!("{} not recorded", kind.describe())]
+            );
+            assert!(kind.ev_only() && !CheckKind::required(Level::Ov).contains(kind));
+        }
+        assert_eq!(CheckKind::required(Level::Ov).len(), 3);
+        // 398 days after the EV items were performed, each is named as too old.
+        let then = now - Duration::days(398);
+        let old = ev_passing(now, then, "alice");
+        let blockers = approval_blockers(Level::Ev, &old, then, Some("bob"), age(now));
+        assert_eq!(blockers.len(), 7, "{blockers:?}");
+        for (b, kind) in blockers.iter().zip(&CheckKind::required(Level::Ev)[3..]) {
+            assert!(b.starts_with(kind.describe()), "{b}");
+            assert!(b.contains("older than 398 days"), "{b}");
+        }
+        // A day younger, they count; a tighter configured cap is honoured.
+        let fresh = now - Duration::days(397);
+        let young = ev_passing(now, fresh, "alice");
+        assert!(approval_blockers(Level::Ev, &young, fresh, Some("bob"), age(now)).is_empty());
+        let tight = AgeRule {
+            now,
+            cap: Duration::days(100),
+        };
+        assert_eq!(
+            approval_blockers(Level::Ev, &young, fresh, Some("bob"), tight).len(),
+            7
+        );
+    }
+
+    #[test]
+    fn a_denied_party_match_fails_the_screening() {
+        let now = OffsetDateTime::now_utc();
+        let mut checks = ev_passing(now, now, "alice");
+        let mut v: serde_json::Value = serde_json::from_str(EV_EXAMPLES[6]).unwrap();
+        v["result"] = "match".into();
+        let record: CheckRecord = serde_json::from_value(v).unwrap();
+        assert!(!record.passed());
+        checks.push(check(99, record, "carol", now + Duration::seconds(1)));
+        assert_eq!(
+            approval_blockers(Level::Ev, &checks, now, Some("bob"), age(now)),
+            vec!["EV denied-party and high-risk screening (EVG 11.12) failed"]
+        );
+    }
+
+    #[test]
+    fn ev_records_are_checked_field_by_field() {
+        let on = time::macros::date!(2026 - 12 - 06);
+        let problems = |v: serde_json::Value| {
+            serde_json::from_value::<CheckRecord>(v)
+                .expect("parses")
+                .problems(on)
+        };
+        // Three years counted to the day the check was performed.
+        let mut v: serde_json::Value = serde_json::from_str(EV_EXAMPLES[3]).unwrap();
+        v["evidence"]["registered_on"] = "2023-12-07".into();
+        assert_eq!(
+            problems(v.clone()),
+            vec!["evidence.registered_on 2023-12-07 is less than three years before 2026-12-06"]
+        );
+        v["evidence"]["registered_on"] = "2023-12-06".into();
+        assert!(problems(v).is_empty());
+        let v = serde_json::json!({"kind": "ev_operational_existence", "source": "other", "reference": "r", "passed": true,
+            "evidence": {"type": "demand_deposit_account", "institution": " "}});
+        assert_eq!(problems(v), vec!["evidence.institution is required"]);
+        let mut v: serde_json::Value = serde_json::from_str(EV_EXAMPLES[4]).unwrap();
+        v["method"] = serde_json::json!({"channel": "email", "address": "soumu.example.co.jp"});
+        v["affirmative_response"] = "".into();
+        assert_eq!(
+            problems(v),
+            vec![
+                "affirmative_response is required",
+                "method.address must be an email address"
+            ]
+        );
+        let mut v: serde_json::Value = serde_json::from_str(EV_EXAMPLES[5]).unwrap();
+        v["certificate_approver"]["title"] = " ".into();
+        assert_eq!(problems(v), vec!["certificate_approver.title is required"]);
+        let mut v: serde_json::Value = serde_json::from_str(EV_EXAMPLES[6]).unwrap();
+        v["lists"] = serde_json::json!(["ca_high_risk", "ca_high_risk"]);
+        v["screened"] = serde_json::json!([
+            "applicant",
+            "contract_signer",
+            "certificate_approver",
+            "jurisdiction"
+        ]);
+        assert_eq!(
+            problems(v),
+            vec![
+                "lists must not repeat a list",
+                "lists must include a government denied-party list",
+                "screened must include place_of_business"
+            ]
+        );
+        // Kind-specific payloads are typed: unknown evidence, channel or
+        // list, or a stray field, do not parse.
+        for bad in [
+            serde_json::json!({"kind": "ev_operational_existence", "source": "tdb", "reference": "r", "passed": true, "evidence": {"type": "vibes"}}),
+            serde_json::json!({"kind": "ev_operational_existence", "source": "tdb", "reference": "r", "passed": true, "evidence": {"type": "current_listing", "x": 1}}),
+            serde_json::json!({"kind": "ev_operational_existence", "source": "tdb", "reference": "r", "passed": true, "evidence": {"type": "three_years_registered", "registered_on": "-0001-01-01"}}),
+            serde_json::json!({"kind": "ev_operational_existence", "source": "tdb", "reference": "r", "passed": true, "evidence": {"type": "three_years_registered", "registered_on": "2001-02-29"}}),
+            serde_json::json!({"kind": "ev_communication", "method": {"channel": "pigeon", "address": "x"}, "matched_in": "qiis", "reference": "r", "affirmative_response": "y", "passed": true}),
+            serde_json::json!({"kind": "ev_denied_party_screening", "lists": ["interpol"], "screened": [], "reference": "r", "result": "no_match"}),
+            serde_json::json!({"kind": "ev_denied_party_screening", "lists": [], "screened": [], "reference": "r", "result": "no_match", "passed": true}),
+            serde_json::json!({"kind": "ev_authority", "contract_signer": {"name": "a", "title": "b", "age": 3}, "certificate_approver": {"name": "a", "title": "b"}, "agency_method": "qiis_or_qgis", "authority_method": "qiis_or_qgis", "reference": "r", "passed": true}),
+        ] {
+            assert!(
+                serde_json::from_value::<CheckRecord>(bad.clone()).is_err(),
+                "{bad}"
+            );
+        }
+    }
+
     #[test]
     fn transitions() {
         use Transition::*;
@@ -383,18 +604,39 @@ mod tests {
     }
 
     #[test]
+    fn four_eyes_compares_identities() {
+        assert!(same_person("staff:alice#1", "staff:alice#1"));
+        assert!(!same_person("staff:alice#1", "staff:bob#2"));
+        // Ids decide, not what precedes them.
+        assert!(same_person("staff:alice#1", "staff:renamed#1"));
+        assert!(!same_person("staff:alice#1", "staff:alice#3"));
+        // A name recorded before staff identities is that member.
+        assert!(same_person("alice", "staff:alice#1"));
+        assert!(!same_person("alice", "staff:bob#2"));
+        assert!(!same_person("alice", "cli:alice"));
+        let now = OffsetDateTime::now_utc();
+        let checks = passing(now, "staff:alice#1");
+        assert!(
+            !approval_blockers(Level::Ov, &checks, now, Some("staff:alice#1"), age(now)).is_empty()
+        );
+        assert!(
+            approval_blockers(Level::Ov, &checks, now, Some("staff:bob#2"), age(now)).is_empty()
+        );
+    }
+
+    #[test]
     fn approval_needs_every_check_and_four_eyes() {
         let now = OffsetDateTime::now_utc();
         let mut checks = passing(now, "alice");
-        assert!(approval_blockers(Level::Ov, &checks, now, Some("bob")).is_empty());
-        let four = approval_blockers(Level::Ov, &checks, now, Some("alice"));
+        assert!(approval_blockers(Level::Ov, &checks, now, Some("bob"), age(now)).is_empty());
+        let four = approval_blockers(Level::Ov, &checks, now, Some("alice"), age(now));
         assert_eq!(four.len(), 3);
         assert!(four[0].contains("four-eyes"));
-        let ev = approval_blockers(Level::Ev, &checks, now, Some("bob"));
-        assert_eq!(ev.len(), 2, "{ev:?}");
+        let ev = approval_blockers(Level::Ev, &checks, now, Some("bob"), age(now));
+        assert_eq!(ev.len(), 7, "{ev:?}");
         checks.remove(1);
         assert_eq!(
-            approval_blockers(Level::Ov, &checks, now, None),
+            approval_blockers(Level::Ov, &checks, now, None, age(now)),
             vec!["applicant telephone confirmation not recorded"]
         );
     }
@@ -413,11 +655,14 @@ mod tests {
             now + time::Duration::seconds(1),
         ));
         assert_eq!(
-            approval_blockers(Level::Ov, &checks, now, None),
+            approval_blockers(Level::Ov, &checks, now, None, age(now)),
             vec!["domain scope review failed"]
         );
         let later = now + time::Duration::seconds(5);
-        assert_eq!(approval_blockers(Level::Ov, &checks, later, None).len(), 3);
+        assert_eq!(
+            approval_blockers(Level::Ov, &checks, later, None, age(now)).len(),
+            3
+        );
         assert_eq!(vetted_at(Level::Ov, &passing(now, "a"), now), Some(now));
     }
 

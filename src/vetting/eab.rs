@@ -39,11 +39,12 @@ impl Vetting {
             .and_then(|_| rng.fill(&mut key))
             .map_err(|_| Error::internal("OS random number generator failed"))?;
         let key_id = format!("kid-{}", B64.encode(id));
-        let now = sa::now();
+        let now = self.clock.now();
         let expires_at = opts.expires_in.map(|d| now + d);
         let hmac_key = B64.encode(&key);
         let sealed = super::sealing::seal(&self.cfg, &key_id, &key)?;
         let actor = actor.to_owned();
+        let request = crate::http::current_request_id();
         let credential = self
             .store()
             .write(move |c| {
@@ -71,6 +72,7 @@ impl Vetting {
                         reason: None,
                         // Never the key.
                         details: serde_json::json!({"note": opts.note, "single_use": opts.single_use, "expires_at": expires_at.map(|t| t.unix_timestamp())}),
+                        request_id: request,
                     },
                     now,
                 )?;
@@ -87,11 +89,15 @@ impl Vetting {
         self.store().read(move |c| sa::eab::list(c, org)).await
     }
 
+    /// Revokes the credential and deactivates every account bound through
+    /// it, in one transaction: a revoked credential leaves no account able
+    /// to order for its organization.
     pub async fn revoke_eab(&self, actor: &str, key_id: &str, reason: &str) -> Result<()> {
         let (k, actor, reason) = (key_id.to_owned(), actor.to_owned(), reason.to_owned());
-        let now = sa::now();
+        let now = self.clock.now();
+        let request = crate::http::current_request_id();
         self.store()
-            .write(move |c| {
+            .change_accounts(move |c| {
                 let cred = sa::eab::by_key_id(c, &k)?
                     .ok_or_else(|| Error::not_found(format!("no EAB credential {k:?}")))?;
                 if !sa::eab::revoke(c, &k, now)? {
@@ -100,6 +106,12 @@ impl Vetting {
                         format!("EAB credential {k:?} is already revoked"),
                     ));
                 }
+                let bound = sa::accounts::valid_bound_to(c, cred.id)?;
+                let why = format!("EAB credential {k} revoked: {reason}");
+                for id in &bound {
+                    super::accounts::deactivate(c, *id, &actor, &why, request, now)?;
+                }
+                let deactivated: Vec<i64> = bound.iter().map(|a| a.0).collect();
                 sa::audit::append(
                     c,
                     NewEvent {
@@ -108,10 +120,12 @@ impl Vetting {
                         organization: Some(cred.organization),
                         subject: format!("eab:{k}"),
                         reason: Some(&reason),
-                        details: serde_json::json!({}),
+                        details: serde_json::json!({"accounts_deactivated": deactivated}),
+                        request_id: request,
                     },
                     now,
-                )
+                )?;
+                Ok(((), bound))
             })
             .await
     }

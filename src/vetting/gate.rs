@@ -4,7 +4,7 @@
 
 use time::{Duration, OffsetDateTime};
 
-use super::checks::{approval_blockers, Check, VettingStatus};
+use super::checks::{approval_blockers, AgeRule, Check, VettingStatus};
 use super::organization::Level;
 use super::Organization;
 use crate::ca::profile::Profile;
@@ -100,7 +100,9 @@ pub fn check(
     match org.effective_status(now, max_age) {
         VettingStatus::Approved => {}
         VettingStatus::Pending => {
-            let mut missing = approval_blockers(org.data.level, checks, org.data_changed_at, None);
+            let age = AgeRule { now, cap: max_age };
+            let mut missing =
+                approval_blockers(org.data.level, checks, org.data_changed_at, None, age);
             if missing.is_empty() {
                 missing.push("approval by CA staff not yet given".into());
             }

@@ -5,60 +5,31 @@
 //! Every staff action goes through `Vetting` (the admin API and the CLI
 //! both call it) and is written with its audit event in one transaction.
 
-use serde::Serialize;
 use time::{Duration, OffsetDateTime};
 
 use crate::config::VettingConfig;
-use crate::core::OrganizationId;
+pub use crate::core::Organization;
+use crate::core::{Clock, OrganizationId};
 use crate::error::{Error, ErrorKind, Result};
-use crate::sa::{self, audit::NewEvent, organizations::StatusChange, Store};
+use crate::sa::{self, audit::NewEvent, organizations::StatusChange, DbConn, Store};
 
+pub mod accounts;
 pub mod checks;
 pub mod eab;
 pub mod gate;
 pub mod organization;
 pub mod sealing;
+pub mod staff;
+pub mod totp;
 
-use checks::{approval_blockers, vetted_at, Check, CheckRecord, Transition, VettingStatus};
+use checks::{
+    approval_blockers, vetted_at, AgeRule, Check, CheckRecord, Transition, VettingStatus,
+};
 use organization::OrganizationData;
 
-/// An organization and the state of its vetting.
-#[derive(Debug, Clone, Serialize)]
-pub struct Organization {
-    pub id: OrganizationId,
-    pub data: OrganizationData,
-    pub status: VettingStatus,
-    #[serde(with = "time::serde::rfc3339")]
-    pub data_changed_at: OffsetDateTime,
-    pub status_reason: Option<String>,
-    pub approved_by: Option<String>,
-    #[serde(with = "time::serde::rfc3339::option")]
-    pub approved_at: Option<OffsetDateTime>,
-    #[serde(with = "time::serde::rfc3339::option")]
-    pub vetted_at: Option<OffsetDateTime>,
-    pub created_by: String,
-    #[serde(with = "time::serde::rfc3339")]
-    pub created_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
-    pub updated_at: OffsetDateTime,
-}
-
+// The certificate subject is vetting's knowledge: defined here beside the
+// service that vets the data it is built from.
 impl Organization {
-    /// The status at `now`: an approval whose data is older than `max_age`
-    /// has expired, whether or not a sweep has recorded it yet.
-    pub fn effective_status(&self, now: OffsetDateTime, max_age: Duration) -> VettingStatus {
-        match (self.status, self.vetted_at) {
-            (VettingStatus::Approved, Some(v)) if v + max_age > now => VettingStatus::Approved,
-            (VettingStatus::Approved, _) => VettingStatus::Expired,
-            (s, _) => s,
-        }
-    }
-
-    /// When the vetting stops being usable, if approved.
-    pub fn vetting_expires(&self, max_age: Duration) -> Option<OffsetDateTime> {
-        self.vetted_at.map(|v| v + max_age)
-    }
-
     /// The subject of certificates for this organization (BR 7.1.4.2).
     pub fn subject(&self) -> crate::ca::profile::SubjectInfo {
         let d = &self.data;
@@ -83,6 +54,8 @@ impl Organization {
 pub struct Vetting {
     store: Store,
     cfg: VettingConfig,
+    /// Vetting ages and audit times read this: the store's clock.
+    clock: Clock,
 }
 
 fn subject(id: OrganizationId) -> String {
@@ -97,8 +70,14 @@ fn invalid(problems: Vec<String>) -> Error {
 }
 
 impl Vetting {
+    /// Works on the store's clock, as every layer above the store does.
     pub fn new(store: Store, cfg: VettingConfig) -> Vetting {
-        Vetting { store, cfg }
+        let clock = store.clock().clone();
+        Vetting { store, cfg, clock }
+    }
+
+    pub fn clock(&self) -> &Clock {
+        &self.clock
     }
 
     pub fn store(&self) -> &Store {
@@ -111,7 +90,8 @@ impl Vetting {
             return Err(invalid(problems));
         }
         let actor = actor.to_owned();
-        let now = sa::now();
+        let now = self.clock.now();
+        let request = crate::http::current_request_id();
         self.store
             .write(move |c| {
                 let org = sa::organizations::create(c, &data, &actor, now)?;
@@ -124,6 +104,7 @@ impl Vetting {
                         subject: subject(org.id),
                         reason: None,
                         details: serde_json::json!({"legal_name": data.legal_name, "level": data.level}),
+                        request_id: request,
                     },
                     now,
                 )?;
@@ -146,7 +127,8 @@ impl Vetting {
             return Err(invalid(problems));
         }
         let actor = actor.to_owned();
-        let now = sa::now();
+        let now = self.clock.now();
+        let request = crate::http::current_request_id();
         self.store
             .write(move |c| {
                 let before = sa::organizations::by_id(c, id)?.ok_or_else(|| not_found(id))?;
@@ -160,6 +142,7 @@ impl Vetting {
                         subject: subject(id),
                         reason: None,
                         details: serde_json::json!({"status_before": before.status, "before": before.data, "after": data}),
+                        request_id: request,
                     },
                     now,
                 )?;
@@ -197,29 +180,25 @@ impl Vetting {
         record: CheckRecord,
         performed_at: Option<OffsetDateTime>,
     ) -> Result<Check> {
-        let problems = record.problems();
+        let now = self.clock.now();
+        let performed_at = performed_at.unwrap_or(now);
+        if performed_at > now + Duration::minutes(5) {
+            return Err(Error::malformed("performed_at lies in the future"));
+        }
+        let problems = record.problems(performed_at.date());
         if !problems.is_empty() {
             return Err(Error::malformed(format!(
                 "invalid check: {}",
                 problems.join("; ")
             )));
         }
-        let now = sa::now();
-        let performed_at = performed_at.unwrap_or(now);
-        if performed_at > now + Duration::minutes(5) {
-            return Err(Error::malformed("performed_at lies in the future"));
-        }
         let actor = actor.to_owned();
+        let request = crate::http::current_request_id();
         self.store
             .write(move |c| {
                 let org = sa::organizations::by_id(c, id)?.ok_or_else(|| not_found(id))?;
                 let kind = record.kind();
-                if org.data.level == organization::Level::Ov
-                    && matches!(
-                        kind,
-                        checks::CheckKind::EvRegistration | checks::CheckKind::EvBusinessCategory
-                    )
-                {
+                if org.data.level == organization::Level::Ov && kind.ev_only() {
                     return Err(Error::malformed(format!(
                         "{} is only recorded for EV organizations",
                         kind.describe()
@@ -236,6 +215,7 @@ impl Vetting {
                         subject: subject(id),
                         reason: None,
                         details: serde_json::to_value(&check.record).unwrap_or_default(),
+                        request_id: request,
                     },
                     now,
                 )?;
@@ -257,91 +237,16 @@ impl Vetting {
         if t.needs_reason() && reason.as_deref().is_none_or(|r| r.trim().is_empty()) {
             return Err(Error::malformed(format!("{} needs a reason", t.as_str())));
         }
-        let actor = actor.to_owned();
-        let four_eyes = self.cfg.four_eyes;
-        let max_age = self.cfg.max_age();
-        let now = sa::now();
-        self.store
-            .write(move |c| {
-                let org = sa::organizations::by_id(c, id)?.ok_or_else(|| not_found(id))?;
-                let from = org.effective_status(now, max_age);
-                let to = t.apply(from).ok_or_else(|| {
-                    Error::new(
-                        ErrorKind::Conflict,
-                        format!(
-                            "cannot {} an organization that is {}",
-                            t.as_str(),
-                            from.as_str()
-                        ),
-                    )
-                })?;
-                let mut approval = None;
-                if t == Transition::Approve || t == Transition::Reinstate {
-                    let checks = sa::organizations::checks(c, id)?;
-                    let approver =
-                        (four_eyes && t == Transition::Approve).then_some(actor.as_str());
-                    let blockers =
-                        approval_blockers(org.data.level, &checks, org.data_changed_at, approver);
-                    if !blockers.is_empty() {
-                        return Err(Error::new(
-                            ErrorKind::Conflict,
-                            format!("cannot {}: {}", t.as_str(), blockers.join("; ")),
-                        ));
-                    }
-                    let v = vetted_at(org.data.level, &checks, org.data_changed_at)
-                        .ok_or_else(|| Error::internal("approved checks without dates"))?;
-                    if v + max_age <= now {
-                        return Err(Error::new(
-                            ErrorKind::Conflict,
-                            format!(
-                                "cannot {}: the checks are older than {} days; record them again",
-                                t.as_str(),
-                                max_age.whole_days()
-                            ),
-                        ));
-                    }
-                    if t == Transition::Approve {
-                        approval = Some(v);
-                    }
-                }
-                // An expired approval is stored as approved; move it from
-                // what is stored.
-                let changed = sa::organizations::change_status(
-                    c,
-                    id,
-                    StatusChange {
-                        from: org.status,
-                        to,
-                        reason: reason.as_deref(),
-                        approval: approval.map(|v| (actor.as_str(), v)),
-                        reset_checks: t == Transition::Reopen,
-                    },
-                    now,
-                )?;
-                if !changed {
-                    return Err(Error::new(
-                        ErrorKind::Conflict,
-                        "the organization changed meanwhile; try again",
-                    ));
-                }
-                if to == VettingStatus::Approved {
-                    sa::organizations::clear_gate_refusals(c, id)?;
-                }
-                sa::audit::append(
-                    c,
-                    NewEvent {
-                        actor: &actor,
-                        action: &format!("organization.{}", t.as_str()),
-                        organization: Some(id),
-                        subject: subject(id),
-                        reason: reason.as_deref(),
-                        details: serde_json::json!({"from": from, "to": to}),
-                    },
-                    now,
-                )?;
-                sa::organizations::by_id(c, id)?.ok_or_else(|| not_found(id))
-            })
-            .await
+        let step = Step {
+            actor: actor.to_owned(),
+            t,
+            reason,
+            four_eyes: self.cfg.four_eyes,
+            max_age: self.cfg.max_age(),
+            now: self.clock.now(),
+            request_id: crate::http::current_request_id(),
+        };
+        self.store.write(move |c| step.apply(c, id)).await
     }
 
     /// The audit trail, newest first.
@@ -358,8 +263,130 @@ impl Vetting {
     pub fn max_age(&self) -> Duration {
         self.cfg.max_age()
     }
+
+    /// Whether an approver may not have recorded a check (the console
+    /// shows the refusal before the button is pressed).
+    pub fn four_eyes(&self) -> bool {
+        self.cfg.four_eyes
+    }
 }
 
 fn not_found(id: OrganizationId) -> Error {
     Error::not_found(format!("no organization {id}"))
+}
+
+/// One status transition, with what it is judged by.
+struct Step {
+    actor: String,
+    t: Transition,
+    reason: Option<String>,
+    four_eyes: bool,
+    max_age: Duration,
+    now: OffsetDateTime,
+    request_id: Option<crate::http::RequestId>,
+}
+
+impl Step {
+    /// In the caller's transaction: the move must be allowed from the
+    /// current status, approval must be earned, and the change and its
+    /// audit event are written together.
+    fn apply(&self, c: &mut DbConn, id: OrganizationId) -> Result<Organization> {
+        let org = sa::organizations::by_id(c, id)?.ok_or_else(|| not_found(id))?;
+        let from = org.effective_status(self.now, self.max_age);
+        let to = self.t.apply(from).ok_or_else(|| {
+            conflict(format!(
+                "cannot {} an organization that is {}",
+                self.t.as_str(),
+                from.as_str()
+            ))
+        })?;
+        let approval = match self.t {
+            Transition::Approve | Transition::Reinstate => self.approval(c, &org)?,
+            _ => None,
+        };
+        self.record(c, &org, to, approval)?;
+        self.audit(c, id, from, to)?;
+        sa::organizations::by_id(c, id)?.ok_or_else(|| not_found(id))
+    }
+
+    /// The checks behind an approval or a reinstatement: all required,
+    /// passed, four-eyes (on approval) and not too old. On approval, the
+    /// vetting date to store.
+    fn approval(&self, c: &mut DbConn, org: &Organization) -> Result<Option<OffsetDateTime>> {
+        let t = self.t;
+        let checks = sa::organizations::checks(c, org.id)?;
+        let approver = (self.four_eyes && t == Transition::Approve).then_some(self.actor.as_str());
+        let age = AgeRule {
+            now: self.now,
+            cap: self.max_age,
+        };
+        let blockers =
+            approval_blockers(org.data.level, &checks, org.data_changed_at, approver, age);
+        if !blockers.is_empty() {
+            return Err(conflict(format!(
+                "cannot {}: {}",
+                t.as_str(),
+                blockers.join("; ")
+            )));
+        }
+        let v = vetted_at(org.data.level, &checks, org.data_changed_at)
+            .ok_or_else(|| Error::internal("approved checks without dates"))?;
+        Ok((t == Transition::Approve).then_some(v))
+    }
+
+    /// Moves the stored status (an expired approval is stored as approved;
+    /// it moves from what is stored) unless someone else moved it first.
+    fn record(
+        &self,
+        c: &mut DbConn,
+        org: &Organization,
+        to: VettingStatus,
+        approval: Option<OffsetDateTime>,
+    ) -> Result<()> {
+        let changed = sa::organizations::change_status(
+            c,
+            org.id,
+            StatusChange {
+                from: org.status,
+                to,
+                reason: self.reason.as_deref(),
+                approval: approval.map(|v| (self.actor.as_str(), v)),
+                reset_checks: self.t == Transition::Reopen,
+            },
+            self.now,
+        )?;
+        if !changed {
+            return Err(conflict("the organization changed meanwhile; try again"));
+        }
+        if to == VettingStatus::Approved {
+            sa::organizations::clear_gate_refusals(c, org.id)?;
+        }
+        Ok(())
+    }
+
+    fn audit(
+        &self,
+        c: &mut DbConn,
+        id: OrganizationId,
+        from: VettingStatus,
+        to: VettingStatus,
+    ) -> Result<()> {
+        sa::audit::append(
+            c,
+            NewEvent {
+                actor: &self.actor,
+                action: &format!("organization.{}", self.t.as_str()),
+                organization: Some(id),
+                subject: subject(id),
+                reason: self.reason.as_deref(),
+                details: serde_json::json!({"from": from, "to": to}),
+                request_id: self.request_id,
+            },
+            self.now,
+        )
+    }
+}
+
+fn conflict(detail: impl Into<String>) -> Error {
+    Error::new(ErrorKind::Conflict, detail)
 }

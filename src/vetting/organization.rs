@@ -1,208 +1,31 @@
-//! An organization as the paper OV/EV application collects it, and the
-//! validation of what staff enter. Stored as JSON (`organizations.data`);
-//! unknown fields are refused so a typo never silently drops data.
+//! The validation of what staff enter about an organization. The record
+//! itself lives in `core::organization` (`sa` stores it).
 
-use serde::{Deserialize, Serialize};
+use crate::core::names::{check_email_address, issuable, DnsName};
+pub use crate::core::organization::{
+    Address, Applicant, ApplicantRank, BillingContact, BillingParty, BusinessCategory, Contact,
+    DomainScope, EvData, Level, OrganizationData, Representative,
+};
 
-use crate::ra::policy::check_dns_name;
-
-/// Validation level an organization is vetted for (BR / EV Guidelines).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Level {
-    Ov,
-    Ev,
-}
-
-impl Level {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Level::Ov => "ov",
-            Level::Ev => "ev",
-        }
-    }
-    pub fn parse(s: &str) -> Option<Level> {
-        match s {
-            "ov" => Some(Level::Ov),
-            "ev" => Some(Level::Ev),
-            _ => None,
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct OrganizationData {
-    /// 組織名: the legal name, as registered (Japanese text in UTF-8).
-    pub legal_name: String,
-    /// English name, used in certificates when `use_english_name`.
-    #[serde(default)]
-    pub english_name: Option<String>,
-    #[serde(default)]
-    pub use_english_name: bool,
-    /// TDB企業コード: Teikoku Databank company code (9 digits).
-    #[serde(default)]
-    pub tdb_code: Option<String>,
-    /// 会社法人等番号: corporate registration number (12 digits).
-    pub registration_number: String,
-    /// 法人番号: national corporate number (13 digits, leading check digit).
-    #[serde(default)]
-    pub corporate_number: Option<String>,
-    /// 本店登記住所: registered head office.
-    pub head_office: Address,
-    /// 事業所所在地住所: the office the certificate's subject locates.
-    pub office: Address,
-    /// 代表者 / 代表者役職.
-    pub representative: Representative,
-    /// 申請責任者: manager level or above.
-    pub applicant: Applicant,
-    /// アカウント担当者.
-    pub account_contact: Contact,
-    /// 請求書担当者.
-    pub billing_contact: BillingContact,
-    pub level: Level,
-    /// Required for EV, absent for OV.
-    #[serde(default)]
-    pub ev: Option<EvData>,
-    /// Names certificates may be issued for.
-    pub domains: Vec<DomainScope>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Address {
-    /// ISO 3166-1 alpha-2, e.g. "JP".
-    pub country: String,
-    /// 都道府県 (stateOrProvince), e.g. "東京都" or "Tokyo".
-    pub prefecture: String,
-    /// 市区町村 (locality).
-    pub locality: String,
-    pub postal_code: String,
-    pub street: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Representative {
-    pub name: String,
-    pub title: String,
-}
-
-/// Ranks that may apply for a certificate on the organization's behalf:
-/// manager level or above. Anything lower cannot be entered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ApplicantRank {
-    /// 課長 and equivalent.
-    Manager,
-    /// 部長 and equivalent.
-    SeniorManager,
-    /// 取締役, 執行役員.
-    Officer,
-    /// 代表取締役 and other representatives.
-    Representative,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Applicant {
-    pub name: String,
-    pub department: String,
-    pub title: String,
-    pub rank: ApplicantRank,
-    pub phone: String,
-    pub email: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Contact {
-    pub name: String,
-    pub organization: String,
-    pub department: String,
-    pub address: String,
-    pub phone: String,
-    #[serde(default)]
-    pub fax: Option<String>,
-    pub email: String,
-}
-
-/// Who invoices go to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum BillingParty {
-    /// The organization itself.
-    Organization,
-    /// The account contact.
-    AccountContact,
-    /// Another company.
-    Other,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct BillingContact {
-    pub party: BillingParty,
-    pub name: String,
-    pub organization: String,
-    pub department: String,
-    pub postal_code: String,
-    pub address: String,
-    pub phone: String,
-    #[serde(default)]
-    pub fax: Option<String>,
-}
-
-/// EV Guidelines 7.1.4.2: businessCategory values.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum BusinessCategory {
-    #[serde(rename = "Private Organization")]
-    PrivateOrganization,
-    #[serde(rename = "Government Entity")]
-    GovernmentEntity,
-    #[serde(rename = "Business Entity")]
-    BusinessEntity,
-    #[serde(rename = "Non-Commercial Entity")]
-    NonCommercialEntity,
-}
-
-impl BusinessCategory {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            BusinessCategory::PrivateOrganization => "Private Organization",
-            BusinessCategory::GovernmentEntity => "Government Entity",
-            BusinessCategory::BusinessEntity => "Business Entity",
-            BusinessCategory::NonCommercialEntity => "Non-Commercial Entity",
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct EvData {
-    pub business_category: BusinessCategory,
-    /// Jurisdiction of incorporation (ISO 3166-1 alpha-2).
-    pub jurisdiction_country: String,
-    #[serde(default)]
-    pub jurisdiction_state_or_province: Option<String>,
-    #[serde(default)]
-    pub jurisdiction_locality: Option<String>,
-}
-
-/// One entry of the domain scope: a registrable domain covers itself and
-/// every name under it; an exact name covers only itself.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DomainScope {
-    pub name: String,
-    #[serde(default)]
-    pub exact: bool,
-}
-
+// Defined here rather than beside the type: what staff may enter is
+// vetting's rule.
 impl OrganizationData {
     /// Every problem with the data, so staff can fix them in one pass.
     pub fn problems(&self) -> Vec<String> {
         let mut p = Vec::new();
+        self.missing_fields(&mut p);
+        self.name_problems(&mut p);
+        self.number_problems(&mut p);
+        for (field, a) in [("head_office", &self.head_office), ("office", &self.office)] {
+            address_problems(field, a, &mut p);
+        }
+        self.email_problems(&mut p);
+        self.ev_problems(&mut p);
+        self.domain_problems(&mut p);
+        p
+    }
+
+    fn missing_fields(&self, p: &mut Vec<String>) {
         let mut req = |field: &str, v: &str| {
             if v.trim().is_empty() {
                 p.push(format!("{field} is required"));
@@ -219,6 +42,10 @@ impl OrganizationData {
         req("account_contact.phone", &self.account_contact.phone);
         req("billing_contact.name", &self.billing_contact.name);
         req("billing_contact.address", &self.billing_contact.address);
+    }
+
+    /// The name that goes into certificates: present, and within X.520.
+    fn name_problems(&self, p: &mut Vec<String>) {
         if self.use_english_name
             && self
                 .english_name
@@ -234,6 +61,10 @@ impl OrganizationData {
                 cert_name.chars().count()
             ));
         }
+    }
+
+    /// TDB code, 会社法人等番号 and 法人番号.
+    fn number_problems(&self, p: &mut Vec<String>) {
         if let Some(t) = &self.tdb_code {
             if !is_digits(t, 9) {
                 p.push("tdb_code must be 9 digits".into());
@@ -247,22 +78,21 @@ impl OrganizationData {
                 p.push(why);
             }
         }
-        for (field, a) in [("head_office", &self.head_office), ("office", &self.office)] {
-            address_problems(field, a, &mut p);
-        }
+    }
+
+    /// The same address rules as an account's mailto: contacts.
+    fn email_problems(&self, p: &mut Vec<String>) {
         for (field, e) in [
-            ("applicant.email", Some(self.applicant.email.as_str())),
-            (
-                "account_contact.email",
-                Some(self.account_contact.email.as_str()),
-            ),
+            ("applicant.email", &self.applicant.email),
+            ("account_contact.email", &self.account_contact.email),
         ] {
-            if let Some(e) = e {
-                if crate::ra::policy::check_contacts(&[format!("mailto:{e}")]).is_err() {
-                    p.push(format!("{field} is not a valid e-mail address"));
-                }
+            if check_email_address(e).is_err() {
+                p.push(format!("{field} is not a valid e-mail address"));
             }
         }
+    }
+
+    fn ev_problems(&self, p: &mut Vec<String>) {
         match (self.level, &self.ev) {
             (Level::Ev, None) => {
                 p.push("EV organizations need ev (business category, jurisdiction)".into())
@@ -275,6 +105,11 @@ impl OrganizationData {
             }
             (Level::Ov, None) => {}
         }
+    }
+
+    /// Scope entries are lowercase base names that a newOrder would accept
+    /// (the same syntax and [`issuable`] rule).
+    fn domain_problems(&self, p: &mut Vec<String>) {
         if self.domains.is_empty() {
             p.push("domains: at least one domain is required".into());
         }
@@ -282,39 +117,21 @@ impl OrganizationData {
             let name = d.name.to_ascii_lowercase();
             if name != d.name {
                 p.push(format!("domain {:?} must be lowercase", d.name));
-            } else if let Err(why) = check_dns_name(&name) {
-                p.push(format!("domain {:?}: {why}", d.name));
-            } else if name.starts_with("*.") {
-                p.push(format!(
+                continue;
+            }
+            match DnsName::parse(&name) {
+                Err(why) => p.push(format!("domain {:?}: {why}", d.name)),
+                Ok(n) if n.is_wildcard() => p.push(format!(
                     "domain {:?}: list the base name; wildcards follow from it",
                     d.name
-                ));
+                )),
+                Ok(n) => {
+                    if let Err(why) = issuable(&n) {
+                        p.push(format!("domain {why}"));
+                    }
+                }
             }
         }
-        p
-    }
-
-    /// The organizationName placed in certificates.
-    pub fn certificate_name(&self) -> &str {
-        match (&self.english_name, self.use_english_name) {
-            (Some(e), true) => e,
-            _ => &self.legal_name,
-        }
-    }
-
-    /// Whether `name` (possibly `*.`-prefixed) lies in the domain scope.
-    pub fn in_scope(&self, name: &str) -> bool {
-        let (base, wildcard) = match name.strip_prefix("*.") {
-            Some(b) => (b, true),
-            None => (name, false),
-        };
-        self.domains.iter().any(|d| {
-            if d.exact {
-                !wildcard && base == d.name
-            } else {
-                base == d.name || base.ends_with(&format!(".{}", d.name))
-            }
-        })
     }
 }
 
@@ -465,6 +282,27 @@ pub(crate) mod tests {
             .contains("check digit"));
         assert!(corporate_number_problem("1180301018771", "180301018772").is_some());
         assert!(corporate_number_problem("118030101877", "18030101877").is_some());
+    }
+
+    /// A scope is refused for what newOrder would refuse: it would
+    /// otherwise let an organization order names no public CA certifies.
+    #[test]
+    fn domain_scope_refuses_special_use_and_public_suffixes() {
+        for (name, why) in [
+            ("corp.internal", "special-use suffix \".internal\""),
+            ("nas.local", "special-use suffix \".local\""),
+            ("co.jp", "is a public suffix"),
+            ("example.notatld", "ICANN section"),
+        ] {
+            let mut o = example(Level::Ov);
+            o.domains = vec![DomainScope {
+                name: name.into(),
+                exact: false,
+            }];
+            let p = o.problems();
+            assert_eq!(p.len(), 1, "{name}: {p:?}");
+            assert!(p[0].contains(name) && p[0].contains(why), "{p:?}");
+        }
     }
 
     #[test]

@@ -1,25 +1,27 @@
 //! Web front end: HTTP routing, JWS and nonce checks, rendering, and
 //! problem documents. It parses, verifies and renders; `ra` decides.
 //!
-//! Every request goes through `Wfe::handle`, which adds the headers RFC
-//! 8555 wants on every response (Replay-Nonce, Link rel="index",
-//! Cache-Control) and turns errors into problem documents; handlers only
-//! return a `Reply` or an `Error`.
+//! Every request passes the shared edge (`crate::http`: request id, body
+//! limit, timeout, metrics, log line), then `Wfe`'s `Service` impl, which
+//! adds the headers RFC 8555 wants on every response (Replay-Nonce, Link
+//! rel="index", Cache-Control) and turns errors into problem documents;
+//! handlers only return a `Reply` or an `Error`.
 
+use std::future::Future;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
-use hyper::body::Incoming;
+use http_body_util::Full;
 use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
-use tracing::Instrument;
 
 use crate::acme::problem::Problem;
 use crate::config::Config;
+use crate::core::Clock;
 use crate::error::{Error, ErrorKind, Result};
-use crate::http::{RequestId, REQUEST_ID_HEADER};
+use crate::http::{self, Answer, Listener, Record};
+use crate::metrics::HttpMetrics;
 use crate::ra::Ra;
 use crate::sa::{self, Store};
 
@@ -41,6 +43,8 @@ pub struct Wfe {
     nonces: Nonces,
     /// The directory never changes while the process runs.
     directory: Bytes,
+    /// The RA's clock: nonce lifetimes and the status an order is shown in.
+    clock: Clock,
 }
 
 /// What a handler answers.
@@ -88,14 +92,16 @@ impl Reply {
 }
 
 impl Wfe {
+    /// Works on the RA's clock.
     pub async fn new(cfg: Arc<Config>, ra: Ra, store: Store) -> Result<Wfe> {
+        let clock = ra.clock().clone();
         let lifetime = time::Duration::seconds(cfg.acme.nonce_lifetime_secs as i64);
         // SQLite means one process (../shared/DESIGN.md, "Scale-out"): its
         // nonces need not outlive it, nor be redeemable by another.
         let nonces = match store.backend() {
             sa::Backend::Sqlite => Nonces::local(lifetime, store.metrics().clone())?,
             sa::Backend::Postgres => {
-                let now = sa::now();
+                let now = clock.now();
                 let secret = store
                     .run(move |c| {
                         sa::nonces::shared_secret(
@@ -120,58 +126,32 @@ impl Wfe {
             store,
             nonces,
             directory,
+            clock,
         })
+    }
+
+    /// A rateLimited answer waits `limits.refusal_delay_ms` (at most its
+    /// Retry-After): a client that retries at once, Retry-After unread,
+    /// then spins at a pace the server sets, not at its own.
+    async fn hold_refusal(&self, e: &Error) {
+        if e.kind != ErrorKind::RateLimited {
+            return;
+        }
+        let delay = Duration::from_millis(self.cfg.limits.refusal_delay_ms)
+            .min(Duration::from_secs(e.retry_after.unwrap_or(0)));
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
     }
 
     pub fn urls(&self) -> &Urls {
         &self.urls
     }
 
-    /// The one wrapper every request passes through: a request id (sent
-    /// as X-Request-Id, and in the span every log line of the request
-    /// carries), the timeout, problem documents, common headers, one log
-    /// line and the request metrics.
-    pub async fn handle(&self, req: Request<Incoming>) -> Response<Full<Bytes>> {
-        let id = RequestId::generate();
-        let span = tracing::info_span!("acme", request_id = %id);
-        let mut resp = self.handle_in_span(req).instrument(span).await;
-        resp.headers_mut()
-            .insert(REQUEST_ID_HEADER, id.header_value());
-        resp
-    }
-
-    async fn handle_in_span(&self, req: Request<Incoming>) -> Response<Full<Bytes>> {
-        let started = Instant::now();
-        let method = req.method().clone();
-        let path = req.uri().path().to_owned();
-        let route = Route::parse(&path);
-        let timeout = std::time::Duration::from_secs(self.cfg.server.request_timeout_secs);
-        let result = match tokio::time::timeout(timeout, self.route(req, route, &path)).await {
-            Ok(r) => r,
-            Err(_) => Err(Error::unavailable("request timed out")),
-        };
-        let (mut resp, failure) = match result {
-            Ok(reply) => (self.render_reply(reply), None),
-            Err(e) => (self.render_error(route, &e), Some(e)),
-        };
-        self.common_headers(&mut resp);
-        if method == Method::HEAD {
-            *resp.body_mut() = Full::new(Bytes::new());
-        }
-        let endpoint = endpoint(route);
-        let status = resp.status().as_u16();
-        let took = started.elapsed();
-        self.store
-            .metrics()
-            .acme()
-            .observe(endpoint, &method, status, took);
-        log_request(&method, &path, endpoint, status, took, failure.as_ref());
-        resp
-    }
-
-    async fn route(
+    /// The reply of `route`'s handler, once the method is allowed.
+    async fn reply(
         &self,
-        req: Request<Incoming>,
+        req: Request<http::Body>,
         route: Option<Route>,
         path: &str,
     ) -> Result<Reply> {
@@ -186,8 +166,13 @@ impl Wfe {
                 ),
             ));
         }
+        if let Some(peer) = req.extensions().get::<http::Peer>() {
+            self.ra.limit_request(peer.0.ip())?;
+        }
+        let client = req.extensions().get::<http::Peer>().map(|p| p.0.ip());
+        let post = req.method() == Method::POST;
         match route {
-            Route::Directory => Ok(Reply::new(
+            Route::Directory if !post => Ok(Reply::new(
                 StatusCode::OK,
                 Body::Json(self.directory.to_vec()),
             )),
@@ -195,7 +180,7 @@ impl Wfe {
             Route::NewNonce if req.method() == Method::HEAD => {
                 Ok(Reply::new(StatusCode::OK, Body::Empty))
             }
-            Route::NewNonce => Ok(Reply::new(StatusCode::NO_CONTENT, Body::Empty)),
+            Route::NewNonce if !post => Ok(Reply::new(StatusCode::NO_CONTENT, Body::Empty)),
             Route::RenewalInfo => self.renewal_info(path).await,
             _ => {
                 let content_type = req
@@ -207,29 +192,10 @@ impl Wfe {
                     Some(q) => format!("{}?{q}", self.urls.abs(path)),
                     None => self.urls.abs(path),
                 };
-                let body = self.read_body(req).await?;
-                self.dispatch(route, content_type.as_deref(), &body, &url)
+                let body = req.into_body()?;
+                self.dispatch(route, content_type.as_deref(), &body, &url, client)
                     .await
             }
-        }
-    }
-
-    async fn read_body(&self, req: Request<Incoming>) -> Result<Bytes> {
-        let limit = self.cfg.server.max_body_bytes;
-        if let Some(len) = req
-            .headers()
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<usize>().ok())
-        {
-            if len > limit {
-                return Err(too_large(limit));
-            }
-        }
-        match Limited::new(req.into_body(), limit).collect().await {
-            Ok(b) => Ok(b.to_bytes()),
-            Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(too_large(limit)),
-            Err(e) => Err(Error::malformed(format!("reading the request body: {e}"))),
         }
     }
 
@@ -259,7 +225,7 @@ impl Wfe {
         resp
     }
 
-    fn render_error(&self, route: Option<Route>, e: &Error) -> Response<Full<Bytes>> {
+    fn render_error(&self, path: &str, e: &Error) -> Response<Full<Bytes>> {
         let problem = Problem::from_error(e);
         let body = serde_json::to_vec_pretty(&problem).unwrap_or_default();
         let mut resp = Response::new(Full::new(Bytes::from(body)));
@@ -271,7 +237,7 @@ impl Wfe {
             HeaderValue::from_static("application/problem+json"),
         );
         if e.kind == ErrorKind::MethodNotAllowed {
-            if let Some(route) = route {
+            if let Some(route) = Route::parse(path) {
                 if let Ok(v) = HeaderValue::from_str(&route.methods().join(", ")) {
                     h.insert(header::ALLOW, v);
                 }
@@ -279,6 +245,9 @@ impl Wfe {
         }
         if e.kind == ErrorKind::Unavailable {
             h.insert(header::RETRY_AFTER, HeaderValue::from(5u32));
+        }
+        if let Some(secs) = e.retry_after {
+            h.insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         if let Some(loc) = e
             .location
@@ -294,7 +263,7 @@ impl Wfe {
     /// directory), and no caching of account-specific resources.
     fn common_headers(&self, resp: &mut Response<Full<Bytes>>) {
         let h = resp.headers_mut();
-        match self.nonces.issue(sa::now()) {
+        match self.nonces.issue(self.clock.now()) {
             Ok(n) => {
                 if let Ok(v) = HeaderValue::from_str(&n) {
                     h.insert("replay-nonce", v);
@@ -309,6 +278,58 @@ impl Wfe {
             h.append(header::LINK, v);
         }
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+}
+
+/// The ACME listener behind the shared edge.
+impl http::Service for Wfe {
+    type Reply = Reply;
+    type Failure = Error;
+    const LISTENER: Listener = Listener::Acme;
+
+    fn timeout(&self) -> Duration {
+        Duration::from_secs(self.cfg.server.request_timeout_secs)
+    }
+
+    fn body_limit(&self) -> usize {
+        self.cfg.server.max_body_bytes
+    }
+
+    fn metrics(&self) -> Option<&HttpMetrics> {
+        Some(self.store.metrics().acme())
+    }
+
+    fn connection_limits(&self) -> http::ConnectionLimits {
+        self.cfg.server.connection_limits()
+    }
+
+    fn route<'a>(
+        &'a self,
+        req: Request<http::Body>,
+        record: &'a mut Record,
+    ) -> impl Future<Output = Result<Reply>> + Send + 'a {
+        let route = Route::parse(&record.path);
+        record.endpoint = endpoint(route);
+        let record: &'a Record = record;
+        async move {
+            let result = self.reply(req, route, &record.path).await;
+            if let Err(e) = &result {
+                self.hold_refusal(e).await;
+            }
+            result
+        }
+    }
+
+    fn render(&self, record: &Record, result: Result<Reply>) -> Answer {
+        let (mut response, failure) = match result {
+            Ok(reply) => (self.render_reply(reply), None),
+            Err(e) => (self.render_error(&record.path, &e), Some(e)),
+        };
+        self.common_headers(&mut response);
+        if record.method == Method::HEAD {
+            *response.body_mut() = Full::new(Bytes::new());
+        }
+        Answer { response, failure }
     }
 }
 
@@ -349,44 +370,6 @@ fn endpoint(route: Option<Route>) -> &'static str {
         Some(Route::RenewalInfo) => "renewalInfo",
         None => crate::metrics::UNKNOWN_ENDPOINT,
     }
-}
-
-/// The one log line of a request. Never the body: it holds JWS payloads,
-/// EAB MACs and CSRs. A refusal's detail is what the client was told; an
-/// internal error's detail (never shown to the client) is logged here.
-fn log_request(
-    method: &Method,
-    path: &str,
-    endpoint: &str,
-    status: u16,
-    took: std::time::Duration,
-    failure: Option<&Error>,
-) {
-    let ms = crate::http::millis(took);
-    match failure {
-        None => tracing::info!(%method, path, endpoint, status, ms, "request"),
-        Some(e) => {
-            let problem = crate::acme::problem::status_and_type(e.kind).1;
-            match e.kind {
-                ErrorKind::ServerInternal => {
-                    tracing::error!(%method, path, endpoint, status, ms, problem, error = %e.detail, "request")
-                }
-                ErrorKind::Unavailable => {
-                    tracing::warn!(%method, path, endpoint, status, ms, problem, error = %e.detail, "request")
-                }
-                _ => {
-                    tracing::info!(%method, path, endpoint, status, ms, problem, detail = %e.detail, "request")
-                }
-            }
-        }
-    }
-}
-
-fn too_large(limit: usize) -> Error {
-    Error::new(
-        ErrorKind::PayloadTooLarge,
-        format!("request body is larger than {limit} bytes"),
-    )
 }
 
 #[cfg(test)]

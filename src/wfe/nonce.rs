@@ -267,7 +267,7 @@ mod tests {
     }
 
     fn local() -> Nonces {
-        Nonces::local(hour(), Arc::new(Metrics::new())).expect("local nonces")
+        Nonces::local(hour(), Arc::default()).expect("local nonces")
     }
 
     /// What `redeem` does on a local ledger, without a store.

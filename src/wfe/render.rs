@@ -54,7 +54,7 @@ pub fn order(u: &Urls, o: &Order, now: OffsetDateTime) -> acme::Order {
         identifiers: o.names.iter().map(acme::Identifier::dns).collect(),
         not_before: o.not_before.map(timestamp),
         not_after: o.not_after.map(timestamp),
-        profile: Some(o.profile.clone()),
+        profile: Some(o.profile.name().to_owned()),
         error: o.error.clone(),
         replaces: o.replaces.clone(),
         authorizations: o.authorizations.iter().map(|a| u.authz(a.id)).collect(),

@@ -37,9 +37,5 @@ pub async fn serve(
     wfe: Arc<Wfe>,
     shutdown: impl Future<Output = ()>,
 ) {
-    let handler = move |req| {
-        let wfe = wfe.clone();
-        async move { wfe.handle(req).await }
-    };
-    crate::http::serve("acme", listener, tls, handler, shutdown).await
+    crate::http::serve(listener, tls, wfe, shutdown).await
 }

@@ -22,7 +22,7 @@ async fn organizations_are_created_listed_shown_and_edited() {
     );
     assert_eq!(created["status"], "pending");
     assert_eq!(created["effective_status"], "pending");
-    assert_eq!(created["created_by"], "vetter");
+    assert_eq!(created["created_by"], actor(VETTER));
     let mut sent = organization();
     sent["ev"] = Value::Null;
     assert_eq!(created["data"], sent);
@@ -137,7 +137,7 @@ async fn checks_are_recorded_and_blockers_shown() {
     let c = r.json();
     assert_eq!(c["kind"], "existence");
     assert_eq!(c["source"], "tdb");
-    assert_eq!(c["performed_by"], "vetter");
+    assert_eq!(c["performed_by"], actor(VETTER));
     assert_eq!(c["performed_at"], "2020-01-01T00:00:00Z");
 
     let mut failed = check("domain_scope");
@@ -148,6 +148,7 @@ async fn checks_are_recorded_and_blockers_shown() {
     assert_eq!(
         list["blockers"],
         json!([
+            "third-party existence check is older than 398 days (performed 2020-01-01); record it again",
             "applicant telephone confirmation not recorded",
             "domain scope review failed"
         ])
@@ -206,7 +207,7 @@ async fn approval_is_refused_while_checks_are_missing() {
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());
     let o = r.json();
     assert_eq!(o["status"], "approved");
-    assert_eq!(o["approved_by"], "approver");
+    assert_eq!(o["approved_by"], actor(APPROVER));
     assert!(o["vetted_at"].is_string());
 }
 
@@ -294,7 +295,7 @@ async fn four_eyes_the_approver_may_not_have_recorded_a_check() {
         .await
         .problem_status(409);
     assert!(detail.contains("four-eyes"), "{detail}");
-    assert!(detail.contains("\"lead\""), "{detail}");
+    assert!(detail.contains(&format!("{:?}", actor(LEAD))), "{detail}");
     // Someone else may.
     let r = s
         .post(APPROVER, &org_path(org, "/approve"), Value::Null)
@@ -320,7 +321,7 @@ async fn without_four_eyes_the_vetter_may_approve() {
     s.record_ov_checks(LEAD, org).await;
     let r = s.post(LEAD, &org_path(org, "/approve"), Value::Null).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());
-    assert_eq!(r.json()["approved_by"], "lead");
+    assert_eq!(r.json()["approved_by"], actor(LEAD));
 }
 
 #[tokio::test]
@@ -547,20 +548,20 @@ async fn every_action_is_audited_with_its_actor() {
         })
         .collect();
     let want: Vec<(String, String)> = [
-        ("organization.edit", "vetter"),
-        ("organization.suspend", "approver"),
-        ("eab.create", "vetter"),
-        ("organization.approve", "approver"),
-        ("check.record", "vetter"),
-        ("check.record", "vetter"),
-        ("check.record", "vetter"),
-        ("organization.create", "vetter"),
+        ("organization.create", VETTER),
+        ("check.record", VETTER),
+        ("check.record", VETTER),
+        ("check.record", VETTER),
+        ("organization.approve", APPROVER),
+        ("eab.create", VETTER),
+        ("organization.suspend", APPROVER),
+        ("organization.edit", VETTER),
     ]
     .iter()
-    .map(|(a, b)| (a.to_string(), b.to_string()))
+    .map(|(a, b)| (a.to_string(), actor(*b)))
     .collect();
-    assert_eq!(got, want, "newest first");
-    assert_eq!(events[1]["reason"], "支払遅延");
+    assert_eq!(got, want, "oldest first");
+    assert_eq!(events[6]["reason"], "支払遅延");
     assert!(events
         .as_array()
         .unwrap()
@@ -572,8 +573,15 @@ async fn every_action_is_audited_with_its_actor() {
     );
 
     let all = s.get(VIEWER, "/admin/audit").await.json();
-    assert_eq!(all.as_array().unwrap().len(), want.len() + 1);
-    assert_eq!(all[0]["organization"], other);
+    // Staff actions only: the CA's own (CRLs published) are the system's.
+    let all: Vec<&serde_json::Value> = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["actor"] != "system")
+        .collect();
+    assert_eq!(all.len(), want.len() + 1);
+    assert_eq!(all[want.len()]["organization"], other);
     let two = s.get(VIEWER, "/admin/audit?limit=2").await.json();
     assert_eq!(two.as_array().unwrap().len(), 2);
     for bad in [
@@ -582,6 +590,12 @@ async fn every_action_is_audited_with_its_actor() {
         "limit=x",
         "organization=x",
         "org=1",
+        "since=yesterday",
+        "until=2026-12-06",
+        "after=-1",
+        "after=x",
+        "format=xml",
+        "since=2026-12-06T10:00:00Z&until=2026-12-06T09:00:00Z",
     ] {
         s.get(VIEWER, &format!("/admin/audit?{bad}"))
             .await
@@ -590,4 +604,110 @@ async fn every_action_is_audited_with_its_actor() {
     s.get(VIEWER, "/admin/audit?organization=999")
         .await
         .problem_status(404);
+}
+
+/// Rate-limit overrides: the configured limits shown, an override set by
+/// an approver (audited with before, after and the reason) and shown as
+/// in force; bad bodies, other roles and unknown organizations refused.
+#[tokio::test]
+async fn organization_limits_are_shown_overridden_and_audited() {
+    let s = Server::start().await;
+    let org = s.create_org().await;
+    let path = org_path(org, "/limits");
+    let shown = s.get(VIEWER, &path).await;
+    assert_eq!(shown.status, StatusCode::OK, "{}", shown.text());
+    let shown = shown.json();
+    assert_eq!(shown["organization"], org);
+    assert_eq!(shown["overrides"]["new_orders_per_account"], Value::Null);
+    assert_eq!(
+        shown["effective"]["new_orders_per_account"],
+        json!({"count": 300, "period_secs": 10800})
+    );
+    assert_eq!(
+        shown["effective"]["certificates_per_name_set"],
+        json!({"count": 5, "period_secs": 604800})
+    );
+
+    let body = json!({
+        "limits": {
+            "new_orders_per_account": {"count": 3000, "period_secs": 10800},
+            "pending_authorizations_per_account": {"count": 0}
+        },
+        "reason": "migration of 2,000 hosts, ticket 4711"
+    });
+    s.put(VETTER, &path, body.clone()).await.problem_status(403);
+    let r = s.put(APPROVER, &path, body).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let shown = s.get(VIEWER, &path).await.json();
+    assert_eq!(
+        shown["effective"]["new_orders_per_account"],
+        json!({"count": 3000, "period_secs": 10800})
+    );
+    assert_eq!(
+        shown["overrides"]["pending_authorizations_per_account"],
+        json!({"count": 0})
+    );
+    assert_eq!(
+        shown["effective"]["finalizes_per_account"],
+        json!({"count": 300, "period_secs": 3600})
+    );
+
+    let events = s
+        .get(VIEWER, &format!("/admin/audit?organization={org}"))
+        .await
+        .json();
+    let event = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["action"] == "organization.limits")
+        .expect("an organization.limits event");
+    assert_eq!(event["actor"], actor(APPROVER));
+    assert_eq!(event["reason"], "migration of 2,000 hosts, ticket 4711");
+    assert_eq!(
+        event["details"]["before"]["new_orders_per_account"],
+        Value::Null
+    );
+    assert_eq!(
+        event["details"]["after"]["new_orders_per_account"]["count"],
+        3000
+    );
+
+    for bad in [
+        json!({"limits": {}, "reason": " "}),
+        json!({"limits": {}}),
+        json!({"limits": {"finalizes_per_account": {"count": 1, "period_secs": 0}}, "reason": "r"}),
+        json!({"limits": {"finalizes_per_account": {"count": -1, "period_secs": 60}}, "reason": "r"}),
+        json!({"limits": {"requests_per_address": {"count": 1, "period_secs": 60}}, "reason": "r"}),
+        json!({"limits": {"new_orders_per_account": {"count": 1}}, "reason": "r"}),
+    ] {
+        s.put(APPROVER, &path, bad.clone())
+            .await
+            .problem_status(400);
+    }
+    let unchanged = s.get(VIEWER, &path).await.json();
+    assert_eq!(unchanged, shown, "refused bodies change nothing");
+    // Clearing every override restores the configuration's limits.
+    let r = s
+        .put(
+            APPROVER,
+            &path,
+            json!({"limits": {}, "reason": "migration done"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(
+        r.json()["effective"]["new_orders_per_account"],
+        json!({"count": 300, "period_secs": 10800})
+    );
+    s.get(VIEWER, &org_path(999, "/limits"))
+        .await
+        .problem_status(404);
+    s.put(
+        APPROVER,
+        &org_path(999, "/limits"),
+        json!({"limits": {}, "reason": "r"}),
+    )
+    .await
+    .problem_status(404);
 }

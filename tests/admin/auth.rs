@@ -119,3 +119,75 @@ async fn roles_decide_what_staff_may_do() {
         assert_eq!(r.status, StatusCode::OK, "{who:?}");
     }
 }
+
+/// The member a token of the fixture's staff belongs to.
+async fn identity(
+    v: &trustgate::vetting::Vetting,
+    who: Who,
+) -> trustgate::core::staff::StaffIdentity {
+    match v.authenticate_token(who.1).await.expect("lookup") {
+        trustgate::vetting::staff::TokenCheck::Valid(id) => id,
+        other => panic!("{who:?}: {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn tokens_are_per_member_and_die_with_revocation_or_the_member() {
+    let s = Server::start().await;
+    let v = s.vetting();
+    let lead = identity(&v, LEAD).await;
+    assert_eq!(lead.actor(), actor(LEAD));
+    // A second token of the lead is the lead: the four-eyes rule holds
+    // across tokens.
+    let (second, token) = v.create_token(&lead, "lead", "laptop").await.unwrap();
+    let lead2 = Who(
+        "lead",
+        Box::leak(token.expose().to_owned().into_boxed_str()),
+    );
+    let org = s.create_org().await;
+    s.record_ov_checks(LEAD, org).await;
+    let approve = format!("/admin/organizations/{org}/approve");
+    let r = s.post(lead2, &approve, serde_json::Value::Null).await;
+    assert!(r.problem_status(409).contains("four-eyes"), "{}", r.text());
+    let r = s
+        .get(lead2, &format!("/admin/audit?organization={org}"))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let events = r.json();
+    let checks: Vec<&serde_json::Value> = events
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter(|e| e["action"] == "check.record")
+        .collect();
+    assert_eq!(checks.len(), 3, "{events}");
+    assert!(checks.iter().all(|e| e["actor"] == actor(LEAD)), "{events}");
+
+    // Revoked: 401, and the member's other token still works.
+    v.revoke_token(&lead, second.id).await.unwrap();
+    let r = s.get(lead2, "/admin/organizations").await;
+    assert!(r.problem_status(401).contains("revoked"), "{}", r.text());
+    assert_eq!(
+        s.get(LEAD, "/admin/organizations").await.status,
+        StatusCode::OK
+    );
+
+    // Disabled: every token of the member is refused.
+    assert_eq!(
+        s.get(VIEWER, "/admin/organizations").await.status,
+        StatusCode::OK
+    );
+    v.disable_staff(&lead, "viewer").await.unwrap();
+    let r = s.get(VIEWER, "/admin/organizations").await;
+    assert!(r.problem_status(401).contains("disabled"), "{}", r.text());
+    assert_eq!(r.json()["type"], "urn:ietf:params:acme:error:unauthorized");
+    // Staff management is the approve role's.
+    let vetter = identity(&v, VETTER).await;
+    let e = v.disable_staff(&vetter, "lead").await.unwrap_err();
+    assert!(e.to_string().contains("approve role"), "{e}");
+    let e = v
+        .create_token(&vetter, "lead", "mine now")
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("approve role"), "{e}");
+}

@@ -10,7 +10,7 @@ use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 use crate::acme;
-use crate::support::{self, staff_list, Who, NOBODY, VIEWER};
+use crate::support::{self, Who, NOBODY, VIEWER};
 
 /// The ACME fixture with the admin test staff, and a registered client.
 struct Fixture {
@@ -23,10 +23,10 @@ struct Fixture {
 impl Fixture {
     async fn start() -> Fixture {
         let s = acme::Server::start_with(|cfg| {
-            cfg.admin.staff = staff_list();
-            cfg.acme.caa_identities = vec!["trustgate.test".into()];
+            cfg.acme.caa_identities = vec!["trustgate.jp".into()];
         })
         .await;
+        support::enrol_staff(&s.cfg).await;
         let admin = format!(
             "http://{}",
             s._running.admin_addr.expect("admin listener bound")
@@ -105,12 +105,12 @@ async fn a_certificate_shows_per_name_the_validation_and_caa_it_was_issued_on() 
     let f = Fixture::start().await;
     let org = f.org().await;
 
-    // a.example.test validated for a first order, then reused by a second
-    // that also validates b.example.test and is issued.
-    let first = f.ready_order(&["a.example.test"]).await;
+    // a.example.jp validated for a first order, then reused by a second
+    // that also validates b.example.jp and is issued.
+    let first = f.ready_order(&["a.example.jp"]).await;
     let first_url = acme::order_url(&first, &f.c);
     let a_authz_url = first["authorizations"][0].as_str().unwrap().to_owned();
-    let order = acme::create_order(&f.c, &["a.example.test", "b.example.test"]).await;
+    let order = acme::create_order(&f.c, &["a.example.jp", "b.example.jp"]).await;
     let order_url = acme::order_url(&order, &f.c);
     assert!(
         order["authorizations"]
@@ -120,9 +120,7 @@ async fn a_certificate_shows_per_name_the_validation_and_caa_it_was_issued_on() 
         "the server reuses a's authorization: {order}"
     );
     f.c.validate_order(&f.s, &order).await;
-    let r = f
-        .finalize(&order, &["a.example.test", "b.example.test"])
-        .await;
+    let r = f.finalize(&order, &["a.example.jp", "b.example.jp"]).await;
     assert_eq!(
         r.status,
         StatusCode::OK,
@@ -167,7 +165,7 @@ async fn a_certificate_shows_per_name_the_validation_and_caa_it_was_issued_on() 
 
     let names = ev["names"].as_array().unwrap();
     let listed: Vec<&str> = names.iter().map(|n| n["name"].as_str().unwrap()).collect();
-    assert_eq!(listed, ["a.example.test", "b.example.test"]);
+    assert_eq!(listed, ["a.example.jp", "b.example.jp"]);
     for n in names {
         let name = n["name"].as_str().unwrap();
         let dv = &n["domain_validation"];
@@ -231,7 +229,7 @@ async fn a_certificate_shows_per_name_the_validation_and_caa_it_was_issued_on() 
         .await;
     assert_eq!(o["url"], order_url.as_str());
     assert_eq!(o["status"], "valid");
-    assert_eq!(o["names"], json!(["a.example.test", "b.example.test"]));
+    assert_eq!(o["names"], json!(["a.example.jp", "b.example.jp"]));
     assert_eq!(o["certificate"]["serial"], serial.as_str());
     assert_eq!(o["gate_refusal"], Value::Null);
     assert_eq!(o["error"], Value::Null);
@@ -276,36 +274,33 @@ async fn a_certificate_shows_per_name_the_validation_and_caa_it_was_issued_on() 
 async fn refused_caa_and_failed_validation_are_shown_with_their_reasons() {
     let f = Fixture::start().await;
     let org = f.org().await;
-    // Another CA's CAA record at the parent refuses c.example.test.
-    f.s.caa.add("example.test", false, "issue", "other-ca.test");
-    let refused = f.ready_order(&["c.example.test"]).await;
+    // Another CA's CAA record at the parent refuses c.example.jp.
+    f.s.caa.add("example.jp", false, "issue", "other-ca.jp");
+    let refused = f.ready_order(&["c.example.jp"]).await;
     let refused_id = id_of(&acme::order_url(&refused, &f.c));
-    f.finalize(&refused, &["c.example.test"])
-        .await
-        .problem("caa");
+    f.finalize(&refused, &["c.example.jp"]).await.problem("caa");
 
     let o = f.view(&format!("/admin/orders/{refused_id}")).await;
     assert_eq!(o["status"], "ready", "a CAA refusal leaves the order ready");
     assert_eq!(o["certificate"], Value::Null);
     let caa = &o["caa_evidence"][0];
-    assert_eq!(caa["name"], "c.example.test");
-    assert_eq!(caa["relevantName"], "example.test");
-    assert_eq!(caa["records"], json!(["0 issue \"other-ca.test\""]));
+    assert_eq!(caa["name"], "c.example.jp");
+    assert_eq!(caa["relevantName"], "example.jp");
+    assert_eq!(caa["records"], json!(["0 issue \"other-ca.jp\""]));
     assert_eq!(caa["method"], "http-01");
     let decision = caa["decision"].as_str().unwrap();
     assert!(
-        decision.starts_with("refused: CAA record for example.test prevents issuance"),
+        decision.starts_with("refused: CAA record for example.jp prevents issuance"),
         "{decision}"
     );
     assert!(
-        decision.ends_with(
-            "no issue property authorizes this CA (trustgate.test); found: other-ca.test"
-        ),
+        decision
+            .ends_with("no issue property authorizes this CA (trustgate.jp); found: other-ca.jp"),
         "{decision}"
     );
 
     // A wrong key authorization: the failed attempt keeps its evidence.
-    let failed = acme::create_order(&f.c, &["d.example.test"]).await;
+    let failed = acme::create_order(&f.c, &["d.example.jp"]).await;
     let failed_id = id_of(&acme::order_url(&failed, &f.c));
     let authz_url = failed["authorizations"][0].as_str().unwrap();
     let authz = f.c.post(authz_url, None).await.json();
@@ -342,7 +337,7 @@ async fn refused_caa_and_failed_validation_are_shown_with_their_reasons() {
         "{http}"
     );
     let rec = &http["validation_records"][0];
-    assert_eq!(rec["hostname"], "d.example.test");
+    assert_eq!(rec["hostname"], "d.example.jp");
     assert_eq!(rec["addressUsed"], "127.0.0.1");
     // The challenges never answered have no evidence.
     for other in &chs[1..] {
@@ -361,7 +356,7 @@ async fn refused_caa_and_failed_validation_are_shown_with_their_reasons() {
         .map(|o| (o["id"].as_i64().unwrap(), o["status"].as_str().unwrap()))
         .collect();
     assert_eq!(got, [(failed_id, "invalid"), (refused_id, "ready")]);
-    assert_eq!(list[1]["names"], json!(["c.example.test"]));
+    assert_eq!(list[1]["names"], json!(["c.example.jp"]));
     assert_eq!(list[1]["certificate"], Value::Null);
     assert_eq!(list[1]["account"], id_of(f.c.kid.as_ref().unwrap()));
     assert_eq!(list[1]["url"], acme::order_url(&refused, &f.c).as_str());

@@ -4,8 +4,11 @@
 mod api;
 mod auth;
 mod cli;
+mod console;
+mod ev_vetting;
 mod evidence;
 mod openapi;
+mod staff;
 mod support;
 
 /// The in-process ACME fixture of the conformance suite, to get real

@@ -4,7 +4,7 @@
 use diesel::prelude::*;
 use hyper::{Method, Request, StatusCode};
 use serde_json::Value;
-use trustgate::config::{Config, StaffConfig, StaffRole, TlsMode};
+use trustgate::config::{Config, StaffRole, TlsMode};
 
 pub use crate::acme::{Http, Resp};
 
@@ -21,8 +21,8 @@ pub const LEAD: Who = Who("lead", "tok-lead-c0ffee42");
 /// Configured without any role: authenticated, allowed nothing.
 pub const NOBODY: Who = Who("nobody", "tok-nobody-7a41e0c3");
 
-/// What `admin.staff.token_sha256` holds, computed here independently of
-/// the server's code.
+/// How staff tokens are stored, computed here independently of the
+/// server's code.
 pub fn sha256_hex(token: &str) -> String {
     ring::digest::digest(&ring::digest::SHA256, token.as_bytes())
         .as_ref()
@@ -31,24 +31,34 @@ pub fn sha256_hex(token: &str) -> String {
         .collect()
 }
 
-fn staff(who: Who, roles: &[StaffRole]) -> StaffConfig {
-    StaffConfig {
-        name: who.0.into(),
-        token_sha256: sha256_hex(who.1),
-        roles: roles.to_vec(),
+/// The staff every test server knows, with their roles.
+pub fn staff_list() -> Vec<(Who, Vec<StaffRole>)> {
+    use StaffRole::*;
+    vec![
+        (VETTER, vec![View, Vet]),
+        (APPROVER, vec![View, Approve]),
+        (VIEWER, vec![View]),
+        (LEAD, vec![Vet, Approve]),
+        (NOBODY, vec![]),
+    ]
+}
+
+/// Enrols `staff_list()` in the database of `cfg`, in that order (so
+/// their ids are 1 to 5).
+pub async fn enrol_staff(cfg: &Config) {
+    for (who, roles) in staff_list() {
+        crate::acme::add_staff(cfg, who.0, who.1, &roles).await;
     }
 }
 
-/// The staff every test server knows.
-pub fn staff_list() -> Vec<StaffConfig> {
-    use StaffRole::*;
-    vec![
-        staff(VETTER, &[View, Vet]),
-        staff(APPROVER, &[View, Approve]),
-        staff(VIEWER, &[View]),
-        staff(LEAD, &[Vet, Approve]),
-        staff(NOBODY, &[]),
-    ]
+/// The audit actor of `who` (ids in `staff_list()` order).
+pub fn actor(who: Who) -> String {
+    let id = staff_list()
+        .iter()
+        .position(|(w, _)| w.0 == who.0)
+        .expect("a listed member")
+        + 1;
+    format!("staff:{}#{id}", who.0)
 }
 
 pub struct Server {
@@ -77,11 +87,11 @@ impl Server {
         // Not under test here; its default fixed port would collide
         // between parallel tests.
         cfg.publish.listen = None;
-        cfg.admin.staff = staff_list();
         tweak(&mut cfg);
         let running = trustgate::app::start(cfg.clone())
             .await
             .expect("server starts");
+        enrol_staff(&cfg).await;
         let admin_addr = running.admin_addr.expect("the admin listener is bound");
         cfg.server.listen = running.addr;
         Server {
@@ -91,6 +101,14 @@ impl Server {
             admin: format!("http://{admin_addr}"),
             http: crate::acme::http(),
         }
+    }
+
+    /// The vetting service on the server's database (staff management).
+    pub fn vetting(&self) -> trustgate::vetting::Vetting {
+        trustgate::vetting::Vetting::new(
+            trustgate::app::open_store(&self.cfg).expect("store"),
+            self.cfg.vetting.clone(),
+        )
     }
 
     /// A request with an optional bearer token and raw body.

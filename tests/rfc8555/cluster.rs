@@ -20,7 +20,7 @@ use crate::support::*;
 /// A server whose peers all claim the same origin and CRL location.
 async fn first_instance(tweak: impl FnOnce(&mut Config)) -> (Server, Client) {
     registered_with(|cfg| {
-        cfg.publish.base_url = Some("http://crl.cluster.test".into());
+        cfg.publish.base_url = Some("http://crl.cluster.jp".into());
         // Abandoned work is looked for every second, so a test sees a
         // dead instance's validation taken over within seconds.
         cfg.server.sweep_secs = 1;
@@ -113,7 +113,7 @@ async fn concurrent_finalize_on_two_instances_issues_one_certificate() {
     let (a, c) = first_instance(|_| {}).await;
     let b = trustgate::app::start(peer_config(&a)).await.unwrap();
     let ports = [a.cfg.server.listen.port(), b.addr.port()];
-    let order = create_order(&c, &["www.example.test"]).await;
+    let order = create_order(&c, &["www.example.jp"]).await;
     c.validate_order(&a, &order).await;
 
     let c = Arc::new(c);
@@ -125,7 +125,7 @@ async fn concurrent_finalize_on_two_instances_issues_one_certificate() {
         let port = ports[i % 2];
         let mut p = c.protected(&finalize).await;
         p.nonce = Some(nonce_at(&a, &c, port).await);
-        let body = json!({"csr": b64(&csr(&["www.example.test"]))});
+        let body = json!({"csr": b64(&csr(&["www.example.jp"]))});
         signed.push((port, c.sign(&p, Some(&body))));
     }
     let tasks: Vec<_> = signed
@@ -204,7 +204,7 @@ async fn an_account_deactivated_at_one_instance_is_refused_at_another() {
         &c,
         pb,
         &c.dir("newOrder"),
-        Some(&json!({"identifiers": [{"type": "dns", "value": "a.example.test"}]})),
+        Some(&json!({"identifiers": [{"type": "dns", "value": "a.example.jp"}]})),
         None,
     )
     .await;
@@ -277,7 +277,7 @@ async fn a_validation_left_by_a_dead_instance_is_finished_by_another() {
     cfg.va.timeout_secs = 60;
     let a = Doomed::start(cfg);
 
-    let order = create_order(&c, &["dead.example.test"]).await;
+    let order = create_order(&c, &["dead.example.jp"]).await;
     let authz_url = order["authorizations"][0].as_str().unwrap().to_owned();
     let authz = c.post(&authz_url, None).await.json();
     let ch = challenge_of(&authz, "http-01").clone();
@@ -315,7 +315,7 @@ async fn a_validation_left_by_a_dead_instance_is_finished_by_another() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     assert_eq!(last["status"], "valid", "{last}");
-    let r = c.finalize(&order, &["dead.example.test"]).await;
+    let r = c.finalize(&order, &["dead.example.jp"]).await;
     assert_eq!(
         r.status,
         StatusCode::OK,
@@ -359,7 +359,7 @@ async fn background_work_runs_on_one_instance_and_moves_when_its_holder_dies() {
     // expiring in 2 s): nobody steals the lease before it expires, and a
     // live instance takes it over after.
     // As diesel writes timestamps to SQLite; PostgreSQL reads it too.
-    let expiry = (trustgate::sa::now() + Duration::from_secs(2))
+    let expiry = (trustgate::core::Clock::system().now() + Duration::from_secs(2))
         .format(time::macros::format_description!(
             "[year]-[month]-[day] [hour]:[minute]:[second].[subsecond digits:6]"
         ))
@@ -394,4 +394,102 @@ async fn background_work_runs_on_one_instance_and_moves_when_its_holder_dies() {
     let before = a.count("leases");
     b.stop().await.unwrap();
     assert_eq!(a.count("leases"), before - held_by_b.len() as i64);
+}
+
+/// Answers to one challenge sent together to two instances validate it
+/// once: the database claim (`pending` → `processing`) admits one.
+#[tokio::test]
+async fn answers_at_two_instances_validate_a_challenge_once() {
+    let key_authorization = Arc::new(std::sync::Mutex::new(String::new()));
+    let served = key_authorization.clone();
+    let responder = crate::responders::HttpResponder::start(move |_, _| {
+        let body = served.lock().unwrap().clone();
+        crate::responders::response("200 OK", &[], body.as_bytes())
+    })
+    .await;
+    let (a, c) = first_instance(|cfg| cfg.va.http01_port = responder.port).await;
+    let b = trustgate::app::start(peer_config(&a)).await.unwrap();
+    let ports = [a.cfg.server.listen.port(), b.addr.port()];
+    let order = create_order(&c, &["claimed.example.jp"]).await;
+    let authz_url = order["authorizations"][0].as_str().unwrap().to_owned();
+    let authz = c.post(&authz_url, None).await.json();
+    let ch = challenge_of(&authz, "http-01").clone();
+    let token = ch["token"].as_str().unwrap();
+    *key_authorization.lock().unwrap() = format!("{token}.{}", c.thumbprint());
+
+    // Nonces first, so the answers themselves go out together.
+    let url = ch["url"].as_str().unwrap().to_owned();
+    let mut signed = Vec::new();
+    for i in 0..10 {
+        let port = ports[i % 2];
+        let mut p = c.protected(&url).await;
+        p.nonce = Some(nonce_at(&a, &c, port).await);
+        signed.push((port, c.sign(&p, Some(&json!({})))));
+    }
+    let c = Arc::new(c);
+    let answers: Vec<_> = signed
+        .into_iter()
+        .map(|(port, jws)| {
+            let (c, url) = (c.clone(), at(&a, port, &url));
+            tokio::spawn(async move { c.post_jws(&url, &jws).await })
+        })
+        .collect();
+    for answer in answers {
+        let r = answer.await.unwrap();
+        assert_eq!(
+            r.status,
+            StatusCode::OK,
+            "{}",
+            String::from_utf8_lossy(&r.body)
+        );
+    }
+    let authz = c.wait_status(&authz_url, &["valid"]).await;
+    assert_eq!(
+        challenge_of(&authz, "http-01")["status"],
+        "valid",
+        "{authz}"
+    );
+    assert_eq!(
+        responder.requests().len(),
+        1,
+        "one validation for ten answers"
+    );
+    b.stop().await.unwrap();
+}
+
+/// A per-account limit is one bucket for the whole cluster on PostgreSQL
+/// (a shared row): with 2 new orders an hour, one at A and one at B leave
+/// none. On SQLite, one process per file, each process counts its own.
+#[tokio::test]
+async fn a_new_orders_limit_is_shared_by_the_instances_on_postgresql() {
+    let (a, c) = first_instance(|cfg| {
+        cfg.limits.new_orders_per_account = trustgate::config::Rate::new(2, 3600);
+    })
+    .await;
+    let b = trustgate::app::start(peer_config(&a)).await.unwrap();
+    let (pa, pb) = (a.cfg.server.listen.port(), b.addr.port());
+    let shared = a.cfg.database_url().starts_with("postgres");
+    let url = c.dir("newOrder");
+    let order = |port: u16, name: &'static str| {
+        let body = json!({"identifiers": [{"type": "dns", "value": name}]});
+        let (a, c, url) = (&a, &c, url.clone());
+        async move { post_at(a, c, port, &url, Some(&body), None).await }
+    };
+    assert_eq!(order(pa, "a.example.jp").await.status, StatusCode::CREATED);
+    assert_eq!(order(pb, "b.example.jp").await.status, StatusCode::CREATED);
+    let third = order(pa, "c.example.jp").await;
+    if shared {
+        assert_eq!(
+            third.status,
+            StatusCode::TOO_MANY_REQUESTS,
+            "{}",
+            third.text()
+        );
+        third.problem("rateLimited");
+    } else {
+        assert_eq!(third.status, StatusCode::CREATED, "A's own second order");
+        let fourth = order(pa, "d.example.jp").await;
+        fourth.problem("rateLimited");
+    }
+    b.stop().await.unwrap();
 }

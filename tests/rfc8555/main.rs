@@ -5,8 +5,16 @@
 mod responders;
 mod support;
 
+mod bad_input;
+mod br_3_2_2_9_perspectives;
+mod br_4_2_1_validation_age;
+mod br_5_4_1_audit_trail;
+mod br_6_3_2_validity_by_date;
 mod cluster;
+mod connections;
 mod operations;
+mod rate_limits;
+mod rfc6962_transparency;
 mod rfc9773_renewal_info;
 mod section_6_jws;
 mod section_7_1_directory_nonce;
@@ -15,4 +23,5 @@ mod section_7_4_orders;
 mod section_7_5_authorizations;
 mod section_7_6_revocation;
 mod section_8_validation;
+mod staff_account_actions;
 mod vetting_gate;

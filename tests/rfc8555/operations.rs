@@ -171,7 +171,7 @@ async fn client_of(s: &Server, org: OrganizationId) -> Client {
 #[tokio::test]
 async fn issuance_validations_and_gate_refusals_are_counted() {
     let (s, c) = registered().await;
-    issue_fresh(&s, &c, &["www.example.test"]).await;
+    issue_fresh(&s, &c, &["www.example.jp"]).await;
     let m = scrape(&s).await;
     assert_eq!(
         m.get("trustgate_certificates_issued_total{profile=\"ov\"}"),
@@ -184,11 +184,11 @@ async fn issuance_validations_and_gate_refusals_are_counted() {
     assert_eq!(m.get(&acme_requests("finalize", "POST", 200)), 1.0);
 
     // An organization still being vetted: validation passes, the gate refuses.
-    let org = s.organization(Level::Ov, &["pending.test"]).await;
+    let org = s.organization(Level::Ov, &["pending.jp"]).await;
     let c2 = client_of(&s, org).await;
-    let order = create_order(&c2, &["www.pending.test"]).await;
+    let order = create_order(&c2, &["www.pending.jp"]).await;
     c2.validate_order(&s, &order).await;
-    let r = c2.finalize(&order, &["www.pending.test"]).await;
+    let r = c2.finalize(&order, &["www.pending.jp"]).await;
     r.problem("userActionRequired");
     let m = scrape(&s).await;
     assert_eq!(
@@ -285,7 +285,7 @@ async fn sqlite_held_lock_gives_503_then_recovers() {
         .batch_execute("PRAGMA busy_timeout = 10000; BEGIN IMMEDIATE;")
         .unwrap();
     let started = Instant::now();
-    let (r, ready) = tokio::join!(c.new_order(&["www.example.test"]), async {
+    let (r, ready) = tokio::join!(c.new_order(&["www.example.jp"]), async {
         // The order's nonce redemption now waits for the lock.
         tokio::time::sleep(Duration::from_millis(500)).await;
         readyz(&s).await
@@ -301,7 +301,7 @@ async fn sqlite_held_lock_gives_503_then_recovers() {
     blocker.batch_execute("ROLLBACK").unwrap();
     assert_eq!(s.counts(), before, "a refused request changed nothing");
     assert_eq!(readyz(&s).await.status, StatusCode::OK);
-    let order = create_order(&c, &["www.example.test"]).await;
+    let order = create_order(&c, &["www.example.jp"]).await;
     assert_eq!(order["status"], "pending");
 }
 
@@ -431,14 +431,14 @@ async fn postgres_restart_gives_503_then_recovers() {
     };
     let mut c = Client::new(&s).await;
     c.register(&s).await;
-    let acknowledged = create_order(&c, &["www.example.test"]).await;
+    let acknowledged = create_order(&c, &["www.example.jp"]).await;
     let before = counts();
 
     proxy.cut();
     // The pooled connection is dead: found out on use, dropped, 503.
-    assert_unavailable(&c.new_order(&["a.example.test"]).await);
+    assert_unavailable(&c.new_order(&["a.example.jp"]).await);
     // Then no connection can be made: 503 after the checkout timeout.
-    assert_unavailable(&c.new_order(&["a.example.test"]).await);
+    assert_unavailable(&c.new_order(&["a.example.jp"]).await);
     assert_unavailable(&c.post(&order_url(&acknowledged, &c), None).await);
     let r = readyz(&s).await;
     assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE);
@@ -458,7 +458,7 @@ async fn postgres_restart_gives_503_then_recovers() {
         String::from_utf8_lossy(&o.body)
     );
     assert_eq!(o.json()["identifiers"], acknowledged["identifiers"]);
-    for name in ["b.example.test", "c.example.test", "d.example.test"] {
+    for name in ["b.example.jp", "c.example.jp", "d.example.jp"] {
         assert_eq!(create_order(&c, &[name]).await["status"], "pending");
     }
     assert_eq!(readyz(&s).await.status, StatusCode::OK);

@@ -43,7 +43,7 @@ fn ts(v: &serde_json::Value) -> i64 {
 #[tokio::test]
 async fn renewal_info_suggests_the_last_part_of_validity_and_now_once_revoked() {
     let s = Server::start_with(|c| {
-        c.acme.ari_explanation_url = Some("https://ca.example/renewal".into())
+        c.acme.ari_explanation_url = Some("https://ca.example.net/renewal".into())
     })
     .await;
     let mut c = Client::new(&s).await;
@@ -51,7 +51,7 @@ async fn renewal_info_suggests_the_last_part_of_validity_and_now_once_revoked() 
     let base = c.dir("renewalInfo");
     assert!(base.ends_with("/acme/renewal-info"));
     let key = rcgen::KeyPair::generate().unwrap();
-    let (der, _) = issue(&s, &c, &["a.example.test"], &key).await;
+    let (der, _) = issue(&s, &c, &["a.example.jp"], &key).await;
     let url = format!("{base}/{}", cert_id(&der));
     let r = send(&c.http, Method::GET, &url, None, vec![]).await;
     assert_eq!(
@@ -85,7 +85,7 @@ async fn renewal_info_suggests_the_last_part_of_validity_and_now_once_revoked() 
         ts(&w["suggestedWindow"]["end"]) < OffsetDateTime::now_utc().unix_timestamp(),
         "{w}"
     );
-    assert_eq!(w["explanationURL"], "https://ca.example/renewal");
+    assert_eq!(w["explanationURL"], "https://ca.example.net/renewal");
 
     let r = send(
         &c.http,
@@ -104,7 +104,7 @@ async fn renewal_info_suggests_the_last_part_of_validity_and_now_once_revoked() 
 #[tokio::test]
 async fn expiring_vetting_moves_the_window_earlier() {
     let (s, c) = registered_with(|c| c.vetting.max_age_days = 30).await;
-    let (der, _) = issue_fresh(&s, &c, &["a.example.test"]).await;
+    let (der, _) = issue_fresh(&s, &c, &["a.example.jp"]).await;
     let base = c.dir("renewalInfo");
     let w = send(
         &c.http,
@@ -123,9 +123,9 @@ async fn expiring_vetting_moves_the_window_earlier() {
 #[tokio::test]
 async fn replaces_is_checked() {
     let (s, c) = registered().await;
-    let (der, _) = issue_fresh(&s, &c, &["a.example.test"]).await;
+    let (der, _) = issue_fresh(&s, &c, &["a.example.jp"]).await;
     let id = cert_id(&der);
-    let ids = json!([{"type": "dns", "value": "a.example.test"}]);
+    let ids = json!([{"type": "dns", "value": "a.example.jp"}]);
     let mut other = Client::new(&s).await;
     other.register(&s).await;
     let r = other

@@ -9,7 +9,7 @@ use crate::support::*;
 async fn missing_bad_and_replayed_nonces_are_bad_nonce() {
     let (s, c) = registered().await;
     let url = c.dir("newOrder");
-    let payload = json!({"identifiers": [{"type": "dns", "value": "a.example.test"}]});
+    let payload = json!({"identifiers": [{"type": "dns", "value": "a.example.jp"}]});
     let before = s.counts();
 
     let mut p = c.protected(&url).await;
@@ -45,7 +45,7 @@ async fn url_must_match_the_request() {
     let url = c.dir("newOrder");
     let mut p = c.protected(&url).await;
     p.url = Some(s.url("/acme/new-order-elsewhere"));
-    let payload = json!({"identifiers": [{"type": "dns", "value": "a.example.test"}]});
+    let payload = json!({"identifiers": [{"type": "dns", "value": "a.example.jp"}]});
     c.post_jws(&url, &c.sign(&p, Some(&payload)))
         .await
         .problem("unauthorized");
@@ -62,7 +62,7 @@ async fn jwk_and_kid_together_or_neither_are_malformed() {
     let (s, c) = registered().await;
     let before = s.counts();
     let url = c.dir("newOrder");
-    let payload = json!({"identifiers": [{"type": "dns", "value": "a.example.test"}]});
+    let payload = json!({"identifiers": [{"type": "dns", "value": "a.example.jp"}]});
     let mut p = c.protected(&url).await;
     p.jwk = true;
     p.kid = true;
@@ -92,7 +92,7 @@ async fn general_serialization_and_unprotected_headers_are_malformed() {
     let (s, c) = registered().await;
     let before = s.counts();
     let url = c.dir("newOrder");
-    let payload = json!({"identifiers": [{"type": "dns", "value": "a.example.test"}]});
+    let payload = json!({"identifiers": [{"type": "dns", "value": "a.example.jp"}]});
     let p = c.protected(&url).await;
     let jws = c.sign(&p, Some(&payload));
     let general = json!({"payload": jws["payload"], "signatures": [{"protected": jws["protected"], "signature": jws["signature"]}]});
@@ -113,7 +113,7 @@ async fn unsupported_algorithms_are_refused() {
     let (s, c) = registered().await;
     let before = s.counts();
     let url = c.dir("newOrder");
-    let payload = json!({"identifiers": [{"type": "dns", "value": "a.example.test"}]});
+    let payload = json!({"identifiers": [{"type": "dns", "value": "a.example.jp"}]});
     for alg in ["none", "HS256", "PS256", "XX999"] {
         let mut p = c.protected(&url).await;
         p.alg = alg.into();
@@ -144,11 +144,11 @@ async fn a_bad_signature_is_malformed() {
     let p = c.protected(&url).await;
     let mut jws = c.sign(
         &p,
-        Some(&json!({"identifiers": [{"type": "dns", "value": "a.example.test"}]})),
+        Some(&json!({"identifiers": [{"type": "dns", "value": "a.example.jp"}]})),
     );
     let other = c.sign(
         &p,
-        Some(&json!({"identifiers": [{"type": "dns", "value": "b.example.test"}]})),
+        Some(&json!({"identifiers": [{"type": "dns", "value": "b.example.jp"}]})),
     );
     jws["payload"] = other["payload"].clone();
     c.post_jws(&url, &jws).await.problem("malformed");
@@ -160,10 +160,10 @@ async fn unknown_kid_is_account_does_not_exist() {
     let (s, mut c) = registered().await;
     let before = s.counts();
     c.kid = Some(s.url("/acme/acct/999999"));
-    let r = c.new_order(&["a.example.test"]).await;
+    let r = c.new_order(&["a.example.jp"]).await;
     r.problem("accountDoesNotExist");
-    c.kid = Some("https://elsewhere.test/acme/acct/1".into());
-    c.new_order(&["a.example.test"])
+    c.kid = Some("https://elsewhere.jp/acme/acct/1".into());
+    c.new_order(&["a.example.jp"])
         .await
         .problem("accountDoesNotExist");
     assert_eq!(s.counts(), before);
@@ -205,4 +205,25 @@ async fn oversized_bodies_are_refused_before_parsing() {
     assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
     r.problem("malformed");
     assert_eq!(s.counts(), before);
+}
+
+/// RFC 8555 §6.5: a nonce is good for `acme.nonce_lifetime_secs` and then
+/// badNonce. The server's clock is moved instead of waiting out the hour.
+#[tokio::test]
+async fn a_nonce_past_its_lifetime_is_bad_nonce() {
+    let clock = trustgate::core::Clock::manual(time::macros::datetime!(2026-06-01 0:00 UTC));
+    let (s, c) = registered_on(clock.clone(), |_| {}).await;
+    let lifetime = time::Duration::seconds(s.cfg.acme.nonce_lifetime_secs as i64);
+    let url = c.dir("newOrder");
+    let payload = json!({"identifiers": [{"type": "dns", "value": "a.example.jp"}]});
+
+    let p = c.protected(&url).await;
+    assert!(clock.advance(lifetime - time::Duration::SECOND));
+    let r = c.post_jws(&url, &c.sign(&p, Some(&payload))).await;
+    assert_eq!(r.status, StatusCode::CREATED, "a second before it expires");
+
+    let p = c.protected(&url).await;
+    assert!(clock.advance(lifetime + time::Duration::SECOND));
+    let r = c.post_jws(&url, &c.sign(&p, Some(&payload))).await;
+    r.problem("badNonce");
 }

@@ -13,7 +13,7 @@ async fn new_account_with_eab_then_same_key_returns_it() {
     let r = c.register(&s).await;
     let acct = r.json();
     assert_eq!(acct["status"], "valid");
-    assert_eq!(acct["contact"][0], "mailto:ops@example.test");
+    assert_eq!(acct["contact"][0], "mailto:ops@example.jp");
     let loc = r.header("location").unwrap();
     assert!(acct["orders"].as_str().unwrap().starts_with(&loc));
     // The same key again, even without EAB: 200 and the same Location.
@@ -193,7 +193,7 @@ async fn contacts_are_validated() {
     let (kid, key) = s.eab(true).await;
     for (contact, kind) in [
         ("tel:+81312345678", "unsupportedContact"),
-        ("mailto:a@example.test?subject=hi", "invalidContact"),
+        ("mailto:a@example.jp?subject=hi", "invalidContact"),
         ("mailto:not-an-address", "invalidContact"),
     ] {
         let r = c
@@ -206,8 +206,9 @@ async fn contacts_are_validated() {
 
 #[tokio::test]
 async fn terms_of_service_must_be_agreed_when_configured() {
-    let s = Server::start_with(|c| c.acme.terms_of_service = Some("https://ca.example/tos".into()))
-        .await;
+    let s =
+        Server::start_with(|c| c.acme.terms_of_service = Some("https://ca.example.net/tos".into()))
+            .await;
     let c = Client::new(&s).await;
     let url = c.dir("newAccount");
     let (kid, key) = s.eab(true).await;
@@ -226,15 +227,15 @@ async fn terms_of_service_must_be_agreed_when_configured() {
 
 #[tokio::test]
 async fn account_update_and_deactivation() {
-    let (s, c) = registered().await;
+    let (s, mut c) = registered().await;
     let kid = c.kid.clone().unwrap();
     let r = c
-        .post(&kid, Some(&json!({"contact": ["mailto:new@example.test"]})))
+        .post(&kid, Some(&json!({"contact": ["mailto:new@example.jp"]})))
         .await;
     assert_eq!(r.status, StatusCode::OK);
-    assert_eq!(r.json()["contact"][0], "mailto:new@example.test");
+    assert_eq!(r.json()["contact"][0], "mailto:new@example.jp");
     let r = c.post(&kid, None).await;
-    assert_eq!(r.json()["contact"][0], "mailto:new@example.test");
+    assert_eq!(r.json()["contact"][0], "mailto:new@example.jp");
 
     c.post(&kid, Some(&json!({"status": "valid"})))
         .await
@@ -246,11 +247,28 @@ async fn account_update_and_deactivation() {
     let r = c.post(&kid, Some(&json!({"status": "deactivated"}))).await;
     assert_eq!(r.json()["status"], "deactivated");
     // RFC 8555 §7.3.6: the key authorizes nothing afterwards.
-    c.new_order(&["a.example.test"])
-        .await
-        .problem("unauthorized");
+    c.new_order(&["a.example.jp"]).await.problem("unauthorized");
     c.post(&kid, None).await.problem("unauthorized");
     assert_eq!(s.count("orders"), 0);
+    // No way back (§7.3.6 has no reactivation), no key change, and
+    // newAccount with its key finds it only to refuse it.
+    c.post(&kid, Some(&json!({"status": "valid"})))
+        .await
+        .problem("unauthorized");
+    c.post(&c.dir("keyChange"), Some(&json!({})))
+        .await
+        .problem("unauthorized");
+    c.kid = None;
+    let existing = json!({"onlyReturnExisting": true});
+    let p = c
+        .post(&c.dir("newAccount"), Some(&existing))
+        .await
+        .problem("unauthorized");
+    assert!(p["detail"].as_str().unwrap().contains("deactivated"), "{p}");
+    assert_eq!(
+        s.sql_text("SELECT status AS t FROM accounts"),
+        ["deactivated"]
+    );
 }
 
 #[tokio::test]
@@ -265,5 +283,5 @@ async fn another_accounts_url_is_refused() {
         .await;
     r.problem("unauthorized");
     let r = a.post(a.kid.as_ref().unwrap(), None).await;
-    assert_eq!(r.json()["contact"][0], "mailto:ops@example.test");
+    assert_eq!(r.json()["contact"][0], "mailto:ops@example.jp");
 }

@@ -9,7 +9,7 @@ use crate::support::*;
 #[tokio::test]
 async fn full_issuance_with_http01() {
     let (s, c) = registered().await;
-    let order = create_order(&c, &["b.example.test", "A.example.test", "a.example.test"]).await;
+    let order = create_order(&c, &["b.example.jp", "A.example.jp", "a.example.jp"]).await;
     assert_eq!(order["status"], "pending");
     assert_as_stored(&c, &order).await;
     let ids: Vec<&str> = order["identifiers"]
@@ -20,7 +20,7 @@ async fn full_issuance_with_http01() {
         .collect();
     assert_eq!(
         ids,
-        vec!["a.example.test", "b.example.test"],
+        vec!["a.example.jp", "b.example.jp"],
         "lowercased, deduplicated"
     );
     assert_eq!(order["authorizations"].as_array().unwrap().len(), 2);
@@ -31,7 +31,7 @@ async fn full_issuance_with_http01() {
     let r = c
         .post(
             finalize,
-            Some(&json!({"csr": b64(&csr(&["a.example.test", "b.example.test"]))})),
+            Some(&json!({"csr": b64(&csr(&["a.example.jp", "b.example.jp"]))})),
         )
         .await;
     assert_eq!(
@@ -67,10 +67,7 @@ async fn full_issuance_with_http01() {
         .iter()
         .map(|g| g.to_string())
         .collect();
-    assert_eq!(
-        sans,
-        vec!["DNSName(a.example.test)", "DNSName(b.example.test)"]
-    );
+    assert_eq!(sans, vec!["DNSName(a.example.jp)", "DNSName(b.example.jp)"]);
     assert_eq!(
         leaf.raw_serial().len(),
         16,
@@ -83,14 +80,14 @@ async fn full_issuance_with_http01() {
     let r = c
         .post(
             finalize,
-            Some(&json!({"csr": b64(&csr(&["a.example.test", "b.example.test"]))})),
+            Some(&json!({"csr": b64(&csr(&["a.example.jp", "b.example.jp"]))})),
         )
         .await;
     r.problem("orderNotReady");
     assert_eq!(s.count("certificates"), 1);
 
     // A second order for the same names reuses the valid authorizations.
-    let again = create_order(&c, &["a.example.test"]).await;
+    let again = create_order(&c, &["a.example.jp"]).await;
     assert_eq!(again["status"], "ready");
     assert_eq!(again["authorizations"][0], order["authorizations"][0]);
     assert_as_stored(&c, &again).await;
@@ -107,9 +104,9 @@ async fn assert_as_stored(c: &Client, answer: &Value) {
 #[tokio::test]
 async fn finalize_before_ready_is_order_not_ready() {
     let (s, c) = registered().await;
-    let order = create_order(&c, &["a.example.test"]).await;
+    let order = create_order(&c, &["a.example.jp"]).await;
     let before = s.counts();
-    let r = c.finalize(&order, &["a.example.test"]).await;
+    let r = c.finalize(&order, &["a.example.jp"]).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     r.problem("orderNotReady");
     assert_eq!(s.counts(), before);
@@ -128,24 +125,21 @@ async fn ready_order(s: &Server, c: &Client, names: &[&str]) -> Value {
 #[tokio::test]
 async fn csr_names_must_match_the_order() {
     let (s, c) = registered().await;
-    let order = ready_order(&s, &c, &["a.example.test"]).await;
+    let order = ready_order(&s, &c, &["a.example.jp"]).await;
     let fin = order["finalize"].as_str().unwrap();
     let before = s.counts();
     let r = c
         .post(
             fin,
-            Some(&json!({"csr": b64(&csr(&["a.example.test", "extra.example.test"]))})),
+            Some(&json!({"csr": b64(&csr(&["a.example.jp", "extra.example.jp"]))})),
         )
         .await;
     assert!(r.problem("badCSR")["detail"]
         .as_str()
         .unwrap()
-        .contains("extra.example.test"));
+        .contains("extra.example.jp"));
     let r = c
-        .post(
-            fin,
-            Some(&json!({"csr": b64(&csr(&["other.example.test"]))})),
-        )
+        .post(fin, Some(&json!({"csr": b64(&csr(&["other.example.jp"]))})))
         .await;
     r.problem("badCSR");
     c.post(fin, Some(&json!({"csr": "!!!"})))
@@ -161,7 +155,7 @@ async fn csr_names_must_match_the_order() {
         "ready"
     );
     let r = c
-        .post(fin, Some(&json!({"csr": b64(&csr(&["a.example.test"]))})))
+        .post(fin, Some(&json!({"csr": b64(&csr(&["a.example.jp"]))})))
         .await;
     assert_eq!(r.json()["status"], "valid");
 }
@@ -173,8 +167,8 @@ async fn csr_with_the_account_key_is_refused() {
     let key = rcgen::KeyPair::generate().unwrap();
     let mut c = Client::with_key(&s, &key).await;
     c.register(&s).await;
-    let order = ready_order(&s, &c, &["a.example.test"]).await;
-    let mut params = rcgen::CertificateParams::new(vec!["a.example.test".to_string()]).unwrap();
+    let order = ready_order(&s, &c, &["a.example.jp"]).await;
+    let mut params = rcgen::CertificateParams::new(vec!["a.example.jp".to_string()]).unwrap();
     params.distinguished_name = rcgen::DistinguishedName::new();
     let der = params.serialize_request(&key).unwrap().der().to_vec();
     let before = s.counts();
@@ -227,21 +221,21 @@ fn openssl_csr(dir: &std::path::Path, bits: u32, name: &str) -> Vec<u8> {
 #[tokio::test]
 async fn weak_keys_and_bad_signatures_are_refused() {
     let (s, c) = registered().await;
-    let order = ready_order(&s, &c, &["a.example.test"]).await;
+    let order = ready_order(&s, &c, &["a.example.jp"]).await;
     let fin = order["finalize"].as_str().unwrap();
     let before = s.counts();
-    let weak = openssl_csr(s.dir.path(), 1024, "a.example.test");
+    let weak = openssl_csr(s.dir.path(), 1024, "a.example.jp");
     c.post(fin, Some(&json!({"csr": b64(&weak)})))
         .await
         .problem("badPublicKey");
-    let mut tampered = csr(&["a.example.test"]);
+    let mut tampered = csr(&["a.example.jp"]);
     let n = tampered.len();
     tampered[n - 5] ^= 0x55;
     c.post(fin, Some(&json!({"csr": b64(&tampered)})))
         .await
         .problem("badCSR");
     assert_eq!(s.counts(), before);
-    let good = openssl_csr(s.dir.path(), 2048, "a.example.test");
+    let good = openssl_csr(s.dir.path(), 2048, "a.example.jp");
     let r = c.post(fin, Some(&json!({"csr": b64(&good)}))).await;
     assert_eq!(
         r.json()["status"],
@@ -250,27 +244,61 @@ async fn weak_keys_and_bad_signatures_are_refused() {
     );
 }
 
+/// BR 3.2.2: special-use names, names outside the ICANN TLDs, public
+/// suffixes and wildcards directly under one are refused, one
+/// `rejectedIdentifier` subproblem each; nothing is stored.
+#[tokio::test]
+async fn names_no_public_ca_certifies_are_rejected_identifiers() {
+    let (s, c) = registered_with(|c| c.acme.max_names = 100).await;
+    let before = s.counts();
+    let refused = [
+        "a.internal",
+        "a.local",
+        "a.onion",
+        "printer.home.arpa",
+        "a.test",
+        "co.jp",
+        "*.co.jp",
+        "foo.notatld",
+    ];
+    let r = c.new_order(&refused).await;
+    let p = r.problem("rejectedIdentifier");
+    let subs = p["subproblems"].as_array().unwrap();
+    let mut named: Vec<&str> = subs
+        .iter()
+        .map(|s| s["identifier"]["value"].as_str().unwrap())
+        .collect();
+    named.sort_unstable();
+    let mut want = refused.to_vec();
+    want.sort_unstable();
+    assert_eq!(named, want, "{p}");
+    assert!(subs
+        .iter()
+        .all(|s| s["type"] == "urn:ietf:params:acme:error:rejectedIdentifier"));
+    assert_eq!(s.counts(), before);
+}
+
 #[tokio::test]
 async fn bad_identifiers_get_subproblems_and_create_nothing() {
-    let (s, c) = registered_with(|c| c.acme.blocked_suffixes = vec!["blocked.test".into()]).await;
+    let (s, c) = registered_with(|c| c.acme.blocked_suffixes = vec!["blocked.jp".into()]).await;
     let before = s.counts();
     let r = c
-        .new_order(&["ok.example.test", "bad_name.example.test", "x.blocked.test"])
+        .new_order(&["ok.example.jp", "bad_name.example.jp", "x.blocked.jp"])
         .await;
     let p = r.problem("compound");
     let subs = p["subproblems"].as_array().unwrap();
     assert_eq!(subs.len(), 2, "{p}");
-    assert_eq!(subs[0]["identifier"]["value"], "bad_name.example.test");
+    assert_eq!(subs[0]["identifier"]["value"], "bad_name.example.jp");
     assert_eq!(subs[0]["type"], "urn:ietf:params:acme:error:malformed");
     assert_eq!(
         subs[1]["type"],
         "urn:ietf:params:acme:error:rejectedIdentifier"
     );
-    c.new_order(&["x.blocked.test"])
+    c.new_order(&["x.blocked.jp"])
         .await
         .problem("rejectedIdentifier");
     c.new_order(&["192.0.2.1"]).await.problem("malformed");
-    c.new_order(&["example.test."]).await.problem("malformed");
+    c.new_order(&["example.jp."]).await.problem("malformed");
     let r = c
         .post(
             &c.dir("newOrder"),
@@ -281,7 +309,7 @@ async fn bad_identifiers_get_subproblems_and_create_nothing() {
     c.post(&c.dir("newOrder"), Some(&json!({"identifiers": []})))
         .await
         .problem("malformed");
-    let r = c.post(&c.dir("newOrder"), Some(&json!({"identifiers": [{"type": "dns", "value": "a.example.test"}], "profile": "nope"}))).await;
+    let r = c.post(&c.dir("newOrder"), Some(&json!({"identifiers": [{"type": "dns", "value": "a.example.jp"}], "profile": "nope"}))).await;
     r.problem("invalidProfile");
     assert_eq!(s.counts(), before);
 }
@@ -289,7 +317,7 @@ async fn bad_identifiers_get_subproblems_and_create_nothing() {
 #[tokio::test]
 async fn too_many_names_are_refused() {
     let (s, c) = registered_with(|c| c.acme.max_names = 2).await;
-    c.new_order(&["a.example.test", "b.example.test", "c.example.test"])
+    c.new_order(&["a.example.jp", "b.example.jp", "c.example.jp"])
         .await
         .problem("rejectedIdentifier");
     assert_eq!(s.count("orders"), 0);
@@ -305,7 +333,7 @@ async fn requested_validity_is_honoured_within_the_cap() {
     };
     let nb = now + time::Duration::hours(1);
     let na = nb + time::Duration::days(30);
-    let ids = json!([{"type": "dns", "value": "a.example.test"}]);
+    let ids = json!([{"type": "dns", "value": "a.example.jp"}]);
     let r = c
         .post(
             &c.dir("newOrder"),
@@ -316,7 +344,7 @@ async fn requested_validity_is_honoured_within_the_cap() {
     let mut order = r.json();
     order["__url"] = json!(r.header("location").unwrap());
     c.validate_order(&s, &order).await;
-    let done = c.finalize(&order, &["a.example.test"]).await.json();
+    let done = c.finalize(&order, &["a.example.jp"]).await.json();
     let chain = c.post(done["certificate"].as_str().unwrap(), None).await;
     let pems = pem::parse_many(&chain.body).unwrap();
     let (_, leaf) = x509_parser::parse_x509_certificate(pems[0].contents()).unwrap();
@@ -343,7 +371,7 @@ async fn orders_list_is_paginated() {
     let acct = c.register(&s).await.json();
     let mut made = vec![];
     for n in ["a", "b", "c"] {
-        let o = create_order(&c, &[&format!("{n}.example.test")]).await;
+        let o = create_order(&c, &[&format!("{n}.example.jp")]).await;
         made.push(o["__url"].as_str().unwrap().to_owned());
     }
     let first = c.post(acct["orders"].as_str().unwrap(), None).await;
@@ -370,7 +398,7 @@ async fn orders_list_is_paginated() {
 #[tokio::test]
 async fn other_accounts_resources_are_not_found() {
     let (s, a) = registered().await;
-    let order = create_order(&a, &["a.example.test"]).await;
+    let order = create_order(&a, &["a.example.jp"]).await;
     let mut b = Client::new(&s).await;
     b.register(&s).await;
     let r = b.post(&order_url(&order, &a), None).await;
@@ -388,7 +416,7 @@ async fn other_accounts_resources_are_not_found() {
 #[tokio::test]
 async fn an_order_abandoned_mid_finalize_becomes_ready_again() {
     let (s, c) = registered().await;
-    let order = ready_order(&s, &c, &["a.example.test"]).await;
+    let order = ready_order(&s, &c, &["a.example.jp"]).await;
     // As if the finalizing process had died after claiming the order.
     with_db(&s.cfg.database_url(), |db| {
         db.execute("UPDATE orders SET status = 'processing', updated_at = '2000-01-01 00:00:00'")
@@ -398,19 +426,46 @@ async fn an_order_abandoned_mid_finalize_becomes_ready_again() {
         "processing"
     );
     let store = trustgate::app::open_store(&s.cfg).unwrap();
+    let clock = store.clock().clone();
     let ra = trustgate::ra::Ra::new(
         std::sync::Arc::new(s.cfg.clone()),
         store.clone(),
-        std::sync::Arc::new(trustgate::app::load_ca(&s.cfg).unwrap()),
+        std::sync::Arc::new(trustgate::app::load_ca(&s.cfg, &clock).unwrap()),
         trustgate::va::Validator::new(&s.cfg.va).unwrap(),
+        clock,
     );
     assert_eq!(ra.recover_stale_finalizations().await.unwrap(), 1);
     assert_eq!(
         c.post(&order_url(&order, &c), None).await.json()["status"],
         "ready"
     );
-    let r = c.finalize(&order, &["a.example.test"]).await;
+    let r = c.finalize(&order, &["a.example.jp"]).await;
     assert_eq!(r.json()["status"], "valid");
     // A valid order with its certificate is never touched.
     assert_eq!(ra.recover_stale_finalizations().await.unwrap(), 0);
+}
+
+/// RFC 8555 §7.1.3: an order not finalized by its `expires` is invalid,
+/// and finalizing it is orderNotReady. The clock is moved past the
+/// configured lifetime rather than waited for.
+#[tokio::test]
+async fn an_order_past_its_expiry_is_invalid_and_cannot_be_finalized() {
+    let start = time::macros::datetime!(2026-06-01 0:00 UTC);
+    let clock = trustgate::core::Clock::manual(start);
+    let (s, c) = registered_on(clock.clone(), |_| {}).await;
+    let order = ready_order(&s, &c, &["late.example.jp"]).await;
+    let lifetime = time::Duration::hours(s.cfg.acme.order_lifetime_hours as i64);
+    let expires = time::OffsetDateTime::parse(
+        order["expires"].as_str().unwrap(),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap();
+    assert_eq!(expires, start + lifetime);
+
+    assert!(clock.advance(lifetime));
+    let shown = c.post(&order_url(&order, &c), None).await.json();
+    assert_eq!(shown["status"], "invalid", "{shown}");
+    let r = c.finalize(&order, &["late.example.jp"]).await;
+    r.problem("orderNotReady");
+    assert_eq!(s.count("certificates"), 0);
 }

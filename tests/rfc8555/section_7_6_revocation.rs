@@ -13,7 +13,7 @@ fn revoked(s: &Server) -> Vec<String> {
 async fn the_issuing_account_revokes_once() {
     let (s, c) = registered().await;
     let key = rcgen::KeyPair::generate().unwrap();
-    let (der, _) = issue(&s, &c, &["a.example.test"], &key).await;
+    let (der, _) = issue(&s, &c, &["a.example.jp"], &key).await;
     let url = c.dir("revokeCert");
     c.post(&url, Some(&json!({"certificate": b64(&der), "reason": 9})))
         .await
@@ -21,6 +21,18 @@ async fn the_issuing_account_revokes_once() {
     c.post(&url, Some(&json!({"certificate": b64(&der), "reason": 2})))
         .await
         .problem("badRevocationReason");
+    // keyCompromise blocks the key for everyone: only the key proves it.
+    let p = c
+        .post(&url, Some(&json!({"certificate": b64(&der), "reason": 1})))
+        .await
+        .problem("badRevocationReason");
+    assert!(
+        p["detail"]
+            .as_str()
+            .unwrap()
+            .contains("certificate's own key"),
+        "{p}"
+    );
     assert!(revoked(&s).is_empty());
     let r = c
         .post(&url, Some(&json!({"certificate": b64(&der), "reason": 4})))
@@ -45,7 +57,7 @@ async fn the_issuing_account_revokes_once() {
 async fn the_certificate_key_revokes_and_the_key_is_blocked() {
     let (s, c) = registered().await;
     let key = rcgen::KeyPair::generate().unwrap();
-    let (der, _) = issue(&s, &c, &["a.example.test"], &key).await;
+    let (der, _) = issue(&s, &c, &["a.example.jp"], &key).await;
     let holder = Client::with_key(&s, &key).await;
     let r = holder
         .post(
@@ -65,12 +77,12 @@ async fn the_certificate_key_revokes_and_the_key_is_blocked() {
         revoked(&s)
     );
     // The compromised key cannot be certified again.
-    let order = create_order(&c, &["a.example.test"]).await;
+    let order = create_order(&c, &["a.example.jp"]).await;
     assert_eq!(order["status"], "ready", "authorization reused");
     let r = c
         .post(
             order["finalize"].as_str().unwrap(),
-            Some(&json!({"csr": b64(&csr_with(&["a.example.test"], &key))})),
+            Some(&json!({"csr": b64(&csr_with(&["a.example.jp"], &key))})),
         )
         .await;
     assert!(r.problem("badPublicKey")["detail"]
@@ -83,7 +95,7 @@ async fn the_certificate_key_revokes_and_the_key_is_blocked() {
 async fn other_keys_and_accounts_need_authorizations() {
     let (s, c) = registered().await;
     let key = rcgen::KeyPair::generate().unwrap();
-    let (der, _) = issue(&s, &c, &["a.example.test"], &key).await;
+    let (der, _) = issue(&s, &c, &["a.example.jp"], &key).await;
     // A stranger's key.
     let stranger = Client::with_key(&s, &rcgen::KeyPair::generate().unwrap()).await;
     stranger
@@ -104,17 +116,94 @@ async fn other_keys_and_accounts_need_authorizations() {
         .await
         .problem("unauthorized");
     assert!(revoked(&s).is_empty());
-    // Once it validates the name, it may revoke.
-    let order = create_order(&other, &["a.example.test"]).await;
+    // Once it validates the name, it may revoke: not for keyCompromise,
+    // which it cannot prove, and whatever it asks is recorded as
+    // cessationOfOperation (it controls the name, not the key).
+    let order = create_order(&other, &["a.example.jp"]).await;
     other.validate_order(&s, &order).await;
+    other
+        .post(
+            &other.dir("revokeCert"),
+            Some(&json!({"certificate": b64(&der), "reason": 1})),
+        )
+        .await
+        .problem("badRevocationReason");
+    assert!(revoked(&s).is_empty());
     let r = other
         .post(
             &other.dir("revokeCert"),
-            Some(&json!({"certificate": b64(&der), "reason": 5})),
+            Some(&json!({"certificate": b64(&der), "reason": 4})),
         )
         .await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(revoked(&s).len(), 1);
+    assert!(revoked(&s)[0].ends_with(":5"), "{:?}", revoked(&s));
+}
+
+/// §7.3.5 line by line: each requirement on the inner JWS refused with
+/// its own problem, the account's key unchanged after every one.
+#[tokio::test]
+async fn key_change_checks_every_rule_of_the_inner_jws() {
+    let (s, c) = registered().await;
+    let url = c.dir("keyChange");
+    let account = c.kid.clone().unwrap();
+    let new = Client::new(&s).await;
+    let key_before = s.sql_text("SELECT key_thumbprint AS t FROM accounts");
+    let inner_with = |kid: bool, nonce: Option<String>, alg: &str| {
+        let p = Protected {
+            alg: alg.into(),
+            jwk: !kid,
+            kid,
+            nonce,
+            url: Some(url.clone()),
+        };
+        new.sign(
+            &p,
+            Some(&json!({"account": account, "oldKey": c.jwk_map()})),
+        )
+    };
+    let detail = |r: Resp, problem: &str| {
+        let p = r.problem(problem);
+        p["detail"].as_str().unwrap_or_default().to_owned()
+    };
+
+    // A kid instead of a jwk, or a nonce: not an inner JWS.
+    let d = detail(
+        c.post(&url, Some(&inner_with(true, None, "ES256"))).await,
+        "malformed",
+    );
+    assert!(d.contains("no kid or nonce"), "{d}");
+    let d = detail(
+        c.post(&url, Some(&inner_with(false, Some("abc".into()), "ES256")))
+            .await,
+        "malformed",
+    );
+    assert!(d.contains("no kid or nonce"), "{d}");
+    // An alg the server does not take.
+    c.post(&url, Some(&inner_with(false, None, "none")))
+        .await
+        .problem("badSignatureAlgorithm");
+    // The payload names another account.
+    let other = inner_jws(&new, &url, &s.url("/acme/acct/999"), &c);
+    let d = detail(c.post(&url, Some(&other)).await, "malformed");
+    assert!(d.contains("account must be the URL"), "{d}");
+    // The new key is the account's own: a conflict naming this account.
+    let same = inner_jws(&c, &url, &account, &c);
+    let r = c.post(&url, Some(&same)).await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text());
+    assert_eq!(r.header("location").as_deref(), Some(account.as_str()));
+    // An outer JWS by the new key (not the account's) is no request of it.
+    let mut impostor = Client::new(&s).await;
+    impostor.kid = Some(account.clone());
+    impostor
+        .post(&url, Some(&inner_jws(&impostor, &url, &account, &c)))
+        .await
+        .problem("malformed");
+
+    assert_eq!(
+        s.sql_text("SELECT key_thumbprint AS t FROM accounts"),
+        key_before
+    );
 }
 
 /// The keyChange payload: an inner JWS by `new` over {account, oldKey}.
@@ -158,11 +247,11 @@ async fn key_change_rolls_the_account_key() {
         String::from_utf8_lossy(&r.body)
     );
     // The old key no longer signs for the account; the new one does.
-    c.new_order(&["a.example.test"]).await.problem("malformed");
+    c.new_order(&["a.example.jp"]).await.problem("malformed");
     c.signer = new.signer;
     c.jwk = new.jwk;
     assert_eq!(
-        c.new_order(&["a.example.test"]).await.status,
+        c.new_order(&["a.example.jp"]).await.status,
         StatusCode::CREATED
     );
 }
@@ -187,7 +276,7 @@ async fn key_change_to_a_key_in_use_is_a_conflict() {
 #[tokio::test]
 async fn deactivating_an_account_deactivates_its_pending_authorizations() {
     let (s, c) = registered().await;
-    let order = create_order(&c, &["a.example.test"]).await;
+    let order = create_order(&c, &["a.example.jp"]).await;
     let r = c
         .post(
             c.kid.as_ref().unwrap(),
@@ -233,7 +322,7 @@ fn crl_and_issuer_urls(der: &[u8]) -> (String, String) {
 #[tokio::test]
 async fn revocation_is_published_in_the_certificates_crl() {
     let (s, c) = registered_with(|c| c.publish.regenerate_secs = 1).await;
-    let (der, _) = issue_fresh(&s, &c, &["a.example.test"]).await;
+    let (der, _) = issue_fresh(&s, &c, &["a.example.jp"]).await;
     let (crl_url, issuer_url) = crl_and_issuer_urls(&der);
     assert!(
         crl_url.starts_with("http://") && crl_url.ends_with(".crl"),
@@ -285,7 +374,7 @@ async fn revocation_is_published_in_the_certificates_crl() {
     let r = c
         .post(
             &c.dir("revokeCert"),
-            Some(&json!({"certificate": b64(&der), "reason": 1})),
+            Some(&json!({"certificate": b64(&der), "reason": 4})),
         )
         .await;
     assert_eq!(r.status, StatusCode::OK);
@@ -310,7 +399,7 @@ async fn staff_revoke_with_privilege_withdrawn_and_it_is_audited() {
     use trustgate::core::RevocationReason;
     use trustgate::ra::revocation::revoke_by_staff;
     let (s, c) = registered().await;
-    let (der, _) = issue_fresh(&s, &c, &["a.example.test"]).await;
+    let (der, _) = issue_fresh(&s, &c, &["a.example.jp"]).await;
     let (_, cert) = x509_parser::parse_x509_certificate(&der).unwrap();
     let serial: String = cert
         .raw_serial()
@@ -367,4 +456,53 @@ async fn staff_revoke_with_privilege_withdrawn_and_it_is_audited() {
         again.unwrap_err().kind,
         trustgate::error::ErrorKind::AlreadyRevoked
     );
+}
+
+/// `app::start` binds the CRL listener (port 0 here), runs the generator
+/// and serves; the CRL names the bound port; stop drains it.
+#[tokio::test]
+async fn the_app_publishes_on_its_own_listener() {
+    use http_body_util::{BodyExt, Empty};
+    use hyper_util::client::legacy::Client;
+    use hyper_util::rt::TokioExecutor;
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = trustgate::config::Config {
+        data_dir: dir.path().to_path_buf(),
+        ..trustgate::config::Config::default()
+    };
+    cfg.server.listen = "127.0.0.1:0".parse().unwrap();
+    cfg.server.tls = trustgate::config::TlsMode::None;
+    cfg.admin.listen = None;
+    cfg.publish.listen = Some("127.0.0.1:0".parse().unwrap());
+    cfg.publish.crl_shards = 2;
+    let running = trustgate::app::start(cfg).await.unwrap();
+    let addr = running.publish_addr.unwrap();
+    assert_ne!(addr.port(), 0);
+
+    let client = Client::builder(TokioExecutor::new()).build_http::<Empty<bytes::Bytes>>();
+    let get = |path: &str| {
+        let uri: hyper::Uri = format!("http://{addr}{path}").parse().unwrap();
+        let client = client.clone();
+        async move {
+            let r = client.get(uri).await.unwrap();
+            let status = r.status();
+            (status, r.into_body().collect().await.unwrap().to_bytes())
+        }
+    };
+    let (status, der) = get("/crl/1.crl").await;
+    assert_eq!(status, hyper::StatusCode::OK);
+    let want = format!("http://localhost:{}/crl/1.crl", addr.port());
+    assert!(
+        der.windows(want.len()).any(|w| w == want.as_bytes()),
+        "the CRL does not name {want}"
+    );
+    let (status, _) = get("/intermediate.der").await;
+    assert_eq!(status, hyper::StatusCode::OK);
+    let (status, _) = get("/crl/2.crl").await;
+    assert_eq!(status, hyper::StatusCode::NOT_FOUND);
+    tokio::time::timeout(std::time::Duration::from_secs(20), running.stop())
+        .await
+        .unwrap()
+        .unwrap();
 }

@@ -97,8 +97,8 @@ fn key_authorization(c: &Client, ch: &Value) -> String {
 async fn tls_alpn_01_with_the_right_acme_identifier_is_valid() {
     let alpn = AlpnResponder::start().await;
     let (s, c) = server(|cfg| cfg.va.tlsalpn01_port = alpn.port).await;
-    let (order, authz_url, ch) = challenge(&c, "alpn.example.test", "tls-alpn-01").await;
-    alpn.install("alpn.example.test", &key_authorization(&c, &ch));
+    let (order, authz_url, ch) = challenge(&c, "alpn.example.jp", "tls-alpn-01").await;
+    alpn.install("alpn.example.jp", &key_authorization(&c, &ch));
 
     let (authz, elapsed) = answer(&c, &authz_url, &ch).await;
     assert!(elapsed < PROMPT, "{elapsed:?}");
@@ -115,14 +115,14 @@ async fn tls_alpn_01_with_the_right_acme_identifier_is_valid() {
     assert_eq!(
         alpn.hellos.lock().unwrap().clone(),
         vec![(
-            Some("alpn.example.test".to_owned()),
+            Some("alpn.example.jp".to_owned()),
             vec![b"acme-tls/1".to_vec()]
         )]
     );
     assert_eq!(
         stored_records(&s, ch["token"].as_str().unwrap()),
         json!([{
-            "hostname": "alpn.example.test",
+            "hostname": "alpn.example.jp",
             "port": alpn.port,
             "addressesResolved": ["127.0.0.1"],
             "addressUsed": "127.0.0.1",
@@ -134,10 +134,10 @@ async fn tls_alpn_01_with_the_right_acme_identifier_is_valid() {
 async fn tls_alpn_01_with_a_wrong_acme_identifier_is_unauthorized() {
     let alpn = AlpnResponder::start().await;
     let (s, c) = server(|cfg| cfg.va.tlsalpn01_port = alpn.port).await;
-    let (order, authz_url, ch) = challenge(&c, "alpn.example.test", "tls-alpn-01").await;
+    let (order, authz_url, ch) = challenge(&c, "alpn.example.jp", "tls-alpn-01").await;
     // The digest of another key authorization: an old or foreign one.
     alpn.install(
-        "alpn.example.test",
+        "alpn.example.jp",
         &format!("{}.someone-else", ch["token"].as_str().unwrap()),
     );
 
@@ -183,7 +183,7 @@ async fn http_01_through_a_redirect_is_valid_with_one_record_per_hop() {
         match req.path.strip_prefix("/.well-known/acme-challenge/") {
             // RFC 8555 §8.3 allows redirects; to another name on the
             // same port.
-            Some(token) => redirect(&format!("http://www.example.test:{port}/moved/{token}")),
+            Some(token) => redirect(&format!("http://www.example.jp:{port}/moved/{token}")),
             None => {
                 let token = req.path.trim_start_matches("/moved/");
                 match served.lock().unwrap().get(token) {
@@ -195,7 +195,7 @@ async fn http_01_through_a_redirect_is_valid_with_one_record_per_hop() {
     })
     .await;
     let (s, c) = server(|cfg| cfg.va.http01_port = http.port).await;
-    let (_, authz_url, ch) = challenge(&c, "web.example.test", "http-01").await;
+    let (_, authz_url, ch) = challenge(&c, "web.example.jp", "http-01").await;
     let token = ch["token"].as_str().unwrap().to_owned();
     bodies
         .lock()
@@ -215,11 +215,8 @@ async fn http_01_through_a_redirect_is_valid_with_one_record_per_hop() {
     assert_eq!(
         urls,
         [
-            json!(challenge_url("web.example.test", http.port, &ch)),
-            json!(format!(
-                "http://www.example.test:{}/moved/{token}",
-                http.port
-            )),
+            json!(challenge_url("web.example.jp", http.port, &ch)),
+            json!(format!("http://www.example.jp:{}/moved/{token}", http.port)),
         ]
     );
 }
@@ -229,7 +226,7 @@ async fn http_01_redirect_to_a_private_address_is_refused() {
     let http =
         HttpResponder::start(|req, _| redirect(&format!("http://10.0.0.1{}", req.path))).await;
     let (s, c) = server(|cfg| cfg.va.http01_port = http.port).await;
-    let (order, authz_url, ch) = challenge(&c, "web.example.test", "http-01").await;
+    let (order, authz_url, ch) = challenge(&c, "web.example.jp", "http-01").await;
 
     let (authz, elapsed) = answer(&c, &authz_url, &ch).await;
     assert!(elapsed < PROMPT, "{elapsed:?}");
@@ -250,14 +247,37 @@ async fn http_01_redirect_to_a_private_address_is_refused() {
     assert_eq!(records[0]["addressUsed"], "127.0.0.1");
 }
 
+/// Boulder follows redirects to names only; a public address literal is
+/// refused before any connection to it.
+#[tokio::test]
+async fn http_01_redirect_to_an_ip_literal_is_refused() {
+    let http =
+        HttpResponder::start(|req, _| redirect(&format!("http://93.184.216.34{}", req.path))).await;
+    let (_s, c) = server(|cfg| cfg.va.http01_port = http.port).await;
+    let (order, authz_url, ch) = challenge(&c, "web.example.jp", "http-01").await;
+
+    let (authz, _) = answer(&c, &authz_url, &ch).await;
+    assert_invalid(
+        &authz,
+        "http-01",
+        "connection",
+        "Invalid host in redirect target \"93.184.216.34\". Only domain names are supported, \
+         not IP addresses",
+    );
+    assert_eq!(
+        c.post(&order_url(&order, &c), None).await.json()["status"],
+        "invalid"
+    );
+    assert_eq!(http.requests().len(), 1);
+}
+
 #[tokio::test]
 async fn http_01_redirect_to_port_8080_is_refused() {
-    let http = HttpResponder::start(|req, _| {
-        redirect(&format!("http://web.example.test:8080{}", req.path))
-    })
-    .await;
+    let http =
+        HttpResponder::start(|req, _| redirect(&format!("http://web.example.jp:8080{}", req.path)))
+            .await;
     let (_s, c) = server(|cfg| cfg.va.http01_port = http.port).await;
-    let (_, authz_url, ch) = challenge(&c, "web.example.test", "http-01").await;
+    let (_, authz_url, ch) = challenge(&c, "web.example.jp", "http-01").await;
 
     let (authz, elapsed) = answer(&c, &authz_url, &ch).await;
     assert!(elapsed < PROMPT, "{elapsed:?}");
@@ -283,7 +303,7 @@ async fn http_01_redirect_loop_stops_after_ten_redirects() {
     })
     .await;
     let (s, c) = server(|cfg| cfg.va.http01_port = http.port).await;
-    let (_, authz_url, ch) = challenge(&c, "web.example.test", "http-01").await;
+    let (_, authz_url, ch) = challenge(&c, "web.example.jp", "http-01").await;
 
     let (authz, elapsed) = answer(&c, &authz_url, &ch).await;
     assert!(elapsed < PROMPT, "{elapsed:?}");
@@ -292,7 +312,7 @@ async fn http_01_redirect_loop_stops_after_ten_redirects() {
         "http-01",
         "connection",
         &format!(
-            "too many redirects (more than 10) at http://web.example.test:{}/.well-known/acme-challenge/again",
+            "too many redirects (more than 10) at http://web.example.jp:{}/.well-known/acme-challenge/again",
             http.port
         ),
     );
@@ -320,7 +340,7 @@ async fn http_01_body_of_10_mib_is_cut_off() {
     .await;
     let (s, c) = server(|cfg| cfg.va.http01_port = http.port).await;
     let max = s.cfg.va.max_response_bytes;
-    for name in ["declared.example.test", "streamed.example.test"] {
+    for name in ["declared.example.jp", "streamed.example.jp"] {
         let (_, authz_url, ch) = challenge(&c, name, "http-01").await;
         let (authz, elapsed) = answer(&c, &authz_url, &ch).await;
         assert!(elapsed < PROMPT, "{name}: {elapsed:?}");
@@ -352,7 +372,7 @@ async fn http_01_slow_loris_is_cut_off_at_the_timeout() {
         cfg.va.timeout_secs = SLOW_TIMEOUT;
     })
     .await;
-    let (_, authz_url, ch) = challenge(&c, "slow.example.test", "http-01").await;
+    let (_, authz_url, ch) = challenge(&c, "slow.example.jp", "http-01").await;
 
     let (authz, elapsed) = answer(&c, &authz_url, &ch).await;
     assert_invalid(
@@ -372,23 +392,23 @@ async fn http_01_slow_loris_is_cut_off_at_the_timeout() {
 
 #[tokio::test]
 async fn caa_validationmethods_must_include_the_method_that_validated() {
-    let (s, c) = server(|cfg| cfg.acme.caa_identities = vec!["trustgate.test".into()]).await;
+    let (s, c) = server(|cfg| cfg.acme.caa_identities = vec!["trustgate.jp".into()]).await;
     s.caa.add(
-        "strict.example.test",
+        "strict.example.jp",
         false,
         "issue",
-        "trustgate.test; validationmethods=dns-01",
+        "trustgate.jp; validationmethods=dns-01",
     );
     s.caa.add(
-        "open.example.test",
+        "open.example.jp",
         false,
         "issue",
-        "trustgate.test; validationmethods=tls-alpn-01,http-01",
+        "trustgate.jp; validationmethods=tls-alpn-01,http-01",
     );
     // Both validated with http-01 (the fixture's validate_order).
-    let open = create_order(&c, &["open.example.test"]).await;
+    let open = create_order(&c, &["open.example.jp"]).await;
     c.validate_order(&s, &open).await;
-    let r = c.finalize(&open, &["open.example.test"]).await;
+    let r = c.finalize(&open, &["open.example.jp"]).await;
     assert_eq!(
         r.status,
         StatusCode::OK,
@@ -396,16 +416,16 @@ async fn caa_validationmethods_must_include_the_method_that_validated() {
         String::from_utf8_lossy(&r.body)
     );
 
-    let strict = create_order(&c, &["strict.example.test"]).await;
+    let strict = create_order(&c, &["strict.example.jp"]).await;
     c.validate_order(&s, &strict).await;
     let before = s.count("certificates");
     let p = c
-        .finalize(&strict, &["strict.example.test"])
+        .finalize(&strict, &["strict.example.jp"])
         .await
         .problem("caa");
     assert_eq!(
         p["detail"],
-        "CAA record for strict.example.test prevents issuance: validationmethods \"dns-01\" \
+        "CAA record for strict.example.jp prevents issuance: validationmethods \"dns-01\" \
          does not include http-01, the method used"
     );
     assert_eq!(s.count("certificates"), before, "nothing issued");

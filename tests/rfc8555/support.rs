@@ -18,7 +18,7 @@ use josekit::jwk::Jwk;
 use josekit::jws::JwsSigner;
 use serde_json::{json, Map, Value};
 use trustgate::config::{Config, TlsMode};
-use trustgate::core::OrganizationId;
+use trustgate::core::{Clock, OrganizationId};
 use trustgate::vetting::checks::{CheckRecord, ThirdPartySource, Transition};
 use trustgate::vetting::organization::{
     BusinessCategory, DomainScope, EvData, Level, OrganizationData,
@@ -29,7 +29,7 @@ use trustgate::vetting::Vetting;
 // copied.
 #[path = "../../integration/common/database.rs"]
 mod database;
-use database::ScratchDatabase;
+pub use database::ScratchDatabase;
 
 pub type Http = HttpClient<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>;
 
@@ -42,6 +42,10 @@ pub struct Server {
     pub http01: Arc<Mutex<HashMap<String, String>>>,
     /// CAA records the fake DNS serves, by owner name.
     pub caa: CaaZone,
+    /// TXT records the fake DNS serves (dns-01), by owner name.
+    pub txt: TxtZone,
+    /// The server's clock, and the one `vetting()` works on.
+    pub clock: Clock,
     default_org: Mutex<Option<OrganizationId>>,
     /// With TEST_DATABASE_URL (a PostgreSQL URL), the server's database
     /// of its own there; without it, SQLite in `dir`. Dropped after
@@ -58,7 +62,13 @@ pub async fn registered() -> (Server, Client) {
 
 /// As `registered`, with the configuration tweaked first.
 pub async fn registered_with(tweak: impl FnOnce(&mut Config)) -> (Server, Client) {
-    let s = Server::start_with(tweak).await;
+    registered_on(Clock::system(), tweak).await
+}
+
+/// As `registered_with`, with the server on `clock` (a manual clock lets a
+/// test move time).
+pub async fn registered_on(clock: Clock, tweak: impl FnOnce(&mut Config)) -> (Server, Client) {
+    let s = Server::start_on(clock, tweak).await;
     let mut c = Client::new(&s).await;
     c.register(&s).await;
     (s, c)
@@ -95,6 +105,16 @@ pub fn checks_for(level: Level) -> Vec<CheckRecord> {
             passed: true,
             notes: String::new(),
         });
+        // The EVG 11.4–11.12 items, as the example files record them.
+        for text in [
+            include_str!("../../conf/checks/ev_place_of_business.json"),
+            include_str!("../../conf/checks/ev_operational_existence.json"),
+            include_str!("../../conf/checks/ev_communication.json"),
+            include_str!("../../conf/checks/ev_authority.json"),
+            include_str!("../../conf/checks/ev_denied_party_screening.json"),
+        ] {
+            v.push(serde_json::from_str(text).expect(text));
+        }
     }
     v
 }
@@ -105,9 +125,24 @@ impl Server {
     }
 
     pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> Server {
+        Self::start_on(Clock::system(), tweak).await
+    }
+
+    /// A server whose every layer reads `clock`.
+    pub async fn start_on(clock: Clock, tweak: impl FnOnce(&mut Config)) -> Server {
+        Self::start_with_perspectives(clock, tweak, Vec::new()).await
+    }
+
+    /// As `start_on`, its VA asking `perspectives` beside every check.
+    pub async fn start_with_perspectives(
+        clock: Clock,
+        tweak: impl FnOnce(&mut Config),
+        perspectives: trustgate::app::Perspectives,
+    ) -> Server {
         let dir = tempfile::tempdir().expect("tempdir");
         let caa = CaaZone::default();
-        let dns = DnsResponder::start(caa.clone()).await;
+        let txt = TxtZone::default();
+        let dns = DnsResponder::start(caa.clone(), txt.clone()).await;
         let http01 = Arc::new(Mutex::new(HashMap::new()));
         let http01_port = serve_http01(http01.clone()).await;
         let mut cfg = Config {
@@ -132,9 +167,10 @@ impl Server {
             cfg.database.url = db.url.clone();
         }
         tweak(&mut cfg);
-        let running = trustgate::app::start(cfg.clone())
-            .await
-            .expect("server starts");
+        let running =
+            trustgate::app::start_with_perspectives(cfg.clone(), clock.clone(), perspectives)
+                .await
+                .expect("server starts");
         let base = format!("http://localhost:{}", running.addr.port());
         cfg.server.listen = running.addr;
         Server {
@@ -144,6 +180,8 @@ impl Server {
             base,
             http01,
             caa,
+            txt,
+            clock,
             default_org: Mutex::new(None),
             _database: database,
             _dns: dns,
@@ -162,7 +200,7 @@ impl Server {
 
     pub fn vetting(&self) -> Vetting {
         Vetting::new(
-            trustgate::app::open_store(&self.cfg).expect("store"),
+            trustgate::app::open_store_with_clock(&self.cfg, self.clock.clone()).expect("store"),
             self.cfg.vetting.clone(),
         )
     }
@@ -230,14 +268,14 @@ impl Server {
     }
 
     /// An EAB credential of an approved OV organization scoped to
-    /// `example.test`, made on first use.
+    /// `example.jp`, made on first use.
     pub async fn eab(&self, single_use: bool) -> (String, Vec<u8>) {
         let org = {
             let cached = *self.default_org.lock().expect("lock");
             match cached {
                 Some(o) => o,
                 None => {
-                    let o = self.organization(Level::Ov, &["example.test"]).await;
+                    let o = self.organization(Level::Ov, &["example.jp"]).await;
                     self.approve(o).await;
                     *self.default_org.lock().expect("lock") = Some(o);
                     o
@@ -272,6 +310,23 @@ impl Server {
         .iter()
         .map(|t| (t.to_string(), self.count(t)))
         .collect()
+    }
+
+    /// Runs each query (one text column named `t`) on one connection and
+    /// returns every row of every query, in order.
+    pub fn sql_texts(&self, queries: &[&str]) -> Vec<String> {
+        #[derive(QueryableByName)]
+        struct T {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            t: String,
+        }
+        with_db(&self.cfg.database_url(), |c| {
+            queries
+                .iter()
+                .flat_map(|q| c.load::<T>(q))
+                .map(|r| r.t)
+                .collect()
+        })
     }
 
     /// Runs a query returning one text column named `t`.
@@ -559,7 +614,7 @@ impl Client {
         let r = self
             .post(
                 &url,
-                Some(&json!({"termsOfServiceAgreed": true, "contact": ["mailto:ops@example.test"], "externalAccountBinding": eab})),
+                Some(&json!({"termsOfServiceAgreed": true, "contact": ["mailto:ops@example.jp"], "externalAccountBinding": eab})),
             )
             .await;
         assert_eq!(
@@ -596,6 +651,18 @@ impl Client {
             .lock()
             .expect("lock")
             .insert(token, key_authorization);
+    }
+
+    /// Publishes the dns-01 TXT record for `ch` at `_acme-challenge.name`:
+    /// base64url(SHA-256(key authorization)), RFC 8555 §8.4.
+    pub fn provision_dns01(&self, server: &Server, name: &str, ch: &Value) {
+        let token = ch["token"].as_str().expect("token");
+        let key_authorization = format!("{token}.{}", self.thumbprint());
+        let digest = ring::digest::digest(&ring::digest::SHA256, key_authorization.as_bytes());
+        let value = B64.encode(digest.as_ref());
+        server
+            .txt
+            .set(&format!("_acme-challenge.{name}"), &[value.as_str()]);
     }
 
     /// Publishes every http-01 key authorization of the order, answers the
@@ -720,6 +787,50 @@ pub async fn issue_fresh(s: &Server, c: &Client, names: &[&str]) -> (Vec<u8>, Va
     issue(s, c, names, &rcgen::KeyPair::generate().expect("key")).await
 }
 
+/// Enrols staff member `name` with an API token of a known value, in the
+/// database of `cfg` (`trustgate staff token create` makes random ones;
+/// a test wants its constants). Their audit actor is returned.
+pub async fn add_staff(
+    cfg: &trustgate::config::Config,
+    name: &str,
+    token: &str,
+    roles: &[trustgate::config::StaffRole],
+) -> String {
+    use trustgate::sa::staff;
+    let store = trustgate::app::open_store(cfg).expect("opening the store");
+    let (name, hash, roles) = (name.to_owned(), sha256_hex(token), roles.to_vec());
+    let member = store
+        .write(move |c| {
+            let now = time::OffsetDateTime::now_utc();
+            let m = staff::insert(
+                c,
+                staff::NewStaff {
+                    name: &name,
+                    roles: &roles,
+                    // No password logs in: the harness uses the token.
+                    password_hash: "-",
+                    totp_secret: &[],
+                    created_by: "test",
+                },
+                now,
+            )?;
+            staff::insert_token(c, m.id, "test", &hash, now)?;
+            Ok(m)
+        })
+        .await
+        .expect("enrolling a staff member");
+    member.identity().actor()
+}
+
+/// Lower-case hex SHA-256: how staff tokens are stored.
+pub fn sha256_hex(token: &str) -> String {
+    ring::digest::digest(&ring::digest::SHA256, token.as_bytes())
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 pub fn b64(der: &[u8]) -> String {
     B64.encode(der)
 }
@@ -796,8 +907,29 @@ impl CaaZone {
     }
 }
 
-/// Answers every A query with 127.0.0.1, AAAA with no records, and CAA
-/// from its `CaaZone` (none by default).
+/// TXT records by owner name (lower case, no trailing dot); setting a
+/// name replaces its values, as a client's DNS hook would.
+#[derive(Clone, Default)]
+pub struct TxtZone(Arc<Mutex<HashMap<String, Vec<String>>>>);
+
+impl TxtZone {
+    pub fn set(&self, name: &str, values: &[&str]) {
+        let values = values.iter().map(|v| (*v).to_owned()).collect();
+        self.0
+            .lock()
+            .expect("lock")
+            .insert(name.to_ascii_lowercase(), values);
+    }
+
+    fn records(&self, name: &str) -> Vec<String> {
+        let key = name.trim_end_matches('.').to_ascii_lowercase();
+        let zone = self.0.lock().expect("lock");
+        zone.get(&key).cloned().unwrap_or_default()
+    }
+}
+
+/// Answers every A query with 127.0.0.1, AAAA with no records, CAA from
+/// its `CaaZone` and TXT from its `TxtZone` (none by default).
 pub struct DnsResponder {
     pub addr: SocketAddr,
     task: tokio::task::JoinHandle<()>,
@@ -810,7 +942,7 @@ impl Drop for DnsResponder {
 }
 
 impl DnsResponder {
-    pub async fn start(caa: CaaZone) -> DnsResponder {
+    pub async fn start(caa: CaaZone, txt: TxtZone) -> DnsResponder {
         use hickory_proto::op::{Message, MessageType, ResponseCode};
         use hickory_proto::rr::{RData, Record, RecordType};
         use hickory_proto::serialize::binary::{BinDecodable, BinEncodable};
@@ -840,6 +972,15 @@ impl DnsResponder {
                             60,
                             RData::A(std::net::Ipv4Addr::LOCALHOST.into()),
                         ));
+                    }
+                    if query.query_type() == RecordType::TXT {
+                        for value in txt.records(&query.name().to_ascii()) {
+                            resp.add_answer(Record::from_rdata(
+                                query.name().clone(),
+                                60,
+                                RData::TXT(hickory_proto::rr::rdata::TXT::new(vec![value])),
+                            ));
+                        }
                     }
                     if query.query_type() == RecordType::CAA {
                         for (critical, tag, value) in caa.records(&query.name().to_ascii()) {

@@ -93,9 +93,9 @@ const PRINTABLE: u8 = 19;
 #[tokio::test]
 async fn pending_organization_is_told_what_is_missing_then_succeeds_after_approval() {
     let s = Server::start().await;
-    let org = s.organization(Level::Ov, &["example.test"]).await;
+    let org = s.organization(Level::Ov, &["example.jp"]).await;
     let c = client_of(&s, org).await;
-    let order = ready(&s, &c, &["www.example.test"], "ov").await;
+    let order = ready(&s, &c, &["www.example.jp"], "ov").await;
     let v = s.vetting();
     // Two of three checks recorded: the refusal names the third.
     let mut checks = checks_for(Level::Ov);
@@ -104,7 +104,7 @@ async fn pending_organization_is_told_what_is_missing_then_succeeds_after_approv
         v.record_check("vetter", org, ch, None).await.unwrap();
     }
     let before = s.counts();
-    let r = c.finalize(&order, &["www.example.test"]).await;
+    let r = c.finalize(&order, &["www.example.jp"]).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     let p = r.problem("userActionRequired");
     assert_eq!(
@@ -130,7 +130,7 @@ async fn pending_organization_is_told_what_is_missing_then_succeeds_after_approv
             .is_empty(),
         "approval clears the order from the blocked list"
     );
-    let r = c.finalize(&order, &["www.example.test"]).await;
+    let r = c.finalize(&order, &["www.example.jp"]).await;
     assert_eq!(
         r.status,
         StatusCode::OK,
@@ -158,11 +158,11 @@ async fn pending_organization_is_told_what_is_missing_then_succeeds_after_approv
 #[tokio::test]
 async fn ev_certificates_carry_the_ev_subject_and_need_an_ev_organization() {
     let s = Server::start().await;
-    let ev = s.organization(Level::Ev, &["example.test"]).await;
+    let ev = s.organization(Level::Ev, &["example.jp"]).await;
     s.approve(ev).await;
     let c = client_of(&s, ev).await;
-    let order = ready(&s, &c, &["shop.example.test"], "ev").await;
-    let r = c.finalize(&order, &["shop.example.test"]).await;
+    let order = ready(&s, &c, &["shop.example.jp"], "ev").await;
+    let r = c.finalize(&order, &["shop.example.jp"]).await;
     assert_eq!(
         r.status,
         StatusCode::OK,
@@ -194,15 +194,15 @@ async fn ev_certificates_carry_the_ev_subject_and_need_an_ev_organization() {
     assert_eq!(policies(&der), vec!["2.23.140.1.1"]);
 
     // EV refuses wildcards at newOrder.
-    let r = c.post(&c.dir("newOrder"), Some(&json!({"identifiers": [{"type": "dns", "value": "*.example.test"}], "profile": "ev"}))).await;
+    let r = c.post(&c.dir("newOrder"), Some(&json!({"identifiers": [{"type": "dns", "value": "*.example.jp"}], "profile": "ev"}))).await;
     r.problem("rejectedIdentifier");
 
     // An OV organization cannot get EV.
-    let ov = s.organization(Level::Ov, &["example.test"]).await;
+    let ov = s.organization(Level::Ov, &["example.jp"]).await;
     s.approve(ov).await;
     let c2 = client_of(&s, ov).await;
-    let order = ready(&s, &c2, &["www.example.test"], "ev").await;
-    let r = c2.finalize(&order, &["www.example.test"]).await;
+    let order = ready(&s, &c2, &["www.example.jp"], "ev").await;
+    let r = c2.finalize(&order, &["www.example.jp"]).await;
     assert!(r.problem("unauthorized")["detail"]
         .as_str()
         .unwrap()
@@ -212,12 +212,12 @@ async fn ev_certificates_carry_the_ev_subject_and_need_an_ev_organization() {
 #[tokio::test]
 async fn names_outside_the_domain_scope_are_refused_at_new_order() {
     let s = Server::start().await;
-    let org = s.organization(Level::Ov, &["example.test"]).await;
+    let org = s.organization(Level::Ov, &["example.jp"]).await;
     s.approve(org).await;
     let c = client_of(&s, org).await;
     let before = s.counts();
     let r = c
-        .new_order(&["www.example.test", "www.other.test", "evil-example.test"])
+        .new_order(&["www.example.jp", "www.other.jp", "evil-example.jp"])
         .await;
     let p = r.problem("rejectedIdentifier");
     let subs: Vec<&str> = p["subproblems"]
@@ -226,17 +226,17 @@ async fn names_outside_the_domain_scope_are_refused_at_new_order() {
         .iter()
         .map(|x| x["identifier"]["value"].as_str().unwrap())
         .collect();
-    assert_eq!(subs, vec!["evil-example.test", "www.other.test"]);
+    assert_eq!(subs, vec!["evil-example.jp", "www.other.jp"]);
     assert_eq!(s.counts(), before);
 }
 
 #[tokio::test]
 async fn suspension_blocks_and_reinstatement_restores() {
     let s = Server::start().await;
-    let org = s.organization(Level::Ov, &["example.test"]).await;
+    let org = s.organization(Level::Ov, &["example.jp"]).await;
     s.approve(org).await;
     let c = client_of(&s, org).await;
-    let order = ready(&s, &c, &["www.example.test"], "ov").await;
+    let order = ready(&s, &c, &["www.example.jp"], "ov").await;
     s.vetting()
         .transition(
             "approver",
@@ -246,7 +246,7 @@ async fn suspension_blocks_and_reinstatement_restores() {
         )
         .await
         .unwrap();
-    let r = c.finalize(&order, &["www.example.test"]).await;
+    let r = c.finalize(&order, &["www.example.jp"]).await;
     let p = r.problem("unauthorized");
     assert_eq!(
         p["detail"],
@@ -257,7 +257,7 @@ async fn suspension_blocks_and_reinstatement_restores() {
         .await
         .unwrap();
     assert_eq!(
-        c.finalize(&order, &["www.example.test"]).await.json()["status"],
+        c.finalize(&order, &["www.example.jp"]).await.json()["status"],
         "valid"
     );
 }
@@ -265,15 +265,15 @@ async fn suspension_blocks_and_reinstatement_restores() {
 #[tokio::test]
 async fn edits_after_approval_need_vetting_again() {
     let s = Server::start().await;
-    let org = s.organization(Level::Ov, &["example.test"]).await;
+    let org = s.organization(Level::Ov, &["example.jp"]).await;
     s.approve(org).await;
     let c = client_of(&s, org).await;
-    let order = ready(&s, &c, &["www.example.test"], "ov").await;
+    let order = ready(&s, &c, &["www.example.jp"], "ov").await;
     let v = s.vetting();
     let mut data = v.get(org).await.unwrap().data;
     data.office.locality = "港区".into();
     v.edit("vetter", org, data).await.unwrap();
-    let r = c.finalize(&order, &["www.example.test"]).await;
+    let r = c.finalize(&order, &["www.example.jp"]).await;
     let p = r.problem("userActionRequired");
     assert!(
         p["detail"]
@@ -283,7 +283,7 @@ async fn edits_after_approval_need_vetting_again() {
         "{p}"
     );
     s.approve(org).await;
-    let done = c.finalize(&order, &["www.example.test"]).await.json();
+    let done = c.finalize(&order, &["www.example.jp"]).await.json();
     let der = leaf(&c, &done).await;
     assert!(
         subject_attrs(&der).iter().any(|a| a.2 == "港区"),
@@ -293,12 +293,13 @@ async fn edits_after_approval_need_vetting_again() {
 
 #[tokio::test]
 async fn expired_vetting_blocks_issuance() {
-    let s = Server::start_with(|c| c.vetting.max_age_days = 10).await;
-    let org = s.organization(Level::Ov, &["example.test"]).await;
+    // The server's clock is moved past the vetting's age, not waited out.
+    let clock = trustgate::core::Clock::manual(::time::macros::datetime!(2026-06-01 0:00 UTC));
+    let s = Server::start_on(clock.clone(), |c| c.vetting.max_age_days = 10).await;
+    let org = s.organization(Level::Ov, &["example.jp"]).await;
     let v = s.vetting();
     // Checks performed almost ten days ago: approval works, for 2 seconds.
-    let then = ::time::OffsetDateTime::now_utc() - ::time::Duration::days(10)
-        + ::time::Duration::seconds(2);
+    let then = clock.now() - ::time::Duration::days(10) + ::time::Duration::seconds(2);
     for ch in checks_for(Level::Ov) {
         v.record_check("vetter", org, ch, Some(then)).await.unwrap();
     }
@@ -306,13 +307,95 @@ async fn expired_vetting_blocks_issuance() {
         .await
         .unwrap();
     let c = client_of(&s, org).await;
-    let order = ready(&s, &c, &["www.example.test"], "ov").await;
-    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
-    let r = c.finalize(&order, &["www.example.test"]).await;
+    let order = ready(&s, &c, &["www.example.jp"], "ov").await;
+    assert!(clock.advance(::time::Duration::seconds(3)));
+    let r = c.finalize(&order, &["www.example.jp"]).await;
     let p = r.problem("userActionRequired");
     assert!(
         p["detail"].as_str().unwrap().contains("needs re-vetting"),
         "{p}"
     );
     assert_eq!(s.count("certificates"), 0);
+}
+
+/// A remote perspective that suspends an organization when it is asked
+/// for CAA, then agrees: a suspension that arrives while CAA is being
+/// looked up at finalize.
+#[derive(Default)]
+struct SuspendDuringCaa {
+    armed: std::sync::Mutex<Option<(trustgate::vetting::Vetting, OrganizationId)>>,
+}
+
+impl trustgate::va::remote::RemotePerspective for SuspendDuringCaa {
+    fn name(&self) -> &str {
+        "suspender"
+    }
+
+    fn region(&self) -> trustgate::core::Region {
+        trustgate::core::Region::Ripe
+    }
+
+    fn check<'a>(
+        &'a self,
+        check: &'a trustgate::va::remote::RemoteCheck,
+    ) -> std::pin::Pin<
+        Box<dyn std::future::Future<Output = trustgate::va::remote::RemoteAnswer> + Send + 'a>,
+    > {
+        use trustgate::va::remote::{RemoteAnswer, RemoteCheck, RemoteOutcome};
+        let armed = match check {
+            RemoteCheck::Caa { .. } => self.armed.lock().unwrap().take(),
+            RemoteCheck::Challenge { .. } => None,
+        };
+        Box::pin(async move {
+            if let Some((vetting, org)) = armed {
+                let why = Some("invoice unpaid".to_owned());
+                let suspend = vetting.transition("approver", org, Transition::Suspend, why);
+                suspend.await.unwrap();
+            }
+            RemoteAnswer {
+                perspective: String::new(),
+                region: None,
+                outcome: RemoteOutcome::Valid,
+                records: Vec::new(),
+                caa: None,
+                checked_at: time::OffsetDateTime::now_utc(),
+            }
+        })
+    }
+}
+
+/// The gate decides again inside the transaction that claims the order:
+/// a suspension during the CAA lookups stops the issuance, the order
+/// stays ready, and reinstatement lets the same order finish.
+#[tokio::test]
+async fn a_suspension_during_caa_lookups_stops_issuance() {
+    let trap = std::sync::Arc::new(SuspendDuringCaa::default());
+    // Before 2025-09-15 one perspective is enough (BR 3.2.2.9).
+    let clock = trustgate::core::Clock::manual(time::macros::datetime!(2025-06-02 10:00 UTC));
+    let s = Server::start_with_perspectives(clock, |_| {}, vec![trap.clone()]).await;
+    let org = s.organization(Level::Ov, &["example.jp"]).await;
+    s.approve(org).await;
+    let c = client_of(&s, org).await;
+    let order = ready(&s, &c, &["www.example.jp"], "ov").await;
+
+    *trap.armed.lock().unwrap() = Some((s.vetting(), org));
+    let r = c.finalize(&order, &["www.example.jp"]).await;
+    let p = r.problem("unauthorized");
+    assert_eq!(
+        p["detail"],
+        "organization '例示株式会社' is suspended: invoice unpaid; contact the CA"
+    );
+    assert!(trap.armed.lock().unwrap().is_none(), "CAA was not asked");
+    assert_eq!(s.count("certificates"), 0);
+    let now = c.post(order["__url"].as_str().unwrap(), None).await.json();
+    assert_eq!(now["status"], "ready", "{now}");
+    let refusals = s.sql_text("SELECT action AS t FROM audit_events WHERE action = 'gate.refuse'");
+    assert_eq!(refusals.len(), 1);
+
+    s.vetting()
+        .transition("approver", org, Transition::Reinstate, Some("paid".into()))
+        .await
+        .unwrap();
+    let done = c.finalize(&order, &["www.example.jp"]).await.json();
+    assert_eq!(done["status"], "valid", "{done}");
 }

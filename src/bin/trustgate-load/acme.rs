@@ -57,6 +57,9 @@ impl Directory {
 /// An ES256 account key and, once registered, its URL.
 pub struct Account {
     key: EcdsaKeyPair,
+    /// The key's PKCS#8 document, for `--record` (a later run signs as
+    /// the same account).
+    pub pkcs8: Vec<u8>,
     jwk: Value,
     pub thumbprint: String,
     pub kid: String,
@@ -66,7 +69,13 @@ impl Account {
     pub fn generate(rng: &SystemRandom) -> Result<Account, String> {
         let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, rng)
             .map_err(|_| "generating a P-256 key failed".to_owned())?;
-        let key = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref(), rng)
+        Account::from_pkcs8(rng, pkcs8.as_ref(), String::new())
+    }
+
+    /// The account of a P-256 PKCS#8 key, registered at `kid` (empty
+    /// until it is).
+    pub fn from_pkcs8(rng: &SystemRandom, pkcs8: &[u8], kid: String) -> Result<Account, String> {
+        let key = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8, rng)
             .map_err(|_| "loading the P-256 key failed".to_owned())?;
         // Uncompressed point: 0x04 ‖ x ‖ y.
         let point = key.public_key().as_ref();
@@ -83,9 +92,10 @@ impl Account {
         ));
         Ok(Account {
             key,
+            pkcs8: pkcs8.to_vec(),
             jwk: json!({"crv": "P-256", "kty": "EC", "x": x, "y": y}),
             thumbprint,
-            kid: String::new(),
+            kid,
         })
     }
 
@@ -228,6 +238,23 @@ async fn pause(resp: &Response, poll: &PollSettings, n: u32) {
     tokio::time::sleep(wait).await;
 }
 
+/// What the server told the client about one order, as it was told
+/// (kept when the order fails later on).
+#[derive(Default)]
+pub struct Told {
+    pub order: Option<String>,
+    pub certificate: Option<String>,
+    /// The downloaded leaf: its serial (lowercase hex, 32 digits, as
+    /// trustgate stores it) and the SHA-256 of its DER (hex).
+    pub leaf: Option<(String, String)>,
+}
+
+/// A finalize answered "not ready" may be one the server took already
+/// (the answer to it lost); the order is polled then, and finalized again
+/// if it is back to `ready`, at most this many times.
+const FINALIZE_ATTEMPTS: u32 = 3;
+const ORDER_NOT_READY: &str = "urn:ietf:params:acme:error:orderNotReady";
+
 pub struct OrderSpec<'a> {
     pub names: &'a [String],
     pub profile: Option<&'a str>,
@@ -244,6 +271,7 @@ pub async fn run_order(
     poll: &PollSettings,
     spec: OrderSpec<'_>,
     t: &mut Timings,
+    told: &mut Told,
 ) -> Result<(), FlowError> {
     let mut clock = Instant::now();
     let lap = |t: &mut Timings, p: Phase, clock: &mut Instant| {
@@ -267,6 +295,7 @@ pub async fn run_order(
         .header(header::LOCATION)
         .ok_or_else(|| FlowError::new("client:no-location", "newOrder without Location"))?
         .to_owned();
+    told.order = Some(order_url.clone());
     let order = resp.json()?;
     let finalize_url = str_member(&order, "finalize", "order")?;
     let authz_urls: Vec<String> = order
@@ -348,25 +377,31 @@ pub async fn run_order(
     lap(t, Phase::Challenge, &mut clock);
 
     // Finalize with a fresh key's CSR; poll while processing.
-    let csr = make_csr(spec.names)?;
+    let csr = json!({ "csr": make_csr(spec.names)? });
     clock = Instant::now(); // the CSR is the client's work, not the server's
-    let mut resp = post(
-        conn,
-        rng,
-        dir,
-        acct,
-        &finalize_url,
-        Some(&json!({ "csr": csr })),
-        false,
-    )
-    .await?;
+    let finalize_url = finalize_url.as_str();
+    let mut finalized = 1;
+    let mut resp = match post(conn, rng, dir, acct, finalize_url, Some(&csr), false).await {
+        Err(e) if e.kind == ORDER_NOT_READY => {
+            post(conn, rng, dir, acct, &order_url, None, false).await?
+        }
+        r => r?,
+    };
     let deadline = Instant::now() + poll.timeout;
     let mut polls = 0;
     let cert_url = loop {
         let order = resp.json()?;
         match status_of(&order) {
             "valid" => break str_member(&order, "certificate", "valid order")?,
-            "processing" | "ready" => {}
+            "processing" => {}
+            // Back to ready: a finalize cut short (the server's sweep
+            // returned the order) or one that never arrived.
+            "ready" if finalized < FINALIZE_ATTEMPTS => {
+                finalized += 1;
+                resp = post(conn, rng, dir, acct, finalize_url, Some(&csr), false).await?;
+                continue;
+            }
+            "ready" => {}
             _ => return Err(invalid_error(&order, "order")),
         }
         if Instant::now() > deadline {
@@ -379,21 +414,42 @@ pub async fn run_order(
         polls += 1;
         resp = post(conn, rng, dir, acct, &order_url, None, false).await?;
     };
+    told.certificate = Some(cert_url.clone());
     lap(t, Phase::Finalize, &mut clock);
 
     // Download the chain.
-    let resp = post(conn, rng, dir, acct, &cert_url, None, false).await?;
-    let certs = pem::parse_many(&resp.body)
-        .map(|v| v.iter().filter(|p| p.tag() == "CERTIFICATE").count())
-        .unwrap_or(0);
-    if certs == 0 {
-        return Err(FlowError::new(
-            "client:bad-chain",
-            "certificate download has no PEM certificate",
-        ));
-    }
+    told.leaf = Some(download(conn, rng, dir, acct, &cert_url).await?);
     lap(t, Phase::Download, &mut clock);
     Ok(())
+}
+
+/// Downloads a certificate chain; returns its leaf's serial (lowercase
+/// hex, 32 digits) and the SHA-256 of the leaf's DER (hex).
+pub async fn download(
+    conn: &mut Conn,
+    rng: &SystemRandom,
+    dir: &Directory,
+    acct: &Account,
+    cert_url: &str,
+) -> Result<(String, String), FlowError> {
+    let resp = post(conn, rng, dir, acct, cert_url, None, false).await?;
+    let bad = |why: String| FlowError::new("client:bad-chain", why);
+    let pems = pem::parse_many(&resp.body).map_err(|e| bad(format!("not PEM: {e}")))?;
+    let leaf = pems
+        .iter()
+        .find(|p| p.tag() == "CERTIFICATE")
+        .ok_or_else(|| bad("certificate download has no PEM certificate".into()))?;
+    let (_, cert) = x509_parser::parse_x509_certificate(leaf.contents())
+        .map_err(|e| bad(format!("the leaf does not parse: {e}")))?;
+    let raw = cert.raw_serial();
+    let digits = raw
+        .iter()
+        .skip_while(|b| **b == 0)
+        .map(|b| format!("{b:02x}"));
+    let serial = format!("{:0>32}", digits.collect::<String>());
+    let sha = ring::digest::digest(&ring::digest::SHA256, leaf.contents());
+    let sha: String = sha.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+    Ok((serial, sha))
 }
 
 /// base64url DER of a CSR for `names` with a fresh P-256 key.

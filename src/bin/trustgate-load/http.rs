@@ -16,6 +16,9 @@ use tokio::net::TcpStream;
 
 use super::FlowError;
 
+/// The pause before a request is sent again to an unavailable server.
+const RIDE_OUT_PAUSE: Duration = Duration::from_millis(250);
+
 /// Where the server is and how to reach it.
 pub struct Target {
     /// `https://host:port` (or http), as the server's URLs start.
@@ -25,6 +28,9 @@ pub struct Target {
     pub addr: SocketAddr,
     pub tls: Option<(tokio_rustls::TlsConnector, ServerName<'static>)>,
     pub request_timeout: Duration,
+    /// How long a request keeps being sent again while the server is
+    /// unavailable (see `Conn::send`); zero fails at once.
+    pub ride_out: Duration,
 }
 
 impl Target {
@@ -32,6 +38,7 @@ impl Target {
         directory: &str,
         ca_bundle: Option<&std::path::Path>,
         request_timeout: Duration,
+        ride_out: Duration,
     ) -> Result<Target, String> {
         let uri: hyper::Uri = directory
             .parse()
@@ -101,6 +108,7 @@ impl Target {
             addr,
             tls,
             request_timeout,
+            ride_out,
         })
     }
 
@@ -173,6 +181,8 @@ pub struct Conn {
     pub bad_nonce_retries: u64,
     /// Connections opened.
     pub connects: u64,
+    /// Requests sent again because the server was unavailable.
+    pub unavailable_retries: u64,
 }
 
 impl Conn {
@@ -184,6 +194,7 @@ impl Conn {
             requests: 0,
             bad_nonce_retries: 0,
             connects: 0,
+            unavailable_retries: 0,
         }
     }
 
@@ -218,9 +229,46 @@ impl Conn {
         Ok(sender)
     }
 
+    /// Sends one request. While the server is unavailable — the
+    /// connection refused or cut (a restarting process), or 503 (its
+    /// database away) — it is sent again, a pause apart, for up to
+    /// `Target::ride_out`, as a client that retries would. A POST sent
+    /// again carries a nonce the server may have redeemed or forgotten:
+    /// it answers badNonce, which `acme::post` retries with a fresh one.
+    pub async fn send(
+        &mut self,
+        method: Method,
+        url: &str,
+        content_type: Option<&'static str>,
+        body: Bytes,
+    ) -> Result<Response, FlowError> {
+        let deadline = std::time::Instant::now() + self.target.ride_out;
+        loop {
+            let result = self
+                .send_once(method.clone(), url, content_type, body.clone())
+                .await;
+            let pause = match &result {
+                Err(e) if e.kind.starts_with("transport:") && e.kind != "transport:timeout" => {
+                    RIDE_OUT_PAUSE
+                }
+                Ok(r) if r.status == StatusCode::SERVICE_UNAVAILABLE => r
+                    .retry_after()
+                    .map_or(RIDE_OUT_PAUSE, Duration::from_secs)
+                    .min(RIDE_OUT_PAUSE * 4),
+                _ => return result,
+            };
+            if std::time::Instant::now() + pause > deadline {
+                return result;
+            }
+            self.unavailable_retries += 1;
+            self.sender = None;
+            tokio::time::sleep(pause).await;
+        }
+    }
+
     /// Sends one request; reconnects once if the kept-alive connection
     /// turned out to be closed.
-    pub async fn send(
+    async fn send_once(
         &mut self,
         method: Method,
         url: &str,

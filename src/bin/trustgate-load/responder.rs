@@ -137,7 +137,7 @@ mod tests {
 
     #[test]
     fn a_query_gets_loopback() {
-        // id 0x1234, RD, one question: a.test A IN
+        // id 0x1234, RD, one question: a.jp A IN
         let q = [
             0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0, 1, b'a', 4, b't', b'e', b's', b't', 0,
             0, 1, 0, 1,

@@ -22,14 +22,19 @@ use trustgate::vetting::Vetting;
 use crate::rows::{Mix, Owner};
 
 const ORGANIZATION: &str = include_str!("../../../conf/organization.example.json");
-const CHECKS: [&str; 5] = [
+const CHECKS: [&str; 10] = [
     include_str!("../../../conf/checks/existence.json"),
     include_str!("../../../conf/checks/phone_intent.json"),
     include_str!("../../../conf/checks/domain_scope.json"),
     include_str!("../../../conf/checks/ev_registration.json"),
     include_str!("../../../conf/checks/ev_business_category.json"),
+    include_str!("../../../conf/checks/ev_place_of_business.json"),
+    include_str!("../../../conf/checks/ev_operational_existence.json"),
+    include_str!("../../../conf/checks/ev_communication.json"),
+    include_str!("../../../conf/checks/ev_authority.json"),
+    include_str!("../../../conf/checks/ev_denied_party_screening.json"),
 ];
-/// The first three are what OV needs; EV needs all five.
+/// The first three are what OV needs; EV needs all ten.
 const OV_CHECKS: usize = 3;
 
 pub struct Organizations {
@@ -55,7 +60,7 @@ pub async fn create_organizations(
     let mut orgs = Vec::with_capacity(count);
     for i in 0..count {
         let ev = ev_every > 0 && i % ev_every == 0;
-        let domain = format!("org{i}.{label}.example");
+        let domain = format!("org{i}.{label}.example.net");
         let mut data = template.clone();
         data.legal_name = format!("{}{i}", template.legal_name);
         data.english_name = Some(format!("Seed Org {i} KK"));

@@ -245,7 +245,7 @@ impl Entropy {
     }
 }
 
-/// Microseconds, as the server stores times (`sa::now`).
+/// Microseconds, as the server stores times (`core::Clock::now`).
 fn micros(t: OffsetDateTime) -> PrimitiveDateTime {
     to_db(
         t.replace_nanosecond(t.nanosecond() / 1000 * 1000)
@@ -500,7 +500,7 @@ impl<'a> Generator<'a> {
     ) -> Result<(), String> {
         let plan = self.plan;
         let serial = self.entropy.serial()?;
-        let shard = trustgate::publish::shard_for(&serial, plan.crl_shards);
+        let shard = trustgate::config::crl_shard(&serial.0, plan.crl_shards);
         let not_before = finalized - plan.backdate;
         let validity = Duration::days(plan.validity_days.into())
             .min(trustgate::ca::schedule::max_validity(finalized));

@@ -1,6 +1,20 @@
-//! Domain objects shared by `ra`, `sa` and `wfe`: statuses are enums and
+//! Domain objects shared by the layers above: statuses are enums and
 //! times are `OffsetDateTime` (UTC). `sa::models` keeps the row structs.
 
+mod clock;
+pub mod names;
+pub mod organization;
+pub mod profile;
+mod region;
+pub mod staff;
+pub mod urls;
+pub mod vetting;
+
+pub use clock::Clock;
+pub use names::DnsName;
+pub use organization::Organization;
+pub use profile::Profile;
+pub use region::Region;
 use time::OffsetDateTime;
 
 pub use crate::acme::{
@@ -112,7 +126,7 @@ pub struct Order {
     pub stored_status: StoredOrderStatus,
     /// DNS names, lowercased, sorted, unique (wildcards as `*.name`).
     pub names: Vec<String>,
-    pub profile: String,
+    pub profile: Profile,
     pub not_before: Option<OffsetDateTime>,
     pub not_after: Option<OffsetDateTime>,
     pub expires_at: OffsetDateTime,

@@ -1,0 +1,256 @@
+"""The staff console in real headless Chromium (Debian chromium and
+chromedriver), through WebDriver (selenium), as integration/console_browser.rs
+sets it up: the console's origin, two members (a vetter and a viewer) with
+the password and TOTP secret `trustgate staff add` printed, an organization
+entered through the admin API, axe-core's script, where screenshots go.
+
+Each step asserts; a failure exits non-zero with what was on the page.
+The last line printed is a JSON summary (axe violations per page)."""
+
+import base64
+import hashlib
+import hmac
+import json
+import os
+import struct
+import sys
+import time
+
+from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as ec
+from selenium.webdriver.support.ui import Select, WebDriverWait
+
+ARGS = json.loads(os.environ["CONSOLE_TEST"])
+ORIGIN = ARGS["origin"]
+ORG = ARGS["organization"]
+WAIT = 30  # seconds: generous on a loaded 2-core machine
+
+
+def totp(secret_b32, at=None):
+    """RFC 6238: HMAC-SHA1, 30-second steps, 6 digits."""
+    key = base64.b32decode(secret_b32 + "=" * (-len(secret_b32) % 8))
+    step = int((at or time.time()) // 30)
+    mac = hmac.new(key, struct.pack(">Q", step), hashlib.sha1).digest()
+    off = mac[-1] & 0x0F
+    code = (struct.unpack(">I", mac[off : off + 4])[0] & 0x7FFFFFFF) % 1_000_000
+    return f"{code:06d}"
+
+
+def browser():
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = "/usr/bin/chromium"
+    for a in ["--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1280,900",
+              "--lang=ja", "--disable-dev-shm-usage"]:
+        opts.add_argument(a)
+    opts.add_experimental_option("prefs", {"intl.accept_languages": "ja,en"})
+    d = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=opts)
+    d.set_page_load_timeout(WAIT)
+    d.set_script_timeout(WAIT)
+    return d
+
+
+def check(cond, what, d):
+    if not cond:
+        sys.stderr.write(f"FAILED: {what}\nURL: {d.current_url}\n{d.page_source}\n")
+        sys.exit(1)
+
+
+AXE = open(ARGS["axe"], encoding="utf-8").read()
+AXE_RESULTS = {}
+
+
+def axe(d, page):
+    """axe-core in the page; returns (and records) serious/critical violations."""
+    d.execute_script(AXE)
+    result = d.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "axe.run(document).then(r => done(r.violations.map(v => "
+        "({id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.length}))));"
+    )
+    bad = [v for v in result if v["impact"] in ("serious", "critical")]
+    AXE_RESULTS[page] = {"violations": len(result), "serious_or_critical": bad}
+    return bad
+
+
+def shot(d, name):
+    if ARGS.get("screenshots"):
+        d.save_screenshot(os.path.join(ARGS["screenshots"], f"{name}.png"))
+
+
+def login(d, member, expect_return):
+    d.get(ORIGIN + expect_return)
+    WebDriverWait(d, WAIT).until(ec.presence_of_element_located((By.ID, "sign-in")))
+    check("/console/login?return=" in d.current_url, "no session: the login page, with a return path", d)
+    d.find_element(By.ID, "name").send_keys(member["name"])
+    d.find_element(By.ID, "password").send_keys(member["password"])
+    d.find_element(By.ID, "code").send_keys(totp(member["totp_secret"]))
+    navigates(d, d.find_element(By.ID, "sign-in").click)
+    WebDriverWait(d, WAIT).until(ec.presence_of_element_located((By.ID, "me")))
+    check(d.find_element(By.ID, "me").text == member["name"], "signed in as the member", d)
+    # The one-time password from `staff add` must be replaced first.
+    check(d.current_url == ORIGIN + "/console/password", "the one-time password is replaced first", d)
+    check(not axe(d, "password"), f"axe on the password page: {AXE_RESULTS['password']}", d)
+    own = "own password of " + member["name"]
+    d.find_element(By.ID, "new").send_keys(own)
+    d.find_element(By.ID, "again").send_keys(own)
+    navigates(d, d.find_element(By.ID, "change-password").click)
+    WebDriverWait(d, WAIT).until(ec.presence_of_element_located((By.TAG_NAME, "main")))
+    check(d.current_url == ORIGIN + "/console/", "on to the queue after the change", d)
+    if expect_return != "/console/":
+        d.get(ORIGIN + expect_return)
+
+
+def navigates(d, action):
+    """Runs `action` (a click, a back) and waits until the page it leaves
+    is gone: an element of the old page must never answer for the new."""
+    old = d.find_element(By.TAG_NAME, "html")
+    action()
+    WebDriverWait(d, WAIT).until(lambda _: gone(old))
+
+
+def gone(element):
+    """Whether `element`'s page has been replaced. chromedriver reports a
+    node it looks up mid-navigation as "does not belong to the document"
+    (an unknown error) rather than as a stale reference; both mean gone."""
+    try:
+        element.is_enabled()
+        return False
+    except StaleElementReferenceException:
+        return True
+    except WebDriverException as e:
+        if "does not belong to the document" in str(e):
+            return True
+        raise
+
+
+def forged_post(d, path, csrf):
+    """A form the page never offered, posted from the page's own origin."""
+    navigates(d, lambda: d.execute_script(
+        "const f = document.createElement('form'); f.method = 'post'; f.action = arguments[0];"
+        "if (arguments[1] !== null) { const i = document.createElement('input');"
+        " i.type = 'hidden'; i.name = 'csrf'; i.value = arguments[1]; f.appendChild(i); }"
+        "document.body.appendChild(f); f.submit();",
+        path,
+        csrf,
+    ))
+    WebDriverWait(d, WAIT).until(ec.url_contains(path))
+    WebDriverWait(d, WAIT).until(ec.presence_of_element_located((By.TAG_NAME, "h1")))
+    return d.find_element(By.TAG_NAME, "h1").text
+
+
+vetter_browser = browser()
+viewer_browser = browser()
+approver_browser = browser()
+try:
+    d = vetter_browser
+    # The login page, then the queue (the page asked for first).
+    d.get(ORIGIN + "/console/login")
+    WebDriverWait(d, WAIT).until(ec.presence_of_element_located((By.ID, "sign-in")))
+    check(d.find_element(By.TAG_NAME, "html").get_attribute("lang") == "ja", "Japanese for lang=ja", d)
+    check(not axe(d, "login"), f"axe on the login page: {AXE_RESULTS['login']}", d)
+    shot(d, "login")
+    login(d, ARGS["vetter"], "/console/")
+    check(d.current_url == ORIGIN + "/console/", "back at the queue after login", d)
+    queue = d.find_element(By.ID, "queue").text
+    check(ARGS["legal_name"] in queue, "the organization is in the queue", d)
+    check("not recorded" in queue, "its missing checks are in the queue", d)
+    check(not axe(d, "queue"), f"axe on the queue: {AXE_RESULTS['queue']}", d)
+    shot(d, "queue")
+
+    # The organization: its fields, what approval needs; a vetter has no
+    # approve role, so no approve button.
+    navigates(d, d.find_element(By.LINK_TEXT, ARGS["legal_name"]).click)
+    WebDriverWait(d, WAIT).until(ec.presence_of_element_located((By.ID, "needs")))
+    check(d.current_url.endswith(f"/console/organizations/{ORG}"), "the organization's page", d)
+    needs = [li.text for li in d.find_elements(By.CSS_SELECTOR, "#needs li")]
+    check(len(needs) == 3 and all("not recorded" in n for n in needs),
+          f"three checks missing: {needs}", d)
+    fields = d.find_element(By.ID, "fields").text
+    check("組織名" in fields and ARGS["legal_name"] in fields and "本店登記住所" in fields,
+          "the application's fields by their Japanese names", d)
+    check(not d.find_elements(By.ID, "do-approve"), "no approve button for a vetter", d)
+    check(not axe(d, "organization"), f"axe on the organization: {AXE_RESULTS['organization']}", d)
+    shot(d, "organization")
+
+    # The vetter records the three checks with their forms.
+    def record(kind, texts, selects=()):
+        form = d.find_element(By.ID, f"check-{kind}")
+        for name, value in texts:
+            form.find_element(By.NAME, name).send_keys(value)
+        for name, value in selects:
+            Select(form.find_element(By.NAME, name)).select_by_value(value)
+        navigates(d, form.find_element(By.ID, f"record-{kind}").click)
+        WebDriverWait(d, WAIT).until(ec.presence_of_element_located((By.ID, f"check-{kind}")))
+        check(not d.find_elements(By.ID, "error"), f"{kind} recorded", d)
+
+    record("existence", [("reference", "TDB企業コード 123456789"), ("notes", "一致")], [("source", "tdb")])
+    record("phone_intent", [("number_called", "03-1234-5678"), ("person_reached", "佐藤花子")],
+           [("number_source", "ntt104")])
+    record("domain_scope", [])
+    check(d.find_elements(By.ID, "needs-none"), "nothing missing after the three checks", d)
+    checks = d.find_element(By.ID, "checks").find_element(By.XPATH, "following-sibling::table").text
+    check(checks.count("staff:desk-vetter#") == 3 and "TDB企業コード 123456789" in checks,
+          "the checks with source, reference and who recorded them", d)
+
+    # An EAB credential: the key once, and the certbot line.
+    d.find_element(By.ID, "eab-note").send_keys("desk")
+    navigates(d, d.find_element(By.ID, "eab-create").click)
+    WebDriverWait(d, WAIT).until(ec.presence_of_element_located((By.ID, "certbot")))
+    kid = d.find_element(By.ID, "eab-kid").text
+    key = d.find_element(By.ID, "eab-key").text
+    line = d.find_element(By.ID, "certbot").text
+    check(kid.startswith("kid-") and f"--eab-kid {kid} --eab-hmac-key {key}" in line,
+          f"the certbot line names the credential: {line}", d)
+    check(not axe(d, "eab"), f"axe on the new credential: {AXE_RESULTS['eab']}", d)
+    d.get(ORIGIN + f"/console/organizations/{ORG}")
+    WebDriverWait(d, WAIT).until(ec.presence_of_element_located((By.ID, "needs-none")))
+
+    # English through the switch.
+    navigates(d, d.find_element(By.ID, "lang-switch").click)
+    WebDriverWait(d, WAIT).until(ec.presence_of_element_located((By.ID, "needs-none")))
+    check(d.find_element(By.TAG_NAME, "html").get_attribute("lang") == "en", "English after the switch", d)
+    check("Approval still needs" in d.page_source, "English words after the switch", d)
+
+    # A viewer: the page without decisions; forged posts refused.
+    v = viewer_browser
+    login(v, ARGS["viewer"], f"/console/organizations/{ORG}")
+    check(v.current_url.endswith(f"/console/organizations/{ORG}"), "back at the page asked for", v)
+    check(not v.find_elements(By.ID, "do-approve"), "no approve button for a viewer", v)
+    csrf = v.find_element(By.CSS_SELECTOR, "input[name=csrf]").get_attribute("value")
+    approve = f"/console/organizations/{ORG}/approve"
+    h1 = forged_post(v, approve, None)
+    check(h1 == ARGS["csrf_refused"], f"a post without the CSRF token refused: {h1!r}", v)
+    v.get(ORIGIN + f"/console/organizations/{ORG}")
+    h1 = forged_post(v, approve, csrf)
+    check(h1 == ARGS["forbidden"], f"a viewer's approve refused: {h1!r}", v)
+    v.get(ORIGIN + f"/console/organizations/{ORG}")
+    check(v.find_element(By.ID, "status").text == "pending", "still pending", v)
+
+    # The approver, who recorded nothing, approves.
+    a = approver_browser
+    login(a, ARGS["approver"], f"/console/organizations/{ORG}")
+    check(a.find_elements(By.ID, "needs-none"), "nothing stands in the approver's way", a)
+    navigates(a, a.find_element(By.ID, "do-approve").click)
+    WebDriverWait(a, WAIT).until(ec.text_to_be_present_in_element((By.ID, "status"), "approved"))
+    audit = a.find_element(By.ID, "audit").find_element(By.XPATH, "following-sibling::table").text
+    check("organization.approve" in audit and "staff:desk-approver#" in audit
+          and "eab.create" in audit and "staff:desk-vetter#" in audit,
+          "the audit trail names who did what", a)
+
+    # Logout; going back finds the login page, not the organization.
+    navigates(d, d.find_element(By.ID, "logout").click)
+    WebDriverWait(d, WAIT).until(ec.presence_of_element_located((By.ID, "sign-in")))
+    navigates(d, d.back)
+    WebDriverWait(d, WAIT).until(ec.presence_of_element_located((By.TAG_NAME, "main")))
+    check(d.find_elements(By.ID, "sign-in") and not d.find_elements(By.ID, "needs"),
+          "after logout, back shows the login page", d)
+    check("/console/login" in d.current_url, "after logout, back lands on login", d)
+finally:
+    vetter_browser.quit()
+    viewer_browser.quit()
+    approver_browser.quit()
+
+print(json.dumps({"axe": AXE_RESULTS}))

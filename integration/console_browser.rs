@@ -1,0 +1,118 @@
+//! The staff console in real headless Chromium, driven through WebDriver
+//! by Python selenium (`integration/console/browser.py`, in the test
+//! venv), against the real `trustgate serve`: a vetter and a viewer
+//! enrolled with `trustgate staff add` log in with their password and a
+//! TOTP code computed from the secret the CLI printed, and replace the
+//! one-time password first; the vetter sees the
+//! organization entered from `conf/organization.example.json` in the
+//! queue with its missing checks, records them with the check forms and
+//! makes an EAB credential (its key and certbot line shown once); an
+//! approver approves, and the audit trail names both; the viewer sees no approve button, and
+//! forged posts (no CSRF token; the viewer's own token) are refused with
+//! 403 pages; logout ends the session (back → login). axe-core (npm, in
+//! `integration/console/node_modules`) runs in the login, queue and
+//! organization pages: no serious or critical violation. With
+//! `TRUSTGATE_CONSOLE_SCREENSHOTS=DIR` the pages are saved there as PNG.
+
+use std::path::Path;
+use std::process::Command;
+
+use crate::common::pkilint::venv_bin;
+use crate::common::staff::{Level, LEGAL_NAME};
+use crate::common::TestServer;
+
+/// `trustgate staff add NAME --roles ROLES` as the approver: the member's
+/// one-time password and TOTP secret, as the CLI printed them.
+fn enrol(server: &TestServer, name: &str, roles: &str) -> serde_json::Value {
+    let out = Command::new(env!("CARGO_BIN_EXE_trustgate"))
+        .arg("--config")
+        .arg(server.config_path())
+        .args(["staff", "add", name, "--roles", roles])
+        .env("TRUSTGATE_STAFF_TOKEN", server.staff().approver_token())
+        .output()
+        .expect("running trustgate staff add");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "staff add {name}: {text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let field = |label: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(label))
+            .unwrap_or_else(|| panic!("no {label} in {text}"))
+            .trim()
+            .to_owned()
+    };
+    serde_json::json!({
+        "name": name,
+        "password": field("one-time password:"),
+        "totp_secret": field("TOTP secret:"),
+    })
+}
+
+/// axe-core's script, installed by npm into the directory this test owns.
+fn axe_script() -> std::path::PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("integration/console");
+    let axe = dir.join("node_modules/axe-core/axe.min.js");
+    if !axe.is_file() {
+        let status = Command::new("npm")
+            .args(["install", "--no-audit", "--no-fund", "--no-package-lock"])
+            .current_dir(&dir)
+            .status()
+            .expect("running npm (Debian npm) to install axe-core");
+        assert!(status.success(), "npm install axe-core failed");
+    }
+    assert!(axe.is_file(), "{} missing after npm install", axe.display());
+    axe
+}
+
+#[test]
+fn staff_work_the_console_in_chromium() {
+    let server = TestServer::start();
+    let org = server
+        .staff()
+        .create_organization(Level::Ov, &["example.jp"]);
+    let vetter = enrol(&server, "desk-vetter", "view,vet");
+    let viewer = enrol(&server, "desk-viewer", "view");
+    let approver = enrol(&server, "desk-approver", "view,approve");
+    let screenshots = std::env::var("TRUSTGATE_CONSOLE_SCREENSHOTS").ok();
+    let args = serde_json::json!({
+        "origin": server.staff().admin_origin(),
+        "organization": org.id,
+        "legal_name": LEGAL_NAME,
+        "vetter": vetter,
+        "viewer": viewer,
+        "approver": approver,
+        "axe": axe_script(),
+        "screenshots": screenshots,
+        // The 403 pages' headings (Japanese: the browser asks for ja).
+        "csrf_refused": "フォームの確認トークンが無効です。ページを再読み込みしてください。",
+        "forbidden": "この操作の権限がありません。",
+    });
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("integration/console/browser.py");
+    let out = Command::new(venv_bin("python"))
+        .arg(&script)
+        .env("CONSOLE_TEST", args.to_string())
+        .output()
+        .expect("running the selenium script (./scripts/test installs selenium into .venv)");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "the browser test failed:\n{stdout}\n{stderr}\nserver log:\n{}",
+        server.log_tail(60)
+    );
+    let summary: serde_json::Value =
+        serde_json::from_str(stdout.lines().last().unwrap_or_default())
+            .unwrap_or_else(|e| panic!("no summary ({e}):\n{stdout}"));
+    for page in ["login", "password", "queue", "organization", "eab"] {
+        let r = &summary["axe"][page];
+        assert_eq!(
+            r["serious_or_critical"],
+            serde_json::json!([]),
+            "axe on {page}: {r}"
+        );
+    }
+    eprintln!("axe: {}", summary["axe"]);
+}

@@ -1,0 +1,2 @@
+DROP TABLE precertificates;
+DROP TABLE serials;

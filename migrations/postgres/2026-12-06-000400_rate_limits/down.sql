@@ -1,0 +1,3 @@
+DROP INDEX authorizations_pending;
+DROP TABLE rate_limit_buckets;
+DROP TABLE limit_overrides;

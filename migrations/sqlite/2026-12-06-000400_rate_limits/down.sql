@@ -1,0 +1,2 @@
+DROP INDEX authorizations_pending;
+DROP TABLE limit_overrides;

@@ -1,0 +1,18 @@
+-- Rate limits (ra::limits). Keep in step with ../../postgres/.
+
+-- Staff overrides of an organization's limits (admin API, audited): one
+-- row per limit overridden; a limit without a row takes the config's.
+CREATE TABLE limit_overrides (
+    organization_id BIGINT NOT NULL REFERENCES organizations(id),
+    name TEXT NOT NULL,
+    limit_count BIGINT NOT NULL,
+    -- 0 for a limit that is a count, not a rate
+    period_secs BIGINT NOT NULL,
+    PRIMARY KEY (organization_id, name)
+);
+
+-- No rate_limit_buckets: SQLite is one process, whose buckets live in it.
+
+-- The pending-authorizations limit counts an account's pending rows.
+CREATE INDEX authorizations_pending ON authorizations(account_id, expires_at)
+    WHERE status = 'pending';

@@ -1,0 +1,427 @@
+//! The console's words in Japanese and English, and which one a request
+//! gets: the `tg_lang` cookie (the switch), else Accept-Language.
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    Ja,
+    En,
+}
+
+pub const LANG_COOKIE: &str = "tg_lang";
+
+impl Lang {
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::Ja => "ja",
+            Lang::En => "en",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Lang> {
+        match s {
+            "ja" => Some(Lang::Ja),
+            "en" => Some(Lang::En),
+            _ => None,
+        }
+    }
+
+    /// The other one, which the switch offers.
+    pub fn other(self) -> Lang {
+        match self {
+            Lang::Ja => Lang::En,
+            Lang::En => Lang::Ja,
+        }
+    }
+
+    /// The cookie if set, else the preferred of ja/en in Accept-Language
+    /// (by q-value), else Japanese: the desk is in Japan.
+    pub fn pick(cookie: Option<&str>, accept: Option<&str>) -> Lang {
+        if let Some(l) = cookie.and_then(Lang::parse) {
+            return l;
+        }
+        let mut best: Option<(f32, Lang)> = None;
+        for part in accept.unwrap_or_default().split(',') {
+            let mut it = part.split(';');
+            let tag = it.next().unwrap_or_default().trim().to_ascii_lowercase();
+            let q = it
+                .find_map(|p| p.trim().strip_prefix("q="))
+                .and_then(|q| q.parse::<f32>().ok())
+                .unwrap_or(1.0);
+            let lang = match tag.split('-').next() {
+                Some("ja") => Lang::Ja,
+                Some("en") => Lang::En,
+                _ => continue,
+            };
+            if q > 0.0 && best.is_none_or(|(bq, _)| q > bq) {
+                best = Some((q, lang));
+            }
+        }
+        best.map_or(Lang::Ja, |(_, l)| l)
+    }
+
+    pub fn text(self) -> &'static Text {
+        match self {
+            Lang::Ja => &JA,
+            Lang::En => &EN,
+        }
+    }
+}
+
+/// Every word the pages show, in one language.
+pub struct Text {
+    pub lang_name: &'static str,
+    pub console: &'static str,
+    pub login_title: &'static str,
+    pub name: &'static str,
+    pub password: &'static str,
+    pub totp: &'static str,
+    pub sign_in: &'static str,
+    pub login_failed: &'static str,
+    pub too_many: &'static str,
+    pub logout: &'static str,
+    pub signed_in_as: &'static str,
+    pub queue: &'static str,
+    pub search: &'static str,
+    pub search_hint: &'static str,
+    pub status: &'static str,
+    pub organization: &'static str,
+    pub level: &'static str,
+    pub blockers: &'static str,
+    pub created: &'static str,
+    pub nothing: &'static str,
+    pub next_page: &'static str,
+    pub expiring: &'static str,
+    pub ready: &'static str,
+    pub application: &'static str,
+    pub field: &'static str,
+    pub value: &'static str,
+    pub checks: &'static str,
+    pub kind: &'static str,
+    pub result: &'static str,
+    pub details: &'static str,
+    pub recorded_by: &'static str,
+    pub performed_at: &'static str,
+    pub recorded_at: &'static str,
+    pub passed: &'static str,
+    pub failed: &'static str,
+    pub accounts: &'static str,
+    pub eab: &'static str,
+    pub certificates: &'static str,
+    pub serial: &'static str,
+    pub not_after: &'static str,
+    pub revoked: &'static str,
+    pub valid: &'static str,
+    pub audit: &'static str,
+    pub when: &'static str,
+    pub actor: &'static str,
+    pub action: &'static str,
+    pub reason: &'static str,
+    pub decide: &'static str,
+    pub approval_needs: &'static str,
+    pub refused: &'static str,
+    pub forbidden: &'static str,
+    pub csrf_refused: &'static str,
+    pub not_found: &'static str,
+    pub back: &'static str,
+    pub approved_by: &'static str,
+    pub vetted_at: &'static str,
+    pub transitions: [(&'static str, &'static str); 4],
+    pub record_check: &'static str,
+    pub record: &'static str,
+    pub source: &'static str,
+    pub reference: &'static str,
+    pub notes: &'static str,
+    pub number_called: &'static str,
+    pub number_source: &'static str,
+    pub person_reached: &'static str,
+    pub eab_create: &'static str,
+    pub eab_note: &'static str,
+    pub single_use: &'static str,
+    pub expires_days: &'static str,
+    pub create: &'static str,
+    pub eab_created: &'static str,
+    pub key_once: &'static str,
+    pub certbot_hint: &'static str,
+    pub sources: [(&'static str, &'static str); 4],
+    pub password_title: &'static str,
+    pub password_why: &'static str,
+    pub new_password: &'static str,
+    pub new_again: &'static str,
+    pub passwords_differ: &'static str,
+    pub change: &'static str,
+}
+
+impl Text {
+    /// The label of a transition button.
+    pub fn transition(&self, t: &str) -> &'static str {
+        self.transitions
+            .iter()
+            .find(|(k, _)| *k == t)
+            .map_or("?", |(_, v)| v)
+    }
+}
+
+pub static JA: Text = Text {
+    lang_name: "日本語",
+    console: "trustgate 審査コンソール",
+    login_title: "スタッフログイン",
+    name: "スタッフ名",
+    password: "パスワード",
+    totp: "ワンタイムコード（TOTP）",
+    sign_in: "ログイン",
+    login_failed: "ログインできませんでした。名前、パスワード、コードを確認してください。",
+    too_many: "試行回数が多すぎます。しばらくしてから再度お試しください。",
+    logout: "ログアウト",
+    signed_in_as: "ログイン中",
+    queue: "審査キュー",
+    search: "検索",
+    search_hint: "組織名・TDB企業コード・法人番号・ドメイン",
+    status: "状態",
+    organization: "組織",
+    level: "種別",
+    blockers: "承認を妨げているもの",
+    created: "申請日時",
+    nothing: "該当なし",
+    next_page: "次のページ",
+    expiring: "審査の有効期限が近い",
+    ready: "承認可能",
+    application: "申請内容",
+    field: "項目",
+    value: "内容",
+    checks: "審査記録",
+    kind: "種類",
+    result: "結果",
+    details: "情報源・参照",
+    recorded_by: "記録者",
+    performed_at: "実施日時",
+    recorded_at: "記録日時",
+    passed: "合格",
+    failed: "不合格",
+    accounts: "ACMEアカウント",
+    eab: "EAB認証情報",
+    certificates: "証明書",
+    serial: "シリアル番号",
+    not_after: "有効期限",
+    revoked: "失効",
+    valid: "有効",
+    audit: "監査ログ",
+    when: "日時",
+    actor: "実行者",
+    action: "操作",
+    reason: "理由",
+    decide: "審査の判断",
+    approval_needs: "承認に必要なもの",
+    refused: "拒否されました",
+    forbidden: "この操作の権限がありません。",
+    csrf_refused: "フォームの確認トークンが無効です。ページを再読み込みしてください。",
+    not_found: "見つかりません。",
+    back: "審査キューへ戻る",
+    approved_by: "承認者",
+    vetted_at: "審査日",
+    transitions: [
+        ("approve", "承認"),
+        ("reject", "却下"),
+        ("suspend", "一時停止"),
+        ("reinstate", "再開"),
+    ],
+    record_check: "審査の記録",
+    record: "記録する",
+    source: "情報源",
+    reference: "参照（コード・取得日など）",
+    notes: "備考",
+    number_called: "架電した番号",
+    number_source: "番号の入手元",
+    person_reached: "応対者",
+    eab_create: "EAB認証情報の発行",
+    eab_note: "メモ",
+    single_use: "1アカウントのみ",
+    expires_days: "有効日数（空欄は無期限）",
+    create: "発行する",
+    eab_created: "EAB認証情報を発行しました",
+    key_once: "HMACキーはこの画面でのみ表示されます。今すぐ申請者に安全な方法で渡してください。",
+    certbot_hint: "certbot での使い方",
+    sources: [
+        ("tdb", "帝国データバンク"),
+        ("ntt104", "NTT番号案内（104）"),
+        ("commercial_registry", "商業登記"),
+        ("other", "その他"),
+    ],
+    password_title: "パスワードの変更",
+    password_why: "発行された一時パスワードでログインしています。続ける前に新しいパスワード（12文字以上）を設定してください。",
+    new_password: "新しいパスワード",
+    new_again: "新しいパスワード（確認）",
+    passwords_differ: "2つのパスワードが一致しません。",
+    change: "変更する",
+};
+
+pub static EN: Text = Text {
+    lang_name: "English",
+    console: "trustgate vetting console",
+    login_title: "Staff login",
+    name: "Staff name",
+    password: "Password",
+    totp: "One-time code (TOTP)",
+    sign_in: "Sign in",
+    login_failed: "Login failed. Check the name, the password and the code.",
+    too_many: "Too many attempts. Try again later.",
+    logout: "Sign out",
+    signed_in_as: "Signed in as",
+    queue: "Vetting queue",
+    search: "Search",
+    search_hint: "name, TDB code, corporate number or domain",
+    status: "Status",
+    organization: "Organization",
+    level: "Level",
+    blockers: "What blocks approval",
+    created: "Applied",
+    nothing: "None",
+    next_page: "Next page",
+    expiring: "vetting expires soon",
+    ready: "ready for approval",
+    application: "Application",
+    field: "Field",
+    value: "Value",
+    checks: "Checks",
+    kind: "Kind",
+    result: "Result",
+    details: "Source and reference",
+    recorded_by: "Recorded by",
+    performed_at: "Performed",
+    recorded_at: "Recorded",
+    passed: "passed",
+    failed: "failed",
+    accounts: "ACME accounts",
+    eab: "EAB credentials",
+    certificates: "Certificates",
+    serial: "Serial",
+    not_after: "Not after",
+    revoked: "revoked",
+    valid: "valid",
+    audit: "Audit trail",
+    when: "When",
+    actor: "Actor",
+    action: "Action",
+    reason: "Reason",
+    decide: "Decision",
+    approval_needs: "Approval still needs",
+    refused: "Refused",
+    forbidden: "You do not have the role this needs.",
+    csrf_refused: "The form's token is missing or wrong. Reload the page.",
+    not_found: "Not found.",
+    back: "Back to the queue",
+    approved_by: "Approved by",
+    vetted_at: "Vetted",
+    transitions: [
+        ("approve", "Approve"),
+        ("reject", "Reject"),
+        ("suspend", "Suspend"),
+        ("reinstate", "Reinstate"),
+    ],
+    record_check: "Record a check",
+    record: "Record",
+    source: "Source",
+    reference: "Reference (code, date obtained)",
+    notes: "Notes",
+    number_called: "Number called",
+    number_source: "Where the number came from",
+    person_reached: "Person reached",
+    eab_create: "New EAB credential",
+    eab_note: "Note",
+    single_use: "One account only",
+    expires_days: "Valid for days (empty: no expiry)",
+    create: "Create",
+    eab_created: "EAB credential created",
+    key_once: "The HMAC key is shown only on this page. Hand it to the applicant securely now.",
+    certbot_hint: "With certbot",
+    sources: [
+        ("tdb", "Teikoku Databank"),
+        ("ntt104", "NTT directory (104)"),
+        ("commercial_registry", "Commercial registry"),
+        ("other", "Other"),
+    ],
+    password_title: "Change your password",
+    password_why: "You signed in with a one-time password. Set your own (12 characters or more) before going on.",
+    new_password: "New password",
+    new_again: "New password again",
+    passwords_differ: "The two passwords differ.",
+    change: "Change",
+};
+
+/// The application form's Japanese name of a field of
+/// `OrganizationData` (dotted JSON path; array indexes dropped).
+pub fn field_label(path: &str) -> &'static str {
+    let key: String = path
+        .split('.')
+        .filter(|s| s.parse::<usize>().is_err())
+        .collect::<Vec<_>>()
+        .join(".");
+    let last = key.rsplit('.').next().unwrap_or_default();
+    match key.as_str() {
+        "legal_name" => "組織名",
+        "english_name" => "英文組織名",
+        "use_english_name" => "証明書に英文名を使用",
+        "tdb_code" => "TDB企業コード",
+        "registration_number" => "会社法人等番号",
+        "corporate_number" => "法人番号",
+        "level" => "証明書種別",
+        "representative.name" => "代表者氏名",
+        "representative.title" => "代表者役職",
+        "applicant.rank" => "申請責任者の職位区分",
+        "billing_contact.party" => "請求先",
+        "domains.name" => "ドメイン名",
+        "domains.exact" => "完全一致のみ",
+        _ => match last {
+            "country" => "国",
+            "prefecture" => "都道府県",
+            "locality" => "市区町村",
+            "postal_code" => "郵便番号",
+            "street" => "番地",
+            "address" => "住所",
+            "name" => "氏名",
+            "title" => "役職",
+            "department" => "部署",
+            "organization" => "会社名",
+            "phone" => "電話番号",
+            "fax" => "FAX番号",
+            "email" => "メールアドレス",
+            _ => "",
+        },
+    }
+}
+
+/// The Japanese name of the section a field belongs to.
+pub fn section_label(path: &str) -> &'static str {
+    match path.split('.').next().unwrap_or_default() {
+        "head_office" => "本店登記住所",
+        "office" => "事業所所在地住所",
+        "representative" => "代表者",
+        "applicant" => "申請責任者",
+        "account_contact" => "アカウント担当者",
+        "billing_contact" => "請求書担当者",
+        "ev" => "EV情報",
+        "domains" => "ドメイン",
+        _ => "",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cookie_wins_then_accept_language_by_q() {
+        assert_eq!(Lang::pick(Some("en"), Some("ja")), Lang::En);
+        assert_eq!(Lang::pick(None, Some("en-US,en;q=0.9,ja;q=0.8")), Lang::En);
+        assert_eq!(Lang::pick(None, Some("en;q=0.5, ja-JP")), Lang::Ja);
+        assert_eq!(Lang::pick(None, Some("fr")), Lang::Ja);
+        assert_eq!(Lang::pick(Some("xx"), None), Lang::Ja);
+    }
+
+    #[test]
+    fn fields_have_their_japanese_names() {
+        assert_eq!(field_label("legal_name"), "組織名");
+        assert_eq!(field_label("head_office.prefecture"), "都道府県");
+        assert_eq!(section_label("head_office.prefecture"), "本店登記住所");
+        assert_eq!(field_label("domains.0.name"), "ドメイン名");
+    }
+}

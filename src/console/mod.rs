@@ -1,0 +1,357 @@
+//! The staff console: server-rendered HTML pages on the admin listener
+//! under `/console/`, for staff who log in with a password and a TOTP code
+//! (`session`). It works without JavaScript; every page carries a strict
+//! Content-Security-Policy (no script, one stylesheet from the binary);
+//! every form carries the session's CSRF token. Pages are askama
+//! templates (`templates/console/`), escaped by default, in Japanese or
+//! English (`i18n`). Decisions are `Vetting`'s, made as the logged-in
+//! member's identity.
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::header;
+use hyper::{Method, Request, Response, StatusCode};
+use time::Duration;
+
+use crate::config::Config;
+use crate::core::staff::StaffRole;
+use crate::error::{ErrorKind, Result};
+use crate::http::{self, Record};
+use crate::vetting::Vetting;
+
+mod i18n;
+mod pages;
+mod session;
+mod web;
+
+use i18n::{Lang, LANG_COOKIE};
+use session::{Session, Sessions};
+use web::{cookie, field, local_path, see_other, set_cookie};
+
+/// The endpoint names of the console's pages (the metrics' labels).
+pub const ENDPOINTS: &[&str] = &[
+    "/console/",
+    "/console/login",
+    "/console/logout",
+    "/console/lang",
+    "/console/style.css",
+    "/console/organizations/{id}",
+    "/console/organizations/{id}/{action}",
+    "/console/organizations/{id}/checks/{kind}",
+    "/console/organizations/{id}/eab",
+    "/console/password",
+];
+
+/// The one stylesheet, served from the binary.
+const CSS: &str = include_str!("../../templates/console/style.css");
+/// The login form's own CSRF cookie (no session exists yet).
+const LOGIN_COOKIE: &str = "tg_login";
+/// Login attempts per client address and window, beside the per-member
+/// lockout that `vetting::staff` applies.
+const LOGIN_ATTEMPTS: u32 = 20;
+const LOGIN_WINDOW: Duration = Duration::minutes(5);
+
+pub struct Console {
+    vetting: Vetting,
+    sessions: Sessions,
+    limiter: web::Limiter,
+    /// `Secure` on cookies: the admin listener has no TLS yet, so false.
+    secure: bool,
+    /// The ACME directory URL, for the certbot line of a new credential.
+    directory: String,
+}
+
+/// What a page needs to know about the request.
+struct Ctx {
+    lang: Lang,
+    /// The path and query, for the language switch and the return path.
+    here: String,
+}
+
+impl Console {
+    pub fn new(cfg: &Config, vetting: Vetting) -> Console {
+        let sessions = Sessions::new(
+            vetting.clone(),
+            Duration::minutes(cfg.admin.session_idle_minutes.into()),
+            Duration::hours(cfg.admin.session_absolute_hours.into()),
+        );
+        Console {
+            vetting,
+            sessions,
+            limiter: web::Limiter::new(LOGIN_ATTEMPTS, LOGIN_WINDOW),
+            secure: false,
+            directory: format!("{}{}", cfg.base_url(), crate::core::urls::DIRECTORY),
+        }
+    }
+
+    /// Whether `path` is the console's.
+    pub fn serves(path: &str) -> bool {
+        path == "/console" || path.starts_with("/console/")
+    }
+
+    /// Answers a console request; an `Err` is an internal failure only.
+    pub async fn handle(
+        &self,
+        req: Request<http::Body>,
+        record: &mut Record,
+    ) -> Result<Response<Full<Bytes>>> {
+        let path = record.path.clone();
+        let h = req.headers();
+        let ctx = Ctx {
+            lang: Lang::pick(
+                cookie(h, LANG_COOKIE),
+                h.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()),
+            ),
+            here: req
+                .uri()
+                .path_and_query()
+                .map_or(path.clone(), |p| p.as_str().to_owned()),
+        };
+        let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+        let method = req.method().clone();
+        let (endpoint, page) = match (&method, segs.as_slice()) {
+            (&Method::GET, ["console", "style.css"]) => (ENDPOINTS[4], Page::Css),
+            (&Method::GET, ["console", "lang"]) => (ENDPOINTS[3], Page::Lang),
+            (_, ["console", "login"]) => (ENDPOINTS[1], Page::Login),
+            (&Method::POST, ["console", "logout"]) => (ENDPOINTS[2], Page::Logout),
+            (_, ["console", "password"]) => (ENDPOINTS[9], Page::Password),
+            (&Method::GET, ["console"] | ["console", ""]) => (ENDPOINTS[0], Page::Queue),
+            (&Method::GET, ["console", "organizations", id]) => {
+                (ENDPOINTS[5], Page::Organization(id.to_string()))
+            }
+            (&Method::POST, ["console", "organizations", id, "checks", kind]) => {
+                (ENDPOINTS[7], Page::Check(id.to_string(), kind.to_string()))
+            }
+            (&Method::POST, ["console", "organizations", id, "eab"]) => {
+                (ENDPOINTS[8], Page::Eab(id.to_string()))
+            }
+            (&Method::POST, ["console", "organizations", id, action]) => (
+                ENDPOINTS[6],
+                Page::Transition(id.to_string(), action.to_string()),
+            ),
+            _ => (ENDPOINTS[0], Page::NotFound),
+        };
+        record.endpoint = endpoint;
+        match page {
+            Page::Css => Ok(web::page(
+                StatusCode::OK,
+                "text/css; charset=utf-8",
+                Bytes::from_static(CSS.as_bytes()),
+            )),
+            Page::Lang => Ok(self.switch_language(&req)),
+            Page::Login if method == Method::POST => self.login(req, &ctx).await,
+            Page::Login => self.login_page(&req, &ctx, StatusCode::OK, None),
+            Page::NotFound => {
+                pages::message(None, &ctx, StatusCode::NOT_FOUND, ctx.lang.text().not_found)
+            }
+            page => {
+                let Some(s) = self.session(&req).await? else {
+                    return Ok(to_login(&ctx.here, method == Method::GET));
+                };
+                record.staff = Some(s.staff.actor());
+                self.authenticated(req, page, s, &ctx).await
+            }
+        }
+    }
+
+    async fn session(&self, req: &Request<http::Body>) -> Result<Option<Session>> {
+        match cookie(req.headers(), session::COOKIE) {
+            Some(id) => self.sessions.find(id).await,
+            None => Ok(None),
+        }
+    }
+
+    /// Pages behind a session; every POST proves its form came from one.
+    async fn authenticated(
+        &self,
+        req: Request<http::Body>,
+        page: Page,
+        s: Session,
+        ctx: &Ctx,
+    ) -> Result<Response<Full<Bytes>>> {
+        let is_post = req.method() == Method::POST;
+        let query = web::form(req.uri().query().unwrap_or_default().as_bytes());
+        let form = if is_post {
+            web::form(&req.into_body()?)
+        } else {
+            Vec::new()
+        };
+        if is_post && !s.csrf_ok(field(&form, "csrf")) {
+            let t = ctx.lang.text();
+            return pages::message(Some(&s), ctx, StatusCode::FORBIDDEN, t.csrf_refused);
+        }
+        // A one-time password opens only the page that replaces it.
+        if s.must_change_password && !matches!(page, Page::Password | Page::Logout) {
+            return Ok(see_other("/console/password"));
+        }
+        let v = pages::Views {
+            vetting: &self.vetting,
+            s: &s,
+            ctx,
+        };
+        match page {
+            Page::Logout => {
+                self.sessions.end_session(&s).await?;
+                let mut r = see_other("/console/login");
+                set_cookie(&mut r, self.cookie(session::COOKIE, "", "/console", true));
+                Ok(r)
+            }
+            Page::Queue => v.queue(&query).await,
+            Page::Password if is_post => {
+                let new = field(&form, "new").unwrap_or_default();
+                let again = field(&form, "again").unwrap_or_default();
+                v.change_password(new, again).await
+            }
+            Page::Password => v.password_page(StatusCode::OK, None),
+            Page::Organization(id) => v.organization(&id, None).await,
+            Page::Transition(id, action) => {
+                if !s.staff.may(StaffRole::Approve) {
+                    let t = ctx.lang.text();
+                    return pages::message(Some(&s), ctx, StatusCode::FORBIDDEN, t.forbidden);
+                }
+                v.transition(&id, &action, field(&form, "reason")).await
+            }
+            Page::Check(id, kind) => {
+                if !s.staff.may(StaffRole::Vet) {
+                    let t = ctx.lang.text();
+                    return pages::message(Some(&s), ctx, StatusCode::FORBIDDEN, t.forbidden);
+                }
+                v.record_check(&id, &kind, &form).await
+            }
+            Page::Eab(id) => {
+                if !s.staff.may(StaffRole::Vet) {
+                    let t = ctx.lang.text();
+                    return pages::message(Some(&s), ctx, StatusCode::FORBIDDEN, t.forbidden);
+                }
+                v.create_eab(&id, &form, &self.directory).await
+            }
+            _ => pages::message(
+                Some(&s),
+                ctx,
+                StatusCode::NOT_FOUND,
+                ctx.lang.text().not_found,
+            ),
+        }
+    }
+
+    fn login_page(
+        &self,
+        req: &Request<http::Body>,
+        ctx: &Ctx,
+        status: StatusCode,
+        error: Option<&'static str>,
+    ) -> Result<Response<Full<Bytes>>> {
+        let query = web::form(req.uri().query().unwrap_or_default().as_bytes());
+        let back = field(&query, "return")
+            .and_then(local_path)
+            .unwrap_or("/console/");
+        let token = session::random_token(32)?;
+        let mut r = pages::login(ctx, status, error, &token, back)?;
+        set_cookie(
+            &mut r,
+            self.cookie(LOGIN_COOKIE, &token, "/console/login", false),
+        );
+        Ok(r)
+    }
+
+    /// Password and TOTP code, checked by `Vetting::login` (which locks a
+    /// member out after repeated failures); one message for every failure.
+    async fn login(&self, req: Request<http::Body>, ctx: &Ctx) -> Result<Response<Full<Bytes>>> {
+        let t = ctx.lang.text();
+        let expected = cookie(req.headers(), LOGIN_COOKIE).map(str::to_owned);
+        let peer = req.extensions().get::<http::Peer>().map(|p| p.0.ip());
+        let (parts, body) = req.into_parts();
+        let form = web::form(&body?);
+        let req = Request::from_parts(parts, Ok(Bytes::new()));
+        let given = field(&form, "csrf");
+        let csrf_ok = match (expected.as_deref(), given) {
+            (Some(e), Some(g)) => {
+                bool::from(subtle::ConstantTimeEq::ct_eq(e.as_bytes(), g.as_bytes()))
+            }
+            _ => false,
+        };
+        if !csrf_ok {
+            return self.login_page(&req, ctx, StatusCode::FORBIDDEN, Some(t.csrf_refused));
+        }
+        let now = self.vetting.clock().now();
+        if peer.is_some_and(|ip| !self.limiter.allow(ip, now)) {
+            return self.login_page(&req, ctx, StatusCode::TOO_MANY_REQUESTS, Some(t.too_many));
+        }
+        let name = field(&form, "name").unwrap_or_default().trim();
+        let password = field(&form, "password").unwrap_or_default();
+        let code = field(&form, "code").unwrap_or_default().trim();
+        let member = match self.vetting.login(name, password, code).await {
+            Ok(m) => m,
+            Err(e) if e.kind == ErrorKind::Unauthorized => {
+                tracing::info!(reason = %e.detail, "console login refused");
+                return self.login_page(&req, ctx, StatusCode::UNAUTHORIZED, Some(t.login_failed));
+            }
+            Err(e) => return Err(e),
+        };
+        let id = self.sessions.start(&member).await?;
+        let back = field(&form, "return")
+            .and_then(local_path)
+            .unwrap_or("/console/");
+        let mut r = see_other(back);
+        set_cookie(&mut r, self.cookie(session::COOKIE, &id, "/console", false));
+        set_cookie(
+            &mut r,
+            self.cookie(LOGIN_COOKIE, "", "/console/login", true),
+        );
+        Ok(r)
+    }
+
+    /// `GET /console/lang?to=en&return=/console/...`: the switch.
+    fn switch_language(&self, req: &Request<http::Body>) -> Response<Full<Bytes>> {
+        let q = web::form(req.uri().query().unwrap_or_default().as_bytes());
+        let back = field(&q, "return")
+            .and_then(local_path)
+            .unwrap_or("/console/");
+        let mut r = see_other(back);
+        if let Some(l) = field(&q, "to").and_then(Lang::parse) {
+            set_cookie(
+                &mut r,
+                format!(
+                    "{LANG_COOKIE}={}; Path=/console; SameSite=Strict; Max-Age=31536000",
+                    l.code()
+                ),
+            );
+        }
+        r
+    }
+
+    /// An HttpOnly, SameSite=Strict cookie; `clear` expires it.
+    fn cookie(&self, name: &str, value: &str, path: &str, clear: bool) -> String {
+        let mut c = format!("{name}={value}; Path={path}; HttpOnly; SameSite=Strict");
+        if clear {
+            c.push_str("; Max-Age=0");
+        }
+        if self.secure {
+            c.push_str("; Secure");
+        }
+        c
+    }
+}
+
+enum Page {
+    Css,
+    Lang,
+    Login,
+    Logout,
+    Queue,
+    Organization(String),
+    Transition(String, String),
+    Check(String, String),
+    Eab(String),
+    Password,
+    NotFound,
+}
+
+/// No session (none, expired, ended): to the login page, coming back
+/// here afterwards when this was a page (a form is not resubmitted).
+fn to_login(here: &str, come_back: bool) -> Response<Full<Bytes>> {
+    match come_back.then(|| local_path(here)).flatten() {
+        Some(p) => see_other(&format!("/console/login?return={}", web::encode(p))),
+        None => see_other("/console/login"),
+    }
+}

@@ -1,0 +1,790 @@
+//! The pages: what each shows, gathered from `Vetting` and the store, and
+//! rendered through its template.
+
+use askama::Template;
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::{Response, StatusCode};
+use time::{Duration, OffsetDateTime};
+
+use super::i18n::{field_label, section_label, Text};
+use super::session::Session;
+use super::web::{encode, field, html, see_other};
+use super::Ctx;
+use crate::core::staff::StaffRole;
+use crate::core::OrganizationId;
+use crate::error::{Error, ErrorKind, Result};
+use crate::sa;
+use crate::vetting::checks::{approval_blockers, AgeRule, Transition, VettingStatus};
+use crate::vetting::{Organization, Vetting};
+
+/// Organizations per queue page.
+const PAGE_SIZE: usize = 50;
+/// Audit events shown on an organization's page (newest first).
+const AUDIT_SHOWN: i64 = 200;
+/// An approval this close to its end is flagged in the queue.
+const EXPIRY_WARNING: Duration = Duration::days(30);
+/// The statuses the queue offers, pending first: the desk's work.
+const STATUSES: [&str; 5] = ["pending", "suspended", "expired", "approved", "rejected"];
+/// The decisions the console offers (reopen stays in the API and CLI).
+const DECISIONS: [&str; 4] = ["approve", "reject", "suspend", "reinstate"];
+
+/// What every page's frame shows.
+pub struct Chrome {
+    pub t: &'static Text,
+    pub lang: &'static str,
+    pub title: String,
+    /// The signed-in member's name, and the session's CSRF token.
+    pub me: Option<(String, String)>,
+    /// The language switch's link.
+    pub switch_href: String,
+    pub switch_name: &'static str,
+}
+
+fn chrome(s: Option<&Session>, ctx: &Ctx, title: &str) -> Chrome {
+    let other = ctx.lang.other();
+    Chrome {
+        t: ctx.lang.text(),
+        lang: ctx.lang.code(),
+        title: title.to_owned(),
+        me: s.map(|s| (s.staff.name.clone(), s.csrf.clone())),
+        switch_href: format!(
+            "/console/lang?to={}&return={}",
+            other.code(),
+            encode(&ctx.here)
+        ),
+        switch_name: other.text().lang_name,
+    }
+}
+
+fn render<T: Template>(status: StatusCode, page: &T) -> Result<Response<Full<Bytes>>> {
+    let body = page
+        .render()
+        .map_err(|e| Error::internal(format!("rendering a console page: {e}")))?;
+    Ok(html(status, body))
+}
+
+/// To the second, in UTC: what staff compare with the audit log.
+fn date(t: OffsetDateTime) -> String {
+    t.to_offset(time::UtcOffset::UTC)
+        .format(time::macros::format_description!(
+            "[year]-[month]-[day] [hour]:[minute]:[second]Z"
+        ))
+        .unwrap_or_default()
+}
+
+#[derive(Template)]
+#[template(path = "console/login.html")]
+struct LoginPage<'a> {
+    c: Chrome,
+    error: Option<&'static str>,
+    csrf: &'a str,
+    back: &'a str,
+}
+
+pub fn login(
+    ctx: &Ctx,
+    status: StatusCode,
+    error: Option<&'static str>,
+    csrf: &str,
+    back: &str,
+) -> Result<Response<Full<Bytes>>> {
+    let c = chrome(None, ctx, ctx.lang.text().login_title);
+    render(
+        status,
+        &LoginPage {
+            c,
+            error,
+            csrf,
+            back,
+        },
+    )
+}
+
+#[derive(Template)]
+#[template(path = "console/message.html")]
+struct MessagePage<'a> {
+    c: Chrome,
+    message: &'a str,
+}
+
+/// A refusal or a plain message, as a page.
+pub fn message(
+    s: Option<&Session>,
+    ctx: &Ctx,
+    status: StatusCode,
+    message: &str,
+) -> Result<Response<Full<Bytes>>> {
+    let c = chrome(s, ctx, message);
+    render(status, &MessagePage { c, message })
+}
+
+struct QueueRow {
+    href: String,
+    name: String,
+    level: &'static str,
+    status: &'static str,
+    created: String,
+    blockers: Vec<String>,
+}
+
+#[derive(Template)]
+#[template(path = "console/queue.html")]
+struct QueuePage {
+    c: Chrome,
+    q: String,
+    status: String,
+    statuses: Vec<(&'static str, bool)>,
+    rows: Vec<QueueRow>,
+    next: Option<String>,
+}
+
+struct Field {
+    section: &'static str,
+    label: &'static str,
+    key: String,
+    value: String,
+}
+
+struct CheckRow {
+    kind: &'static str,
+    passed: bool,
+    details: String,
+    by: String,
+    performed: String,
+    recorded: String,
+}
+
+struct EabRow {
+    key_id: String,
+    note: String,
+    state: &'static str,
+    created: String,
+}
+
+struct CertRow {
+    serial: String,
+    not_after: String,
+    revoked: bool,
+}
+
+struct AuditRow {
+    at: String,
+    actor: String,
+    action: String,
+    reason: String,
+}
+
+#[derive(Template)]
+#[template(path = "console/organization.html")]
+struct OrganizationPage {
+    c: Chrome,
+    id: i64,
+    name: String,
+    level: &'static str,
+    status: &'static str,
+    status_reason: String,
+    approved_by: String,
+    vetted_at: String,
+    fields: Vec<Field>,
+    checks: Vec<CheckRow>,
+    needs: Vec<String>,
+    accounts: Vec<i64>,
+    eabs: Vec<EabRow>,
+    certs: Vec<CertRow>,
+    audit: Vec<AuditRow>,
+    /// (action, button label) the member may take from this status.
+    decisions: Vec<(&'static str, &'static str)>,
+    csrf: String,
+    error: Option<String>,
+    /// The check forms of the organization's level (for the vet role).
+    check_forms: Vec<CheckForm>,
+    may_vet: bool,
+}
+
+/// One kind of check's form: which inputs it has.
+struct CheckForm {
+    kind: &'static str,
+    title: &'static str,
+    /// A third-party source select, named so (`source`, `number_source`).
+    source: Option<&'static str>,
+    /// Text inputs: (name, label).
+    texts: Vec<(&'static str, &'static str)>,
+    /// The yes/no field (`passed`, or `confirmed` for the intent call).
+    verdict: &'static str,
+}
+
+/// The forms of the checks `level` requires that have flat fields; the
+/// EVG items with nested records (place of business, operational
+/// existence, communication, authority, screening) are recorded through
+/// the API or the CLI.
+fn check_forms(t: &'static Text, level: crate::core::organization::Level) -> Vec<CheckForm> {
+    use crate::vetting::checks::CheckKind;
+    CheckKind::required(level)
+        .iter()
+        .filter_map(|k| {
+            let (source, texts, verdict): (_, Vec<(&'static str, &'static str)>, _) = match k {
+                CheckKind::Existence => {
+                    (Some("source"), vec![("reference", t.reference)], "passed")
+                }
+                CheckKind::PhoneIntent => (
+                    Some("number_source"),
+                    vec![
+                        ("number_called", t.number_called),
+                        ("person_reached", t.person_reached),
+                    ],
+                    "confirmed",
+                ),
+                CheckKind::EvRegistration => (None, vec![("reference", t.reference)], "passed"),
+                CheckKind::DomainScope | CheckKind::EvBusinessCategory => (None, vec![], "passed"),
+                _ => return None,
+            };
+            Some(CheckForm {
+                kind: k.as_str(),
+                title: k.describe(),
+                source,
+                texts,
+                verdict,
+            })
+        })
+        .collect()
+}
+
+#[derive(Template)]
+#[template(path = "console/eab.html")]
+struct EabCreatedPage {
+    c: Chrome,
+    org: i64,
+    name: String,
+    key_id: String,
+    hmac_key: String,
+    certbot: String,
+}
+
+#[derive(Template)]
+#[template(path = "console/password.html")]
+struct PasswordPage {
+    c: Chrome,
+    error: Option<String>,
+    csrf: String,
+}
+
+/// The pages behind a session.
+pub struct Views<'a> {
+    pub vetting: &'a Vetting,
+    pub s: &'a Session,
+    pub ctx: &'a Ctx,
+}
+
+impl Views<'_> {
+    fn t(&self) -> &'static Text {
+        self.ctx.lang.text()
+    }
+
+    /// The queue: one status at a time, oldest first, `PAGE_SIZE` per page
+    /// after the id in `after`, filtered by `q`.
+    pub async fn queue(&self, query: &[(String, String)]) -> Result<Response<Full<Bytes>>> {
+        let status = field(query, "status")
+            .filter(|s| STATUSES.contains(s))
+            .unwrap_or("pending");
+        let q = field(query, "q").unwrap_or_default().trim().to_owned();
+        let after: i64 = field(query, "after")
+            .and_then(|a| a.parse().ok())
+            .unwrap_or(0);
+        let wanted: VettingStatus = serde_json::from_value(serde_json::json!(status))
+            .map_err(|_| Error::internal("queue status"))?;
+        let mut orgs = self.vetting.list(Some(wanted)).await?;
+        orgs.sort_by_key(|o| o.id.0);
+        let mut page: Vec<Organization> = orgs
+            .into_iter()
+            .filter(|o| o.id.0 > after && matches(o, &q))
+            .take(PAGE_SIZE + 1)
+            .collect();
+        let next = (page.len() > PAGE_SIZE).then(|| {
+            page.truncate(PAGE_SIZE);
+            let last = page.last().map_or(0, |o| o.id.0);
+            format!("/console/?status={status}&q={}&after={last}", encode(&q))
+        });
+        let mut rows = Vec::with_capacity(page.len());
+        for o in &page {
+            rows.push(self.queue_row(o).await?);
+        }
+        let c = chrome(Some(self.s), self.ctx, self.t().queue);
+        let statuses = STATUSES.iter().map(|s| (*s, *s == status)).collect();
+        let status = status.to_owned();
+        render(
+            StatusCode::OK,
+            &QueuePage {
+                c,
+                q,
+                status,
+                statuses,
+                rows,
+                next,
+            },
+        )
+    }
+
+    async fn queue_row(&self, o: &Organization) -> Result<QueueRow> {
+        let now = self.vetting.clock().now();
+        let status = o.effective_status(now, self.vetting.max_age());
+        let mut blockers = Vec::new();
+        if matches!(
+            status,
+            VettingStatus::Pending | VettingStatus::Expired | VettingStatus::Suspended
+        ) {
+            let checks = self.vetting.checks(o.id).await?;
+            blockers = approval_blockers(
+                o.data.level,
+                &checks,
+                o.data_changed_at,
+                self.approver().as_deref(),
+                AgeRule {
+                    now,
+                    cap: self.vetting.max_age(),
+                },
+            );
+        }
+        if let Some(end) = o.vetting_expires(self.vetting.max_age()) {
+            if status == VettingStatus::Approved && end - EXPIRY_WARNING <= now {
+                blockers.push(format!("{}: {}", self.t().expiring, date(end)));
+            }
+        }
+        Ok(QueueRow {
+            href: format!("/console/organizations/{}", o.id),
+            name: o.data.legal_name.clone(),
+            level: o.data.level.as_str(),
+            status: status.as_str(),
+            created: date(o.created_at),
+            blockers,
+        })
+    }
+
+    /// The member as approver for the four-eyes rule, when it applies
+    /// (to members who may approve).
+    fn approver(&self) -> Option<String> {
+        (self.vetting.four_eyes() && self.s.staff.may(StaffRole::Approve))
+            .then(|| self.s.staff.actor())
+    }
+
+    pub async fn organization(
+        &self,
+        id: &str,
+        error: Option<(StatusCode, String)>,
+    ) -> Result<Response<Full<Bytes>>> {
+        let Ok(id) = id.parse::<i64>().map(OrganizationId) else {
+            return message(
+                Some(self.s),
+                self.ctx,
+                StatusCode::NOT_FOUND,
+                self.t().not_found,
+            );
+        };
+        let org = match self.vetting.get(id).await {
+            Ok(o) => o,
+            Err(e) if e.kind == ErrorKind::NotFound => {
+                return message(
+                    Some(self.s),
+                    self.ctx,
+                    StatusCode::NOT_FOUND,
+                    self.t().not_found,
+                )
+            }
+            Err(e) => return Err(e),
+        };
+        let page = self
+            .organization_page(org, error.as_ref().map(|e| e.1.clone()))
+            .await?;
+        render(error.map_or(StatusCode::OK, |e| e.0), &page)
+    }
+
+    async fn organization_page(
+        &self,
+        org: Organization,
+        error: Option<String>,
+    ) -> Result<OrganizationPage> {
+        let (t, id, now) = (self.t(), org.id, self.vetting.clock().now());
+        let checks = self.vetting.checks(id).await?;
+        let store = self.vetting.store();
+        let accounts = store
+            .read(move |c| sa::organizations::account_ids(c, id))
+            .await?;
+        let certs = store
+            .read(move |c| sa::organizations::certificate_summaries(c, id))
+            .await?;
+        let eabs = self.vetting.list_eab(Some(id)).await?;
+        let audit = self.vetting.audit(Some(id), AUDIT_SHOWN).await?;
+        let status = org.effective_status(now, self.vetting.max_age());
+        let needs = approval_blockers(
+            org.data.level,
+            &checks,
+            org.data_changed_at,
+            self.approver().as_deref(),
+            AgeRule {
+                now,
+                cap: self.vetting.max_age(),
+            },
+        );
+        let decisions = if self.s.staff.may(StaffRole::Approve) {
+            DECISIONS
+                .iter()
+                .filter(|d| transition(d).is_some_and(|tr| tr.apply(status).is_some()))
+                .map(|d| (*d, t.transition(d)))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        Ok(OrganizationPage {
+            c: chrome(Some(self.s), self.ctx, &org.data.legal_name),
+            id: id.0,
+            name: org.data.legal_name.clone(),
+            level: org.data.level.as_str(),
+            status: status.as_str(),
+            status_reason: org.status_reason.clone().unwrap_or_default(),
+            approved_by: org.approved_by.clone().unwrap_or_default(),
+            vetted_at: org.vetted_at.map(date).unwrap_or_default(),
+            fields: fields(&org),
+            checks: checks.iter().rev().map(check_row).collect(),
+            needs,
+            accounts: accounts.iter().map(|a| a.0).collect(),
+            eabs: eabs.iter().map(|e| eab_row(e, now)).collect(),
+            certs: certs
+                .into_iter()
+                .map(|(_, serial, na, revoked)| CertRow {
+                    serial,
+                    not_after: date(na),
+                    revoked,
+                })
+                .collect(),
+            audit: audit
+                .into_iter()
+                .map(|e| AuditRow {
+                    at: date(e.at),
+                    actor: e.actor,
+                    action: e.action,
+                    reason: e.reason.unwrap_or_default(),
+                })
+                .collect(),
+            decisions,
+            csrf: self.s.csrf.clone(),
+            error,
+            check_forms: check_forms(t, org.data.level),
+            may_vet: self.s.staff.may(StaffRole::Vet),
+        })
+    }
+
+    /// A decision from the organization page, as the signed-in member; a
+    /// refusal (four eyes, missing checks, no reason) is shown beside the
+    /// form.
+    pub async fn transition(
+        &self,
+        id: &str,
+        action: &str,
+        reason: Option<&str>,
+    ) -> Result<Response<Full<Bytes>>> {
+        let (Some(t), Ok(org)) = (
+            DECISIONS
+                .contains(&action)
+                .then(|| transition(action))
+                .flatten(),
+            id.parse::<i64>().map(OrganizationId),
+        ) else {
+            return message(
+                Some(self.s),
+                self.ctx,
+                StatusCode::NOT_FOUND,
+                self.t().not_found,
+            );
+        };
+        let reason = reason
+            .map(str::trim)
+            .filter(|r| !r.is_empty())
+            .map(str::to_owned);
+        match self
+            .vetting
+            .transition(&self.s.staff.actor(), org, t, reason)
+            .await
+        {
+            Ok(_) => Ok(see_other(&format!("/console/organizations/{org}"))),
+            Err(e) if matches!(e.kind, ErrorKind::Conflict | ErrorKind::Malformed) => {
+                let status = if e.kind == ErrorKind::Conflict {
+                    StatusCode::CONFLICT
+                } else {
+                    StatusCode::BAD_REQUEST
+                };
+                let msg = format!("{}: {}", self.t().refused, e.detail);
+                self.organization(id, Some((status, msg))).await
+            }
+            Err(e) => Err(e),
+        }
+    }
+}
+
+impl Views<'_> {
+    /// A check from its form, recorded as the signed-in member; what
+    /// vetting refuses is shown beside the forms.
+    pub async fn record_check(
+        &self,
+        id: &str,
+        kind: &str,
+        form: &[(String, String)],
+    ) -> Result<Response<Full<Bytes>>> {
+        let Ok(org) = id.parse::<i64>().map(OrganizationId) else {
+            return message(
+                Some(self.s),
+                self.ctx,
+                StatusCode::NOT_FOUND,
+                self.t().not_found,
+            );
+        };
+        let mut record = serde_json::Map::new();
+        record.insert("kind".into(), kind.into());
+        for (k, v) in form {
+            match k.as_str() {
+                "csrf" => {}
+                "passed" | "confirmed" => {
+                    record.insert(k.clone(), (v == "true").into());
+                }
+                _ => {
+                    record.insert(k.clone(), v.trim().into());
+                }
+            }
+        }
+        let parsed = serde_json::from_value(serde_json::Value::Object(record))
+            .map_err(|e| Error::malformed(format!("invalid check: {e}")));
+        let actor = self.s.staff.actor();
+        let result = match parsed {
+            Ok(r) => self
+                .vetting
+                .record_check(&actor, org, r, None)
+                .await
+                .map(|_| ()),
+            Err(e) => Err(e),
+        };
+        self.after(id, org, result).await
+    }
+
+    /// A new EAB credential: its key shown this once, with certbot's
+    /// command line.
+    pub async fn create_eab(
+        &self,
+        id: &str,
+        form: &[(String, String)],
+        directory: &str,
+    ) -> Result<Response<Full<Bytes>>> {
+        let Ok(org) = id.parse::<i64>().map(OrganizationId) else {
+            return message(
+                Some(self.s),
+                self.ctx,
+                StatusCode::NOT_FOUND,
+                self.t().not_found,
+            );
+        };
+        let days = field(form, "expires_days")
+            .map(str::trim)
+            .filter(|d| !d.is_empty());
+        let expires_in = match days.map(str::parse::<u16>) {
+            None => None,
+            Some(Ok(d)) if d > 0 => Some(Duration::days(d.into())),
+            Some(_) => {
+                let e = Error::malformed("expires_days must be a whole number of days, at least 1");
+                return self.after(id, org, Err(e)).await;
+            }
+        };
+        let opts = crate::vetting::eab::CreateOptions {
+            note: field(form, "note").unwrap_or_default().trim().to_owned(),
+            single_use: field(form, "single_use") == Some("on"),
+            expires_in,
+        };
+        let issued = match self
+            .vetting
+            .create_eab(&self.s.staff.actor(), org, opts)
+            .await
+        {
+            Ok(i) => i,
+            Err(e) => return self.after(id, org, Err(e)).await,
+        };
+        let o = self.vetting.get(org).await?;
+        let domain = o
+            .data
+            .domains
+            .first()
+            .map(|d| d.name.to_string())
+            .unwrap_or_default();
+        let key_id = issued.credential.key_id.clone();
+        let certbot = format!(
+            "certbot certonly --server {directory} --eab-kid {key_id} --eab-hmac-key {} -d {domain}",
+            issued.hmac_key
+        );
+        let page = EabCreatedPage {
+            c: chrome(Some(self.s), self.ctx, self.t().eab_created),
+            org: org.0,
+            name: o.data.legal_name,
+            key_id,
+            hmac_key: issued.hmac_key,
+            certbot,
+        };
+        render(StatusCode::OK, &page)
+    }
+
+    pub fn password_page(
+        &self,
+        status: StatusCode,
+        error: Option<String>,
+    ) -> Result<Response<Full<Bytes>>> {
+        let page = PasswordPage {
+            c: chrome(Some(self.s), self.ctx, self.t().password_title),
+            error,
+            csrf: self.s.csrf.clone(),
+        };
+        render(status, &page)
+    }
+
+    /// Replaces the member's password (the one-time one, or any): the
+    /// session proves who; `vetting` checks the length.
+    pub async fn change_password(&self, new: &str, again: &str) -> Result<Response<Full<Bytes>>> {
+        if !bool::from(subtle::ConstantTimeEq::ct_eq(
+            new.as_bytes(),
+            again.as_bytes(),
+        )) {
+            let e = self.t().passwords_differ.to_owned();
+            return self.password_page(StatusCode::BAD_REQUEST, Some(e));
+        }
+        match self.vetting.change_password(&self.s.staff, new).await {
+            Ok(()) => Ok(see_other("/console/")),
+            Err(e) if e.kind == ErrorKind::Malformed => {
+                self.password_page(StatusCode::BAD_REQUEST, Some(e.detail))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// After a form: back to the page, or the page with the refusal.
+    async fn after(
+        &self,
+        id: &str,
+        org: OrganizationId,
+        result: Result<()>,
+    ) -> Result<Response<Full<Bytes>>> {
+        match result {
+            Ok(()) => Ok(see_other(&format!("/console/organizations/{org}"))),
+            Err(e) if matches!(e.kind, ErrorKind::Conflict | ErrorKind::Malformed) => {
+                let status = if e.kind == ErrorKind::Conflict {
+                    StatusCode::CONFLICT
+                } else {
+                    StatusCode::BAD_REQUEST
+                };
+                let msg = format!("{}: {}", self.t().refused, e.detail);
+                self.organization(id, Some((status, msg))).await
+            }
+            Err(e) if e.kind == ErrorKind::NotFound => message(
+                Some(self.s),
+                self.ctx,
+                StatusCode::NOT_FOUND,
+                self.t().not_found,
+            ),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+fn transition(name: &str) -> Option<Transition> {
+    serde_json::from_value(serde_json::json!(name)).ok()
+}
+
+/// Whether `q` finds the organization: part of its names, its TDB code,
+/// registration or corporate number, or one of its domains.
+fn matches(o: &Organization, q: &str) -> bool {
+    if q.is_empty() {
+        return true;
+    }
+    let q = q.to_lowercase();
+    let d = &o.data;
+    let has = |s: &str| s.to_lowercase().contains(&q);
+    has(&d.legal_name)
+        || d.english_name.as_deref().is_some_and(has)
+        || d.tdb_code.as_deref().is_some_and(has)
+        || d.corporate_number.as_deref().is_some_and(has)
+        || has(&d.registration_number)
+        || d.domains.iter().any(|n| has(&n.name.to_string()))
+}
+
+/// Every field of the application, flattened in the order it is stored.
+fn fields(org: &Organization) -> Vec<Field> {
+    let mut out = Vec::new();
+    flatten(
+        "",
+        &serde_json::to_value(&org.data).unwrap_or_default(),
+        &mut out,
+    );
+    out
+}
+
+fn flatten(path: &str, v: &serde_json::Value, out: &mut Vec<Field>) {
+    use serde_json::Value;
+    let join = |k: &str| {
+        if path.is_empty() {
+            k.to_owned()
+        } else {
+            format!("{path}.{k}")
+        }
+    };
+    match v {
+        Value::Object(m) => m.iter().for_each(|(k, v)| flatten(&join(k), v, out)),
+        Value::Array(a) => a
+            .iter()
+            .enumerate()
+            .for_each(|(i, v)| flatten(&join(&i.to_string()), v, out)),
+        leaf => out.push(Field {
+            section: section_label(path),
+            label: field_label(path),
+            key: path.to_owned(),
+            value: match leaf {
+                Value::String(s) => s.clone(),
+                Value::Null => String::new(),
+                other => other.to_string(),
+            },
+        }),
+    }
+}
+
+fn check_row(c: &crate::vetting::checks::Check) -> CheckRow {
+    let details = match serde_json::to_value(&c.record) {
+        Ok(serde_json::Value::Object(m)) => m
+            .iter()
+            .filter(|(k, v)| !matches!(k.as_str(), "kind" | "passed" | "confirmed") && !v.is_null())
+            .map(|(k, v)| match v {
+                serde_json::Value::String(s) => format!("{k}: {s}"),
+                v => format!("{k}: {v}"),
+            })
+            .collect::<Vec<_>>()
+            .join("; "),
+        _ => String::new(),
+    };
+    CheckRow {
+        kind: c.record.kind().describe(),
+        passed: c.record.passed(),
+        details,
+        by: c.performed_by.clone(),
+        performed: date(c.performed_at),
+        recorded: date(c.recorded_at),
+    }
+}
+
+fn eab_row(e: &crate::core::EabCredential, now: OffsetDateTime) -> EabRow {
+    let state = if e.revoked_at.is_some() {
+        "revoked"
+    } else if e.single_use && e.used_at.is_some() {
+        "used"
+    } else if e.expires_at.is_some_and(|x| x <= now) {
+        "expired"
+    } else {
+        "active"
+    };
+    EabRow {
+        key_id: e.key_id.clone(),
+        note: e.note.clone(),
+        state,
+        created: date(e.created_at),
+    }
+}

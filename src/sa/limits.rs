@@ -1,0 +1,337 @@
+//! Rate-limit storage (`ra::limits` decides): staff overrides per
+//! organization, the pending authorizations an account holds, and the GCRA
+//! buckets — one theoretical arrival time (TAT, microseconds since the
+//! epoch) per key.
+//!
+//! On PostgreSQL the buckets are rows every instance shares, each update
+//! one transaction holding the row's lock (no protocol of our own); on
+//! SQLite, one process by design, they live in that process.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Text};
+use time::OffsetDateTime;
+
+use super::native::native;
+use super::schema::{accounts, authorizations, eab_credentials, limit_overrides};
+use super::{to_db, Backend, DbConn, Store};
+use crate::core::{AccountId, AuthorizationStatus, OrganizationId};
+use crate::error::{Error, Result};
+
+/// One overridden limit of an organization; `period_secs` is 0 for a
+/// limit that is a count.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Override {
+    pub name: String,
+    pub count: u64,
+    pub period_secs: u64,
+}
+
+/// The organization's overrides.
+pub fn overrides(conn: &mut DbConn, org: OrganizationId) -> Result<Vec<Override>> {
+    let rows: Vec<(String, i64, i64)> = limit_overrides::table
+        .filter(limit_overrides::organization_id.eq(org.0))
+        .select((
+            limit_overrides::name,
+            limit_overrides::limit_count,
+            limit_overrides::period_secs,
+        ))
+        .order(limit_overrides::name.asc())
+        .load(conn)?;
+    Ok(rows.into_iter().map(to_override).collect())
+}
+
+fn to_override((name, count, period): (String, i64, i64)) -> Override {
+    Override {
+        name,
+        count: count.max(0) as u64,
+        period_secs: period.max(0) as u64,
+    }
+}
+
+/// What the account's limits depend on: its organization (through its
+/// EAB credential), that organization's overrides, and the authorizations
+/// the account holds pending and unexpired at `now`.
+pub fn account_state(
+    conn: &mut DbConn,
+    account: AccountId,
+    now: OffsetDateTime,
+) -> Result<(Option<OrganizationId>, Vec<Override>, u64)> {
+    let org: Option<i64> = native!(conn, |c| accounts::table
+        .inner_join(eab_credentials::table)
+        .filter(accounts::id.eq(account.0))
+        .select(eab_credentials::organization_id)
+        .first(c)
+        .optional())?;
+    let org = org.map(OrganizationId);
+    let overrides = match org {
+        Some(o) => overrides(conn, o)?,
+        None => Vec::new(),
+    };
+    let pending: i64 = native!(conn, |c| authorizations::table
+        .filter(authorizations::account_id.eq(account.0))
+        .filter(authorizations::status.eq(AuthorizationStatus::Pending.as_str()))
+        .filter(authorizations::expires_at.gt(to_db(now)))
+        .count()
+        .get_result(c))?;
+    Ok((org, overrides, pending.max(0) as u64))
+}
+
+/// Replaces the organization's overrides with `rows` (in the caller's
+/// transaction, with its audit event).
+pub fn replace_overrides(conn: &mut DbConn, org: OrganizationId, rows: &[Override]) -> Result<()> {
+    diesel::delete(limit_overrides::table.filter(limit_overrides::organization_id.eq(org.0)))
+        .execute(conn)?;
+    for r in rows {
+        diesel::insert_into(limit_overrides::table)
+            .values((
+                limit_overrides::organization_id.eq(org.0),
+                limit_overrides::name.eq(&r.name),
+                limit_overrides::limit_count.eq(r.count as i64),
+                limit_overrides::period_secs.eq(r.period_secs as i64),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// Where the buckets are: shared rows (PostgreSQL) or this process.
+pub enum Buckets {
+    Shared,
+    Local(Mutex<Local>),
+}
+
+/// A process's buckets. Keys whose TAT has passed are as good as absent,
+/// so they are dropped whenever the map has doubled since the last sweep.
+#[derive(Default)]
+pub struct Local {
+    tats: HashMap<String, i64>,
+    prune_at: usize,
+}
+
+/// The map size that first triggers a sweep of passed keys.
+const LOCAL_PRUNE_MIN: usize = 4096;
+
+impl Buckets {
+    /// Shared on PostgreSQL, in the process on SQLite.
+    pub fn for_backend(backend: Backend) -> Buckets {
+        match backend {
+            Backend::Postgres => Buckets::Shared,
+            Backend::Sqlite => Buckets::local(),
+        }
+    }
+
+    pub fn local() -> Buckets {
+        Buckets::Local(Mutex::default())
+    }
+
+    /// Reads the TAT of `key` (`None`: no bucket), has `decide` return the
+    /// TAT to store (`None`: leave it) and its answer, and stores it — the
+    /// read and the write atomic with respect to every other update of
+    /// `key`, on every instance.
+    pub async fn update<T, F>(&self, store: &Store, key: String, now: i64, decide: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(Option<i64>) -> (Option<i64>, T) + Send + 'static,
+    {
+        match self {
+            Buckets::Local(m) => Ok(update_local(m, key, now, decide)),
+            Buckets::Shared => store.write(move |c| update_shared(c, &key, decide)).await,
+        }
+    }
+
+    /// The TAT of `key`, if it has a bucket.
+    pub async fn peek(&self, store: &Store, key: String) -> Result<Option<i64>> {
+        match self {
+            Buckets::Local(m) => Ok(lock(m).tats.get(&key).copied()),
+            Buckets::Shared => store.read(move |c| peek_shared(c, &key)).await,
+        }
+    }
+
+    /// `update` for the in-process buckets only (no database, no await):
+    /// the per-request limit.
+    pub fn update_local<T>(
+        &self,
+        key: String,
+        now: i64,
+        decide: impl FnOnce(Option<i64>) -> (Option<i64>, T),
+    ) -> Option<T> {
+        match self {
+            Buckets::Local(m) => Some(update_local(m, key, now, decide)),
+            Buckets::Shared => None,
+        }
+    }
+}
+
+fn lock(m: &Mutex<Local>) -> std::sync::MutexGuard<'_, Local> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn update_local<T>(
+    m: &Mutex<Local>,
+    key: String,
+    now: i64,
+    decide: impl FnOnce(Option<i64>) -> (Option<i64>, T),
+) -> T {
+    let mut local = lock(m);
+    let (tat, out) = decide(local.tats.get(&key).copied());
+    if let Some(tat) = tat {
+        local.tats.insert(key, tat);
+        if local.tats.len() >= local.prune_at.max(LOCAL_PRUNE_MIN) {
+            local.tats.retain(|_, t| *t > now);
+            local.prune_at = 2 * local.tats.len();
+        }
+    }
+    out
+}
+
+#[derive(QueryableByName)]
+struct Tat {
+    #[diesel(sql_type = BigInt)]
+    tat: i64,
+}
+
+/// Inside the caller's transaction: the upsert takes the row's lock (a
+/// new row starts at 0, a time long passed), so concurrent updates of the
+/// same key on any instance wait for this one's commit.
+fn update_shared<T>(
+    conn: &mut DbConn,
+    key: &str,
+    decide: impl FnOnce(Option<i64>) -> (Option<i64>, T),
+) -> Result<T> {
+    let DbConn::Pg(c) = conn else {
+        return Err(Error::internal("shared rate-limit buckets need PostgreSQL"));
+    };
+    let row: Tat = diesel::sql_query(
+        "INSERT INTO rate_limit_buckets (key, tat) VALUES ($1, 0) \
+         ON CONFLICT (key) DO UPDATE SET tat = rate_limit_buckets.tat RETURNING tat",
+    )
+    .bind::<Text, _>(key)
+    .get_result(c)?;
+    let (tat, out) = decide(Some(row.tat));
+    if let Some(tat) = tat.filter(|t| *t != row.tat) {
+        diesel::sql_query("UPDATE rate_limit_buckets SET tat = $2 WHERE key = $1")
+            .bind::<Text, _>(key)
+            .bind::<BigInt, _>(tat)
+            .execute(c)?;
+    }
+    Ok(out)
+}
+
+fn peek_shared(conn: &mut DbConn, key: &str) -> Result<Option<i64>> {
+    let DbConn::Pg(c) = conn else {
+        return Err(Error::internal("shared rate-limit buckets need PostgreSQL"));
+    };
+    Ok(
+        diesel::sql_query("SELECT tat FROM rate_limit_buckets WHERE key = $1")
+            .bind::<Text, _>(key)
+            .get_result::<Tat>(c)
+            .optional()?
+            .map(|t| t.tat),
+    )
+}
+
+/// Drops shared buckets whose TAT passed before `before` (as good as
+/// absent); the stale sweep calls it. Nothing to do on SQLite.
+pub fn prune(conn: &mut DbConn, before: i64) -> Result<usize> {
+    let DbConn::Pg(c) = conn else {
+        return Ok(0);
+    };
+    Ok(
+        diesel::sql_query("DELETE FROM rate_limit_buckets WHERE tat < $1")
+            .bind::<BigInt, _>(before)
+            .execute(c)?,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A spend of one: the next TAT is one second after the later of the
+    /// stored one and now, refused past `max`.
+    fn spend(max: i64) -> impl FnOnce(Option<i64>) -> (Option<i64>, bool) {
+        move |tat| {
+            let next = tat.unwrap_or(0).max(1_000) + 1_000_000;
+            if next > max {
+                (None, false)
+            } else {
+                (Some(next), true)
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn local_buckets_keep_their_tat_and_prune_passed_keys() {
+        let b = Buckets::local();
+        assert_eq!(
+            b.update_local("k".into(), 1_000, spend(3_000_000)),
+            Some(true)
+        );
+        assert_eq!(
+            b.update_local("k".into(), 1_000, spend(3_000_000)),
+            Some(true)
+        );
+        assert_eq!(
+            b.update_local("k".into(), 1_000, spend(3_000_000)),
+            Some(false)
+        );
+        let Buckets::Local(m) = &b else { panic!() };
+        assert_eq!(lock(m).tats["k"], 2_001_000);
+        for i in 0..LOCAL_PRUNE_MIN {
+            b.update_local(format!("old{i}"), 0, |_| (Some(-1), ()));
+        }
+        // The sweep ran at the threshold: only keys still ahead of now stay.
+        let left = lock(m).tats.len();
+        assert!(left < LOCAL_PRUNE_MIN, "{left}");
+        assert!(lock(m).tats.contains_key("k"));
+    }
+
+    /// Two instances on one database spend from one bucket: of 40 spends
+    /// at once, through either, exactly the 10 that fit succeed. On
+    /// PostgreSQL each instance has its own `Buckets` and they share the
+    /// rows; SQLite is one process with one `Buckets`.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn two_instances_spend_from_one_bucket() {
+        use std::sync::Arc;
+        let (db, first) = crate::sa::crls::testing::store();
+        let second = Store::open(&db.url, 4, std::time::Duration::from_secs(10)).unwrap();
+        let a = Arc::new(Buckets::for_backend(first.backend()));
+        let b = if db.is_postgres() {
+            Arc::new(Buckets::for_backend(second.backend()))
+        } else {
+            a.clone()
+        };
+        assert_eq!(db.is_postgres(), matches!(*a, Buckets::Shared));
+        let mut tasks = tokio::task::JoinSet::new();
+        for i in 0..40 {
+            let (buckets, store) = if i % 2 == 0 {
+                (a.clone(), first.clone())
+            } else {
+                (b.clone(), second.clone())
+            };
+            tasks.spawn(async move {
+                buckets
+                    .update(&store, "k".into(), 1_000, spend(10_001_000))
+                    .await
+            });
+        }
+        let mut allowed = 0;
+        while let Some(done) = tasks.join_next().await {
+            allowed += usize::from(done.unwrap().unwrap());
+        }
+        assert_eq!(allowed, 10);
+        for (buckets, store) in [(&a, &first), (&b, &second)] {
+            let tat = buckets.peek(store, "k".into()).await.unwrap();
+            assert_eq!(tat, Some(10_001_000));
+        }
+        assert_eq!(a.peek(&first, "other".into()).await.unwrap(), None);
+        if db.is_postgres() {
+            let pruned = first.run(|c| prune(c, 20_000_000)).await.unwrap();
+            assert_eq!(pruned, 1);
+            assert_eq!(a.peek(&second, "k".into()).await.unwrap(), None);
+        }
+    }
+}
