@@ -9,17 +9,28 @@
 //! makes an EAB credential (its key and certbot line shown once); an
 //! approver approves, and the audit trail names both; the viewer sees no approve button, and
 //! forged posts (no CSRF token; the viewer's own token) are refused with
-//! 403 pages; logout ends the session (back → login). axe-core (npm, in
-//! `integration/console/node_modules`) runs in the login, queue and
-//! organization pages: no serious or critical violation. With
+//! 403 pages; logout ends the session (back → login). Between approval
+//! and logout, certbot obtains a certificate with the credential the page
+//! showed (the script hands it over on stdout and waits on stdin); the
+//! approver finds it on the organization's page and in the search, sees
+//! its evidence, is refused without a reason, revokes it with one, and
+//! the audit trail names the vetter and the approver for each step.
+//! axe-core (npm, in `integration/console/node_modules`) runs in the
+//! login, queue, organization, credential and certificate pages: no
+//! serious or critical violation. With
 //! `TRUSTGATE_CONSOLE_SCREENSHOTS=DIR` the pages are saved there as PNG.
 
+use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, Stdio};
 
+use crate::common::certbot::Certbot;
 use crate::common::pkilint::venv_bin;
-use crate::common::staff::{Level, LEGAL_NAME};
+use crate::common::staff::{Eab, Level, LEGAL_NAME};
 use crate::common::TestServer;
+
+/// The name certbot asks for, in the organization's domain.
+const NAME: &str = "shop.example.jp";
 
 /// `trustgate staff add NAME --roles ROLES` as the approver: the member's
 /// one-time password and TOTP secret, as the CLI printed them.
@@ -91,22 +102,73 @@ fn staff_work_the_console_in_chromium() {
         "forbidden": "この操作の権限がありません。",
     });
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("integration/console/browser.py");
-    let out = Command::new(venv_bin("python"))
+    let stderr_path = server.scratch_dir("browser").join("stderr.txt");
+    let mut child = Command::new(venv_bin("python"))
         .arg(&script)
         .env("CONSOLE_TEST", args.to_string())
-        .output()
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(&stderr_path).expect("the script's stderr file"))
+        .spawn()
         .expect("running the selenium script (./scripts/test installs selenium into .venv)");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let mut stdin = child.stdin.take().expect("the script's stdin");
+    let mut lines = BufReader::new(child.stdout.take().expect("the script's stdout")).lines();
+    let mut stdout = String::new();
+    let mut issued = None;
+    for line in lines.by_ref() {
+        let line = line.expect("reading the script's stdout");
+        stdout.push_str(&line);
+        stdout.push('\n');
+        let Ok(msg) = serde_json::from_str::<serde_json::Value>(&line) else {
+            continue;
+        };
+        if let Some(eab) = msg.get("eab") {
+            // The credential as the console showed it, used as a
+            // subscriber would: certbot with --eab-kid/--eab-hmac-key.
+            let eab = Eab {
+                kid: eab["kid"].as_str().expect("kid").to_owned(),
+                hmac_key: eab["hmac_key"].as_str().expect("hmac_key").to_owned(),
+            };
+            let certbot = Certbot::new(&server, "console");
+            certbot.certonly(&eab, &[NAME]).assert_success();
+            issued = Some(certbot.lineage(NAME));
+            writeln!(stdin, "{}", serde_json::json!({"names": [NAME]}))
+                .expect("answering the script");
+            stdin.flush().expect("answering the script");
+            break;
+        }
+    }
+    stdout.extend(lines.map_while(Result::ok).map(|l| l + "\n"));
+    let status = child.wait().expect("waiting for the script");
+    let stderr = std::fs::read_to_string(&stderr_path).unwrap_or_default();
     assert!(
-        out.status.success(),
+        status.success() && issued.is_some(),
         "the browser test failed:\n{stdout}\n{stderr}\nserver log:\n{}",
         server.log_tail(60)
     );
     let summary: serde_json::Value =
         serde_json::from_str(stdout.lines().last().unwrap_or_default())
             .unwrap_or_else(|e| panic!("no summary ({e}):\n{stdout}"));
-    for page in ["login", "password", "queue", "organization", "eab"] {
+    // What the page said is what the CA did: revoked, with the reason.
+    let serial = summary["revoked"].as_str().expect("the revoked serial");
+    let leaf = crate::common::x509::Leaf::read(&issued.expect("issued above").cert);
+    assert_eq!(
+        serial,
+        leaf.serial.replace(':', "").to_lowercase(),
+        "the page revoked certbot's certificate"
+    );
+    let ev = server.staff().certificate_evidence(serial);
+    assert_eq!(ev["certificate"]["revocation_reason"], 4, "{ev}");
+    for page in [
+        "login",
+        "password",
+        "queue",
+        "organization",
+        "eab",
+        "certificate",
+        "certificates",
+        "revoke-refused",
+    ] {
         let r = &summary["axe"][page];
         assert_eq!(
             r["serious_or_critical"],

@@ -5,7 +5,11 @@ the password and TOTP secret `trustgate staff add` printed, an organization
 entered through the admin API, axe-core's script, where screenshots go.
 
 Each step asserts; a failure exits non-zero with what was on the page.
-The last line printed is a JSON summary (axe violations per page)."""
+After the approval the script prints the new EAB credential as a JSON
+line (`{"eab": …}`) and waits for one line on stdin: the Rust side has
+obtained a certificate with certbot meanwhile (`{"names": […]}`); the
+browsers stay signed in. The last line printed is a JSON summary (axe
+violations per page, the certificate revoked)."""
 
 import base64
 import hashlib
@@ -235,10 +239,81 @@ try:
     check(a.find_elements(By.ID, "needs-none"), "nothing stands in the approver's way", a)
     navigates(a, a.find_element(By.ID, "do-approve").click)
     WebDriverWait(a, WAIT).until(ec.text_to_be_present_in_element((By.ID, "status"), "approved"))
-    audit = a.find_element(By.ID, "audit").find_element(By.XPATH, "following-sibling::table").text
-    check("organization.approve" in audit and "staff:desk-approver#" in audit
-          and "eab.create" in audit and "staff:desk-vetter#" in audit,
-          "the audit trail names who did what", a)
+
+    # certbot, run by the Rust side with the credential the page showed.
+    print(json.dumps({"eab": {"kid": kid, "hmac_key": key}}), flush=True)
+    issued = json.loads(sys.stdin.readline())
+
+    # The certificate on the organization's page, then its own page.
+    a.get(ORIGIN + f"/console/organizations/{ORG}")
+    WebDriverWait(a, WAIT).until(ec.presence_of_element_located((By.CLASS_NAME, "cert-link")))
+    links = a.find_elements(By.CLASS_NAME, "cert-link")
+    check(len(links) == 1, f"one certificate on the organization's page: {len(links)}", a)
+    serial = links[0].text
+    navigates(a, links[0].click)
+    WebDriverWait(a, WAIT).until(ec.presence_of_element_located((By.ID, "cert-status")))
+    check(a.current_url.endswith(f"/console/certificates/{serial}"), "the certificate's page", a)
+    check(a.find_element(By.ID, "cert-status").text == "valid", "the certificate is valid", a)
+    check(a.find_element(By.ID, "cert-names").text == ", ".join(issued["names"]),
+          f"its names: {a.find_element(By.ID, 'cert-names').text}", a)
+    evidence = a.find_element(By.ID, "evidence").find_element(By.XPATH, "..").text
+    check("http-01" in evidence and "permitted" in evidence,
+          f"the validation method and the CAA decision: {evidence}", a)
+    check(a.find_element(By.ID, "dl-chain").get_attribute("href").endswith(f"/{serial}/chain.pem"),
+          "the chain's download link", a)
+    check(not axe(a, "certificate"), f"axe on the certificate: {AXE_RESULTS['certificate']}", a)
+    shot(a, "certificate")
+
+    # The search finds it by its name and by its serial with colons.
+    a.get(ORIGIN + "/console/certificates")
+    WebDriverWait(a, WAIT).until(ec.presence_of_element_located((By.ID, "cs-submit")))
+    a.find_element(By.ID, "cs-name").send_keys(issued["names"][0])
+    navigates(a, a.find_element(By.ID, "cs-submit").click)
+    WebDriverWait(a, WAIT).until(ec.presence_of_element_located((By.ID, "certificates")))
+    rows = a.find_elements(By.CSS_SELECTOR, "#certificates tbody tr")
+    check(len(rows) == 1 and serial in rows[0].text, "found by its name", a)
+    check(not axe(a, "certificates"), f"axe on the search: {AXE_RESULTS['certificates']}", a)
+    colons = ":".join(serial[i:i + 2] for i in range(0, len(serial), 2)).upper()
+    a.get(ORIGIN + "/console/certificates?serial=" + colons)
+    WebDriverWait(a, WAIT).until(ec.presence_of_element_located((By.ID, "certificates")))
+    check(serial in a.find_element(By.ID, "certificates").text, "found by its serial with colons", a)
+
+    # A refusal next to its field: no reason text given.
+    a.get(ORIGIN + f"/console/certificates/{serial}")
+    WebDriverWait(a, WAIT).until(ec.presence_of_element_located((By.ID, "revoke-form")))
+    # The browser would refuse the empty required field itself; the
+    # server's own check is what this step is about.
+    a.execute_script("document.getElementById('revoke-reason').removeAttribute('required')")
+    a.find_element(By.ID, "revoke-confirm").click()
+    navigates(a, a.find_element(By.ID, "revoke-submit").click)
+    WebDriverWait(a, WAIT).until(ec.presence_of_element_located((By.ID, "revoke-reason-error")))
+    check(a.find_element(By.ID, "cert-status").text == "valid", "nothing revoked without a reason", a)
+    check(not axe(a, "revoke-refused"), f"axe on the refusal: {AXE_RESULTS['revoke-refused']}", a)
+
+    # The approver revokes it, with a reason code and why.
+    Select(a.find_element(By.ID, "revoke-code")).select_by_value("4")
+    a.find_element(By.ID, "revoke-reason").send_keys("replaced by the customer's new certificate")
+    if not a.find_element(By.ID, "revoke-confirm").is_selected():
+        a.find_element(By.ID, "revoke-confirm").click()
+    navigates(a, a.find_element(By.ID, "revoke-submit").click)
+    WebDriverWait(a, WAIT).until(ec.presence_of_element_located((By.ID, "notice")))
+    check(a.find_element(By.ID, "cert-status").text == "revoked", "the page says revoked", a)
+    check(a.find_element(By.ID, "revoked-reason").text == "superseded", "with its reason", a)
+    check(not a.find_elements(By.ID, "revoke-form"), "no revoke form for a revoked certificate", a)
+
+    # The audit trail: each step, with who took it.
+    a.get(ORIGIN + f"/console/organizations/{ORG}")
+    WebDriverWait(a, WAIT).until(ec.presence_of_element_located((By.ID, "audit")))
+    rows = [r.text for r in a.find_element(By.ID, "audit")
+            .find_element(By.XPATH, "following-sibling::table")
+            .find_elements(By.CSS_SELECTOR, "tbody tr")]
+
+    def done_by(action, who):
+        return any(action in r and f"staff:{who}#" in r for r in rows)
+
+    for action, who in [("check.record", "desk-vetter"), ("organization.approve", "desk-approver"),
+                        ("eab.create", "desk-vetter"), ("certificate.revoke", "desk-approver")]:
+        check(done_by(action, who), f"the audit trail has {action} by {who}: {rows}", a)
 
     # Logout; going back finds the login page, not the organization.
     navigates(d, d.find_element(By.ID, "logout").click)
@@ -253,4 +328,4 @@ finally:
     viewer_browser.quit()
     approver_browser.quit()
 
-print(json.dumps({"axe": AXE_RESULTS}))
+print(json.dumps({"axe": AXE_RESULTS, "revoked": serial}))

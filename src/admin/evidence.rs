@@ -19,7 +19,9 @@ use crate::core::{
 };
 use crate::error::{Error, Result};
 use crate::sa;
-use crate::sa::evidence::{IssuedCertificate, OrderEvidence, OrderSummary};
+use crate::sa::evidence::{
+    split_validation_evidence, IssuedCertificate, OrderEvidence, OrderSummary,
+};
 use crate::vetting::checks::VettingStatus;
 use crate::vetting::organization::Level;
 
@@ -386,21 +388,6 @@ fn challenge_view<'a>(a: &Admin, ch: &'a Challenge) -> ChallengeView<'a> {
         error: ch.error.as_ref(),
         validation_records: records,
         perspectives,
-    }
-}
-
-/// The stored validation evidence split into the primary's records and
-/// the perspectives' answers: an array (records only) as stored without
-/// perspectives, or `{"records", "perspectives"}` (`ra::authz`).
-fn split_validation_evidence(
-    stored: Option<&serde_json::Value>,
-) -> (Option<&serde_json::Value>, Option<&serde_json::Value>) {
-    match stored {
-        Some(v @ serde_json::Value::Object(o)) => match o.get("records") {
-            Some(records) => (Some(records), o.get("perspectives")),
-            None => (Some(v), None),
-        },
-        other => (other, None),
     }
 }
 

@@ -312,6 +312,7 @@ impl Admin {
         self.ca_not_after = X509Certificate::from_der(ca.intermediate_der())
             .ok()
             .map(|(_, c)| c.validity().not_after.to_datetime());
+        self.console.set_intermediate(ca.intermediate_pem());
         self
     }
 

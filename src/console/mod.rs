@@ -19,6 +19,7 @@ use crate::error::{ErrorKind, Result};
 use crate::http::{self, Record};
 use crate::vetting::Vetting;
 
+mod certificates;
 mod i18n;
 mod pages;
 mod session;
@@ -40,6 +41,10 @@ pub const ENDPOINTS: &[&str] = &[
     "/console/organizations/{id}/checks/{kind}",
     "/console/organizations/{id}/eab",
     "/console/password",
+    "/console/certificates",
+    "/console/certificates/{serial}",
+    "/console/certificates/{serial}/{pem}",
+    "/console/certificates/{serial}/revoke",
 ];
 
 /// The one stylesheet, served from the binary.
@@ -59,6 +64,9 @@ pub struct Console {
     secure: bool,
     /// The ACME directory URL, for the certbot line of a new credential.
     directory: String,
+    /// The intermediate's PEM, for the chain download; `None` until a CA
+    /// is attached (`set_intermediate`).
+    intermediate: Option<String>,
 }
 
 /// What a page needs to know about the request.
@@ -81,7 +89,14 @@ impl Console {
             limiter: web::Limiter::new(LOGIN_ATTEMPTS, LOGIN_WINDOW),
             secure: false,
             directory: format!("{}{}", cfg.base_url(), crate::core::urls::DIRECTORY),
+            intermediate: None,
         }
+    }
+
+    /// The issuing intermediate (PEM), served after a certificate in its
+    /// chain download.
+    pub fn set_intermediate(&mut self, pem: &str) {
+        self.intermediate = Some(pem.to_owned());
     }
 
     /// Whether `path` is the console's.
@@ -125,6 +140,21 @@ impl Console {
             (&Method::POST, ["console", "organizations", id, "eab"]) => {
                 (ENDPOINTS[8], Page::Eab(id.to_string()))
             }
+            (&Method::GET, ["console", "certificates"]) => {
+                ("/console/certificates", Page::Certificates)
+            }
+            (&Method::GET, ["console", "certificates", serial]) => (
+                "/console/certificates/{serial}",
+                Page::Certificate(serial.to_string()),
+            ),
+            (&Method::GET, ["console", "certificates", serial, pem]) => (
+                "/console/certificates/{serial}/{pem}",
+                Page::CertificatePem(serial.to_string(), pem.to_string()),
+            ),
+            (&Method::POST, ["console", "certificates", serial, "revoke"]) => (
+                "/console/certificates/{serial}/revoke",
+                Page::Revoke(serial.to_string()),
+            ),
             (&Method::POST, ["console", "organizations", id, action]) => (
                 ENDPOINTS[6],
                 Page::Transition(id.to_string(), action.to_string()),
@@ -224,6 +254,23 @@ impl Console {
                     return pages::message(Some(&s), ctx, StatusCode::FORBIDDEN, t.forbidden);
                 }
                 v.create_eab(&id, &form, &self.directory).await
+            }
+            Page::Certificates => v.certificates(&query).await,
+            Page::Certificate(serial) => v.certificate(&serial, &query).await,
+            Page::CertificatePem(serial, what) => {
+                v.certificate_pem(&serial, &what, self.intermediate.as_deref())
+                    .await
+            }
+            Page::Revoke(serial) => {
+                // Revoking ends a subscriber's certificate before its time:
+                // a decision of the weight of approving or suspending the
+                // organization, so the `approve` role's, not the vetters'
+                // who gather evidence (BR 4.9.1 makes it the CA's act).
+                if !s.staff.may(StaffRole::Approve) {
+                    let t = ctx.lang.text();
+                    return pages::message(Some(&s), ctx, StatusCode::FORBIDDEN, t.forbidden);
+                }
+                v.revoke(&serial, &form).await
             }
             _ => pages::message(
                 Some(&s),
@@ -343,6 +390,10 @@ enum Page {
     Transition(String, String),
     Check(String, String),
     Eab(String),
+    Certificates,
+    Certificate(String),
+    CertificatePem(String, String),
+    Revoke(String),
     Password,
     NotFound,
 }

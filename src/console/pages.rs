@@ -41,7 +41,7 @@ pub struct Chrome {
     pub switch_name: &'static str,
 }
 
-fn chrome(s: Option<&Session>, ctx: &Ctx, title: &str) -> Chrome {
+pub(super) fn chrome(s: Option<&Session>, ctx: &Ctx, title: &str) -> Chrome {
     let other = ctx.lang.other();
     Chrome {
         t: ctx.lang.text(),
@@ -57,7 +57,7 @@ fn chrome(s: Option<&Session>, ctx: &Ctx, title: &str) -> Chrome {
     }
 }
 
-fn render<T: Template>(status: StatusCode, page: &T) -> Result<Response<Full<Bytes>>> {
+pub(super) fn render<T: Template>(status: StatusCode, page: &T) -> Result<Response<Full<Bytes>>> {
     let body = page
         .render()
         .map_err(|e| Error::internal(format!("rendering a console page: {e}")))?;
@@ -65,7 +65,7 @@ fn render<T: Template>(status: StatusCode, page: &T) -> Result<Response<Full<Byt
 }
 
 /// To the second, in UTC: what staff compare with the audit log.
-fn date(t: OffsetDateTime) -> String {
+pub(super) fn date(t: OffsetDateTime) -> String {
     t.to_offset(time::UtcOffset::UTC)
         .format(time::macros::format_description!(
             "[year]-[month]-[day] [hour]:[minute]:[second]Z"

@@ -143,6 +143,21 @@ pub fn order_of_serial(conn: &mut DbConn, serial: &str) -> Result<Option<OrderId
         .map(OrderId))
 }
 
+/// The stored validation evidence split into the primary's records and
+/// the perspectives' answers: an array (records only) as stored without
+/// perspectives, or `{"records", "perspectives"}` (`ra::authz`).
+pub fn split_validation_evidence(
+    stored: Option<&serde_json::Value>,
+) -> (Option<&serde_json::Value>, Option<&serde_json::Value>) {
+    match stored {
+        Some(v @ serde_json::Value::Object(o)) => match o.get("records") {
+            Some(records) => (Some(records), o.get("perspectives")),
+            None => (Some(v), None),
+        },
+        other => (other, None),
+    }
+}
+
 /// The organization's orders, newest first, older than `before` when
 /// given (keyset paging), at most `limit`.
 pub fn organization_orders(

@@ -25,6 +25,7 @@ use crate::metrics::{Metrics, PoolState};
 pub mod account_cache;
 pub mod accounts;
 pub mod audit;
+pub mod certificate_search;
 pub mod certificates;
 pub mod crls;
 pub mod eab;

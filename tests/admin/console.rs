@@ -37,7 +37,7 @@ struct Desk {
 }
 
 /// What members set in place of their one-time password.
-const OWN_PASSWORD: &str = "correct horse battery staple";
+pub(crate) const OWN_PASSWORD: &str = "correct horse battery staple";
 
 async fn desk() -> Desk {
     let dir = tempfile::tempdir().unwrap();
@@ -98,7 +98,7 @@ async fn desk() -> Desk {
 }
 
 /// What `name="NAME" value="…"` holds in a page.
-fn hidden(page: &str, name: &str) -> String {
+pub(crate) fn hidden(page: &str, name: &str) -> String {
     let marker = format!("name=\"{name}\" value=\"");
     let start = page
         .find(&marker)
@@ -108,7 +108,7 @@ fn hidden(page: &str, name: &str) -> String {
 }
 
 /// The value of cookie `name` that a response sets.
-fn set_cookie(r: &Resp, name: &str) -> Option<String> {
+pub(crate) fn set_cookie(r: &Resp, name: &str) -> Option<String> {
     r.headers
         .get_all("set-cookie")
         .iter()
@@ -117,7 +117,7 @@ fn set_cookie(r: &Resp, name: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
-fn cookie_value(set: &str) -> String {
+pub(crate) fn cookie_value(set: &str) -> String {
     set.split(';')
         .next()
         .unwrap()
@@ -255,7 +255,7 @@ impl Desk {
     }
 }
 
-fn enc(s: &str) -> String {
+pub(crate) fn enc(s: &str) -> String {
     percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
 }
 

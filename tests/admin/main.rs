@@ -5,6 +5,7 @@ mod api;
 mod auth;
 mod cli;
 mod console;
+mod console_certificates;
 mod ev_vetting;
 mod evidence;
 mod openapi;
