@@ -7,10 +7,10 @@
 //! docs/console.md): the serial by its unique index; a name through
 //! `authorizations_identifier` (…_certificate_search), then
 //! `order_authorizations` and the certificates' unique `order_id`; an
-//! organization through `eab_credentials_organization`,
-//! `accounts_eab_credential` and `certificates_account` (account_id,
-//! created_at, id); dates and the page order by `certificates_issued`
-//! (created_at, id).
+//! organization's accounts through `eab_credentials_organization` and
+//! `accounts_eab_credential`, then each account's newest through
+//! `certificates_account` (account_id, created_at, id); dates and the
+//! page order by `certificates_issued` (created_at, id).
 
 use std::collections::HashMap;
 
@@ -60,6 +60,17 @@ pub struct Found {
     pub revoked: bool,
 }
 
+/// A certificate row as the page query selects it.
+type Row = (
+    i64,
+    String,
+    i64,
+    i64,
+    PrimitiveDateTime,
+    PrimitiveDateTime,
+    bool,
+);
+
 /// Up to `limit` certificates matching `f`, newest first, issued before
 /// the certificate `after` (the previous page's last) when given.
 pub fn search(
@@ -77,75 +88,23 @@ pub fn search(
             .map(|at| (at, id.0)),
         None => None,
     };
-    let mut q = certificates::table
-        .select((
-            certificates::id,
-            certificates::serial,
-            certificates::order_id,
-            certificates::account_id,
-            certificates::created_at,
-            certificates::not_after,
-            certificates::revoked_at.is_not_null(),
-        ))
-        .order((certificates::created_at.desc(), certificates::id.desc()))
-        .limit(limit)
-        .into_boxed();
-    if let Some(s) = &f.serial {
-        q = q.filter(certificates::serial.eq(s.clone()));
-    }
-    if let Some(n) = &f.name {
-        let orders_with_name = order_authorizations::table
-            .inner_join(authorizations::table)
-            .filter(authorizations::identifier.eq(n.clone()))
-            .select(order_authorizations::order_id);
-        q = q.filter(certificates::order_id.eq_any(orders_with_name));
-    }
-    match &f.organization {
-        Some(OrgFilter::Id(id)) => {
-            let accts = accounts::table
-                .inner_join(eab_credentials::table)
-                .filter(eab_credentials::organization_id.eq(id.0))
-                .select(accounts::id);
-            q = q.filter(certificates::account_id.eq_any(accts));
+    let rows = match &f.organization {
+        None => page(conn, f, None, cursor, limit)?,
+        // One page per account, each the newest `limit` of that account
+        // by `certificates_account` (account_id, created_at, id), merged:
+        // with `account_id IN (…)` both backends read and sorted every
+        // certificate of the organization instead (PostgreSQL: 0.25–0.7 s
+        // a page for 200,000 of 1,000,000).
+        Some(org) => {
+            let mut rows = Vec::new();
+            for account in accounts_of(conn, org)? {
+                rows.extend(page(conn, f, Some(account), cursor, limit)?);
+            }
+            rows.sort_by_key(|r| std::cmp::Reverse((r.4, r.0)));
+            rows.truncate(usize::try_from(limit).unwrap_or(0));
+            rows
         }
-        Some(OrgFilter::Name(part)) => {
-            // Organizations are a few thousand rows: matching part of a
-            // name is a scan of them, then the indexed path as for an id.
-            let pattern = format!("%{}%", escape_like(&part.to_lowercase()));
-            let orgs = organizations::table
-                .filter(lower(organizations::legal_name).like(pattern).escape('\\'))
-                .select(organizations::id);
-            let accts = accounts::table
-                .inner_join(eab_credentials::table)
-                .filter(eab_credentials::organization_id.eq_any(orgs))
-                .select(accounts::id);
-            q = q.filter(certificates::account_id.eq_any(accts));
-        }
-        None => {}
-    }
-    if let Some(t) = f.from {
-        q = q.filter(certificates::created_at.ge(to_db(t)));
-    }
-    if let Some(t) = f.until {
-        q = q.filter(certificates::created_at.lt(to_db(t)));
-    }
-    if let Some((at, id)) = cursor {
-        // (created_at, id) < (at, id), with the leading column bounded on
-        // its own so the index range starts at the cursor.
-        q = q
-            .filter(certificates::created_at.le(at))
-            .filter(certificates::created_at.lt(at).or(certificates::id.lt(id)));
-    }
-    type Row = (
-        i64,
-        String,
-        i64,
-        i64,
-        PrimitiveDateTime,
-        PrimitiveDateTime,
-        bool,
-    );
-    let rows: Vec<Row> = q.load(conn)?;
+    };
     let order_ids: Vec<i64> = rows.iter().map(|r| r.2).collect();
     let account_ids: Vec<i64> = rows.iter().map(|r| r.3).collect();
     let names = names_of(conn, &order_ids)?;
@@ -162,6 +121,82 @@ pub fn search(
             revoked,
         })
         .collect())
+}
+
+/// One page of `f`'s certificates (of `account` only, when given),
+/// newest first, before `cursor` (issued at, id).
+fn page(
+    conn: &mut DbConn,
+    f: &Filter,
+    account: Option<i64>,
+    cursor: Option<(PrimitiveDateTime, i64)>,
+    limit: i64,
+) -> Result<Vec<Row>> {
+    let mut q = certificates::table
+        .select((
+            certificates::id,
+            certificates::serial,
+            certificates::order_id,
+            certificates::account_id,
+            certificates::created_at,
+            certificates::not_after,
+            certificates::revoked_at.is_not_null(),
+        ))
+        .order((certificates::created_at.desc(), certificates::id.desc()))
+        .limit(limit)
+        .into_boxed();
+    if let Some(a) = account {
+        q = q.filter(certificates::account_id.eq(a));
+    }
+    if let Some(s) = &f.serial {
+        q = q.filter(certificates::serial.eq(s.clone()));
+    }
+    if let Some(n) = &f.name {
+        let orders_with_name = order_authorizations::table
+            .inner_join(authorizations::table)
+            .filter(authorizations::identifier.eq(n.clone()))
+            .select(order_authorizations::order_id);
+        q = q.filter(certificates::order_id.eq_any(orders_with_name));
+    }
+    if let Some(t) = f.from {
+        q = q.filter(certificates::created_at.ge(to_db(t)));
+    }
+    if let Some(t) = f.until {
+        q = q.filter(certificates::created_at.lt(to_db(t)));
+    }
+    if let Some((at, id)) = cursor {
+        // (created_at, id) < (at, id), with the leading column bounded on
+        // its own so the index range starts at the cursor.
+        q = q
+            .filter(certificates::created_at.le(at))
+            .filter(certificates::created_at.lt(at).or(certificates::id.lt(id)));
+    }
+    Ok(q.load(conn)?)
+}
+
+/// The accounts bound (through their EAB credentials) to the
+/// organization, or to those whose legal name contains the given part.
+fn accounts_of(conn: &mut DbConn, org: &OrgFilter) -> Result<Vec<i64>> {
+    let q = accounts::table
+        .inner_join(eab_credentials::table)
+        .select(accounts::id)
+        .order(accounts::id.asc())
+        .into_boxed();
+    Ok(match org {
+        OrgFilter::Id(id) => q
+            .filter(eab_credentials::organization_id.eq(id.0))
+            .load(conn)?,
+        OrgFilter::Name(part) => {
+            // Organizations are a few thousand rows: matching part of a
+            // name is a scan of them, then the indexed path as for an id.
+            let pattern = format!("%{}%", escape_like(&part.to_lowercase()));
+            let orgs = organizations::table
+                .filter(lower(organizations::legal_name).like(pattern).escape('\\'))
+                .select(organizations::id);
+            q.filter(eab_credentials::organization_id.eq_any(orgs))
+                .load(conn)?
+        }
+    })
 }
 
 /// The names of each order (as requested, JSON in `orders.names`).
