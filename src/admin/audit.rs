@@ -67,6 +67,7 @@ fn filter(c: &Call) -> Result<Filter> {
         since: time("since")?,
         until: time("until")?,
         after,
+        ..Filter::default()
     };
     if let (Some(s), Some(u)) = (f.since, f.until) {
         if u < s {
@@ -120,7 +121,7 @@ async fn page(a: &Admin, filter: Filter, limit: i64) -> Result<Vec<AuditEvent>> 
 async fn export(a: &Admin, mut filter: Filter) -> Result<Reply> {
     let mut out = BytesMut::new();
     loop {
-        let events = page(a, filter, AUDIT_MAX_LIMIT).await?;
+        let events = page(a, filter.clone(), AUDIT_MAX_LIMIT).await?;
         for e in &events {
             let line = serde_json::to_vec(e)
                 .map_err(|e| Error::internal(format!("rendering an audit event: {e}")))?;

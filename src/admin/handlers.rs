@@ -24,39 +24,18 @@ pub async fn healthz(_: &Admin, _: Call) -> Result<Reply> {
     ))
 }
 
-/// How long readiness waits for the database: well under a load
-/// balancer's probe interval.
-const READY_DB_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
-
-/// Ready to serve ACME: a database round trip answered in time and the CA
-/// key is loaded with an unexpired intermediate. 503 names what failed.
+/// Ready to serve ACME (`Vetting::readiness`: the database and the CA
+/// key). 503 names what failed.
 pub async fn readyz(a: &Admin, _: Call) -> Result<Reply> {
-    let database = match a.vetting.store().ping(READY_DB_TIMEOUT).await {
-        Ok(()) => "ok".to_owned(),
-        // The cause is logged; this endpoint needs no authentication.
-        Err(_) => format!(
-            "unavailable: no answer within {}s",
-            READY_DB_TIMEOUT.as_secs()
-        ),
-    };
-    let ca = match a.ca_not_after {
-        None => "not loaded".to_owned(),
-        Some(t) if t <= a.vetting.clock().now() => format!(
-            "intermediate certificate expired at {}",
-            t.format(&time::format_description::well_known::Rfc3339)
-                .unwrap_or_default()
-        ),
-        Some(_) => "ok".to_owned(),
-    };
-    let ready = database == "ok" && ca == "ok";
-    let status = if ready {
+    let r = a.vetting.readiness(a.ca_not_after).await;
+    let status = if r.ready() {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
     Reply::json(
         status,
-        &serde_json::json!({"ready": ready, "checks": {"database": database, "ca": ca}}),
+        &serde_json::json!({"ready": r.ready(), "checks": {"database": r.database, "ca": r.ca}}),
     )
 }
 

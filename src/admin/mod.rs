@@ -313,6 +313,7 @@ impl Admin {
             .ok()
             .map(|(_, c)| c.validity().not_after.to_datetime());
         self.console.set_intermediate(ca.intermediate_pem());
+        self.console.set_ca_not_after(self.ca_not_after);
         self
     }
 

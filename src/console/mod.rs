@@ -19,7 +19,9 @@ use crate::error::{ErrorKind, Result};
 use crate::http::{self, Record};
 use crate::vetting::Vetting;
 
+mod audit;
 mod certificates;
+mod health;
 mod i18n;
 mod pages;
 mod session;
@@ -45,6 +47,9 @@ pub const ENDPOINTS: &[&str] = &[
     "/console/certificates/{serial}",
     "/console/certificates/{serial}/{pem}",
     "/console/certificates/{serial}/revoke",
+    "/console/audit",
+    "/console/audit.csv",
+    "/console/health",
 ];
 
 /// The one stylesheet, served from the binary.
@@ -67,6 +72,10 @@ pub struct Console {
     /// The intermediate's PEM, for the chain download; `None` until a CA
     /// is attached (`set_intermediate`).
     intermediate: Option<String>,
+    /// For the health page: the CRLs' schedule, and the loaded
+    /// intermediate's notAfter (readiness; `None` until a CA is attached).
+    crl_schedule: health::CrlSchedule,
+    ca_not_after: Option<time::OffsetDateTime>,
 }
 
 /// What a page needs to know about the request.
@@ -90,6 +99,8 @@ impl Console {
             secure: false,
             directory: format!("{}{}", cfg.base_url(), crate::core::urls::DIRECTORY),
             intermediate: None,
+            crl_schedule: health::CrlSchedule::new(&cfg.publish),
+            ca_not_after: None,
         }
     }
 
@@ -97,6 +108,11 @@ impl Console {
     /// chain download.
     pub fn set_intermediate(&mut self, pem: &str) {
         self.intermediate = Some(pem.to_owned());
+    }
+
+    /// The loaded intermediate's notAfter, which readiness checks.
+    pub fn set_ca_not_after(&mut self, t: Option<time::OffsetDateTime>) {
+        self.ca_not_after = t;
     }
 
     /// Whether `path` is the console's.
@@ -131,6 +147,9 @@ impl Console {
             (&Method::POST, ["console", "logout"]) => (ENDPOINTS[2], Page::Logout),
             (_, ["console", "password"]) => (ENDPOINTS[9], Page::Password),
             (&Method::GET, ["console"] | ["console", ""]) => (ENDPOINTS[0], Page::Queue),
+            (&Method::GET, ["console", "audit"]) => ("/console/audit", Page::Audit),
+            (&Method::GET, ["console", "audit.csv"]) => ("/console/audit.csv", Page::AuditCsv),
+            (&Method::GET, ["console", "health"]) => ("/console/health", Page::Health),
             (&Method::GET, ["console", "organizations", id]) => {
                 (ENDPOINTS[5], Page::Organization(id.to_string()))
             }
@@ -227,6 +246,13 @@ impl Console {
                 Ok(r)
             }
             Page::Queue => v.queue(&query).await,
+            Page::Audit | Page::AuditCsv | Page::Health if !s.staff.may(StaffRole::View) => {
+                let t = ctx.lang.text();
+                pages::message(Some(&s), ctx, StatusCode::FORBIDDEN, t.forbidden)
+            }
+            Page::Audit => audit::page(&v, &query).await,
+            Page::AuditCsv => audit::csv(&v, &query).await,
+            Page::Health => health::page(&v, self.crl_schedule, self.ca_not_after).await,
             Page::Password if is_post => {
                 let new = field(&form, "new").unwrap_or_default();
                 let again = field(&form, "again").unwrap_or_default();
@@ -395,6 +421,9 @@ enum Page {
     CertificatePem(String, String),
     Revoke(String),
     Password,
+    Audit,
+    AuditCsv,
+    Health,
     NotFound,
 }
 

@@ -13,7 +13,7 @@ use diesel::prelude::*;
 use serde::Serialize;
 use time::{OffsetDateTime, PrimitiveDateTime};
 
-use super::schema::{accounts, audit_events, eab_credentials};
+use super::schema::{accounts, audit_events, eab_credentials, organizations};
 use super::{from_db, to_db, DbConn};
 use crate::core::{AccountId, OrganizationId};
 use crate::error::Result;
@@ -94,14 +94,49 @@ pub fn organization_of(conn: &mut DbConn, id: AccountId) -> Result<Option<Organi
         .map(OrganizationId))
 }
 
-/// Which events a page holds: `since <= at < until`, ids after `after`,
-/// of one organization or all.
-#[derive(Debug, Clone, Copy, Default)]
+/// The legal names of the organizations `ids`, to show beside their
+/// events.
+pub fn organization_names(
+    conn: &mut DbConn,
+    ids: &[OrganizationId],
+) -> Result<Vec<(OrganizationId, String)>> {
+    let ids: Vec<i64> = ids.iter().map(|o| o.0).collect();
+    Ok(organizations::table
+        .filter(organizations::id.eq_any(ids))
+        .select((organizations::id, organizations::legal_name))
+        .load::<(i64, String)>(conn)?
+        .into_iter()
+        .map(|(id, name)| (OrganizationId(id), name))
+        .collect())
+}
+
+/// Which events a page holds: `since <= at < until`, of one
+/// organization, actor and action (each exact) or all, after the event
+/// `after` or before the event `before` in `order`.
+#[derive(Debug, Clone, Default)]
 pub struct Filter {
     pub organization: Option<OrganizationId>,
+    pub actor: Option<String>,
+    pub action: Option<String>,
     pub since: Option<OffsetDateTime>,
     pub until: Option<OffsetDateTime>,
     pub after: Option<i64>,
+    pub before: Option<i64>,
+    pub order: Order,
+}
+
+/// The order of a page.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Order {
+    /// By id, the order events were appended in (the API's pages).
+    #[default]
+    Appended,
+    /// By (at, id): what a filter on time and one column reads straight
+    /// off an index (`audit_events_at`, `…_actor_at`, `…_action_at`,
+    /// `…_organization_at`), without sorting the period. The console's log
+    /// (newest first) and its export (oldest first).
+    NewestFirst,
+    OldestFirst,
 }
 
 type Row = (
@@ -116,14 +151,31 @@ type Row = (
     Option<String>,
 );
 
-/// Oldest first (by id), at most `limit`: the page after `f.after`.
+/// At most `limit` events of the filter, in its order. In the time
+/// orders a cursor is the event's (at, id); an unknown cursor is an
+/// empty page.
 pub fn page(conn: &mut DbConn, f: Filter, limit: i64) -> Result<Vec<AuditEvent>> {
-    let mut q = audit_events::table
-        .order(audit_events::id.asc())
-        .limit(limit)
-        .into_boxed();
+    let cursor = match (f.order, f.after.or(f.before)) {
+        (Order::NewestFirst | Order::OldestFirst, Some(id)) => match at_of(conn, id)? {
+            Some(at) => Some((at, id)),
+            None => return Ok(Vec::new()),
+        },
+        _ => None,
+    };
+    let mut q = audit_events::table.limit(limit).into_boxed();
+    q = match f.order {
+        Order::Appended => q.order(audit_events::id.asc()),
+        Order::NewestFirst => q.order((audit_events::at.desc(), audit_events::id.desc())),
+        Order::OldestFirst => q.order((audit_events::at.asc(), audit_events::id.asc())),
+    };
     if let Some(o) = f.organization {
         q = q.filter(audit_events::organization_id.eq(o.0));
+    }
+    if let Some(a) = f.actor {
+        q = q.filter(audit_events::actor.eq(a));
+    }
+    if let Some(a) = f.action {
+        q = q.filter(audit_events::action.eq(a));
     }
     if let Some(t) = f.since {
         q = q.filter(audit_events::at.ge(to_db(t)));
@@ -131,10 +183,60 @@ pub fn page(conn: &mut DbConn, f: Filter, limit: i64) -> Result<Vec<AuditEvent>>
     if let Some(t) = f.until {
         q = q.filter(audit_events::at.lt(to_db(t)));
     }
-    if let Some(id) = f.after {
-        q = q.filter(audit_events::id.gt(id));
+    match cursor {
+        // (at, id) past the cursor's; the plain bound on `at` is what
+        // the index range uses.
+        Some((at, id)) if f.after.is_some() => {
+            q = q
+                .filter(audit_events::at.ge(at))
+                .filter(audit_events::at.gt(at).or(audit_events::id.gt(id)));
+        }
+        Some((at, id)) => {
+            q = q
+                .filter(audit_events::at.le(at))
+                .filter(audit_events::at.lt(at).or(audit_events::id.lt(id)));
+        }
+        None => {
+            if let Some(id) = f.after {
+                q = q.filter(audit_events::id.gt(id));
+            }
+            if let Some(id) = f.before {
+                q = q.filter(audit_events::id.lt(id));
+            }
+        }
     }
     Ok(q.load::<Row>(conn)?.into_iter().map(event).collect())
+}
+
+/// The stored time of event `id`, as stored (a cursor compares with it).
+fn at_of(conn: &mut DbConn, id: i64) -> Result<Option<PrimitiveDateTime>> {
+    Ok(audit_events::table
+        .find(id)
+        .select(audit_events::at)
+        .first(conn)
+        .optional()?)
+}
+
+#[derive(QueryableByName)]
+struct ActionRow {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    action: String,
+}
+
+/// The actions the log holds, sorted: one index probe per distinct
+/// action (a loose scan of `audit_events_action`), not a read of every
+/// event.
+pub fn actions(conn: &mut DbConn) -> Result<Vec<String>> {
+    let rows = diesel::sql_query(
+        "WITH RECURSIVE seen(action) AS ( \
+           SELECT MIN(action) FROM audit_events \
+           UNION ALL \
+           SELECT (SELECT MIN(e.action) FROM audit_events e WHERE e.action > seen.action) \
+           FROM seen WHERE seen.action IS NOT NULL) \
+         SELECT action FROM seen WHERE action IS NOT NULL",
+    )
+    .load::<ActionRow>(conn)?;
+    Ok(rows.into_iter().map(|r| r.action).collect())
 }
 
 /// Newest first, at most `limit`.

@@ -31,6 +31,7 @@ pub mod crls;
 pub mod eab;
 mod errors;
 pub mod evidence;
+pub mod health;
 pub mod leases;
 pub mod limits;
 mod migrate;

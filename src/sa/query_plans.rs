@@ -536,14 +536,60 @@ fn staff(c: &mut DbConn, f: &Fixture) -> Result<()> {
     // The auditor's pages: a period, resumed after a cursor.
     let now = crate::core::Clock::system().now();
     let period = audit::Filter {
-        organization: None,
         since: Some(now - Duration::days(30)),
         until: Some(now),
         after: Some(1),
+        ..audit::Filter::default()
     };
     // (Without a filter a page is the next `limit` rows in primary key
     // order: a bounded walk SQLite's plan calls a scan, so not listed.)
-    audit::page(c, period, 1000)?;
+    audit::page(c, period.clone(), 1000)?;
+    // The console's log: newest first, a page before a cursor, by actor,
+    // by action, by organization, by period.
+    // (A cursor must name an event: its time is read first.)
+    let cursor = audit::list(c, None, 1)?.first().map(|e| e.id);
+    assert!(cursor.is_some(), "the scenarios appended events");
+    let newest = audit::Filter {
+        order: audit::Order::NewestFirst,
+        before: cursor,
+        ..audit::Filter::default()
+    };
+    for filter in [
+        audit::Filter {
+            actor: Some(audit::SYSTEM.into()),
+            ..newest.clone()
+        },
+        audit::Filter {
+            action: Some("organization.approve".into()),
+            ..newest.clone()
+        },
+        audit::Filter {
+            organization: Some(f.org),
+            ..newest.clone()
+        },
+        audit::Filter {
+            after: None,
+            order: audit::Order::NewestFirst,
+            ..period
+        },
+    ] {
+        audit::page(c, filter, 101)?;
+    }
+    // The export: a period, oldest first, after a cursor.
+    audit::page(
+        c,
+        audit::Filter {
+            since: Some(now - Duration::days(30)),
+            until: Some(now),
+            after: cursor,
+            order: audit::Order::OldestFirst,
+            ..audit::Filter::default()
+        },
+        1000,
+    )?;
+    audit::organization_names(c, &[f.org])?;
+    // The health page's counts (the CRLs' table is small).
+    super::health::queues(c, now)?;
     eab::revoke(c, "kid-plan", crate::core::Clock::system().now())?;
     // Last: deactivation touches the account's pending authorizations.
     accounts::deactivate(c, f.account)?;

@@ -667,3 +667,6 @@ async fn language_return_paths_and_the_address_limit() {
     d.clock.advance(Duration::minutes(5));
     d.login(&d.approver).await;
 }
+
+#[path = "console_audit.rs"]
+mod console_audit;
