@@ -24,7 +24,7 @@ const PAGE_SIZE: i64 = 100;
 const CSV_CHUNK: i64 = 1000;
 /// Events in one export at most; more is refused with a message rather
 /// than cut short (an auditor must not take a partial file for the whole).
-pub const CSV_MAX: usize = 100_000;
+const CSV_MAX: usize = 100_000;
 /// The export's columns.
 const CSV_HEADER: [&str; 10] = [
     "id",

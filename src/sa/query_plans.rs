@@ -547,7 +547,7 @@ fn staff(c: &mut DbConn, f: &Fixture) -> Result<()> {
     // The console's log: newest first, a page before a cursor, by actor,
     // by action, by organization, by period.
     // (A cursor must name an event: its time is read first.)
-    let cursor = audit::list(c, None, 1)?.first().map(|e| e.id);
+    let cursor = audit::list(c, Some(f.org), 1)?.first().map(|e| e.id);
     assert!(cursor.is_some(), "the scenarios appended events");
     let newest = audit::Filter {
         order: audit::Order::NewestFirst,
