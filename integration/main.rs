@@ -15,7 +15,8 @@
 //! Layout: `common/` is the harness; each other module covers one part of
 //! RFC 8555 with one client, named after the section it exercises;
 //! `vetting_certbot` covers the vetting gate as staff drive it through
-//! the admin API; `lifecycle_certbot` what follows issuance (renewal
+//! the admin API; `mail_certbot` the e-mail notices through aiosmtpd
+//! (`common::smtp`); `lifecycle_certbot` what follows issuance (renewal
 //! steered by ARI, revocation reaching the CRL); `dns_certbot` dns-01
 //! through real DNS (rfc2136 plugin, a delegated CNAME, DNSSEC);
 //! `caa_certbot` CAA at finalize; `ct_certbot` Certificate Transparency with two test CT logs (`common::ctlog`; SCTs checked by openssl and by Python `cryptography` in `ct_check.py`, a log down, the precertificate revoked); `hsm_certbot` the intermediate key in a
@@ -37,6 +38,7 @@ mod dns_certbot;
 mod hsm_certbot;
 mod lifecycle_certbot;
 mod linter_certbot;
+mod mail_certbot;
 mod perspectives_netns;
 mod production_config;
 mod rfc8555_certbot;

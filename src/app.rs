@@ -22,6 +22,7 @@ use crate::va::{mpic, Validator};
 use crate::vetting::Vetting;
 use crate::wfe::{self, Wfe};
 
+pub mod mail;
 pub mod preflight;
 
 /// The remote validation perspectives (BR 3.2.2.9) the VA asks.
@@ -43,6 +44,8 @@ pub struct App {
     pub instance: Arc<str>,
     /// The one clock every layer reads (the system clock in production).
     pub clock: Clock,
+    /// The e-mail delivery worker, with `[mail]` (`app::mail`).
+    pub mail: Option<mail::Delivery>,
 }
 
 /// Opens the database (applying migrations), on the system clock, with
@@ -198,6 +201,7 @@ impl App {
         let wfe = Arc::new(Wfe::new(cfg.clone(), ra.clone(), store.clone()).await?);
         let instance: Arc<str> = sa::leases::instance_id().into();
         tracing::info!(instance = %instance, "instance id for background leases");
+        let mail = mail::Delivery::from_config(&cfg, store.clone(), instance.clone())?;
         Ok(App {
             cfg,
             store,
@@ -206,6 +210,7 @@ impl App {
             wfe,
             instance,
             clock,
+            mail,
         })
     }
 
@@ -297,6 +302,10 @@ impl App {
     /// Sweeps that must run once across the cluster, each on whichever
     /// instance holds its lease.
     fn spawn_background(&self, shutdown: watch::Receiver<bool>) {
+        // On every instance: each notice is leased on its own.
+        if let Some(delivery) = self.mail.clone() {
+            delivery.spawn(shutdown.clone());
+        }
         let store = self.store.clone();
         self.spawn_leased(
             "nonce-prune",

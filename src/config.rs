@@ -43,6 +43,9 @@ pub struct Config {
     /// Present only in the configuration of a `trustgate perspective`
     /// process (a remote validation perspective, BR 3.2.2.9).
     pub perspective: Option<PerspectiveConfig>,
+    /// E-mail notices over SMTP (docs/mail.md). Absent: no notice is
+    /// written at all.
+    pub mail: Option<MailConfig>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -276,6 +279,126 @@ pub struct PerspectiveConfig {
     pub tls_key: PathBuf,
     /// PEM: the CA whose client certificates are accepted; the only one.
     pub client_ca: PathBuf,
+}
+
+/// `[mail]`: the SMTP relay notices go through (`mail`, `app::mail`).
+/// No secret here: the password stays in its file until `mail` reads it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MailConfig {
+    /// The relay's host name (also the name its TLS certificate must bear).
+    pub smtp_host: String,
+    /// Default by `security`: 587 (starttls), 465 (tls), 25 (plain).
+    #[serde(default)]
+    pub smtp_port: Option<u16>,
+    /// `starttls` (default), `tls` (implicit TLS) or `plain` (tests and a
+    /// relay on the same host only; no authentication over it).
+    #[serde(default)]
+    pub security: MailSecurity,
+    /// SMTP AUTH user; with `password_file`.
+    #[serde(default)]
+    pub username: Option<String>,
+    /// A file holding the SMTP password (its first line), read at startup
+    /// and never logged.
+    #[serde(default)]
+    pub password_file: Option<PathBuf>,
+    /// The From address, e.g. `"Example CA <noreply@ca.example.jp>"`.
+    pub from: String,
+    /// A PEM file of extra roots for the relay's certificate (a private
+    /// relay); the system's roots are trusted too.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    /// The EHLO name; default: the host of `server.base_url`.
+    #[serde(default)]
+    pub hello_name: Option<String>,
+    /// Seconds to connect, and for each SMTP command.
+    #[serde(default = "mail_connect_timeout")]
+    pub connect_timeout_secs: u64,
+    /// Seconds for one whole delivery (connect to QUIT).
+    #[serde(default = "mail_send_timeout")]
+    pub send_timeout_secs: u64,
+    /// How often each instance looks for due notices.
+    #[serde(default = "mail_poll")]
+    pub poll_secs: u64,
+    /// Notices one instance sends per round at most.
+    #[serde(default = "mail_batch")]
+    pub batch: u32,
+    /// The pause after the first failed attempt; it doubles after each
+    /// further one, up to `retry_cap_secs`.
+    #[serde(default = "mail_retry_base")]
+    pub retry_base_secs: u64,
+    #[serde(default = "mail_retry_cap")]
+    pub retry_cap_secs: u64,
+    /// Attempts before a notice is given up (and listed as failed).
+    #[serde(default = "mail_max_attempts")]
+    pub max_attempts: u32,
+}
+
+fn mail_connect_timeout() -> u64 {
+    10
+}
+fn mail_send_timeout() -> u64 {
+    60
+}
+fn mail_poll() -> u64 {
+    5
+}
+fn mail_batch() -> u32 {
+    20
+}
+fn mail_retry_base() -> u64 {
+    60
+}
+fn mail_retry_cap() -> u64 {
+    3600
+}
+fn mail_max_attempts() -> u32 {
+    30
+}
+
+/// How the SMTP connection is protected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MailSecurity {
+    #[default]
+    Starttls,
+    Tls,
+    Plain,
+}
+
+impl MailConfig {
+    pub fn port(&self) -> u16 {
+        self.smtp_port.unwrap_or(match self.security {
+            MailSecurity::Starttls => 587,
+            MailSecurity::Tls => 465,
+            MailSecurity::Plain => 25,
+        })
+    }
+
+    /// Refuses settings that would leak the password or never send.
+    pub fn validate(&self) -> Result<()> {
+        if self.username.is_some() != self.password_file.is_some() {
+            return Err(Error::internal(
+                "mail.username and mail.password_file go together",
+            ));
+        }
+        if self.security == MailSecurity::Plain && self.username.is_some() {
+            return Err(Error::internal(
+                "mail.security = \"plain\" with a username would send the SMTP password in clear; use starttls or tls",
+            ));
+        }
+        if self.max_attempts == 0 || self.batch == 0 || self.poll_secs == 0 {
+            return Err(Error::internal(
+                "mail.max_attempts, mail.batch and mail.poll_secs must be at least 1",
+            ));
+        }
+        if self.retry_base_secs == 0 || self.retry_cap_secs < self.retry_base_secs {
+            return Err(Error::internal(
+                "mail.retry_base_secs must be at least 1 and mail.retry_cap_secs at least that",
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// `Debug` shows whether an EAB encryption key is set, never the key.
@@ -791,6 +914,7 @@ impl Default for Config {
             ct: CtConfig::default(),
             limits: LimitsConfig::default(),
             perspective: None,
+            mail: None,
         }
     }
 }

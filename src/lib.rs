@@ -14,6 +14,7 @@ pub mod error;
 pub mod fuzzing;
 pub mod http;
 pub mod jose;
+pub mod mail;
 pub mod metrics;
 pub mod perspective;
 pub mod publish;

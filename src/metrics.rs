@@ -71,6 +71,11 @@ pub struct Metrics {
     account_cache_misses: AtomicU64,
     /// Rows of `used_nonces` at the last sample; negative until sampled.
     nonces_used: AtomicI64,
+    /// E-mail notices by outcome (queued, sent, retry, failed).
+    mail: Family<1>,
+    /// Notices neither sent nor given up at the delivery worker's last
+    /// round; negative until sampled (or without `[mail]`).
+    mail_queue: AtomicI64,
 }
 
 /// What the pool looks like at scrape time (`r2d2::State` plus the limit).
@@ -127,6 +132,12 @@ impl Metrics {
             account_cache_hits: AtomicU64::new(0),
             account_cache_misses: AtomicU64::new(0),
             nonces_used: AtomicI64::new(-1),
+            mail: Family::new(
+                "trustgate_mail_notices_total",
+                "E-mail notices: queued (written with their event), sent, retry (an attempt failed, tried again later), failed (given up).",
+                ["outcome"],
+            ),
+            mail_queue: AtomicI64::new(-1),
         }
     }
 
@@ -218,6 +229,23 @@ impl Metrics {
         self.nonces_used.store(rows.max(0), Relaxed);
     }
 
+    /// `n` notices were written to the outbox.
+    pub fn mail_queued(&self, n: usize) {
+        for _ in 0..n {
+            self.mail.inc(["queued"]);
+        }
+    }
+
+    /// A delivery attempt ended: `sent`, `retry` or `failed`.
+    pub fn mail_attempt(&self, outcome: &'static str) {
+        self.mail.inc([outcome]);
+    }
+
+    /// Records the outbox's queue length.
+    pub fn set_mail_queue(&self, rows: i64) {
+        self.mail_queue.store(rows.max(0), Relaxed);
+    }
+
     /// The whole registry in the text exposition format.
     pub fn render(&self, pool: Option<PoolState>) -> String {
         let mut out = String::with_capacity(16 * 1024);
@@ -233,6 +261,7 @@ impl Metrics {
             render_pool_state(p, &mut out);
         }
         self.render_nonces(&mut out);
+        self.render_mail(&mut out);
         out
     }
 
@@ -341,6 +370,22 @@ impl Metrics {
                 "gauge",
                 "Redeemed nonces remembered: rows in used_nonces, counted after each prune (PostgreSQL); or in this process's window (SQLite).",
                 nonces,
+            );
+        }
+    }
+}
+
+impl Metrics {
+    fn render_mail(&self, out: &mut String) {
+        self.mail.render(out);
+        let queue = self.mail_queue.load(Relaxed);
+        if queue >= 0 {
+            scalar(
+                out,
+                "trustgate_mail_queue",
+                "gauge",
+                "E-mail notices waiting to be sent (neither sent nor given up), at the delivery worker's last round.",
+                queue,
             );
         }
     }

@@ -18,7 +18,7 @@ const LAYERS: &[(&str, &[&str])] = &[
         &["wfe", "admin", "console", "publish", "perspective"],
     ),
     ("decisions", &["ra", "vetting"]),
-    ("services", &["va", "ca", "sa"]),
+    ("services", &["va", "ca", "sa", "mail"]),
     (
         "foundation",
         &["core", "acme", "jose", "config", "error", "metrics", "http"],

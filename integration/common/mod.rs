@@ -13,6 +13,7 @@ pub mod netns;
 pub mod pkilint;
 pub mod postgres;
 pub mod server;
+pub mod smtp;
 pub mod softhsm;
 pub mod staff;
 pub mod views;

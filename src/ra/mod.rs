@@ -16,6 +16,7 @@ mod authz;
 mod caa;
 pub mod events;
 pub mod limits;
+mod notices;
 mod order;
 pub mod policy;
 pub mod renewal;

@@ -45,6 +45,9 @@ struct Cleared {
     caa_evidence: String,
     /// The account and organization the issuance's events are recorded for.
     audit: Audit,
+    /// The organization that passed the gate (its contact and language
+    /// for the issued notice).
+    organization: Organization,
 }
 
 /// Challenge types offered for a name. A wildcard can only be validated
@@ -356,6 +359,7 @@ impl Ra {
             request,
             caa_evidence,
             audit,
+            organization: org,
         })
     }
 
@@ -376,6 +380,7 @@ impl Ra {
             request,
             caa_evidence,
             audit,
+            organization,
         } = cleared;
         let id = order.id;
         self.claim(acct, &order, audit.clone(), now).await?;
@@ -390,6 +395,15 @@ impl Ra {
         };
         let cert = issued.certificate;
         let serial = cert.serial.to_hex();
+        let facts = super::notices::IssuedFacts {
+            names: &order.names,
+            serial: &serial,
+            profile: profile.name(),
+            not_before: cert.not_before,
+            not_after: cert.not_after,
+        };
+        let notices = self.issued_notices(acct, &organization, facts);
+        let queued = notices.as_ref().map_or(0, |n| n.count());
         let new_cert = sa::orders::NewCertificate {
             crl_shard: issued.crl_shard,
             serial: serial.clone(),
@@ -423,12 +437,20 @@ impl Ra {
                 }
             }
             let (event, subject, details) = (issue_event.clone(), subject.clone(), details.clone());
-            sa::orders::complete_finalize(c, &o2, new_cert.clone(), stored_at, |c, _| {
-                event.record(c, "certificate.issue", subject, None, details)
+            let notices = notices.clone();
+            sa::orders::complete_finalize(c, &o2, new_cert.clone(), stored_at, |c, cert_id| {
+                event.record(c, "certificate.issue", subject, None, details)?;
+                // In the same transaction: a notice for every stored
+                // certificate, and none for one that was not.
+                match &notices {
+                    Some(n) => n.enqueue(c, cert_id, stored_at),
+                    None => Ok(()),
+                }
             })
         };
         let cert_id = until_stored(self.store(), self.finalize_bound(), store_certificate).await?;
         self.store().metrics().certificate_issued(profile.name());
+        self.store().metrics().mail_queued(queued);
         tracing::info!(order = id.0, account = acct.id.0, %serial, profile = profile.name(), "certificate issued");
         Ok(order.issued(cert_id))
     }

@@ -40,6 +40,7 @@ pub(crate) mod native;
 pub mod nonces;
 pub mod orders;
 pub mod organizations;
+pub mod outbox;
 mod pool;
 pub mod precertificates;
 #[cfg(test)]

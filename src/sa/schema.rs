@@ -300,3 +300,37 @@ diesel::table! {
 diesel::joinable!(staff_tokens -> staff (staff_id));
 diesel::joinable!(staff_sessions -> staff (staff_id));
 diesel::allow_tables_to_appear_in_same_query!(staff, staff_tokens, staff_sessions);
+
+diesel::table! {
+    outbox (id) {
+        id -> BigInt,
+        kind -> Text,
+        about -> Text,
+        recipient -> Text,
+        language -> Text,
+        subject -> Text,
+        body -> Text,
+        created_at -> Timestamp,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        last_attempt_at -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
+        sent_at -> Nullable<Timestamp>,
+        failed_at -> Nullable<Timestamp>,
+        leased_by -> Nullable<Text>,
+        lease_expires_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    outbox_attempts (id) {
+        id -> BigInt,
+        outbox_id -> BigInt,
+        attempted_at -> Timestamp,
+        instance -> Text,
+        error -> Nullable<Text>,
+    }
+}
+
+diesel::joinable!(outbox_attempts -> outbox (outbox_id));
+diesel::allow_tables_to_appear_in_same_query!(outbox, outbox_attempts);

@@ -1,0 +1,47 @@
+"""An aiosmtpd handler for the tests (integration/common/smtp.rs): every
+message it accepts is written to a directory as the raw message (.eml)
+and, parsed by Python's email package, as JSON (.json) with the envelope
+recipients, the decoded subject and body, and the Message-ID.
+
+    python -m aiosmtpd -n -l 127.0.0.1:PORT -c smtp_sink.Sink DIRECTORY
+"""
+
+import email
+import email.policy
+import json
+import os
+import time
+import uuid
+
+
+class Sink:
+    def __init__(self, directory):
+        self.directory = directory
+
+    @classmethod
+    def from_cli(cls, parser, *args):
+        if len(args) != 1:
+            parser.error("smtp_sink.Sink takes one argument: the directory")
+        return cls(args[0])
+
+    async def handle_DATA(self, server, session, envelope):
+        raw = envelope.original_content or envelope.content
+        message = email.message_from_bytes(raw, policy=email.policy.default)
+        record = {
+            "mail_from": envelope.mail_from,
+            "rcpt_tos": envelope.rcpt_tos,
+            "from": str(message["From"]),
+            "subject": str(message["Subject"]),
+            "message_id": str(message["Message-ID"]),
+            "body": message.get_content(),
+        }
+        name = f"{time.time_ns()}-{uuid.uuid4().hex}"
+        with open(os.path.join(self.directory, name + ".eml"), "wb") as f:
+            f.write(raw)
+        # Written under a hidden name, then renamed: a reader never sees
+        # half a file.
+        tmp = os.path.join(self.directory, "." + name + ".json")
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(record, f, ensure_ascii=False)
+        os.rename(tmp, os.path.join(self.directory, name + ".json"))
+        return "250 Message accepted for delivery"

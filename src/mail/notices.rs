@@ -1,0 +1,221 @@
+//! The notices' texts, rendered from the templates in `templates/mail/`
+//! (one file per notice and language; its first line is the subject).
+//! A notice is rendered when it is written to the outbox, so the row is
+//! exactly what was sent, whatever changes later.
+
+use askama::Template;
+use time::{OffsetDateTime, UtcOffset};
+
+use crate::error::{Error, Result};
+
+/// The language of a notice.
+///
+/// No organization or account records a preferred language yet, so it
+/// follows the organization's head office: Japanese for one in Japan,
+/// English otherwise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Language {
+    Ja,
+    En,
+}
+
+impl Language {
+    /// For an organization whose head office is in `country` (ISO 3166-1
+    /// alpha-2).
+    pub fn for_country(country: &str) -> Language {
+        if country.eq_ignore_ascii_case("JP") {
+            Language::Ja
+        } else {
+            Language::En
+        }
+    }
+
+    /// As stored in `outbox.language`.
+    pub fn code(self) -> &'static str {
+        match self {
+            Language::Ja => "ja",
+            Language::En => "en",
+        }
+    }
+}
+
+/// A notice's subject and body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rendered {
+    pub subject: String,
+    pub body: String,
+}
+
+/// A certificate was issued: to the account's contacts.
+#[derive(Debug, Clone)]
+pub struct CertificateIssued {
+    /// The organization's name as in the certificate.
+    pub organization: String,
+    pub names: Vec<String>,
+    /// Hexadecimal, as `trustgate cert` and the audit trail show it.
+    pub serial: String,
+    /// `ov` or `ev`.
+    pub profile: String,
+    pub not_before: OffsetDateTime,
+    pub not_after: OffsetDateTime,
+    /// The ACME certificate URL (RFC 8555 §7.4.2).
+    pub download_url: String,
+}
+
+impl CertificateIssued {
+    /// `outbox.kind`.
+    pub const KIND: &'static str = "certificate.issued";
+
+    pub fn render(&self, language: Language) -> Result<Rendered> {
+        let text = match language {
+            Language::Ja => IssuedJa {
+                n: self,
+                not_before: jst(self.not_before),
+                not_after: jst(self.not_after),
+                profile: self.profile.to_uppercase(),
+            }
+            .render(),
+            Language::En => IssuedEn {
+                n: self,
+                not_before: utc(self.not_before),
+                not_after: utc(self.not_after),
+                profile: self.profile.to_uppercase(),
+            }
+            .render(),
+        };
+        split(&text.map_err(|e| Error::internal(format!("rendering a notice: {e}")))?)
+    }
+}
+
+#[derive(Template)]
+#[template(path = "mail/certificate_issued.ja.txt")]
+struct IssuedJa<'a> {
+    n: &'a CertificateIssued,
+    not_before: String,
+    not_after: String,
+    profile: String,
+}
+
+#[derive(Template)]
+#[template(path = "mail/certificate_issued.en.txt")]
+struct IssuedEn<'a> {
+    n: &'a CertificateIssued,
+    not_before: String,
+    not_after: String,
+    profile: String,
+}
+
+/// A template's text as subject (its first line) and body (the rest).
+fn split(text: &str) -> Result<Rendered> {
+    let (subject, body) = text
+        .split_once('\n')
+        .ok_or_else(|| Error::internal("a notice template without a body"))?;
+    let subject = subject.trim();
+    if subject.is_empty() {
+        return Err(Error::internal("a notice template without a subject"));
+    }
+    Ok(Rendered {
+        subject: subject.to_owned(),
+        body: format!("{}\n", body.trim_matches('\n')),
+    })
+}
+
+/// Japan Standard Time (UTC+9, no daylight saving), as Japanese readers
+/// expect.
+fn jst(t: OffsetDateTime) -> String {
+    let offset = UtcOffset::from_hms(9, 0, 0).unwrap_or(UtcOffset::UTC);
+    let t = t.to_offset(offset);
+    format!(
+        "{}年{}月{}日 {:02}:{:02} (日本時間)",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute()
+    )
+}
+
+fn utc(t: OffsetDateTime) -> String {
+    let t = t.to_offset(UtcOffset::UTC);
+    format!(
+        "{}-{:02}-{:02} {:02}:{:02} UTC",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute()
+    )
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    fn issued() -> CertificateIssued {
+        CertificateIssued {
+            organization: "例示株式会社".into(),
+            names: vec!["www.example.co.jp".into(), "example.co.jp".into()],
+            serial: "7f3a".into(),
+            profile: "ov".into(),
+            not_before: datetime!(2026-12-06 15:30 UTC),
+            not_after: datetime!(2027-12-06 15:29:59 UTC),
+            download_url: "https://acme.example.jp/acme/cert/42".into(),
+        }
+    }
+
+    /// Japanese: the subject names the first name, the body every name,
+    /// the serial, the validity in JST (crossing the date line: 15:30 UTC
+    /// is the next day in Japan), the URL and how to install.
+    #[test]
+    fn japanese_notice_has_every_fact() {
+        let r = issued().render(Language::Ja).unwrap();
+        assert_eq!(
+            r.subject,
+            "【証明書発行】www.example.co.jp ほか 1 件の OV 証明書を発行しました"
+        );
+        for fact in [
+            "例示株式会社",
+            "www.example.co.jp\n",
+            "example.co.jp\n",
+            "シリアル番号: 7f3a",
+            "2026年12月7日 00:30 (日本時間)",
+            "2027年12月7日 00:29 (日本時間)",
+            "https://acme.example.jp/acme/cert/42",
+            "fullchain.pem",
+        ] {
+            assert!(r.body.contains(fact), "{fact:?} missing from\n{}", r.body);
+        }
+        assert!(!r.body.contains("&"), "no HTML escaping in text mail");
+    }
+
+    #[test]
+    fn english_notice_has_every_fact() {
+        let mut n = issued();
+        n.names.truncate(1);
+        n.organization = "Example & Co.".into();
+        let r = n.render(Language::En).unwrap();
+        assert_eq!(
+            r.subject,
+            "[Certificate issued] OV certificate for www.example.co.jp"
+        );
+        for fact in [
+            "Example & Co.",
+            "Serial number: 7f3a",
+            "2026-12-06 15:30 UTC",
+            "2027-12-06 15:29 UTC",
+            "https://acme.example.jp/acme/cert/42",
+            "fullchain.pem",
+        ] {
+            assert!(r.body.contains(fact), "{fact:?} missing from\n{}", r.body);
+        }
+    }
+
+    #[test]
+    fn language_follows_the_head_office() {
+        assert_eq!(Language::for_country("JP"), Language::Ja);
+        assert_eq!(Language::for_country("jp"), Language::Ja);
+        assert_eq!(Language::for_country("US"), Language::En);
+    }
+}
