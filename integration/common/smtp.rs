@@ -54,7 +54,10 @@ impl SmtpSink {
             .stderr(Stdio::null())
             .spawn()
             .unwrap_or_else(|e| {
-                panic!("starting aiosmtpd with {}: {e} (run ./scripts/test)", python.display())
+                panic!(
+                    "starting aiosmtpd with {}: {e} (run ./scripts/test)",
+                    python.display()
+                )
             });
         let mut sink = SmtpSink { child, dir, port };
         sink.wait_until_listening();
@@ -71,7 +74,11 @@ impl SmtpSink {
             if let Some(status) = self.child.try_wait().expect("polling aiosmtpd") {
                 panic!("aiosmtpd exited ({status}); is it installed in .venv? (./scripts/test)");
             }
-            assert!(Instant::now() < deadline, "aiosmtpd did not listen on {}", self.port);
+            assert!(
+                Instant::now() < deadline,
+                "aiosmtpd did not listen on {}",
+                self.port
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
     }
@@ -83,11 +90,13 @@ impl SmtpSink {
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| {
                 p.extension().is_some_and(|x| x == "json")
-                    && !p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.'))
+                    && !p
+                        .file_name()
+                        .is_some_and(|n| n.to_string_lossy().starts_with('.'))
             })
             .collect();
         files.sort();
-        files.iter().map(|p| parse(p)).collect()
+        files.iter().map(parse).collect()
     }
 
     /// Waits up to `within` for at least `n` messages; returns them all.
@@ -121,7 +130,11 @@ fn parse(path: &PathBuf) -> Mail {
     Mail {
         to: v["rcpt_tos"]
             .as_array()
-            .map(|a| a.iter().filter_map(|t| t.as_str().map(String::from)).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|t| t.as_str().map(String::from))
+                    .collect()
+            })
             .unwrap_or_default(),
         from: s("from"),
         subject: s("subject"),

@@ -51,9 +51,9 @@ impl Backoff {
     /// The pause after the `failed`-th failed attempt (1 for the first):
     /// `base`, doubled for each further one, at most `cap`.
     pub fn pause(&self, failed: u32) -> Duration {
-        let doublings = failed.saturating_sub(1).min(32);
+        let doublings = failed.saturating_sub(1).min(31);
         self.base
-            .checked_mul(1u32 << doublings.min(31))
+            .checked_mul(1u32 << doublings)
             .map_or(self.cap, |p| p.min(self.cap))
     }
 
@@ -156,7 +156,12 @@ impl Delivery {
         let message_id = format!("trustgate-notice-{}", notice.id);
         let result = self
             .mailer
-            .send(&message_id, &notice.recipient, &notice.subject, &notice.body)
+            .send(
+                &message_id,
+                &notice.recipient,
+                &notice.subject,
+                &notice.body,
+            )
             .await;
         let now = self.store.clock().now();
         let attempt = u32::try_from(notice.attempts).unwrap_or(0) + 1;

@@ -74,10 +74,8 @@ impl Mailer {
             .timeout(Some(Duration::from_secs(cfg.connect_timeout_secs)))
             .hello_name(ClientId::Domain(hello.clone()));
         if let (Some(user), Some(file)) = (&cfg.username, &cfg.password_file) {
-            builder = builder.credentials(Credentials::new(
-                user.clone(),
-                read_password(&path(file))?,
-            ));
+            builder =
+                builder.credentials(Credentials::new(user.clone(), read_password(&path(file))?));
         }
         Ok(Mailer {
             transport: builder.build(),
@@ -129,8 +127,9 @@ fn tls(cfg: &MailConfig, path: &impl Fn(&Path) -> std::path::PathBuf) -> Result<
     let mut params = TlsParameters::builder(cfg.smtp_host.clone());
     if let Some(file) = &cfg.ca_file {
         let file = path(file);
-        let pem = std::fs::read(&file)
-            .map_err(|e| Error::internal(format!("reading mail.ca_file {}: {e}", file.display())))?;
+        let pem = std::fs::read(&file).map_err(|e| {
+            Error::internal(format!("reading mail.ca_file {}: {e}", file.display()))
+        })?;
         let cert = Certificate::from_pem(&pem)
             .map_err(|e| Error::internal(format!("mail.ca_file {}: {e}", file.display())))?;
         params = params.add_root_certificate(cert);
@@ -147,7 +146,10 @@ fn tls(cfg: &MailConfig, path: &impl Fn(&Path) -> std::path::PathBuf) -> Result<
 /// The first line of the password file.
 fn read_password(file: &Path) -> Result<String> {
     let text = std::fs::read_to_string(file).map_err(|e| {
-        Error::internal(format!("reading mail.password_file {}: {e}", file.display()))
+        Error::internal(format!(
+            "reading mail.password_file {}: {e}",
+            file.display()
+        ))
     })?;
     let password = text.lines().next().unwrap_or_default().to_owned();
     if password.is_empty() {
@@ -165,7 +167,9 @@ mod tests {
     use super::*;
 
     fn config(extra: &str) -> MailConfig {
-        let text = format!("[mail]\nsmtp_host = \"smtp.example.jp\"\nfrom = \"CA <ca@example.jp>\"\n{extra}");
+        let text = format!(
+            "[mail]\nsmtp_host = \"smtp.example.jp\"\nfrom = \"CA <ca@example.jp>\"\n{extra}"
+        );
         crate::config::Config::parse(&text).unwrap().mail.unwrap()
     }
 
@@ -229,12 +233,26 @@ mod tests {
         assert_eq!(mail.port(), defaults.port());
         assert_eq!(mail.security, defaults.security);
         assert_eq!(
-            (mail.connect_timeout_secs, mail.send_timeout_secs, mail.poll_secs, mail.batch),
-            (defaults.connect_timeout_secs, defaults.send_timeout_secs, defaults.poll_secs, defaults.batch)
+            (
+                mail.connect_timeout_secs,
+                mail.send_timeout_secs,
+                mail.poll_secs,
+                mail.batch
+            ),
+            (
+                defaults.connect_timeout_secs,
+                defaults.send_timeout_secs,
+                defaults.poll_secs,
+                defaults.batch
+            )
         );
         assert_eq!(
             (mail.retry_base_secs, mail.retry_cap_secs, mail.max_attempts),
-            (defaults.retry_base_secs, defaults.retry_cap_secs, defaults.max_attempts)
+            (
+                defaults.retry_base_secs,
+                defaults.retry_cap_secs,
+                defaults.max_attempts
+            )
         );
         mail.validate().unwrap();
     }

@@ -159,9 +159,14 @@ pub fn lease(
 pub enum Outcome {
     Sent,
     /// Try again from `next` on.
-    Retry { error: String, next: OffsetDateTime },
+    Retry {
+        error: String,
+        next: OffsetDateTime,
+    },
     /// Given up: a permanent refusal, or the attempts ran out.
-    Failed { error: String },
+    Failed {
+        error: String,
+    },
 }
 
 /// Records one attempt on notice `id` by `holder` and its outcome, and
@@ -212,12 +217,16 @@ pub fn record_attempt(
 /// Puts a failed notice back in the queue, due at once (staff's resend).
 /// False if it was not failed.
 pub fn resend(conn: &mut DbConn, id: i64, now: OffsetDateTime) -> Result<bool> {
-    let n = diesel::update(outbox::table.find(id).filter(outbox::failed_at.is_not_null()))
-        .set((
-            outbox::failed_at.eq(None::<time::PrimitiveDateTime>),
-            outbox::next_attempt_at.eq(to_db(now)),
-        ))
-        .execute(conn)?;
+    let n = diesel::update(
+        outbox::table
+            .find(id)
+            .filter(outbox::failed_at.is_not_null()),
+    )
+    .set((
+        outbox::failed_at.eq(None::<time::PrimitiveDateTime>),
+        outbox::next_attempt_at.eq(to_db(now)),
+    ))
+    .execute(conn)?;
     Ok(n == 1)
 }
 
@@ -256,11 +265,18 @@ pub fn queued_count(conn: &mut DbConn) -> Result<i64> {
         .get_result(conn)?)
 }
 
-/// The attempts on notice `id`: when, by whom, and the error (None: sent).
-pub fn attempts(
-    conn: &mut DbConn,
-    id: i64,
-) -> Result<Vec<(OffsetDateTime, String, Option<String>)>> {
+/// One delivery attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attempt {
+    pub at: OffsetDateTime,
+    /// The instance that made it (`sa::leases::instance_id`).
+    pub instance: String,
+    /// None: sent.
+    pub error: Option<String>,
+}
+
+/// The attempts on notice `id`, oldest first.
+pub fn attempts(conn: &mut DbConn, id: i64) -> Result<Vec<Attempt>> {
     let rows: Vec<(time::PrimitiveDateTime, String, Option<String>)> = outbox_attempts::table
         .filter(outbox_attempts::outbox_id.eq(id))
         .order(outbox_attempts::id)
@@ -272,7 +288,11 @@ pub fn attempts(
         .load(conn)?;
     Ok(rows
         .into_iter()
-        .map(|(t, i, e)| (from_db(t), i, e))
+        .map(|(t, instance, error)| Attempt {
+            at: from_db(t),
+            instance,
+            error,
+        })
         .collect())
 }
 
@@ -318,7 +338,11 @@ mod tests {
             .await
             .unwrap();
         assert!(b.is_none(), "held by a");
-        assert!(store.read(move |c| due(c, t0, 10)).await.unwrap().is_empty());
+        assert!(store
+            .read(move |c| due(c, t0, 10))
+            .await
+            .unwrap()
+            .is_empty());
         // a died: after the lease b takes it, sends it, and it is done.
         let later = until + Duration::seconds(1);
         let b = store
@@ -331,7 +355,11 @@ mod tests {
             .await
             .unwrap();
         let far = later + Duration::days(1);
-        assert!(store.read(move |c| due(c, far, 10)).await.unwrap().is_empty());
+        assert!(store
+            .read(move |c| due(c, far, 10))
+            .await
+            .unwrap()
+            .is_empty());
         let a = store
             .run(move |c| lease(c, id, "a", far, far + Duration::seconds(60)))
             .await
@@ -339,7 +367,10 @@ mod tests {
         assert!(a.is_none(), "a sent notice is never leased again");
         let tried = store.read(move |c| attempts(c, id)).await.unwrap();
         assert_eq!(tried.len(), 1);
-        assert_eq!((tried[0].1.as_str(), tried[0].2.as_deref()), ("b", None));
+        assert_eq!(
+            (tried[0].instance.as_str(), tried[0].error.as_deref()),
+            ("b", None)
+        );
     }
 
     /// A retry waits for its time; a failure leaves the queue until staff
@@ -369,7 +400,11 @@ mod tests {
             .await
             .unwrap();
         let before = next - Duration::seconds(1);
-        assert!(store.read(move |c| due(c, before, 10)).await.unwrap().is_empty());
+        assert!(store
+            .read(move |c| due(c, before, 10))
+            .await
+            .unwrap()
+            .is_empty());
         assert_eq!(store.read(move |c| due(c, next, 10)).await.unwrap(), [id]);
         assert_eq!(store.read(queued_count).await.unwrap(), 1);
         store
@@ -385,7 +420,11 @@ mod tests {
             .await
             .unwrap();
         let far = next + Duration::days(1);
-        assert!(store.read(move |c| due(c, far, 10)).await.unwrap().is_empty());
+        assert!(store
+            .read(move |c| due(c, far, 10))
+            .await
+            .unwrap()
+            .is_empty());
         assert_eq!(store.read(queued_count).await.unwrap(), 0);
         let listed = store.read(|c| failed(c, None, 10)).await.unwrap();
         assert_eq!(listed.len(), 1);
