@@ -681,6 +681,405 @@ pub static CERTS_EN: CertText = CertText {
     already_revoked: "This certificate is already revoked.",
 };
 
+// --- The organization page's forms: editing the application, the EV
+// checks with nested records, revoking an EAB credential. ---
+
+/// The words of the organization page's forms, in one language.
+pub struct OrgText {
+    pub edit_title: &'static str,
+    pub edit_hint: &'static str,
+    pub save: &'static str,
+    pub fix_fields: &'static str,
+    pub no_change: &'static str,
+    pub ev_checks: &'static str,
+    pub choose: &'static str,
+    pub revoke: &'static str,
+    pub revoke_title: &'static str,
+    pub revoke_accounts: &'static str,
+    pub revoke_no_accounts: &'static str,
+    pub revoke_confirm: &'static str,
+    pub reason_required: &'static str,
+    pub cancel: &'static str,
+    pub already_revoked: &'static str,
+    pub groups: [(&'static str, &'static str); 9],
+}
+
+impl Lang {
+    pub fn org(self) -> &'static OrgText {
+        match self {
+            Lang::Ja => &ORG_JA,
+            Lang::En => &ORG_EN,
+        }
+    }
+
+    /// The label of a form field (its JSON path) or of a choice's value.
+    pub fn label(self, key: &str) -> &'static str {
+        LABELS
+            .iter()
+            .find(|(k, _, _)| *k == key)
+            .map_or("", |(_, ja, en)| if self == Lang::Ja { *ja } else { *en })
+    }
+}
+
+pub static ORG_JA: OrgText = OrgText {
+    edit_title: "申請内容の編集",
+    edit_hint:
+        "保存すると組織は「審査中」に戻り、記録済みの審査はすべて記録し直しが必要になります。",
+    save: "保存する",
+    fix_fields: "入力内容を確認してください。",
+    no_change: "変更がないため保存しませんでした。",
+    ev_checks: "EV審査項目",
+    choose: "選択肢から選んでください",
+    revoke: "失効",
+    revoke_title: "EAB認証情報の失効",
+    revoke_accounts: "この認証情報で登録された次のACMEアカウントも無効化されます:",
+    revoke_no_accounts: "この認証情報で登録された有効なACMEアカウントはありません。",
+    revoke_confirm: "失効する",
+    reason_required: "理由を入力してください",
+    cancel: "取り消して戻る",
+    already_revoked: "この認証情報は失効済みです。",
+    groups: [
+        ("organization", "組織"),
+        ("head_office", "本店登記住所"),
+        ("office", "事業所所在地住所"),
+        ("representative", "代表者"),
+        ("applicant", "申請責任者"),
+        ("account_contact", "アカウント担当者"),
+        ("billing_contact", "請求書担当者"),
+        ("ev", "EV情報"),
+        ("domains", "ドメイン"),
+    ],
+};
+
+pub static ORG_EN: OrgText = OrgText {
+    edit_title: "Edit the application",
+    edit_hint: "Saving sends the organization back to pending; every check must be recorded again.",
+    save: "Save",
+    fix_fields: "Check the marked fields.",
+    no_change: "Nothing changed, so nothing was saved.",
+    ev_checks: "EV checks",
+    choose: "choose one of the options",
+    revoke: "Revoke",
+    revoke_title: "Revoke an EAB credential",
+    revoke_accounts: "These ACME accounts, bound through it, will be deactivated:",
+    revoke_no_accounts: "No valid ACME account is bound through this credential.",
+    revoke_confirm: "Revoke",
+    reason_required: "a reason is required",
+    cancel: "Cancel",
+    already_revoked: "This credential is revoked already.",
+    groups: [
+        ("organization", "Organization"),
+        ("head_office", "Registered head office"),
+        ("office", "Place of business"),
+        ("representative", "Representative"),
+        ("applicant", "Applicant"),
+        ("account_contact", "Account contact"),
+        ("billing_contact", "Billing contact"),
+        ("ev", "EV"),
+        ("domains", "Domains"),
+    ],
+};
+
+/// (field path or choice value, Japanese, English).
+static LABELS: &[(&str, &str, &str)] = &[
+    ("legal_name", "組織名", "Legal name"),
+    ("english_name", "英文組織名", "English name"),
+    (
+        "use_english_name",
+        "証明書に英文名を使用",
+        "Use the English name in certificates",
+    ),
+    ("tdb_code", "TDB企業コード", "TDB company code"),
+    (
+        "registration_number",
+        "会社法人等番号",
+        "Registration number (会社法人等番号)",
+    ),
+    (
+        "corporate_number",
+        "法人番号",
+        "Corporate number (法人番号)",
+    ),
+    ("level", "証明書種別", "Level"),
+    (
+        "country",
+        "国（ISO 3166 2文字）",
+        "Country (ISO 3166 alpha-2)",
+    ),
+    ("prefecture", "都道府県", "Prefecture"),
+    ("locality", "市区町村", "Locality"),
+    ("postal_code", "郵便番号", "Postal code"),
+    ("street", "番地", "Street"),
+    ("name", "氏名", "Name"),
+    ("title", "役職", "Title"),
+    ("department", "部署", "Department"),
+    ("organization", "会社名", "Company"),
+    ("address", "住所", "Address"),
+    ("phone", "電話番号", "Telephone"),
+    ("fax", "FAX番号", "Fax"),
+    ("email", "メールアドレス", "E-mail"),
+    ("applicant.rank", "職位区分", "Rank"),
+    ("billing_contact.party", "請求先", "Invoices go to"),
+    (
+        "ev.business_category",
+        "ビジネスカテゴリ",
+        "Business category",
+    ),
+    (
+        "ev.jurisdiction_country",
+        "設立管轄の国",
+        "Jurisdiction: country",
+    ),
+    (
+        "ev.jurisdiction_state_or_province",
+        "設立管轄の都道府県",
+        "Jurisdiction: state or province",
+    ),
+    (
+        "ev.jurisdiction_locality",
+        "設立管轄の市区町村",
+        "Jurisdiction: locality",
+    ),
+    (
+        "domains",
+        "ドメイン（サブドメインを含む）",
+        "Domains (with every name under them)",
+    ),
+    (
+        "domains_exact",
+        "完全一致のみのドメイン名",
+        "Exact names only",
+    ),
+    // EV checks
+    ("passed", "結果", "Result"),
+    ("notes", "備考", "Notes"),
+    (
+        "reference",
+        "参照（資料・番号・取得日）",
+        "Reference (document, number, date obtained)",
+    ),
+    ("source", "情報源", "Source"),
+    ("method", "確認方法", "Method"),
+    (
+        "ev_place_of_business.address",
+        "確認した事業所の住所",
+        "Address as verified",
+    ),
+    ("evidence.type", "証拠の種類", "Evidence"),
+    (
+        "evidence.registered_on",
+        "設立・登記日（3年以上前; YYYY-MM-DD）",
+        "Registered on (three years or more; YYYY-MM-DD)",
+    ),
+    (
+        "evidence.institution",
+        "金融機関名（預金口座の場合）",
+        "Financial institution (deposit account)",
+    ),
+    (
+        "evidence.author",
+        "作成者（専門家の確認書の場合）",
+        "Author (professional letter)",
+    ),
+    ("method.channel", "連絡手段", "Channel"),
+    ("method.number", "電話・FAX番号", "Telephone or fax number"),
+    (
+        "method.address",
+        "メールアドレス・郵送先住所",
+        "E-mail or postal address",
+    ),
+    (
+        "matched_in",
+        "事業所との照合に用いた情報源",
+        "Matched to the place of business in",
+    ),
+    (
+        "affirmative_response",
+        "肯定応答（応答者と確認内容）",
+        "Affirmative response (who answered, what they confirmed)",
+    ),
+    (
+        "contract_signer.name",
+        "契約署名者の氏名",
+        "Contract signer: name",
+    ),
+    (
+        "contract_signer.title",
+        "契約署名者の役職",
+        "Contract signer: title",
+    ),
+    (
+        "certificate_approver.name",
+        "証明書承認者の氏名",
+        "Certificate approver: name",
+    ),
+    (
+        "certificate_approver.title",
+        "証明書承認者の役職",
+        "Certificate approver: title",
+    ),
+    ("agency_method", "代理関係の確認方法", "Agency verified by"),
+    (
+        "authority_method",
+        "権限の確認方法",
+        "Authority verified by",
+    ),
+    ("lists", "照合したリスト", "Lists screened against"),
+    ("screened", "照合した対象", "Parties screened"),
+    ("result", "照合結果", "Result"),
+    // choices
+    ("true", "合格", "passed"),
+    ("false", "不合格", "failed"),
+    ("ov", "OV", "OV"),
+    ("ev", "EV", "EV"),
+    ("manager", "課長相当", "Manager (課長)"),
+    ("senior_manager", "部長相当", "Senior manager (部長)"),
+    ("officer", "取締役・執行役員", "Officer (取締役, 執行役員)"),
+    (
+        "representative",
+        "代表取締役等",
+        "Representative (代表取締役)",
+    ),
+    (
+        "billing_contact.party.organization",
+        "申請組織",
+        "The organization",
+    ),
+    ("account_contact", "アカウント担当者", "The account contact"),
+    ("method.channel.email", "メール", "E-mail"),
+    ("other", "その他", "Other"),
+    (
+        "Private Organization",
+        "Private Organization（私企業）",
+        "Private Organization",
+    ),
+    (
+        "Government Entity",
+        "Government Entity（政府機関）",
+        "Government Entity",
+    ),
+    (
+        "Business Entity",
+        "Business Entity（事業体）",
+        "Business Entity",
+    ),
+    (
+        "Non-Commercial Entity",
+        "Non-Commercial Entity（非営利団体）",
+        "Non-Commercial Entity",
+    ),
+    ("tdb", "帝国データバンク", "Teikoku Databank"),
+    ("ntt104", "NTT番号案内（104）", "NTT directory (104)"),
+    ("commercial_registry", "商業登記", "Commercial registry"),
+    (
+        "qgis_of_registration",
+        "設立確認に用いた公的情報源の住所",
+        "The address in the QGIS of registration",
+    ),
+    (
+        "independent_listing",
+        "他の公的・独立情報源での掲載",
+        "Listed in another QGIS, QIIS or QTIS",
+    ),
+    ("site_visit", "現地確認", "Site visit"),
+    (
+        "verified_professional_letter",
+        "専門家の確認書",
+        "Verified professional letter",
+    ),
+    (
+        "three_years_registered",
+        "設立から3年以上（登記）",
+        "Registered three years or more",
+    ),
+    (
+        "current_listing",
+        "現行の独立情報源に掲載",
+        "Listed in a current QIIS or QTIS",
+    ),
+    (
+        "demand_deposit_account",
+        "金融機関の要求払預金口座",
+        "Demand deposit account",
+    ),
+    ("telephone", "電話", "Telephone"),
+    ("postal", "郵送", "Post"),
+    ("phone_company", "電話会社の記録", "Phone company records"),
+    ("qgis", "公的情報源（QGIS）", "QGIS"),
+    ("qtis", "税務情報源（QTIS）", "QTIS"),
+    ("qiis", "独立情報源（QIIS）", "QIIS"),
+    (
+        "verified_communication",
+        "確認済み連絡手段での申請者の確認",
+        "Confirmed by the applicant through a verified method of communication",
+    ),
+    (
+        "independent_confirmation",
+        "申請者からの独立確認",
+        "Independent confirmation from the applicant",
+    ),
+    ("qiis_or_qgis", "QIIS・QGISでの確認", "A QIIS or QGIS"),
+    (
+        "contract_signer_certification",
+        "契約署名者による証明",
+        "Certified by the verified contract signer",
+    ),
+    (
+        "corporate_resolution",
+        "取締役会決議等",
+        "Corporate resolution",
+    ),
+    ("contract_with_ca", "CAとの契約書", "A contract with the CA"),
+    (
+        "prior_equivalent_authority",
+        "過去の同等の権限",
+        "Prior equivalent authority",
+    ),
+    (
+        "contract_signer_representation",
+        "契約署名者の表明保証",
+        "The contract signer's representation",
+    ),
+    (
+        "meti_end_user_list",
+        "経済産業省 外国ユーザーリスト",
+        "METI End User List",
+    ),
+    (
+        "mof_sanctions_list",
+        "財務省 経済制裁対象者リスト",
+        "MOF sanctions list",
+    ),
+    ("ofac_sdn", "米国OFAC SDNリスト", "OFAC SDN"),
+    (
+        "bis_denied_persons",
+        "米国BIS Denied Persons List",
+        "BIS Denied Persons List",
+    ),
+    ("bis_entity_list", "米国BIS Entity List", "BIS Entity List"),
+    (
+        "un_consolidated",
+        "国連安保理統合リスト",
+        "UN consolidated list",
+    ),
+    (
+        "ca_high_risk",
+        "当CAの高リスクリスト",
+        "The CA's high-risk list",
+    ),
+    ("applicant", "申請者", "Applicant"),
+    ("contract_signer", "契約署名者", "Contract signer"),
+    (
+        "certificate_approver",
+        "証明書承認者",
+        "Certificate approver",
+    ),
+    ("jurisdiction", "設立管轄", "Jurisdiction of incorporation"),
+    ("place_of_business", "事業所の所在国", "Place of business"),
+    ("no_match", "該当なし", "No match"),
+    ("match", "該当の可能性あり", "Possible or confirmed match"),
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -21,6 +21,7 @@ use crate::vetting::Vetting;
 
 mod audit;
 mod certificates;
+mod forms;
 mod health;
 mod i18n;
 mod pages;
@@ -50,6 +51,8 @@ pub const ENDPOINTS: &[&str] = &[
     "/console/audit",
     "/console/audit.csv",
     "/console/health",
+    "/console/organizations/{id}/edit",
+    "/console/organizations/{id}/eab/{key_id}/revoke",
 ];
 
 /// The one stylesheet, served from the binary.
@@ -173,6 +176,17 @@ impl Console {
             (&Method::POST, ["console", "certificates", serial, "revoke"]) => (
                 "/console/certificates/{serial}/revoke",
                 Page::Revoke(serial.to_string()),
+            ),
+            (&Method::POST, ["console", "organizations", id, "edit"]) => (
+                "/console/organizations/{id}/edit",
+                Page::Edit(id.to_string()),
+            ),
+            (
+                &Method::GET | &Method::POST,
+                ["console", "organizations", id, "eab", kid, "revoke"],
+            ) => (
+                "/console/organizations/{id}/eab/{key_id}/revoke",
+                Page::RevokeEab(id.to_string(), kid.to_string()),
             ),
             (&Method::POST, ["console", "organizations", id, action]) => (
                 ENDPOINTS[6],
@@ -298,6 +312,23 @@ impl Console {
                 }
                 v.revoke(&serial, &form).await
             }
+            Page::Edit(id) => {
+                if !s.staff.may(StaffRole::Vet) {
+                    let t = ctx.lang.text();
+                    return pages::message(Some(&s), ctx, StatusCode::FORBIDDEN, t.forbidden);
+                }
+                v.edit_application(&id, &form).await
+            }
+            // Role `vet`, as the API's revoke: revoking only takes rights
+            // away, and a leaked key must not wait for an approver.
+            Page::RevokeEab(id, kid) => {
+                if !s.staff.may(StaffRole::Vet) {
+                    let t = ctx.lang.text();
+                    return pages::message(Some(&s), ctx, StatusCode::FORBIDDEN, t.forbidden);
+                }
+                let reason = is_post.then(|| field(&form, "reason").unwrap_or_default());
+                v.revoke_eab(&id, &kid, reason).await
+            }
             _ => pages::message(
                 Some(&s),
                 ctx,
@@ -353,7 +384,7 @@ impl Console {
         let name = field(&form, "name").unwrap_or_default().trim();
         let password = field(&form, "password").unwrap_or_default();
         let code = field(&form, "code").unwrap_or_default().trim();
-        let member = match self.vetting.login(name, password, code).await {
+        let member = match self.vetting.login_audited(name, password, code, peer).await {
             Ok(m) => m,
             Err(e) if e.kind == ErrorKind::Unauthorized => {
                 tracing::info!(reason = %e.detail, "console login refused");
@@ -420,6 +451,8 @@ enum Page {
     Certificate(String),
     CertificatePem(String, String),
     Revoke(String),
+    Edit(String),
+    RevokeEab(String, String),
     Password,
     Audit,
     AuditCsv,

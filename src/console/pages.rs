@@ -7,7 +7,8 @@ use http_body_util::Full;
 use hyper::{Response, StatusCode};
 use time::{Duration, OffsetDateTime};
 
-use super::i18n::{field_label, section_label, Text};
+use super::forms::{self, Form, Posted};
+use super::i18n::{field_label, section_label, OrgText, Text};
 use super::session::Session;
 use super::web::{encode, field, html, see_other};
 use super::Ctx;
@@ -16,6 +17,7 @@ use crate::core::OrganizationId;
 use crate::error::{Error, ErrorKind, Result};
 use crate::sa;
 use crate::vetting::checks::{approval_blockers, AgeRule, Transition, VettingStatus};
+use crate::vetting::queue::{QueueEntry, QueueQuery};
 use crate::vetting::{Organization, Vetting};
 
 /// Organizations per queue page.
@@ -160,6 +162,8 @@ struct EabRow {
     note: String,
     state: &'static str,
     created: String,
+    /// Not revoked yet: the revoke link is offered (role `vet`).
+    revocable: bool,
 }
 
 struct CertRow {
@@ -200,6 +204,11 @@ struct OrganizationPage {
     /// The check forms of the organization's level (for the vet role).
     check_forms: Vec<CheckForm>,
     may_vet: bool,
+    o: &'static OrgText,
+    /// The application form (role `vet`).
+    edit: Option<Form>,
+    /// The EV checks with nested records (role `vet`, EV organizations).
+    ev_forms: Vec<Form>,
 }
 
 /// One kind of check's form: which inputs it has.
@@ -291,24 +300,22 @@ impl Views<'_> {
         let after: i64 = field(query, "after")
             .and_then(|a| a.parse().ok())
             .unwrap_or(0);
-        let wanted: VettingStatus = serde_json::from_value(serde_json::json!(status))
-            .map_err(|_| Error::internal("queue status"))?;
-        let mut orgs = self.vetting.list(Some(wanted)).await?;
-        orgs.sort_by_key(|o| o.id.0);
-        let mut page: Vec<Organization> = orgs
-            .into_iter()
-            .filter(|o| o.id.0 > after && matches(o, &q))
-            .take(PAGE_SIZE + 1)
-            .collect();
+        let wanted = VettingStatus::parse(status).ok_or_else(|| Error::internal("queue status"))?;
+        let mut page = self
+            .vetting
+            .queue(QueueQuery {
+                status: wanted,
+                search: q.clone(),
+                after: (after > 0).then_some(OrganizationId(after)),
+                limit: PAGE_SIZE + 1,
+            })
+            .await?;
         let next = (page.len() > PAGE_SIZE).then(|| {
             page.truncate(PAGE_SIZE);
-            let last = page.last().map_or(0, |o| o.id.0);
+            let last = page.last().map_or(0, |e| e.organization.id.0);
             format!("/console/?status={status}&q={}&after={last}", encode(&q))
         });
-        let mut rows = Vec::with_capacity(page.len());
-        for o in &page {
-            rows.push(self.queue_row(o).await?);
-        }
+        let rows = page.iter().map(|e| self.queue_row(e)).collect();
         let c = chrome(Some(self.s), self.ctx, self.t().queue);
         let statuses = STATUSES.iter().map(|s| (*s, *s == status)).collect();
         let status = status.to_owned();
@@ -325,18 +332,18 @@ impl Views<'_> {
         )
     }
 
-    async fn queue_row(&self, o: &Organization) -> Result<QueueRow> {
-        let now = self.vetting.clock().now();
+    /// A queue row from the page's entry (its checks came with it).
+    fn queue_row(&self, e: &QueueEntry) -> QueueRow {
+        let (o, now) = (&e.organization, self.vetting.clock().now());
         let status = o.effective_status(now, self.vetting.max_age());
         let mut blockers = Vec::new();
         if matches!(
             status,
             VettingStatus::Pending | VettingStatus::Expired | VettingStatus::Suspended
         ) {
-            let checks = self.vetting.checks(o.id).await?;
             blockers = approval_blockers(
                 o.data.level,
-                &checks,
+                &e.checks,
                 o.data_changed_at,
                 self.approver().as_deref(),
                 AgeRule {
@@ -350,14 +357,14 @@ impl Views<'_> {
                 blockers.push(format!("{}: {}", self.t().expiring, date(end)));
             }
         }
-        Ok(QueueRow {
+        QueueRow {
             href: format!("/console/organizations/{}", o.id),
             name: o.data.legal_name.clone(),
             level: o.data.level.as_str(),
             status: status.as_str(),
             created: date(o.created_at),
             blockers,
-        })
+        }
     }
 
     /// The member as approver for the four-eyes rule, when it applies
@@ -371,6 +378,16 @@ impl Views<'_> {
         &self,
         id: &str,
         error: Option<(StatusCode, String)>,
+    ) -> Result<Response<Full<Bytes>>> {
+        self.organization_with(id, error, None).await
+    }
+
+    /// The page, with a refused form drawn again as it was posted.
+    async fn organization_with(
+        &self,
+        id: &str,
+        error: Option<(StatusCode, String)>,
+        posted: Option<Posted>,
     ) -> Result<Response<Full<Bytes>>> {
         let Ok(id) = id.parse::<i64>().map(OrganizationId) else {
             return message(
@@ -393,7 +410,7 @@ impl Views<'_> {
             Err(e) => return Err(e),
         };
         let page = self
-            .organization_page(org, error.as_ref().map(|e| e.1.clone()))
+            .organization_page(org, error.as_ref().map(|e| e.1.clone()), posted.as_ref())
             .await?;
         render(error.map_or(StatusCode::OK, |e| e.0), &page)
     }
@@ -402,6 +419,7 @@ impl Views<'_> {
         &self,
         org: Organization,
         error: Option<String>,
+        posted: Option<&Posted>,
     ) -> Result<OrganizationPage> {
         let (t, id, now) = (self.t(), org.id, self.vetting.clock().now());
         let checks = self.vetting.checks(id).await?;
@@ -415,6 +433,7 @@ impl Views<'_> {
         let eabs = self.vetting.list_eab(Some(id)).await?;
         let audit = self.vetting.audit(Some(id), AUDIT_SHOWN).await?;
         let status = org.effective_status(now, self.vetting.max_age());
+        let may_vet = self.s.staff.may(StaffRole::Vet);
         let needs = approval_blockers(
             org.data.level,
             &checks,
@@ -447,7 +466,7 @@ impl Views<'_> {
             checks: checks.iter().rev().map(check_row).collect(),
             needs,
             accounts: accounts.iter().map(|a| a.0).collect(),
-            eabs: eabs.iter().map(|e| eab_row(e, now)).collect(),
+            eabs: eabs.iter().map(|e| eab_row(t, e, now)).collect(),
             certs: certs
                 .into_iter()
                 .map(|(_, serial, na, revoked)| CertRow {
@@ -469,7 +488,14 @@ impl Views<'_> {
             csrf: self.s.csrf.clone(),
             error,
             check_forms: check_forms(t, org.data.level),
-            may_vet: self.s.staff.may(StaffRole::Vet),
+            may_vet,
+            o: self.ctx.lang.org(),
+            edit: may_vet.then(|| forms::application(self.ctx.lang, id.0, &org.data, posted)),
+            ev_forms: if may_vet && org.data.level == crate::core::organization::Level::Ev {
+                forms::ev_forms(self.ctx.lang, id.0, posted)
+            } else {
+                Vec::new()
+            },
         })
     }
 
@@ -537,6 +563,9 @@ impl Views<'_> {
                 self.t().not_found,
             );
         };
+        if forms::EV_FORMS.contains(&kind) {
+            return self.record_ev_check(id, org, kind, form).await;
+        }
         let mut record = serde_json::Map::new();
         record.insert("kind".into(), kind.into());
         for (k, v) in form {
@@ -688,25 +717,165 @@ impl Views<'_> {
     }
 }
 
-fn transition(name: &str) -> Option<Transition> {
-    serde_json::from_value(serde_json::json!(name)).ok()
+/// The organization page's larger forms: the application, the EV checks,
+/// revoking a credential.
+impl Views<'_> {
+    /// The application as posted, through `Vetting::edit` (back to
+    /// pending, audited); refused, nothing changes and the form comes back
+    /// as posted with each problem beside its field.
+    pub async fn edit_application(
+        &self,
+        id: &str,
+        form: &[(String, String)],
+    ) -> Result<Response<Full<Bytes>>> {
+        let Ok(org) = id.parse::<i64>().map(OrganizationId) else {
+            return self.no_such();
+        };
+        let current = match self.vetting.get(org).await {
+            Ok(o) => o,
+            Err(e) if e.kind == ErrorKind::NotFound => return self.no_such(),
+            Err(e) => return Err(e),
+        };
+        let data = match forms::parse_application(form) {
+            Ok(d) => d,
+            Err(errors) => return self.refused_form(id, forms::EDIT, form, errors).await,
+        };
+        if data == current.data {
+            let note = self.ctx.lang.org().no_change.to_owned();
+            return self.organization(id, Some((StatusCode::OK, note))).await;
+        }
+        let result = self
+            .vetting
+            .edit(&self.s.staff.actor(), org, data)
+            .await
+            .map(|_| ());
+        self.after(id, org, result).await
+    }
+
+    /// An EV check from its own form, as the signed-in member.
+    async fn record_ev_check(
+        &self,
+        id: &str,
+        org: OrganizationId,
+        kind: &str,
+        form: &[(String, String)],
+    ) -> Result<Response<Full<Bytes>>> {
+        let today = self.vetting.clock().now().date();
+        let record = match forms::parse_ev_check(self.ctx.lang, kind, form, today) {
+            Ok(r) => r,
+            Err(errors) => {
+                let form_id = format!("check-{kind}");
+                return self.refused_form(id, &form_id, form, errors).await;
+            }
+        };
+        let result = self
+            .vetting
+            .record_check(&self.s.staff.actor(), org, record, None)
+            .await
+            .map(|_| ());
+        self.after(id, org, result).await
+    }
+
+    /// The page again, 400, with the form as posted and its problems.
+    async fn refused_form(
+        &self,
+        id: &str,
+        form_id: &str,
+        form: &[(String, String)],
+        errors: Vec<(String, String)>,
+    ) -> Result<Response<Full<Bytes>>> {
+        let posted = Posted {
+            form: form_id.to_owned(),
+            values: form.iter().filter(|(k, _)| k != "csrf").cloned().collect(),
+            errors,
+        };
+        let note = format!("{}: {}", self.t().refused, self.ctx.lang.org().fix_fields);
+        self.organization_with(id, Some((StatusCode::BAD_REQUEST, note)), Some(posted))
+            .await
+    }
+
+    /// The confirmation before revoking a credential: the accounts that
+    /// revocation deactivates, and the reason asked for. With `reason`
+    /// (the confirmation posted), revokes through `Vetting::revoke_eab`.
+    pub async fn revoke_eab(
+        &self,
+        id: &str,
+        key_id: &str,
+        reason: Option<&str>,
+    ) -> Result<Response<Full<Bytes>>> {
+        let Ok(org) = id.parse::<i64>().map(OrganizationId) else {
+            return self.no_such();
+        };
+        let (cred, accounts) = match self.vetting.revocation_preview(org, key_id).await {
+            Ok(p) => p,
+            Err(e) if e.kind == ErrorKind::NotFound => return self.no_such(),
+            Err(e) => return Err(e),
+        };
+        let o = self.ctx.lang.org();
+        let revoked = cred.revoked_at.is_some();
+        let mut error = revoked.then(|| o.already_revoked.to_owned());
+        if let (Some(reason), false) = (reason.map(str::trim), revoked) {
+            if reason.is_empty() {
+                error = Some(o.reason_required.to_owned());
+            } else {
+                match self
+                    .vetting
+                    .revoke_eab(&self.s.staff.actor(), key_id, reason)
+                    .await
+                {
+                    Ok(()) => return Ok(see_other(&format!("/console/organizations/{org}"))),
+                    Err(e) if e.kind == ErrorKind::Conflict => error = Some(e.detail),
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        let status = match (&error, reason) {
+            (Some(_), Some(_)) => StatusCode::BAD_REQUEST,
+            _ => StatusCode::OK,
+        };
+        let page = RevokeEabPage {
+            c: chrome(Some(self.s), self.ctx, o.revoke_title),
+            o,
+            org: org.0,
+            key_id: cred.key_id,
+            note: cred.note,
+            created: date(cred.created_at),
+            accounts: accounts.iter().map(|a| a.0).collect(),
+            revocable: cred.revoked_at.is_none(),
+            error,
+            csrf: self.s.csrf.clone(),
+        };
+        render(status, &page)
+    }
+
+    fn no_such(&self) -> Result<Response<Full<Bytes>>> {
+        message(
+            Some(self.s),
+            self.ctx,
+            StatusCode::NOT_FOUND,
+            self.t().not_found,
+        )
+    }
 }
 
-/// Whether `q` finds the organization: part of its names, its TDB code,
-/// registration or corporate number, or one of its domains.
-fn matches(o: &Organization, q: &str) -> bool {
-    if q.is_empty() {
-        return true;
-    }
-    let q = q.to_lowercase();
-    let d = &o.data;
-    let has = |s: &str| s.to_lowercase().contains(&q);
-    has(&d.legal_name)
-        || d.english_name.as_deref().is_some_and(has)
-        || d.tdb_code.as_deref().is_some_and(has)
-        || d.corporate_number.as_deref().is_some_and(has)
-        || has(&d.registration_number)
-        || d.domains.iter().any(|n| has(&n.name.to_string()))
+#[derive(Template)]
+#[template(path = "console/eab_revoke.html")]
+struct RevokeEabPage {
+    c: Chrome,
+    o: &'static OrgText,
+    org: i64,
+    key_id: String,
+    note: String,
+    created: String,
+    /// The valid accounts bound through the credential.
+    accounts: Vec<i64>,
+    revocable: bool,
+    error: Option<String>,
+    csrf: String,
+}
+
+fn transition(name: &str) -> Option<Transition> {
+    serde_json::from_value(serde_json::json!(name)).ok()
 }
 
 /// Every field of the application, flattened in the order it is stored.
@@ -771,9 +940,9 @@ fn check_row(c: &crate::vetting::checks::Check) -> CheckRow {
     }
 }
 
-fn eab_row(e: &crate::core::EabCredential, now: OffsetDateTime) -> EabRow {
+fn eab_row(t: &'static Text, e: &crate::core::EabCredential, now: OffsetDateTime) -> EabRow {
     let state = if e.revoked_at.is_some() {
-        "revoked"
+        t.revoked
     } else if e.single_use && e.used_at.is_some() {
         "used"
     } else if e.expires_at.is_some_and(|x| x <= now) {
@@ -786,5 +955,6 @@ fn eab_row(e: &crate::core::EabCredential, now: OffsetDateTime) -> EabRow {
         note: e.note.clone(),
         state,
         created: date(e.created_at),
+        revocable: e.revoked_at.is_none(),
     }
 }

@@ -556,6 +556,24 @@ fn staff(c: &mut DbConn, f: &Fixture) -> Result<()> {
     organizations::certificate_summaries(c, f.org)?;
     organizations::blocked_orders(c, crate::core::Clock::system().now())?;
     organizations::clear_gate_refusals(c, f.org)?;
+    // The console's queue: each status, searched, after a cursor; the
+    // checks of a page's organizations at once.
+    let now = crate::core::Clock::system().now();
+    for status in [
+        crate::core::vetting::VettingStatus::Pending,
+        crate::core::vetting::VettingStatus::Approved,
+        crate::core::vetting::VettingStatus::Expired,
+    ] {
+        for text in [None, Some("example")] {
+            let filter = organizations::QueueFilter {
+                status,
+                expired_before: now,
+                text,
+            };
+            organizations::queue(c, &filter, Some(f.org), 51)?;
+        }
+    }
+    organizations::checks_of(c, &[f.org])?;
     eab::list(c, Some(f.org))?;
     audit::list(c, Some(f.org), 50)?;
     // The auditor's pages: a period, resumed after a cursor.

@@ -15,6 +15,7 @@ diesel::table! {
         created_by -> Text,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        search_text -> Text,
     }
 }
 

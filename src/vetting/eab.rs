@@ -7,7 +7,7 @@ use ring::rand::{SecureRandom, SystemRandom};
 use time::Duration;
 
 use super::Vetting;
-use crate::core::{EabCredential, OrganizationId};
+use crate::core::{AccountId, EabCredential, OrganizationId};
 use crate::error::{Error, Result};
 use crate::sa::{self, audit::NewEvent};
 
@@ -87,6 +87,28 @@ impl Vetting {
 
     pub async fn list_eab(&self, org: Option<OrganizationId>) -> Result<Vec<EabCredential>> {
         self.store().read(move |c| sa::eab::list(c, org)).await
+    }
+
+    /// What revoking `key_id` would do, for a confirmation: the credential
+    /// (it must be `org`'s) and the valid accounts bound through it, which
+    /// `revoke_eab` deactivates.
+    pub async fn revocation_preview(
+        &self,
+        org: OrganizationId,
+        key_id: &str,
+    ) -> Result<(EabCredential, Vec<AccountId>)> {
+        let k = key_id.to_owned();
+        self.store()
+            .read(move |c| {
+                let cred = sa::eab::by_key_id(c, &k)?
+                    .filter(|cred| cred.organization == org)
+                    .ok_or_else(|| {
+                        Error::not_found(format!("no EAB credential {k:?} of organization {org}"))
+                    })?;
+                let bound = sa::accounts::valid_bound_to(c, cred.id)?;
+                Ok((cred, bound))
+            })
+            .await
     }
 
     /// Revokes the credential and deactivates every account bound through

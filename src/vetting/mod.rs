@@ -18,6 +18,7 @@ pub mod checks;
 pub mod eab;
 pub mod gate;
 pub mod organization;
+pub mod queue;
 pub mod readiness;
 pub mod sealing;
 pub mod staff;

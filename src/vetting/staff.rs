@@ -54,6 +54,45 @@ pub struct Enrolment {
     pub totp_secret: Secret,
 }
 
+/// The actor of what is done before anyone has logged in.
+const UNAUTHENTICATED: &str = "unauthenticated";
+/// A name tried at login is recorded up to this many characters.
+const MAX_AUDITED_NAME: usize = 64;
+
+/// Why a login was refused, as the audit log records it (the person
+/// trying is told only that it failed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoginRefusal {
+    UnknownName,
+    Disabled,
+    Locked,
+    WrongPassword,
+    /// The password was right; the code was not.
+    WrongCode,
+    CodeReused,
+}
+
+impl LoginRefusal {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LoginRefusal::UnknownName => "unknown_name",
+            LoginRefusal::Disabled => "disabled",
+            LoginRefusal::Locked => "locked",
+            LoginRefusal::WrongPassword => "wrong_password",
+            LoginRefusal::WrongCode => "wrong_code",
+            LoginRefusal::CodeReused => "code_reused",
+        }
+    }
+}
+
+/// A refused login: why, whose (if the name is a member's), and the
+/// error the caller answers with.
+struct Refused {
+    why: LoginRefusal,
+    member: Option<StaffMember>,
+    error: Error,
+}
+
 /// A bearer token's verdict: refused ones are a 401, not an error.
 #[derive(Debug)]
 pub enum TokenCheck {
@@ -437,23 +476,94 @@ impl Vetting {
     /// code is good once; five failures in a row lock the member out for
     /// fifteen minutes.
     pub async fn login(&self, name: &str, password: &str, code: &str) -> Result<StaffIdentity> {
-        let refused = || Error::unauthorized("staff login failed: name, password or code is wrong");
+        match self.check_login(name, password, code).await? {
+            Ok(who) => Ok(who),
+            Err(refused) => Err(refused.error),
+        }
+    }
+
+    /// As `login`, for the console: the outcome is audited too,
+    /// `staff.login` or `staff.login_refused` with the name tried, the
+    /// client's address and why (never the password or the code).
+    pub async fn login_audited(
+        &self,
+        name: &str,
+        password: &str,
+        code: &str,
+        address: Option<std::net::IpAddr>,
+    ) -> Result<StaffIdentity> {
+        let outcome = self.check_login(name, password, code).await?;
+        let tried: String = name.chars().take(MAX_AUDITED_NAME).collect();
+        let address = address.map(|a| a.to_string());
+        let (actor, action, subject, details) = match &outcome {
+            Ok(who) => (
+                who.actor(),
+                "staff.login",
+                who.actor(),
+                serde_json::json!({"address": address}),
+            ),
+            Err(r) => (
+                UNAUTHENTICATED.to_owned(),
+                "staff.login_refused",
+                r.member
+                    .as_ref()
+                    .map_or_else(|| format!("staff:{tried}"), subject),
+                serde_json::json!({"name": tried, "address": address, "reason": r.why.as_str()}),
+            ),
+        };
+        let (now, request) = (self.clock.now(), crate::http::current_request_id());
+        self.store
+            .write(move |c| {
+                sa::audit::append(
+                    c,
+                    NewEvent {
+                        actor: &actor,
+                        action,
+                        organization: None,
+                        subject,
+                        reason: None,
+                        details,
+                        request_id: request,
+                    },
+                    now,
+                )
+            })
+            .await?;
+        outcome.map_err(|r| r.error)
+    }
+
+    /// The login's verdict: an identity, or why it was refused.
+    async fn check_login(
+        &self,
+        name: &str,
+        password: &str,
+        code: &str,
+    ) -> Result<std::result::Result<StaffIdentity, Refused>> {
+        let refused = |why, member: Option<&StaffMember>, error| {
+            Ok(Err(Refused {
+                why,
+                member: member.cloned(),
+                error,
+            }))
+        };
+        let wrong = || Error::unauthorized("staff login failed: name, password or code is wrong");
         let (n, now) = (name.to_owned(), self.clock.now());
         let rec = self.store.read(move |c| sa::staff::by_name(c, &n)).await?;
         let Some(rec) = rec else {
             // The same work as for a member, so timing does not tell names.
             let _ = verify_password(dummy_phc(), password);
-            return Err(refused());
+            return refused(LoginRefusal::UnknownName, None, wrong());
         };
+        let member = Some(&rec.member);
         if rec.member.disabled_at.is_some() {
-            return Err(Error::unauthorized(format!(
-                "staff member {name:?} is disabled"
-            )));
+            let e = Error::unauthorized(format!("staff member {name:?} is disabled"));
+            return refused(LoginRefusal::Disabled, member, e);
         }
         if rec.locked_until.is_some_and(|t| t > now) {
-            return Err(Error::unauthorized(format!(
+            let e = Error::unauthorized(format!(
                 "staff member {name:?} is locked out after {MAX_FAILED_LOGINS} failed logins; try again later"
-            )));
+            ));
+            return refused(LoginRefusal::Locked, member, e);
         }
         let secret = sealing::open(&self.cfg, &totp_context(name), &rec.totp_secret)?;
         let password_ok = verify_password(&rec.password_hash, password);
@@ -466,15 +576,21 @@ impl Vetting {
                     .write(move |c| sa::staff::claim_totp_step(c, id, step))
                     .await?;
                 if !fresh {
-                    return Err(Error::unauthorized(
+                    let e = Error::unauthorized(
                         "staff login failed: that code was used already; wait for the next one",
-                    ));
+                    );
+                    return refused(LoginRefusal::CodeReused, member, e);
                 }
-                Ok(rec.member.identity())
+                Ok(Ok(rec.member.identity()))
             }
-            _ => {
+            (ok, _) => {
                 self.login_failed(&rec).await?;
-                Err(refused())
+                let why = if ok {
+                    LoginRefusal::WrongCode
+                } else {
+                    LoginRefusal::WrongPassword
+                };
+                refused(why, member, wrong())
             }
         }
     }
