@@ -7,8 +7,10 @@
 # Runs as an unprivileged user; everything it writes is under
 # /var/lib/trustgate (SQLite database, development CA, TLS certificate).
 # For production mount your own /etc/trustgate/trustgate.toml (see
-# conf/trustgate.example.toml) and pass secrets by environment:
-# TRUSTGATE_DATABASE_URL, TRUSTGATE_EAB_ENCRYPTION_KEY.
+# conf/trustgate.example.toml), the admin listener's certificate and key
+# (admin.tls = { cert = "/etc/trustgate/admin.pem", key = "/etc/trustgate/admin.key" })
+# and pass secrets by environment: TRUSTGATE_DATABASE_URL,
+# TRUSTGATE_EAB_ENCRYPTION_KEY.
 
 FROM rust:1-bookworm AS build
 WORKDIR /src
@@ -34,8 +36,9 @@ USER trustgate
 WORKDIR /var/lib/trustgate
 ENV TRUSTGATE_CONFIG=/etc/trustgate/trustgate.toml
 VOLUME /var/lib/trustgate
-# 14000 ACME (TLS); 14001 admin API, /healthz, /readyz, /metrics (plain
-# HTTP: publish it only to the management network); 14002 CRLs and the
+# 14000 ACME (TLS); 14001 admin API, staff console, /healthz, /readyz,
+# /metrics (TLS with the development CA's certificate until you configure
+# your own: publish it only to the management network); 14002 CRLs and the
 # issuer certificate (plain HTTP, as the BRs require).
 EXPOSE 14000 14001 14002
 ENTRYPOINT ["trustgate"]

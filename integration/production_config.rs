@@ -16,6 +16,7 @@ const OFFENCES: &[&str] = &[
     "database.url",
     "ca.linter_url",
     "ca.intermediate_key",
+    "admin.listen",
 ];
 
 fn trustgate(config: &Path, args: &[&str]) -> Output {
@@ -58,6 +59,8 @@ tls = "self-issued"
 generate_dev_ca = false
 [va]
 allow_loopback = true
+[admin]
+listen = "0.0.0.0:0"
 "#
     };
     let config = dir.join("trustgate.toml");

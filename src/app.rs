@@ -11,7 +11,7 @@ use tokio::sync::watch;
 
 use crate::admin::{self, Admin};
 use crate::ca::{self, CertificateAuthority};
-use crate::config::{Config, TlsMode};
+use crate::config::{AdminTls, Config, TlsMode};
 use crate::core::Clock;
 use crate::error::{Error, Result};
 use crate::metrics::Metrics;
@@ -225,17 +225,40 @@ impl App {
                         "server.tls = \"files\" needs tls_cert and tls_key",
                     ));
                 };
-                let read = |p: &PathBuf| {
-                    std::fs::read_to_string(self.cfg.data_path(p))
-                        .map_err(|e| Error::internal(format!("reading {}: {e}", p.display())))
-                };
-                wfe::server::tls_config(&read(cert)?, &read(key)?).map(Some)
+                self.tls_from_files(cert, key).map(Some)
             }
             TlsMode::SelfIssued => {
                 let (chain, key) = self.self_issued_tls()?;
-                wfe::server::tls_config(&chain, &key).map(Some)
+                crate::http::tls_config(&chain, &key).map(Some)
             }
         }
+    }
+
+    /// The TLS settings of the admin listener (`admin.tls`): its own
+    /// files, or the ACME listener's self-issued certificate (same host,
+    /// same names).
+    pub fn admin_tls_config(&self) -> Result<Option<Arc<rustls::ServerConfig>>> {
+        match &self.cfg.admin.tls {
+            None => Ok(None),
+            Some(AdminTls::Files(files)) => self.tls_from_files(&files.cert, &files.key).map(Some),
+            Some(AdminTls::SelfIssued(_)) => {
+                let (chain, key) = self.self_issued_tls()?;
+                crate::http::tls_config(&chain, &key).map(Some)
+            }
+        }
+    }
+
+    /// TLS settings from a PEM chain and key file (relative to `data_dir`).
+    fn tls_from_files(
+        &self,
+        cert: &std::path::Path,
+        key: &std::path::Path,
+    ) -> Result<Arc<rustls::ServerConfig>> {
+        let read = |p: &std::path::Path| {
+            std::fs::read_to_string(self.cfg.data_path(p))
+                .map_err(|e| Error::internal(format!("reading {}: {e}", p.display())))
+        };
+        crate::http::tls_config(&read(cert)?, &read(key)?)
     }
 
     /// A serving certificate from our own CA, kept in the data directory
@@ -281,7 +304,15 @@ impl App {
         mut shutdown: watch::Receiver<bool>,
     ) -> Result<()> {
         let tls = self.tls_config()?;
-        let admin_task = admin.map(|(l, a)| spawn_admin(l, a, shutdown.clone()));
+        let admin_task = match admin {
+            Some((l, a)) => Some(spawn_admin(
+                l,
+                self.admin_tls_config()?,
+                a,
+                shutdown.clone(),
+            )),
+            None => None,
+        };
         self.spawn_background(shutdown.clone());
         tracing::info!(
             addr = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(),
@@ -557,14 +588,16 @@ pub async fn bind_admin(cfg: &Config) -> Result<Option<TcpListener>> {
 
 fn spawn_admin(
     listener: TcpListener,
+    tls: Option<Arc<rustls::ServerConfig>>,
     admin: Arc<Admin>,
     mut shutdown: watch::Receiver<bool>,
 ) -> tokio::task::JoinHandle<()> {
     tracing::info!(
         addr = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(),
+        tls = tls.is_some(),
         "admin API is serving"
     );
-    tokio::spawn(admin::server::serve(listener, admin, async move {
+    tokio::spawn(admin::server::serve(listener, tls, admin, async move {
         let _ = shutdown.wait_for(|s| *s).await;
     }))
 }

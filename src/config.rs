@@ -470,9 +470,16 @@ impl VettingConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AdminConfig {
-    /// Address of the admin API listener (plain HTTP; keep it on loopback
-    /// or a private management network). None disables it.
+    /// Address of the admin API and console listener. None disables it.
+    /// Without `tls` it speaks plain HTTP: keep it on loopback (a
+    /// production CA refuses another address without `tls`).
     pub listen: Option<SocketAddr>,
+    /// TLS on the admin listener: `{ cert = "admin.pem", key = "admin.key" }`
+    /// (PEM chain and PKCS#8 key, relative to `data_dir`), or
+    /// `"self-issued"`: the ACME listener's self-issued certificate (a
+    /// development CA only). None: plain HTTP. With TLS the console's
+    /// cookies are `Secure`.
+    pub tls: Option<AdminTls>,
     /// Refused (staff live in the database: `trustgate staff`).
     #[serde(rename = "staff")]
     pub retired_staff: Option<RetiredStaffTable>,
@@ -486,11 +493,40 @@ impl Default for AdminConfig {
     fn default() -> Self {
         AdminConfig {
             listen: Some(SocketAddr::from(([127, 0, 0, 1], 14001))),
+            tls: None,
             retired_staff: None,
             session_idle_minutes: 30,
             session_absolute_hours: 12,
         }
     }
+}
+
+/// `admin.tls`: certificate files, or the self-issued certificate.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(
+    untagged,
+    expecting = "a table { cert = \"….pem\", key = \"….pem\" } or \"self-issued\""
+)]
+pub enum AdminTls {
+    Files(TlsFiles),
+    SelfIssued(SelfIssued),
+}
+
+/// A serving certificate chain and its key, PEM files.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsFiles {
+    /// The certificate, then its intermediates.
+    pub cert: PathBuf,
+    /// Its PKCS#8 private key.
+    pub key: PathBuf,
+}
+
+/// The one word `admin.tls` takes instead of files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SelfIssued {
+    SelfIssued,
 }
 
 /// `[[admin.staff]]` of earlier versions: refused with what to do
@@ -1259,6 +1295,34 @@ client_ca = "p/ca.pem"
     fn unknown_keys_are_rejected() {
         let err = Config::parse("[server]\nlisten = \"127.0.0.1:1\"\nlistne = 1\n").unwrap_err();
         assert!(err.detail.contains("unknown field"), "{}", err.detail);
+    }
+
+    #[test]
+    fn admin_tls_takes_files_or_self_issued() {
+        assert_eq!(Config::default().admin.tls, None);
+        let cfg = Config::parse("[admin]\ntls = { cert = \"a.pem\", key = \"a.key\" }\n").unwrap();
+        assert_eq!(
+            cfg.admin.tls,
+            Some(AdminTls::Files(TlsFiles {
+                cert: "a.pem".into(),
+                key: "a.key".into()
+            }))
+        );
+        let cfg = Config::parse("[admin]\ntls = \"self-issued\"\n").unwrap();
+        assert_eq!(
+            cfg.admin.tls,
+            Some(AdminTls::SelfIssued(SelfIssued::SelfIssued))
+        );
+        let container = Config::parse(include_str!("../conf/container.toml")).unwrap();
+        assert_eq!(container.admin.tls, cfg.admin.tls);
+        for bad in [
+            "tls = { cert = \"a.pem\" }",
+            "tls = { cert = \"a.pem\", key = \"a.key\", chain = \"c.pem\" }",
+            "tls = \"files\"",
+        ] {
+            let err = Config::parse(&format!("[admin]\n{bad}\n")).unwrap_err();
+            assert!(err.detail.contains("self-issued"), "{bad}: {}", err.detail);
+        }
     }
 
     #[test]

@@ -1,6 +1,6 @@
-//! The admin listener: plain HTTP/1.1 and HTTP/2 (it belongs on loopback
-//! or a management network; put a TLS proxy in front otherwise), a header
-//! read timeout, and graceful shutdown.
+//! The admin listener: HTTP/1.1 and HTTP/2, over TLS when `admin.tls` is
+//! set (plain HTTP otherwise: loopback, or a management network behind a
+//! TLS proxy), a header read timeout, and graceful shutdown.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -9,7 +9,13 @@ use tokio::net::TcpListener;
 
 use super::Admin;
 
-/// Serves the admin API until `shutdown` resolves (see `crate::http`).
-pub async fn serve(listener: TcpListener, admin: Arc<Admin>, shutdown: impl Future<Output = ()>) {
-    crate::http::serve(listener, None, admin, shutdown).await
+/// Serves the admin API and the console until `shutdown` resolves (see
+/// `crate::http`).
+pub async fn serve(
+    listener: TcpListener,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    admin: Arc<Admin>,
+    shutdown: impl Future<Output = ()>,
+) {
+    crate::http::serve(listener, tls, admin, shutdown).await
 }

@@ -10,7 +10,7 @@
 use std::fmt;
 use std::path::Path;
 
-use crate::config::{Config, TlsMode};
+use crate::config::{AdminTls, Config, TlsMode};
 use crate::error::{Error, Result};
 
 /// One setting a production CA must not run with, and how to fix it.
@@ -41,6 +41,8 @@ pub const CHECKS: &[Check] = &[
     readable_database,
     no_linter,
     key_file,
+    plain_admin_off_loopback,
+    self_issued_admin_tls,
 ];
 
 /// Whether `cfg` runs a production CA: not the generated development
@@ -195,6 +197,35 @@ fn key_file(cfg: &Config) -> Option<Verdict> {
     })
 }
 
+/// Staff passwords, TOTP codes, session cookies and API tokens cross the
+/// admin listener: in clear text only on loopback (a TLS proxy on the
+/// same host may front it).
+fn plain_admin_off_loopback(cfg: &Config) -> Option<Verdict> {
+    let addr = cfg.admin.listen?;
+    (cfg.admin.tls.is_none() && !addr.ip().is_loopback()).then(|| Verdict {
+        setting: "admin.listen",
+        problem: format!(
+            "{addr} without admin.tls: staff passwords, TOTP codes, console cookies and API \
+             tokens would cross the network in clear text"
+        ),
+        fix: "set admin.tls = { cert = \"….pem\", key = \"….pem\" }, or listen on \
+              127.0.0.1 behind a TLS-terminating proxy on the same host"
+            .into(),
+    })
+}
+
+fn self_issued_admin_tls(cfg: &Config) -> Option<Verdict> {
+    matches!(cfg.admin.tls, Some(AdminTls::SelfIssued(_))).then(|| Verdict {
+        setting: "admin.tls",
+        problem: "\"self-issued\" would have this CA issue an unlinted serving certificate \
+                  for itself"
+            .into(),
+        fix: "set admin.tls = { cert = \"….pem\", key = \"….pem\" } with a certificate \
+              staff browsers trust"
+            .into(),
+    })
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -308,6 +339,42 @@ mod tests {
         assert!(settings(&cfg).is_empty());
         std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o640)).unwrap();
         assert!(verdicts(&cfg)[0].fix.starts_with("chmod 600"));
+    }
+
+    #[test]
+    fn a_plain_admin_listener_off_loopback_refuses() {
+        let mut cfg = good();
+        for (listen, refuses) in [
+            ("127.0.0.1:14001", false),
+            ("[::1]:14001", false),
+            ("0.0.0.0:14001", true),
+            ("192.0.2.10:14001", true),
+            ("[::]:14001", true),
+        ] {
+            cfg.admin.listen = Some(listen.parse().unwrap());
+            let found = verdicts(&cfg);
+            assert_eq!(!found.is_empty(), refuses, "{listen}");
+            if refuses {
+                assert_eq!(settings(&cfg), ["admin.listen"]);
+                assert!(found[0].fix.contains("admin.tls"), "{}", found[0]);
+            }
+        }
+        cfg.admin.tls = Some(AdminTls::Files(crate::config::TlsFiles {
+            cert: "admin.pem".into(),
+            key: "admin.key".into(),
+        }));
+        assert!(settings(&cfg).is_empty());
+        cfg.admin.listen = None;
+        cfg.admin.tls = None;
+        assert!(settings(&cfg).is_empty());
+    }
+
+    #[test]
+    fn a_self_issued_admin_certificate_refuses() {
+        let mut cfg = good();
+        cfg.admin.listen = Some("0.0.0.0:14001".parse().unwrap());
+        cfg.admin.tls = Some(AdminTls::SelfIssued(crate::config::SelfIssued::SelfIssued));
+        assert_eq!(settings(&cfg), ["admin.tls"]);
     }
 
     #[test]

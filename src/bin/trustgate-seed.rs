@@ -30,7 +30,8 @@ use ring::rand::SecureRandom;
 use time::Duration;
 use trustgate::config::Config;
 use trustgate::sa::schema::{
-    authorizations, blocked_keys, certificates, challenges, order_authorizations, orders,
+    audit_events, authorizations, blocked_keys, certificates, challenges, order_authorizations,
+    orders,
 };
 use trustgate::sa::{Backend, DbConn, Store};
 
@@ -64,6 +65,9 @@ struct Args {
     /// Organizations (approved, each with a reusable EAB credential).
     #[arg(long, default_value_t = 300)]
     organizations: usize,
+    /// Of them, left awaiting vetting (one check recorded, no credential).
+    #[arg(long, default_value_t = 0)]
+    pending: usize,
     /// Accounts, spread over the organizations; a few own most rows.
     #[arg(long, default_value_t = 3_000)]
     accounts: usize,
@@ -87,6 +91,10 @@ struct Args {
     /// Orders per transaction.
     #[arg(long, default_value_t = 10_000)]
     batch: u64,
+    /// Also write each certificate's `certificate.issue` audit event, as
+    /// the server does (an audit log as long as the certificate list).
+    #[arg(long)]
+    certificate_events: bool,
 }
 
 fn main() -> ExitCode {
@@ -111,8 +119,8 @@ fn run(args: Args) -> Result<(), String> {
         None => cfg.database_url(),
     };
     let backend = Backend::of_url(&url);
-    if args.accounts == 0 || args.organizations == 0 {
-        return Err("--accounts and --organizations must be at least 1".into());
+    if args.accounts == 0 || args.organizations <= args.pending {
+        return Err("--accounts must be at least 1, --organizations more than --pending".into());
     }
     let started = Instant::now();
     let now = trustgate::core::Clock::system().now();
@@ -127,14 +135,15 @@ fn run(args: Args) -> Result<(), String> {
         let store = Store::open(&url, 2, StdDuration::from_secs(30))
             .map_err(|e| format!("opening {url}: {e}"))?;
         log(format!(
-            "creating {} organizations (checks, approval, EAB credential each)",
-            args.organizations
+            "creating {} organizations (checks, approval, EAB credential each; {} pending)",
+            args.organizations, args.pending
         ));
         orgs::create_organizations(
             &store,
             cfg.vetting.clone(),
             args.organizations,
             args.ev_every,
+            args.pending,
             "seed",
         )
         .await
@@ -183,6 +192,7 @@ fn run(args: Args) -> Result<(), String> {
         // One body shared by every row for the whole run.
         der: Box::leak(der.into_boxed_slice()),
         ari_key_id,
+        certificate_events: args.certificate_events,
     };
     let next = NextIds {
         order: max_id(&mut conn, "orders")? + 1,
@@ -219,13 +229,14 @@ fn run(args: Args) -> Result<(), String> {
     verify(&mut conn, &plan, next)?;
     let secs = started.elapsed().as_secs_f64();
     log(format!(
-        "done: {} certificates, {} orders, {} authorizations, {} challenges, {} blocked keys; \
-         {} rows in {:.1} s ({:.0} rows/s, {:.0} certificates/s overall)",
+        "done: {} certificates, {} orders, {} authorizations, {} challenges, {} blocked keys, \
+         {} audit events; {} rows in {:.1} s ({:.0} rows/s, {:.0} certificates/s overall)",
         totals.certificates,
         totals.orders,
         totals.authzs,
         totals.challenges,
         totals.blocked_keys,
+        totals.events,
         totals.rows,
         secs,
         totals.rows as f64 / secs,
@@ -395,6 +406,7 @@ struct Totals {
     challenges: u64,
     certificates: u64,
     blocked_keys: u64,
+    events: u64,
     rows: u64,
 }
 
@@ -438,6 +450,7 @@ fn bulk(
             totals.challenges += chunk.challenges.len() as u64;
             totals.certificates += chunk.certificates.len() as u64;
             totals.blocked_keys += chunk.blocked_keys.len() as u64;
+            totals.events += chunk.events.len() as u64;
             totals.rows += chunk.rows();
             if last_report.elapsed() >= StdDuration::from_secs(2) || units_done == total_units {
                 last_report = Instant::now();
@@ -492,6 +505,7 @@ fn insert_chunk(conn: &mut DbConn, c: &Chunk) -> Result<(), String> {
             &c.blocked_keys,
             rows::BLOCKED_KEY_COLUMNS
         );
+        insert_rows!(conn, audit_events::table, &c.events, rows::EVENT_COLUMNS);
         Ok(())
     })
 }

@@ -68,7 +68,7 @@ pub struct Console {
     vetting: Vetting,
     sessions: Sessions,
     limiter: web::Limiter,
-    /// `Secure` on cookies: the admin listener has no TLS yet, so false.
+    /// `Secure` on cookies: whenever the admin listener serves TLS.
     secure: bool,
     /// The ACME directory URL, for the certbot line of a new credential.
     directory: String,
@@ -99,7 +99,7 @@ impl Console {
             vetting,
             sessions,
             limiter: web::Limiter::new(LOGIN_ATTEMPTS, LOGIN_WINDOW),
-            secure: false,
+            secure: cfg.admin.tls.is_some(),
             directory: format!("{}{}", cfg.base_url(), crate::core::urls::DIRECTORY),
             intermediate: None,
             crl_schedule: health::CrlSchedule::new(&cfg.publish),
@@ -413,10 +413,11 @@ impl Console {
             .unwrap_or("/console/");
         let mut r = see_other(back);
         if let Some(l) = field(&q, "to").and_then(Lang::parse) {
+            let secure = if self.secure { "; Secure" } else { "" };
             set_cookie(
                 &mut r,
                 format!(
-                    "{LANG_COOKIE}={}; Path=/console; SameSite=Strict; Max-Age=31536000",
+                    "{LANG_COOKIE}={}; Path=/console; SameSite=Strict; Max-Age=31536000{secure}",
                     l.code()
                 ),
             );

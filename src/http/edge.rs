@@ -16,6 +16,9 @@ use hyper::{HeaderMap, Method, Request, Response, Version};
 use tracing::Instrument;
 
 use super::{millis, ConnectionLimits, RequestId, REQUEST_ID_HEADER};
+
+/// The response header that carries the server's time (admin listener).
+const SERVER_TIMING: &str = "server-timing";
 use crate::error::{Error, ErrorKind};
 use crate::metrics::{HttpMetrics, UNKNOWN_ENDPOINT};
 
@@ -68,6 +71,13 @@ impl Listener {
     /// Staff act on the admin listener only; there the line always names
     /// who (empty before authentication).
     fn names_staff(self) -> bool {
+        self == Listener::Admin
+    }
+
+    /// The admin listener tells its (staff) clients how long the server
+    /// took (`Server-Timing`), so page times can be measured from
+    /// outside; the public listeners keep that to the log.
+    fn tells_time(self) -> bool {
         self == Listener::Admin
     }
 }
@@ -167,6 +177,11 @@ async fn answer<S: Service>(svc: &S, req: Request<Incoming>) -> Response<Full<By
     }
     let status = response.status().as_u16();
     let took = started.elapsed();
+    if S::LISTENER.tells_time() {
+        response
+            .headers_mut()
+            .insert(SERVER_TIMING, server_timing(took));
+    }
     if let Some(metrics) = svc.metrics() {
         metrics.observe(record.endpoint, &record.method, status, took);
     }
@@ -211,6 +226,13 @@ async fn read_body(headers: &HeaderMap, body: Incoming, limit: usize, within: Du
             ),
         )),
     }
+}
+
+/// `app;dur=MS` (W3C Server Timing): from the request's head to its
+/// rendered response, as the log line's `ms`.
+fn server_timing(took: Duration) -> HeaderValue {
+    HeaderValue::from_str(&format!("app;dur={}", millis(took)))
+        .unwrap_or(HeaderValue::from_static("app"))
 }
 
 fn too_large(limit: usize) -> Error {

@@ -1,9 +1,11 @@
 //! The HTTP edge every listener (ACME, admin, CRL publication) shares:
-//! the serve loop (`serve`: TCP with optional TLS, HTTP/1.1 and HTTP/2, a
-//! cap on open connections, handshake, header and idle timeouts, graceful
-//! shutdown) and the request edge (`edge`: request id and span, body limit
-//! and body timeout, timeout, metrics, the log line). Each
-//! listener supplies only its routes and rendering, as a `Service`.
+//! the serve loop (`serve`: TCP with optional TLS, its settings from
+//! `tls_config`, HTTP/1.1 and HTTP/2, a cap on open connections,
+//! handshake, header and idle timeouts, graceful shutdown) and the
+//! request edge (`edge`: request id and span, body limit and body
+//! timeout, timeout, metrics, the log line, the admin listener's
+//! `Server-Timing`). Each listener supplies only its routes and
+//! rendering, as a `Service`.
 
 use std::time::Duration;
 
@@ -11,9 +13,11 @@ use hyper::header::HeaderValue;
 
 mod edge;
 mod serve;
+mod tls;
 
 pub use edge::{handle, Answer, Body, Listener, Record, Service};
 pub use serve::{serve, ConnectionLimits};
+pub use tls::tls_config;
 
 /// The address a request came from (the TCP peer: a proxy in front of
 /// the listener is the peer), in the request's extensions.

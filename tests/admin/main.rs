@@ -12,6 +12,7 @@ mod evidence;
 mod openapi;
 mod staff;
 mod support;
+mod tls;
 
 /// The in-process ACME fixture of the conformance suite, to get real
 /// orders and certificates for the evidence views.

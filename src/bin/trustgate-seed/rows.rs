@@ -15,7 +15,8 @@ use trustgate::core::{
 };
 use trustgate::error::{Error, ErrorKind};
 use trustgate::sa::schema::{
-    authorizations, blocked_keys, certificates, challenges, order_authorizations, orders,
+    audit_events, authorizations, blocked_keys, certificates, challenges, order_authorizations,
+    orders,
 };
 use trustgate::sa::to_db;
 use trustgate::va::caa::CaaEvidence;
@@ -103,6 +104,22 @@ pub struct BlockedKeyRow {
 }
 pub const BLOCKED_KEY_COLUMNS: usize = 3;
 
+/// An audit event as `sa::audit::append` writes it (the id is the
+/// database's).
+#[derive(Insertable)]
+#[diesel(table_name = audit_events, treat_none_as_default_value = false)]
+pub struct EventRow {
+    pub at: PrimitiveDateTime,
+    pub actor: String,
+    pub action: &'static str,
+    pub organization_id: Option<i64>,
+    pub subject: String,
+    pub reason: Option<String>,
+    pub details: String,
+    pub request_id: Option<String>,
+}
+pub const EVENT_COLUMNS: usize = 8;
+
 /// The rows of a run of consecutive units, inserted in one transaction.
 #[derive(Default)]
 pub struct Chunk {
@@ -112,6 +129,7 @@ pub struct Chunk {
     pub challenges: Vec<ChallengeRow>,
     pub certificates: Vec<CertificateRow>,
     pub blocked_keys: Vec<BlockedKeyRow>,
+    pub events: Vec<EventRow>,
     /// Units (orders) this chunk covers, for progress.
     pub units: u64,
 }
@@ -123,7 +141,8 @@ impl Chunk {
             + self.links.len()
             + self.challenges.len()
             + self.certificates.len()
-            + self.blocked_keys.len()) as u64
+            + self.blocked_keys.len()
+            + self.events.len()) as u64
     }
 }
 
@@ -131,6 +150,7 @@ impl Chunk {
 /// and profile (`ov` or `ev`).
 pub struct Owner {
     pub account_id: i64,
+    pub organization_id: i64,
     pub domain: String,
     pub profile: &'static str,
 }
@@ -159,6 +179,8 @@ pub struct Plan {
     pub der: &'static [u8],
     /// A key identifier for the `replaces` ARI identifiers of renewals.
     pub ari_key_id: String,
+    /// Write each certificate's `certificate.issue` audit event.
+    pub certificate_events: bool,
 }
 
 /// What the next row of each table gets as its id; the seed writes ids
@@ -486,7 +508,7 @@ impl<'a> Generator<'a> {
         });
 
         if issued {
-            self.certificate_into(c, order_id, owner.account_id, validated)?;
+            self.certificate_into(c, order_id, owner, &names, validated)?;
         }
         Ok(())
     }
@@ -495,9 +517,11 @@ impl<'a> Generator<'a> {
         &mut self,
         c: &mut Chunk,
         order_id: i64,
-        account_id: i64,
+        owner: &Owner,
+        names: &[String],
         finalized: OffsetDateTime,
     ) -> Result<(), String> {
+        let account_id = owner.account_id;
         let plan = self.plan;
         let serial = self.entropy.serial()?;
         let shard = trustgate::config::crl_shard(&serial.0, plan.crl_shards);
@@ -532,6 +556,11 @@ impl<'a> Generator<'a> {
             revoked_at = Some(micros(at));
             reason = Some(r.code());
         }
+        let created = micros(finalized + Duration::milliseconds(250));
+        if plan.certificate_events {
+            c.events
+                .push(self.issue_event(owner, order_id, names, &serial, created)?);
+        }
         c.certificates.push(CertificateRow {
             id: self.next.certificate,
             serial: serial.to_hex(),
@@ -540,13 +569,49 @@ impl<'a> Generator<'a> {
             der: plan.der,
             not_before: micros(not_before),
             not_after: micros(not_after),
-            created_at: micros(finalized + Duration::milliseconds(250)),
+            created_at: created,
             revoked_at,
             revocation_reason: reason,
             crl_shard: i32::try_from(shard).map_err(|e| e.to_string())?,
         });
         self.next.certificate += 1;
         Ok(())
+    }
+
+    /// The event `ra` records with a stored certificate (`certificate.issue`).
+    fn issue_event(
+        &mut self,
+        owner: &Owner,
+        order_id: i64,
+        names: &[String],
+        serial: &trustgate::ca::Serial,
+        at: PrimitiveDateTime,
+    ) -> Result<EventRow, String> {
+        let serial = serial.to_hex();
+        let details = serde_json::json!({
+            "serial": serial,
+            "names": names,
+            "profile": owner.profile,
+            "organization": owner.organization_id,
+            "account": owner.account_id,
+            "order": order_id,
+        });
+        let request_id: String = self
+            .entropy
+            .take::<8>()?
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        Ok(EventRow {
+            at,
+            actor: format!("acme:account/{}", owner.account_id),
+            action: "certificate.issue",
+            organization_id: Some(owner.organization_id),
+            subject: format!("certificate:{serial}"),
+            reason: None,
+            details: details.to_string(),
+            request_id: Some(request_id),
+        })
     }
 }
 
