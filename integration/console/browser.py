@@ -1,8 +1,9 @@
 """The staff console in real headless Chromium (Debian chromium and
 chromedriver), through WebDriver (selenium), as integration/console_browser.rs
-sets it up: the console's origin, two members (a vetter and a viewer) with
-the password and TOTP secret `trustgate staff add` printed, an organization
-entered through the admin API, axe-core's script, where screenshots go.
+sets it up: the console's origin, three members (a vetter who may also
+approve, a viewer, an approver) with the password and TOTP secret
+`trustgate staff add` printed, the example application as the form's
+fields, axe-core's script, where screenshots go.
 
 Each step asserts; a failure exits non-zero with what was on the page.
 After the approval the script prints the new EAB credential as a JSON
@@ -29,7 +30,7 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 
 ARGS = json.loads(os.environ["CONSOLE_TEST"])
 ORIGIN = ARGS["origin"]
-ORG = ARGS["organization"]
+ORG = None  # the organization the vetter registers
 WAIT = 30  # seconds: generous on a loaded 2-core machine
 
 
@@ -158,14 +159,48 @@ try:
     shot(d, "login")
     login(d, ARGS["vetter"], "/console/")
     check(d.current_url == ORIGIN + "/console/", "back at the queue after login", d)
+
+    # The application received on paper, typed into the new
+    # organization's form: first with a wrong registration number.
+    navigates(d, d.find_element(By.ID, "new-organization").click)
+    WebDriverWait(d, WAIT).until(ec.presence_of_element_located((By.ID, "new-submit")))
+    check(not axe(d, "organization-new"), f"axe on the new organization: {AXE_RESULTS['organization-new']}", d)
+
+    def fill(values):
+        form = d.find_element(By.ID, "new")
+        for name, value in values:
+            el = form.find_element(By.NAME, name)
+            if el.tag_name == "select":
+                Select(el).select_by_value(value)
+            elif el.get_attribute("type") == "checkbox":
+                if el.is_selected() != (value == "on"):
+                    el.click()
+            else:
+                el.clear()
+                el.send_keys(value)
+
+    # The browser would refuse a pattern itself; the server's message is
+    # what this step is about, so the wrong value is one a browser allows.
+    fill([(k, "12345" if k == "registration_number" else v) for k, v in ARGS["application"]])
+    shot(d, "organization-new")
+    navigates(d, d.find_element(By.ID, "new-submit").click)
+    WebDriverWait(d, WAIT).until(ec.presence_of_element_located((By.ID, "new-registration_number-error")))
+    check("12 digits" in d.find_element(By.ID, "new-registration_number-error").text,
+          "the wrong registration number is named beside its field", d)
+    fill([(k, v) for k, v in ARGS["application"] if k == "registration_number"])
+    navigates(d, d.find_element(By.ID, "new-submit").click)
+    WebDriverWait(d, WAIT).until(ec.presence_of_element_located((By.ID, "needs")))
+    check("/console/organizations/" in d.current_url, "on the new organization's page", d)
+    ORG = int(d.current_url.rsplit("/", 1)[1])
+    d.get(ORIGIN + "/console/")
+    WebDriverWait(d, WAIT).until(ec.presence_of_element_located((By.ID, "queue")))
     queue = d.find_element(By.ID, "queue").text
     check(ARGS["legal_name"] in queue, "the organization is in the queue", d)
     check("not recorded" in queue, "its missing checks are in the queue", d)
     check(not axe(d, "queue"), f"axe on the queue: {AXE_RESULTS['queue']}", d)
     shot(d, "queue")
 
-    # The organization: its fields, what approval needs; a vetter has no
-    # approve role, so no approve button.
+    # The organization: its fields, what approval needs.
     navigates(d, d.find_element(By.LINK_TEXT, ARGS["legal_name"]).click)
     WebDriverWait(d, WAIT).until(ec.presence_of_element_located((By.ID, "needs")))
     check(d.current_url.endswith(f"/console/organizations/{ORG}"), "the organization's page", d)
@@ -175,7 +210,6 @@ try:
     fields = d.find_element(By.ID, "fields").text
     check("組織名" in fields and ARGS["legal_name"] in fields and "本店登記住所" in fields,
           "the application's fields by their Japanese names", d)
-    check(not d.find_elements(By.ID, "do-approve"), "no approve button for a vetter", d)
     check(not axe(d, "organization"), f"axe on the organization: {AXE_RESULTS['organization']}", d)
     shot(d, "organization")
 
@@ -194,7 +228,14 @@ try:
     record("phone_intent", [("number_called", "03-1234-5678"), ("person_reached", "佐藤花子")],
            [("number_source", "ntt104")])
     record("domain_scope", [])
-    check(d.find_elements(By.ID, "needs-none"), "nothing missing after the three checks", d)
+    # What the vetter recorded, the vetter may not approve (four eyes).
+    needs = [li.text for li in d.find_elements(By.CSS_SELECTOR, "#needs li")]
+    check(len(needs) == 3 and all("four-eyes" in n for n in needs),
+          f"only the four-eyes rule stands in the vetter's way: {needs}", d)
+    navigates(d, d.find_element(By.ID, "do-approve").click)
+    WebDriverWait(d, WAIT).until(ec.presence_of_element_located((By.ID, "error")))
+    check("four-eyes" in d.find_element(By.ID, "error").text, "the vetter's approval is refused", d)
+    check(d.find_element(By.ID, "status").text == "pending", "still pending after the refusal", d)
     checks = d.find_element(By.ID, "checks").find_element(By.XPATH, "following-sibling::table").text
     check(checks.count("staff:desk-vetter#") == 3 and "TDB企業コード 123456789" in checks,
           "the checks with source, reference and who recorded them", d)
@@ -210,11 +251,11 @@ try:
           f"the certbot line names the credential: {line}", d)
     check(not axe(d, "eab"), f"axe on the new credential: {AXE_RESULTS['eab']}", d)
     d.get(ORIGIN + f"/console/organizations/{ORG}")
-    WebDriverWait(d, WAIT).until(ec.presence_of_element_located((By.ID, "needs-none")))
+    WebDriverWait(d, WAIT).until(ec.presence_of_element_located((By.ID, "needs")))
 
     # English through the switch.
     navigates(d, d.find_element(By.ID, "lang-switch").click)
-    WebDriverWait(d, WAIT).until(ec.presence_of_element_located((By.ID, "needs-none")))
+    WebDriverWait(d, WAIT).until(ec.presence_of_element_located((By.ID, "needs")))
     check(d.find_element(By.TAG_NAME, "html").get_attribute("lang") == "en", "English after the switch", d)
     check("Approval still needs" in d.page_source, "English words after the switch", d)
 
@@ -311,9 +352,34 @@ try:
     def done_by(action, who):
         return any(action in r and f"staff:{who}#" in r for r in rows)
 
-    for action, who in [("check.record", "desk-vetter"), ("organization.approve", "desk-approver"),
-                        ("eab.create", "desk-vetter"), ("certificate.revoke", "desk-approver")]:
+    steps = [("organization.create", "desk-vetter"), ("check.record", "desk-vetter"),
+             ("organization.approve", "desk-approver"), ("eab.create", "desk-vetter"),
+             ("certificate.revoke", "desk-approver")]
+    for action, who in steps:
         check(done_by(action, who), f"the audit trail has {action} by {who}: {rows}", a)
+
+    # The audit log: the same steps, filtered by this organization, and
+    # by the approver alone.
+    a.get(ORIGIN + f"/console/audit?organization={ORG}")
+    WebDriverWait(a, WAIT).until(ec.presence_of_element_located((By.ID, "audit")))
+    rows = [r.text for r in a.find_elements(By.CSS_SELECTOR, "#audit tbody tr")]
+    for action, who in steps:
+        check(done_by(action, who), f"the audit log has {action} by {who}: {rows}", a)
+    check(not axe(a, "audit"), f"axe on the audit log: {AXE_RESULTS['audit']}", a)
+    shot(a, "audit")
+    a.get(ORIGIN + "/console/audit?actor=desk-approver")
+    WebDriverWait(a, WAIT).until(ec.presence_of_element_located((By.ID, "audit")))
+    rows = [r.text for r in a.find_elements(By.CSS_SELECTOR, "#audit tbody tr")]
+    check(rows and all("staff:desk-approver#" in r for r in rows),
+          f"the approver's filter shows only the approver: {rows}", a)
+
+    # Health: ready, every CRL shard listed.
+    a.get(ORIGIN + "/console/health")
+    WebDriverWait(a, WAIT).until(ec.presence_of_element_located((By.ID, "ready")))
+    check("ok" in a.find_element(By.ID, "ready").get_attribute("class").split(), "the CA is ready", a)
+    check(a.find_element(By.ID, "pending-organizations").text == "0", "nothing left pending", a)
+    check(not axe(a, "health"), f"axe on health: {AXE_RESULTS['health']}", a)
+    shot(a, "health")
 
     # Logout; going back finds the login page, not the organization.
     navigates(d, d.find_element(By.ID, "logout").click)

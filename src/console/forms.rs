@@ -26,6 +26,8 @@ pub const EV_FORMS: [&str; 5] = [
 
 /// The application form's id and the key of its "nothing changed" note.
 pub const EDIT: &str = "edit";
+/// The new organization's form id.
+pub const NEW: &str = "new";
 
 /// One input as the template draws it.
 pub struct Input {
@@ -164,7 +166,9 @@ const APPLICATION: [(&str, &[Def]); 9] = [
                     "Non-Commercial Entity",
                 ]),
             ),
-            ("ev.jurisdiction_country", Kind::Text),
+            // Required for EV only (`OrganizationData::problems`): as
+            // `required` the browser would refuse every OV application.
+            ("ev.jurisdiction_country", Kind::Optional),
             ("ev.jurisdiction_state_or_province", Kind::Optional),
             ("ev.jurisdiction_locality", Kind::Optional),
         ],
@@ -388,19 +392,54 @@ pub fn application(lang: Lang, org: i64, data: &OrganizationData, posted: Option
         Some(p) => (p.values.clone(), p.errors.clone(), true),
         None => (application_values(data), Vec::new(), false),
     };
+    let action = format!("/console/organizations/{org}/edit");
+    application_form(lang, EDIT, action, &values, &errors, open, lang.org().save)
+}
+
+/// The same form empty (or as posted), for an application received on
+/// paper or by e-mail: it creates the organization, pending.
+pub fn new_application(lang: Lang, posted: Option<&Posted>) -> Form {
+    let (values, errors) = match posted.filter(|p| p.form == NEW) {
+        Some(p) => (p.values.clone(), p.errors.clone()),
+        None => (
+            vec![("level".to_owned(), Level::Ov.as_str().to_owned())],
+            Vec::new(),
+        ),
+    };
+    let action = "/console/organizations/new".to_owned();
+    application_form(
+        lang,
+        NEW,
+        action,
+        &values,
+        &errors,
+        true,
+        lang.org().register,
+    )
+}
+
+fn application_form(
+    lang: Lang,
+    id: &str,
+    action: String,
+    values: &[(String, String)],
+    errors: &[(String, String)],
+    open: bool,
+    submit: &'static str,
+) -> Form {
     let t = lang.org();
     Form {
-        id: EDIT.into(),
-        action: format!("/console/organizations/{org}/edit"),
+        id: id.into(),
+        action,
         groups: APPLICATION
             .iter()
             .map(|(g, defs)| Group {
                 legend: t.groups.iter().find(|(k, _)| k == g).map_or("", |(_, l)| l),
-                inputs: inputs(lang, EDIT, defs, &values, &errors),
+                inputs: inputs(lang, id, defs, values, errors),
             })
             .collect(),
-        submit: t.save,
-        errors: general(&errors),
+        submit,
+        errors: general(errors),
         open,
     }
 }
@@ -838,12 +877,25 @@ mod tests {
     /// Every input and choice has its words in both languages (an empty
     /// label is an input nobody can name).
     #[test]
+    fn a_valid_ov_application_leaves_no_required_input_empty() {
+        // A browser refuses to send a form with an empty `required`
+        // input, so one OV leaves empty would block every OV edit.
+        let data: OrganizationData =
+            serde_json::from_str(include_str!("../../conf/organization.example.json")).unwrap();
+        let form = application(Lang::En, 1, &data, None);
+        for i in form.groups.iter().flat_map(|g| &g.inputs) {
+            assert!(!i.required || !i.value.is_empty(), "{} is required", i.id);
+        }
+    }
+
+    #[test]
     fn every_input_is_labelled_in_both_languages() {
         let data: OrganizationData =
             serde_json::from_str(include_str!("../../conf/organization.example.json")).unwrap();
         for lang in [Lang::Ja, Lang::En] {
             let mut forms = ev_forms(lang, 1, None);
             forms.push(application(lang, 1, &data, None));
+            forms.push(new_application(lang, None));
             for f in &forms {
                 for i in f.groups.iter().flat_map(|g| &g.inputs) {
                     assert!(!i.label.is_empty(), "{lang:?} {}", i.id);

@@ -686,6 +686,9 @@ pub static CERTS_EN: CertText = CertText {
 
 /// The words of the organization page's forms, in one language.
 pub struct OrgText {
+    pub new_title: &'static str,
+    pub new_hint: &'static str,
+    pub register: &'static str,
     pub edit_title: &'static str,
     pub edit_hint: &'static str,
     pub save: &'static str,
@@ -722,6 +725,9 @@ impl Lang {
 }
 
 pub static ORG_JA: OrgText = OrgText {
+    new_title: "組織の新規登録",
+    new_hint: "紙または電子メールで受け付けた申込書の内容を入力します。登録した組織は「審査中」となり、審査の記録と承認を待ちます。",
+    register: "登録する",
     edit_title: "申請内容の編集",
     edit_hint:
         "保存すると組織は「審査中」に戻り、記録済みの審査はすべて記録し直しが必要になります。",
@@ -752,6 +758,9 @@ pub static ORG_JA: OrgText = OrgText {
 };
 
 pub static ORG_EN: OrgText = OrgText {
+    new_title: "New organization",
+    new_hint: "Enter an application received on paper or by e-mail. The organization starts pending: its checks are recorded and it is approved as any other.",
+    register: "Register",
     edit_title: "Edit the application",
     edit_hint: "Saving sends the organization back to pending; every check must be recorded again.",
     save: "Save",

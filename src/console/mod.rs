@@ -53,6 +53,7 @@ pub const ENDPOINTS: &[&str] = &[
     "/console/health",
     "/console/organizations/{id}/edit",
     "/console/organizations/{id}/eab/{key_id}/revoke",
+    "/console/organizations/new",
 ];
 
 /// The one stylesheet, served from the binary.
@@ -153,6 +154,9 @@ impl Console {
             (&Method::GET, ["console", "audit"]) => ("/console/audit", Page::Audit),
             (&Method::GET, ["console", "audit.csv"]) => ("/console/audit.csv", Page::AuditCsv),
             (&Method::GET, ["console", "health"]) => ("/console/health", Page::Health),
+            (&Method::GET | &Method::POST, ["console", "organizations", "new"]) => {
+                ("/console/organizations/new", Page::NewOrganization)
+            }
             (&Method::GET, ["console", "organizations", id]) => {
                 (ENDPOINTS[5], Page::Organization(id.to_string()))
             }
@@ -312,6 +316,17 @@ impl Console {
                 }
                 v.revoke(&serial, &form).await
             }
+            Page::NewOrganization => {
+                if !s.staff.may(StaffRole::Vet) {
+                    let t = ctx.lang.text();
+                    return pages::message(Some(&s), ctx, StatusCode::FORBIDDEN, t.forbidden);
+                }
+                if is_post {
+                    v.create_organization(&form).await
+                } else {
+                    v.new_organization(StatusCode::OK, None)
+                }
+            }
             Page::Edit(id) => {
                 if !s.staff.may(StaffRole::Vet) {
                     let t = ctx.lang.text();
@@ -452,6 +467,7 @@ enum Page {
     Certificate(String),
     CertificatePem(String, String),
     Revoke(String),
+    NewOrganization,
     Edit(String),
     RevokeEab(String, String),
     Password,

@@ -134,6 +134,9 @@ struct QueueRow {
 #[template(path = "console/queue.html")]
 struct QueuePage {
     c: Chrome,
+    /// The link to a new organization's form (role `vet`).
+    may_vet: bool,
+    o: &'static OrgText,
     q: String,
     status: String,
     statuses: Vec<(&'static str, bool)>,
@@ -323,6 +326,8 @@ impl Views<'_> {
             StatusCode::OK,
             &QueuePage {
                 c,
+                may_vet: self.s.staff.may(StaffRole::Vet),
+                o: self.ctx.lang.org(),
                 q,
                 status,
                 statuses,
@@ -855,6 +860,59 @@ impl Views<'_> {
             StatusCode::NOT_FOUND,
             self.t().not_found,
         )
+    }
+}
+
+#[derive(Template)]
+#[template(path = "console/organization_new.html")]
+struct NewOrganizationPage {
+    c: Chrome,
+    o: &'static OrgText,
+    form: Form,
+    csrf: String,
+}
+
+/// A new organization entered by staff from an application received on
+/// paper or by e-mail (role `vet`, checked by the router).
+impl Views<'_> {
+    pub fn new_organization(
+        &self,
+        status: StatusCode,
+        posted: Option<&Posted>,
+    ) -> Result<Response<Full<Bytes>>> {
+        let o = self.ctx.lang.org();
+        let page = NewOrganizationPage {
+            c: chrome(Some(self.s), self.ctx, o.new_title),
+            o,
+            form: forms::new_application(self.ctx.lang, posted),
+            csrf: self.s.csrf.clone(),
+        };
+        render(status, &page)
+    }
+
+    /// Creates it, pending, as the signed-in member; refused, nothing is
+    /// stored and the form comes back as posted with its problems.
+    pub async fn create_organization(
+        &self,
+        form: &[(String, String)],
+    ) -> Result<Response<Full<Bytes>>> {
+        let refused = |errors| {
+            let posted = Posted {
+                form: forms::NEW.to_owned(),
+                values: form.iter().filter(|(k, _)| k != "csrf").cloned().collect(),
+                errors,
+            };
+            self.new_organization(StatusCode::BAD_REQUEST, Some(&posted))
+        };
+        let data = match forms::parse_application(form) {
+            Ok(d) => d,
+            Err(errors) => return refused(errors),
+        };
+        match self.vetting.create(&self.s.staff.actor(), data).await {
+            Ok(org) => Ok(see_other(&format!("/console/organizations/{}", org.id))),
+            Err(e) if e.kind == ErrorKind::Malformed => refused(vec![(String::new(), e.detail)]),
+            Err(e) => Err(e),
+        }
     }
 }
 

@@ -271,7 +271,11 @@ fn numbered(i: u32, name: &str, english: &str, domain: &str) -> Value {
 
 /// The organization names a queue page lists, in order.
 fn listed(page: &str) -> Vec<String> {
-    page.split("<a href=\"/console/organizations/")
+    let Some((_, table)) = page.split_once("<table id=\"queue\">") else {
+        return Vec::new();
+    };
+    table
+        .split("<a href=\"/console/organizations/")
         .skip(1)
         .map(|s| {
             s.split_once("\">")
@@ -539,6 +543,94 @@ async fn the_vetter_edits_the_application_back_to_pending() {
         .await
         .text();
     assert_eq!(listed(&page), ["例示ホールディングス株式会社"]);
+}
+
+#[tokio::test]
+async fn the_vetter_registers_an_application_received_on_paper() {
+    let d = desk().await;
+    let vetter = d.login(&d.vetter).await;
+    let queue = d.get("/console/", &vetter).await.text();
+    assert!(
+        queue.contains("href=\"/console/organizations/new\""),
+        "{queue}"
+    );
+    let page = d.get("/console/organizations/new", &vetter).await;
+    assert_eq!(page.status, StatusCode::OK);
+    let page = page.text();
+    assert!(page.contains("id=\"new\"") && page.contains("id=\"new-legal_name\""));
+
+    // Invalid: nothing is stored; each problem beside its field, the
+    // form as posted.
+    let created = d.audit("organization.create").await.len();
+    let mut bad = example();
+    bad["registration_number"] = "12345".into();
+    bad["domains"] = json!([]);
+    let r = d
+        .post(
+            "/console/organizations/new",
+            &vetter,
+            &application_form(&bad),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text());
+    let page = r.text();
+    for (field, words) in [
+        ("new-registration_number-error", "must be 12 digits"),
+        ("new-domains-error", "domain"),
+    ] {
+        let at = page
+            .find(&format!("id=\"{field}\""))
+            .unwrap_or_else(|| panic!("no {field}: {page}"));
+        assert!(
+            page[at..].split("</span>").next().unwrap().contains(words),
+            "{field}: {page}"
+        );
+    }
+    assert!(page.contains("value=\"12345\""));
+    assert_eq!(d.audit("organization.create").await.len(), created);
+
+    // A viewer sees no link and may not post.
+    let viewer = d.login(&d.viewer).await;
+    assert!(!d
+        .get("/console/", &viewer)
+        .await
+        .text()
+        .contains("/console/organizations/new"));
+    let r = d.get("/console/organizations/new", &viewer).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = d
+        .post(
+            "/console/organizations/new",
+            &viewer,
+            &application_form(&example()),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert_eq!(d.audit("organization.create").await.len(), created);
+
+    // The vetter: created pending, as the example says, audited as them.
+    let r = d
+        .post(
+            "/console/organizations/new",
+            &vetter,
+            &application_form(&example()),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
+    let location = r.headers["location"].to_str().unwrap().to_owned();
+    let id: i64 = location
+        .strip_prefix("/console/organizations/")
+        .unwrap()
+        .parse()
+        .unwrap();
+    let o = d.vetting.get(OrganizationId(id)).await.unwrap();
+    let expected: OrganizationData = serde_json::from_value(example()).unwrap();
+    assert_eq!(o.data, expected);
+    assert_eq!(o.status.as_str(), "pending");
+    let events = d.audit("organization.create").await;
+    assert_eq!(events.len(), created + 1);
+    assert_eq!(events[0].actor, d.vetter.member.identity().actor());
+    assert_eq!(events[0].organization, Some(OrganizationId(id)));
 }
 
 /// Valid posts of the five EV forms.
