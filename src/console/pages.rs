@@ -24,6 +24,10 @@ use crate::vetting::{Organization, Vetting};
 const PAGE_SIZE: usize = 50;
 /// Audit events shown on an organization's page (newest first).
 const AUDIT_SHOWN: i64 = 200;
+/// The newest certificates an organization's page lists; the rest are a
+/// link away (`/console/certificates?org=ID`, paged): one organization
+/// may hold tens of thousands.
+const CERTS_SHOWN: usize = 20;
 /// An approval this close to its end is flagged in the queue.
 const EXPIRY_WARNING: Duration = Duration::days(30);
 /// The statuses the queue offers, pending first: the desk's work.
@@ -198,7 +202,9 @@ struct OrganizationPage {
     needs: Vec<String>,
     accounts: Vec<i64>,
     eabs: Vec<EabRow>,
+    /// The newest `CERTS_SHOWN`; `more_certs` when there are others.
     certs: Vec<CertRow>,
+    more_certs: bool,
     audit: Vec<AuditRow>,
     /// (action, button label) the member may take from this status.
     decisions: Vec<(&'static str, &'static str)>,
@@ -432,9 +438,15 @@ impl Views<'_> {
         let accounts = store
             .read(move |c| sa::organizations::account_ids(c, id))
             .await?;
-        let certs = store
-            .read(move |c| sa::organizations::certificate_summaries(c, id))
+        let filter = sa::certificate_search::Filter {
+            organization: Some(sa::certificate_search::OrgFilter::Id(id)),
+            ..Default::default()
+        };
+        let mut certs = store
+            .read(move |c| sa::certificate_search::search(c, &filter, None, CERTS_SHOWN as i64 + 1))
             .await?;
+        let more_certs = certs.len() > CERTS_SHOWN;
+        certs.truncate(CERTS_SHOWN);
         let eabs = self.vetting.list_eab(Some(id)).await?;
         let audit = self.vetting.audit(Some(id), AUDIT_SHOWN).await?;
         let status = org.effective_status(now, self.vetting.max_age());
@@ -474,12 +486,13 @@ impl Views<'_> {
             eabs: eabs.iter().map(|e| eab_row(t, e, now)).collect(),
             certs: certs
                 .into_iter()
-                .map(|(_, serial, na, revoked)| CertRow {
-                    serial,
-                    not_after: date(na),
-                    revoked,
+                .map(|f| CertRow {
+                    serial: f.serial,
+                    not_after: date(f.not_after),
+                    revoked: f.revoked,
                 })
                 .collect(),
+            more_certs,
             audit: audit
                 .into_iter()
                 .map(|e| AuditRow {

@@ -325,6 +325,24 @@ async fn certificates_are_found_by_serial_name_organization_and_date_a_page_at_a
         by_org.extend(Desk::serials(&page));
     }
     assert_eq!(by_org, seen);
+    // The organization's own page lists the newest 20 and links to the
+    // rest, however many it holds.
+    let page = d
+        .page(&format!("/console/organizations/{}", org.id), &viewer)
+        .await;
+    let listed: Vec<String> = page
+        .split("class=\"cert-link\">")
+        .skip(1)
+        .map(|s| s.split('<').next().unwrap().to_owned())
+        .collect();
+    assert_eq!(listed, seen[..20]);
+    assert!(
+        page.contains(&format!(
+            "href=\"/console/certificates?org={}\" id=\"all-certificates\"",
+            org.id
+        )),
+        "{page}"
+    );
 }
 
 #[tokio::test]
