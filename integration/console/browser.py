@@ -380,6 +380,9 @@ try:
     check(a.find_element(By.ID, "pending-organizations").text == "0", "nothing left pending", a)
     check(not axe(a, "health"), f"axe on health: {AXE_RESULTS['health']}", a)
     shot(a, "health")
+    a.get(ORIGIN + "/console/notices")
+    WebDriverWait(a, WAIT).until(ec.presence_of_element_located((By.ID, "queued")))
+    check(not axe(a, "notices"), f"axe on the mail notices: {AXE_RESULTS['notices']}", a)
 
     # Logout; going back finds the login page, not the organization.
     navigates(d, d.find_element(By.ID, "logout").click)

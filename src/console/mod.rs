@@ -24,6 +24,7 @@ mod certificates;
 mod forms;
 mod health;
 mod i18n;
+mod notices;
 mod pages;
 mod session;
 mod web;
@@ -51,6 +52,8 @@ pub const ENDPOINTS: &[&str] = &[
     "/console/audit",
     "/console/audit.csv",
     "/console/health",
+    "/console/notices",
+    "/console/notices/{id}/resend",
     "/console/organizations/{id}/edit",
     "/console/organizations/{id}/eab/{key_id}/revoke",
     "/console/organizations/new",
@@ -154,6 +157,11 @@ impl Console {
             (&Method::GET, ["console", "audit"]) => ("/console/audit", Page::Audit),
             (&Method::GET, ["console", "audit.csv"]) => ("/console/audit.csv", Page::AuditCsv),
             (&Method::GET, ["console", "health"]) => ("/console/health", Page::Health),
+            (&Method::GET, ["console", "notices"]) => ("/console/notices", Page::Notices),
+            (&Method::POST, ["console", "notices", id, "resend"]) => (
+                "/console/notices/{id}/resend",
+                Page::ResendNotice(id.to_string()),
+            ),
             (&Method::GET | &Method::POST, ["console", "organizations", "new"]) => {
                 ("/console/organizations/new", Page::NewOrganization)
             }
@@ -264,13 +272,23 @@ impl Console {
                 Ok(r)
             }
             Page::Queue => v.queue(&query).await,
-            Page::Audit | Page::AuditCsv | Page::Health if !s.staff.may(StaffRole::View) => {
+            Page::Audit | Page::AuditCsv | Page::Health | Page::Notices
+                if !s.staff.may(StaffRole::View) =>
+            {
                 let t = ctx.lang.text();
                 pages::message(Some(&s), ctx, StatusCode::FORBIDDEN, t.forbidden)
             }
             Page::Audit => audit::page(&v, &query).await,
             Page::AuditCsv => audit::csv(&v, &query).await,
             Page::Health => health::page(&v, self.crl_schedule, self.ca_not_after).await,
+            Page::Notices => notices::page(&v, &query).await,
+            // Sending a customer's notice again takes no approval: it
+            // repeats what the CA already decided to tell.
+            Page::ResendNotice(_) if !s.staff.may(StaffRole::Vet) => {
+                let t = ctx.lang.text();
+                pages::message(Some(&s), ctx, StatusCode::FORBIDDEN, t.forbidden)
+            }
+            Page::ResendNotice(id) => notices::resend(&v, &id).await,
             Page::Password if is_post => {
                 let new = field(&form, "new").unwrap_or_default();
                 let again = field(&form, "again").unwrap_or_default();
@@ -474,6 +492,8 @@ enum Page {
     Audit,
     AuditCsv,
     Health,
+    Notices,
+    ResendNotice(String),
     NotFound,
 }
 

@@ -545,6 +545,9 @@ fn mail_delivery(c: &mut DbConn, now: time::OffsetDateTime) -> Result<()> {
     outbox::about(c, "certificate:plan")?;
     outbox::attempts(c, id)?;
     outbox::resend(c, id, now)?;
+    outbox::failed(c, None, 51)?;
+    outbox::failed(c, Some(id), 51)?;
+    outbox::queued_count(c)?;
     Ok(())
 }
 

@@ -17,6 +17,7 @@ pub mod accounts;
 pub mod checks;
 pub mod eab;
 pub mod gate;
+pub mod notices;
 pub mod organization;
 pub mod queue;
 pub mod readiness;

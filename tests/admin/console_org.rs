@@ -1027,3 +1027,6 @@ async fn console_logins_are_audited_without_secrets() {
     assert_eq!(logins[0].actor, d.approver.member.identity().actor());
     assert_eq!(logins[0].details["address"], "127.0.0.1");
 }
+
+#[path = "console_notices.rs"]
+mod console_notices;

@@ -28,7 +28,8 @@ CREATE TABLE outbox (
 );
 -- The worker's one query: due notices, oldest first.
 CREATE INDEX outbox_due ON outbox(next_attempt_at) WHERE sent_at IS NULL AND failed_at IS NULL;
-CREATE INDEX outbox_failed ON outbox(failed_at) WHERE failed_at IS NOT NULL;
+-- The failed notices, newest first, a page at a time (the console).
+CREATE INDEX outbox_failed ON outbox(id) WHERE failed_at IS NOT NULL;
 CREATE INDEX outbox_about ON outbox(about);
 
 -- Every delivery attempt: when, by which instance, and the error (NULL: sent).
