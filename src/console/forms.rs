@@ -73,6 +73,17 @@ pub struct Posted {
     pub errors: Vec<(String, String)>,
 }
 
+impl Posted {
+    /// `form` as posted (its CSRF token left out) with its problems.
+    pub fn new(form_id: &str, form: &[(String, String)], errors: Vec<(String, String)>) -> Posted {
+        Posted {
+            form: form_id.to_owned(),
+            values: form.iter().filter(|(k, _)| k != "csrf").cloned().collect(),
+            errors,
+        }
+    }
+}
+
 /// How an input is drawn and read.
 #[derive(Clone, Copy)]
 enum Kind {

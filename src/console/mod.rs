@@ -259,6 +259,10 @@ impl Console {
         if s.must_change_password && !matches!(page, Page::Password | Page::Logout) {
             return Ok(see_other("/console/password"));
         }
+        if page.role().is_some_and(|r| !s.staff.may(r)) {
+            let t = ctx.lang.text();
+            return pages::message(Some(&s), ctx, StatusCode::FORBIDDEN, t.forbidden);
+        }
         let v = pages::Views {
             vetting: &self.vetting,
             s: &s,
@@ -272,22 +276,10 @@ impl Console {
                 Ok(r)
             }
             Page::Queue => v.queue(&query).await,
-            Page::Audit | Page::AuditCsv | Page::Health | Page::Notices
-                if !s.staff.may(StaffRole::View) =>
-            {
-                let t = ctx.lang.text();
-                pages::message(Some(&s), ctx, StatusCode::FORBIDDEN, t.forbidden)
-            }
             Page::Audit => audit::page(&v, &query).await,
             Page::AuditCsv => audit::csv(&v, &query).await,
             Page::Health => health::page(&v, self.crl_schedule, self.ca_not_after).await,
             Page::Notices => notices::page(&v, &query).await,
-            // Sending a customer's notice again takes no approval: it
-            // repeats what the CA already decided to tell.
-            Page::ResendNotice(_) if !s.staff.may(StaffRole::Vet) => {
-                let t = ctx.lang.text();
-                pages::message(Some(&s), ctx, StatusCode::FORBIDDEN, t.forbidden)
-            }
             Page::ResendNotice(id) => notices::resend(&v, &id).await,
             Page::Password if is_post => {
                 let new = field(&form, "new").unwrap_or_default();
@@ -297,68 +289,26 @@ impl Console {
             Page::Password => v.password_page(StatusCode::OK, None),
             Page::Organization(id) => v.organization(&id, None).await,
             Page::Transition(id, action) => {
-                if !s.staff.may(StaffRole::Approve) {
-                    let t = ctx.lang.text();
-                    return pages::message(Some(&s), ctx, StatusCode::FORBIDDEN, t.forbidden);
-                }
                 v.transition(&id, &action, field(&form, "reason")).await
             }
-            Page::Check(id, kind) => {
-                if !s.staff.may(StaffRole::Vet) {
-                    let t = ctx.lang.text();
-                    return pages::message(Some(&s), ctx, StatusCode::FORBIDDEN, t.forbidden);
-                }
-                v.record_check(&id, &kind, &form).await
-            }
-            Page::Eab(id) => {
-                if !s.staff.may(StaffRole::Vet) {
-                    let t = ctx.lang.text();
-                    return pages::message(Some(&s), ctx, StatusCode::FORBIDDEN, t.forbidden);
-                }
-                v.create_eab(&id, &form, &self.directory).await
-            }
+            Page::Check(id, kind) => v.record_check(&id, &kind, &form).await,
+            Page::Eab(id) => v.create_eab(&id, &form, &self.directory).await,
             Page::Certificates => v.certificates(&query).await,
             Page::Certificate(serial) => v.certificate(&serial, &query).await,
             Page::CertificatePem(serial, what) => {
                 v.certificate_pem(&serial, &what, self.intermediate.as_deref())
                     .await
             }
-            Page::Revoke(serial) => {
-                // Revoking ends a subscriber's certificate before its time:
-                // a decision of the weight of approving or suspending the
-                // organization, so the `approve` role's, not the vetters'
-                // who gather evidence (BR 4.9.1 makes it the CA's act).
-                if !s.staff.may(StaffRole::Approve) {
-                    let t = ctx.lang.text();
-                    return pages::message(Some(&s), ctx, StatusCode::FORBIDDEN, t.forbidden);
-                }
-                v.revoke(&serial, &form).await
-            }
+            Page::Revoke(serial) => v.revoke(&serial, &form).await,
             Page::NewOrganization => {
-                if !s.staff.may(StaffRole::Vet) {
-                    let t = ctx.lang.text();
-                    return pages::message(Some(&s), ctx, StatusCode::FORBIDDEN, t.forbidden);
-                }
                 if is_post {
                     v.create_organization(&form).await
                 } else {
                     v.new_organization(StatusCode::OK, None)
                 }
             }
-            Page::Edit(id) => {
-                if !s.staff.may(StaffRole::Vet) {
-                    let t = ctx.lang.text();
-                    return pages::message(Some(&s), ctx, StatusCode::FORBIDDEN, t.forbidden);
-                }
-                v.edit_application(&id, &form).await
-            }
-            // Role `vet`, as the API's revoke: revoking only takes rights
-            // away, and a leaked key must not wait for an approver.
+            Page::Edit(id) => v.edit_application(&id, &form).await,
             Page::RevokeEab(id, kid) => {
-                if !s.staff.may(StaffRole::Vet) {
-                    let t = ctx.lang.text();
-                    return pages::message(Some(&s), ctx, StatusCode::FORBIDDEN, t.forbidden);
-                }
                 let reason = is_post.then(|| field(&form, "reason").unwrap_or_default());
                 v.revoke_eab(&id, &kid, reason).await
             }
@@ -495,6 +445,32 @@ enum Page {
     Notices,
     ResendNotice(String),
     NotFound,
+}
+
+impl Page {
+    /// The role a page needs beyond a session (checked before it is
+    /// served, form or not); None: any signed-in member.
+    fn role(&self) -> Option<StaffRole> {
+        match self {
+            Page::Audit | Page::AuditCsv | Page::Health | Page::Notices => Some(StaffRole::View),
+            // Revoking a credential is `vet`'s, as the API's: it only takes
+            // rights away, and a leaked key must not wait for an approver.
+            // Sending a customer's notice again takes no approval either:
+            // it repeats what the CA already decided to tell.
+            Page::Check(..)
+            | Page::Eab(_)
+            | Page::NewOrganization
+            | Page::Edit(_)
+            | Page::RevokeEab(..)
+            | Page::ResendNotice(_) => Some(StaffRole::Vet),
+            // Revoking a certificate ends a subscriber's certificate before
+            // its time: a decision of the weight of approving or suspending
+            // the organization, so the `approve` role's, not the vetters'
+            // who gather evidence (BR 4.9.1 makes it the CA's act).
+            Page::Transition(..) | Page::Revoke(_) => Some(StaffRole::Approve),
+            _ => None,
+        }
+    }
 }
 
 /// No session (none, expired, ended): to the login page, coming back

@@ -802,11 +802,7 @@ impl Views<'_> {
         form: &[(String, String)],
         errors: Vec<(String, String)>,
     ) -> Result<Response<Full<Bytes>>> {
-        let posted = Posted {
-            form: form_id.to_owned(),
-            values: form.iter().filter(|(k, _)| k != "csrf").cloned().collect(),
-            errors,
-        };
+        let posted = Posted::new(form_id, form, errors);
         let note = format!("{}: {}", self.t().refused, self.ctx.lang.org().fix_fields);
         self.organization_with(id, Some((StatusCode::BAD_REQUEST, note)), Some(posted))
             .await
@@ -910,11 +906,7 @@ impl Views<'_> {
         form: &[(String, String)],
     ) -> Result<Response<Full<Bytes>>> {
         let refused = |errors| {
-            let posted = Posted {
-                form: forms::NEW.to_owned(),
-                values: form.iter().filter(|(k, _)| k != "csrf").cloned().collect(),
-                errors,
-            };
+            let posted = Posted::new(forms::NEW, form, errors);
             self.new_organization(StatusCode::BAD_REQUEST, Some(&posted))
         };
         let data = match forms::parse_application(form) {
