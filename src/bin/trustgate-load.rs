@@ -38,7 +38,7 @@ mod record;
 #[path = "trustgate-load/responder.rs"]
 mod responder;
 
-use acme::{Account, Directory, OrderSpec, Timings, Told};
+use acme::{Account, Directory, Flow, OrderSpec, Timings, Told};
 use http::{Conn, Target};
 use responder::Tokens;
 
@@ -76,6 +76,12 @@ struct Args {
     /// repeated runs from reusing authorizations).
     #[arg(long, default_value = "bench.jp")]
     domain: String,
+    /// How each order is polled: `client` as real clients do (the order
+    /// until ready, finalize, the order until valid: 8 requests an order
+    /// when each poll finds the order moved on), `bench` each
+    /// authorization until valid instead (6).
+    #[arg(long, value_enum, default_value_t = Flow::Client)]
+    flow: Flow,
     /// Profile to ask for in newOrder (omitted when not given).
     #[arg(long)]
     profile: Option<String>,
@@ -370,10 +376,11 @@ async fn run(args: Args) -> Result<bool, String> {
             poll.clone(),
             profile.clone(),
         );
-        let (n, per_order, domain) = (
+        let (n, per_order, domain, flow) = (
             args.orders,
             args.names,
             format!("{run_label}.{}", args.domain.trim_matches('.')),
+            args.flow,
         );
         tasks.push(tokio::spawn(async move {
             let rng = SystemRandom::new();
@@ -393,6 +400,7 @@ async fn run(args: Args) -> Result<bool, String> {
                 let spec = OrderSpec {
                     names: &names,
                     profile: profile.as_deref(),
+                    flow,
                 };
                 let result = acme::run_order(
                     &mut conn, &rng, &dir, acct, &tokens, &poll, spec, &mut t, &mut told,
@@ -577,6 +585,7 @@ fn report(args: &Args, all: &Collected, secs: f64, accounts_secs: f64) -> Result
             "ok": ok,
             "failed": failed,
             "concurrency": args.concurrency,
+            "flow": format!("{:?}", args.flow).to_lowercase(),
             "accounts": args.accounts,
             "names": args.names,
             "seconds": secs,

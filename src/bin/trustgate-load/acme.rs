@@ -258,9 +258,25 @@ const ORDER_NOT_READY: &str = "urn:ietf:params:acme:error:orderNotReady";
 pub struct OrderSpec<'a> {
     pub names: &'a [String],
     pub profile: Option<&'a str>,
+    pub flow: Flow,
 }
 
-/// newOrder → authz(s) → http-01 → poll → finalize → poll → download.
+/// How an order is driven between answering its challenges and
+/// downloading its certificate.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, clap::ValueEnum)]
+pub enum Flow {
+    /// As certbot, lego and instant-acme do: the order (not each
+    /// authorization) is polled until `ready`, then again after finalize
+    /// until `valid`.
+    Client,
+    /// Each authorization is polled until `valid`; then finalize and the
+    /// order polled until `valid` (fewer requests when the answer to the
+    /// last challenge waits for the outcome).
+    Bench,
+}
+
+/// newOrder → authz(s) → http-01 → poll → finalize → poll → download,
+/// polling as `spec.flow` says.
 #[allow(clippy::too_many_arguments)]
 pub async fn run_order(
     conn: &mut Conn,
@@ -346,6 +362,9 @@ pub async fn run_order(
         for (_, curl, _) in &pending {
             post(conn, rng, dir, acct, curl, Some(&json!({})), false).await?;
         }
+        if spec.flow == Flow::Client {
+            return poll_order_ready(conn, rng, dir, acct, &order_url, poll).await;
+        }
         for (aurl, _, _) in &pending {
             let deadline = Instant::now() + poll.timeout;
             let mut polls = 0;
@@ -421,6 +440,36 @@ pub async fn run_order(
     told.leaf = Some(download(conn, rng, dir, acct, &cert_url).await?);
     lap(t, Phase::Download, &mut clock);
     Ok(())
+}
+
+/// Polls the order until it is `ready` (every authorization valid).
+async fn poll_order_ready(
+    conn: &mut Conn,
+    rng: &SystemRandom,
+    dir: &Directory,
+    acct: &Account,
+    order_url: &str,
+    poll: &PollSettings,
+) -> Result<(), FlowError> {
+    let deadline = Instant::now() + poll.timeout;
+    let mut polls = 0;
+    loop {
+        let resp = post(conn, rng, dir, acct, order_url, None, false).await?;
+        let order = resp.json()?;
+        match status_of(&order) {
+            "ready" | "processing" | "valid" => return Ok(()),
+            "pending" => {}
+            _ => return Err(invalid_error(&order, "order")),
+        }
+        if Instant::now() > deadline {
+            return Err(FlowError::new(
+                "client:poll-timeout",
+                "order did not become ready in time",
+            ));
+        }
+        pause(&resp, poll, polls).await;
+        polls += 1;
+    }
 }
 
 /// Downloads a certificate chain; returns its leaf's serial (lowercase

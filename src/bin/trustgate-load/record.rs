@@ -19,7 +19,7 @@ use base64::Engine;
 use ring::rand::SystemRandom;
 use serde_json::{json, Value};
 
-use super::acme::{self, Account, Directory, OrderSpec, Timings, Told};
+use super::acme::{self, Account, Directory, Flow, OrderSpec, Timings, Told};
 use super::http::Conn;
 use super::responder::Tokens;
 use super::{FlowError, PollSettings};
@@ -199,6 +199,7 @@ pub async fn check(
         let spec = OrderSpec {
             names: &o.names,
             profile: server.profile,
+            flow: Flow::Client,
         };
         let retried = acme::run_order(
             conn,
