@@ -26,6 +26,7 @@ pub mod lint;
 pub mod linter;
 mod load;
 pub mod pkcs11;
+pub mod pkcs7;
 mod precert;
 pub mod profile;
 pub mod schedule;
