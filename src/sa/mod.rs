@@ -42,6 +42,7 @@ pub mod orders;
 pub mod organizations;
 pub mod outbox;
 mod pool;
+pub mod portal_orders;
 pub mod precertificates;
 #[cfg(test)]
 mod query_plans;

@@ -22,7 +22,8 @@ use time::Duration;
 use super::accounts::{self, Created, NewAccount};
 use super::orders::{self, AuthzSpec, NewCertificate, NewOrder, ValidationResult};
 use super::{
-    audit, certificates, crls, eab, leases, nonces, organizations, outbox, precertificates, DbConn,
+    audit, certificates, crls, eab, leases, nonces, organizations, outbox, portal_orders,
+    precertificates, DbConn,
 };
 use crate::core::organization::OrganizationData;
 use crate::core::vetting::CheckRecord;
@@ -643,6 +644,32 @@ fn staff(c: &mut DbConn, f: &Fixture) -> Result<()> {
     Ok(())
 }
 
+/// The customer portal's requests (`portal_orders`): its account, its
+/// orders and CSRs, the organization's certificate by serial and its
+/// credentials — each through the organization.
+fn portal(c: &mut DbConn, f: &Fixture, eab_id: EabId) -> Result<()> {
+    let now = crate::core::Clock::system().now();
+    portal_orders::account_of(c, f.org)?;
+    portal_orders::bind_account(c, f.org, f.account, eab_id, now)?;
+    portal_orders::insert_order(
+        c,
+        &portal_orders::PortalOrder {
+            order: f.order,
+            organization: f.org,
+            csr: vec![0x30, 0],
+            placed_by: "customer".into(),
+            created_at: now,
+        },
+    )?;
+    portal_orders::order_of(c, f.org, f.order)?;
+    portal_orders::order_ids_of(c, f.org, 20)?;
+    portal_orders::gate_refusal(c, f.order)?;
+    portal_orders::certificate_of(c, f.org, &f.serial)?;
+    portal_orders::client_credentials(c, f.org)?;
+    portal_orders::is_portal_credential(c, eab_id)?;
+    Ok(())
+}
+
 #[tokio::test]
 async fn hot_queries_use_indexes() {
     let (_db, store) = crls::testing::store();
@@ -656,6 +683,7 @@ async fn hot_queries_use_indexes() {
             });
             let fixture = fixture.expect("requests ran");
             let sweeps = recorded(c, sweeps);
+            let portal = recorded(c, |c| portal(c, &fixture, eab_id));
             let staff = recorded(c, |c| staff(c, &fixture));
             // The recorder saw the statements (a diesel upgrade that
             // changed its report would otherwise pass silently).
@@ -667,6 +695,7 @@ async fn hot_queries_use_indexes() {
             assert!(sweeps.len() >= 8, "recorded only {sweeps:?}");
             let mut failures = audit(c, "request", &requests);
             failures.extend(audit(c, "sweep", &sweeps));
+            failures.extend(audit(c, "portal", &portal));
             failures.extend(audit(c, "staff", &staff));
             Ok(failures)
         })

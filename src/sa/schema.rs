@@ -335,3 +335,30 @@ diesel::table! {
 
 diesel::joinable!(outbox_attempts -> outbox (outbox_id));
 diesel::allow_tables_to_appear_in_same_query!(outbox, outbox_attempts);
+
+diesel::table! {
+    portal_accounts (organization_id) {
+        organization_id -> BigInt,
+        account_id -> BigInt,
+        eab_credential_id -> BigInt,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    portal_orders (order_id) {
+        order_id -> BigInt,
+        organization_id -> BigInt,
+        csr -> Binary,
+        placed_by -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(portal_orders -> orders (order_id));
+// Pairs only: a pair declared twice would be a conflicting impl.
+diesel::allow_tables_to_appear_in_same_query!(portal_accounts, portal_orders);
+diesel::allow_tables_to_appear_in_same_query!(portal_accounts, accounts);
+diesel::allow_tables_to_appear_in_same_query!(portal_accounts, eab_credentials);
+diesel::allow_tables_to_appear_in_same_query!(portal_orders, orders);
+diesel::allow_tables_to_appear_in_same_query!(portal_orders, certificates);

@@ -1,0 +1,2 @@
+DROP TABLE portal_orders;
+DROP TABLE portal_accounts;
