@@ -128,7 +128,7 @@ impl Ra {
         self.challenge(acct, id).await
     }
 
-    fn challenge_wait(&self) -> std::time::Duration {
+    pub(super) fn challenge_wait(&self) -> std::time::Duration {
         let cfg = self.cfg();
         std::time::Duration::from_millis(cfg.acme.challenge_wait_ms)
             .min(std::time::Duration::from_secs(cfg.server.request_timeout_secs) / 2)

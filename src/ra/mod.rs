@@ -19,6 +19,7 @@ pub mod limits;
 mod notices;
 mod order;
 pub mod policy;
+pub mod portal_orders;
 pub mod renewal;
 pub mod revocation;
 mod validation_age;

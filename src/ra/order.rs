@@ -125,7 +125,7 @@ impl Ra {
     }
 
     /// A profile this CA offers (config `acme.profiles`).
-    fn enabled_profile(&self, name: &str) -> Option<Profile> {
+    pub(super) fn enabled_profile(&self, name: &str) -> Option<Profile> {
         Profile::parse(name).filter(|_| self.cfg().acme.profiles.iter().any(|p| p == name))
     }
 

@@ -13,6 +13,7 @@ mod br_6_3_2_validity_by_date;
 mod cluster;
 mod connections;
 mod operations;
+mod portal_orders;
 mod rate_limits;
 mod rfc6962_transparency;
 mod rfc9773_renewal_info;
