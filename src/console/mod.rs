@@ -19,6 +19,7 @@ use crate::error::{ErrorKind, Result};
 use crate::http::{self, Record};
 use crate::vetting::Vetting;
 
+mod applications;
 mod audit;
 mod certificates;
 mod forms;
@@ -57,6 +58,8 @@ pub const ENDPOINTS: &[&str] = &[
     "/console/organizations/{id}/edit",
     "/console/organizations/{id}/eab/{key_id}/revoke",
     "/console/organizations/new",
+    "/console/organizations/{id}/documents",
+    "/console/organizations/{id}/documents/{document}",
 ];
 
 /// The one stylesheet, served from the binary.
@@ -83,6 +86,10 @@ pub struct Console {
     /// intermediate's notAfter (readiness; `None` until a CA is attached).
     crl_schedule: health::CrlSchedule,
     ca_not_after: Option<time::OffsetDateTime>,
+    /// The customer portal, for the links in a documents request, and
+    /// the size limit of one uploaded file it states.
+    portal: crate::vetting::applications::PortalLinks,
+    documents_limit: usize,
 }
 
 /// What a page needs to know about the request.
@@ -108,6 +115,10 @@ impl Console {
             intermediate: None,
             crl_schedule: health::CrlSchedule::new(&cfg.publish),
             ca_not_after: None,
+            portal: crate::vetting::applications::PortalLinks {
+                base_url: cfg.base_url(),
+            },
+            documents_limit: 10 << 20,
         }
     }
 
@@ -188,6 +199,14 @@ impl Console {
             (&Method::POST, ["console", "certificates", serial, "revoke"]) => (
                 "/console/certificates/{serial}/revoke",
                 Page::Revoke(serial.to_string()),
+            ),
+            (&Method::POST, ["console", "organizations", id, "documents"]) => (
+                "/console/organizations/{id}/documents",
+                Page::RequestDocuments(id.to_string()),
+            ),
+            (&Method::GET, ["console", "organizations", id, "documents", doc]) => (
+                "/console/organizations/{id}/documents/{document}",
+                Page::Document(id.to_string(), doc.to_string()),
             ),
             (&Method::POST, ["console", "organizations", id, "edit"]) => (
                 "/console/organizations/{id}/edit",
@@ -308,6 +327,11 @@ impl Console {
                 }
             }
             Page::Edit(id) => v.edit_application(&id, &form).await,
+            Page::RequestDocuments(id) => {
+                v.request_documents(&id, &form, &self.portal, self.documents_limit)
+                    .await
+            }
+            Page::Document(id, doc) => v.document(&id, &doc).await,
             Page::RevokeEab(id, kid) => {
                 let reason = is_post.then(|| field(&form, "reason").unwrap_or_default());
                 v.revoke_eab(&id, &kid, reason).await
@@ -444,6 +468,8 @@ enum Page {
     Health,
     Notices,
     ResendNotice(String),
+    RequestDocuments(String),
+    Document(String, String),
     NotFound,
 }
 
@@ -452,7 +478,9 @@ impl Page {
     /// served, form or not); None: any signed-in member.
     fn role(&self) -> Option<StaffRole> {
         match self {
-            Page::Audit | Page::AuditCsv | Page::Health | Page::Notices => Some(StaffRole::View),
+            Page::Audit | Page::AuditCsv | Page::Health | Page::Notices | Page::Document(..) => {
+                Some(StaffRole::View)
+            }
             // Revoking a credential is `vet`'s, as the API's: it only takes
             // rights away, and a leaked key must not wait for an approver.
             // Sending a customer's notice again takes no approval either:
@@ -462,7 +490,8 @@ impl Page {
             | Page::NewOrganization
             | Page::Edit(_)
             | Page::RevokeEab(..)
-            | Page::ResendNotice(_) => Some(StaffRole::Vet),
+            | Page::ResendNotice(_)
+            | Page::RequestDocuments(_) => Some(StaffRole::Vet),
             // Revoking a certificate ends a subscriber's certificate before
             // its time: a decision of the weight of approving or suspending
             // the organization, so the `approve` role's, not the vetters'

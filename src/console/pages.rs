@@ -218,6 +218,8 @@ struct OrganizationPage {
     edit: Option<Form>,
     /// The EV checks with nested records (role `vet`, EV organizations).
     ev_forms: Vec<Form>,
+    /// Applications from the portal, their histories and documents.
+    apps: super::applications::Section,
 }
 
 /// One kind of check's form: which inputs it has.
@@ -461,15 +463,24 @@ impl Views<'_> {
                 cap: self.vetting.max_age(),
             },
         );
-        let decisions = if self.s.staff.may(StaffRole::Approve) {
-            DECISIONS
-                .iter()
-                .filter(|d| transition(d).is_some_and(|tr| tr.apply(status).is_some()))
-                .map(|d| (*d, t.transition(d)))
-                .collect()
-        } else {
-            Vec::new()
-        };
+        let apps = self.applications_section(id).await?;
+        let mut decisions: Vec<(&'static str, &'static str)> =
+            if self.s.staff.may(StaffRole::Approve) {
+                DECISIONS
+                    .iter()
+                    .filter(|d| transition(d).is_some_and(|tr| tr.apply(status).is_some()))
+                    .map(|d| (*d, t.transition(d)))
+                    .collect()
+            } else {
+                Vec::new()
+            };
+        // A renewal is decided only while one is open.
+        if apps.renewal_open
+            && self.s.staff.may(StaffRole::Approve)
+            && Transition::Renew.apply(status).is_some()
+        {
+            decisions.insert(0, ("renew", apps.a.renew));
+        }
         Ok(OrganizationPage {
             c: chrome(Some(self.s), self.ctx, &org.data.legal_name),
             id: id.0,
@@ -514,6 +525,7 @@ impl Views<'_> {
             } else {
                 Vec::new()
             },
+            apps,
         })
     }
 
@@ -527,8 +539,7 @@ impl Views<'_> {
         reason: Option<&str>,
     ) -> Result<Response<Full<Bytes>>> {
         let (Some(t), Ok(org)) = (
-            DECISIONS
-                .contains(&action)
+            (DECISIONS.contains(&action) || action == "renew")
                 .then(|| transition(action))
                 .flatten(),
             id.parse::<i64>().map(OrganizationId),

@@ -1,6 +1,7 @@
 //! Domain objects shared by the layers above: statuses are enums and
 //! times are `OffsetDateTime` (UTC). `sa::models` keeps the row structs.
 
+pub mod application;
 mod clock;
 pub mod names;
 pub mod organization;

@@ -4,6 +4,7 @@
 //! the outbox (`sa::outbox`) in the transaction of the event they
 //! report; `app::mail` leases them and sends them through `smtp`.
 
+pub mod applications;
 pub mod notices;
 pub mod smtp;
 

@@ -106,7 +106,7 @@ struct IssuedEn<'a> {
 }
 
 /// A template's text as subject (its first line) and body (the rest).
-fn split(text: &str) -> Result<Rendered> {
+pub(super) fn split(text: &str) -> Result<Rendered> {
     let (subject, body) = text
         .split_once('\n')
         .ok_or_else(|| Error::internal("a notice template without a body"))?;
@@ -122,7 +122,7 @@ fn split(text: &str) -> Result<Rendered> {
 
 /// Japan Standard Time (UTC+9, no daylight saving), as Japanese readers
 /// expect.
-fn jst(t: OffsetDateTime) -> String {
+pub(super) fn jst(t: OffsetDateTime) -> String {
     let offset = UtcOffset::from_hms(9, 0, 0).unwrap_or(UtcOffset::UTC);
     let t = t.to_offset(offset);
     format!(
@@ -135,7 +135,7 @@ fn jst(t: OffsetDateTime) -> String {
     )
 }
 
-fn utc(t: OffsetDateTime) -> String {
+pub(super) fn utc(t: OffsetDateTime) -> String {
     let t = t.to_offset(UtcOffset::UTC);
     format!(
         "{}-{:02}-{:02} {:02}:{:02} UTC",

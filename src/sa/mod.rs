@@ -24,6 +24,7 @@ use crate::metrics::{Metrics, PoolState};
 
 pub mod account_cache;
 pub mod accounts;
+pub mod applications;
 pub mod audit;
 pub mod certificate_search;
 pub mod certificates;

@@ -249,6 +249,19 @@ pub fn replace_data(
     Ok(())
 }
 
+/// Makes earlier checks stop counting for the next approval without
+/// touching the status: an unchanged renewal, whose approval in force
+/// stands until it ends while staff check again.
+pub fn restart_checks(conn: &mut DbConn, id: OrganizationId, now: OffsetDateTime) -> Result<()> {
+    diesel::update(organizations::table.find(id.0))
+        .set((
+            organizations::data_changed_at.eq(to_db(now)),
+            organizations::updated_at.eq(to_db(now)),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
 pub struct StatusChange<'a> {
     pub from: VettingStatus,
     pub to: VettingStatus,

@@ -362,3 +362,66 @@ diesel::allow_tables_to_appear_in_same_query!(portal_accounts, accounts);
 diesel::allow_tables_to_appear_in_same_query!(portal_accounts, eab_credentials);
 diesel::allow_tables_to_appear_in_same_query!(portal_orders, orders);
 diesel::allow_tables_to_appear_in_same_query!(portal_orders, certificates);
+
+diesel::table! {
+    application_numbers (year) {
+        year -> Integer,
+        last -> Integer,
+    }
+}
+
+diesel::table! {
+    applications (id) {
+        id -> BigInt,
+        number -> Text,
+        organization_id -> BigInt,
+        customer_account_id -> BigInt,
+        customer_email -> Text,
+        language -> Text,
+        kind -> Text,
+        status -> Text,
+        validity_days -> Integer,
+        data -> Text,
+        agreement_version -> Text,
+        submitted_at -> Timestamp,
+        decided_at -> Nullable<Timestamp>,
+        decided_by -> Nullable<Text>,
+        decision_reason -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    application_events (id) {
+        id -> BigInt,
+        application_id -> BigInt,
+        at -> Timestamp,
+        kind -> Text,
+        actor -> Text,
+        message -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    application_documents (id) {
+        id -> BigInt,
+        application_id -> BigInt,
+        organization_id -> BigInt,
+        file_name -> Text,
+        content_type -> Text,
+        size -> BigInt,
+        sha256 -> Text,
+        content -> Binary,
+        uploaded_by -> Text,
+        uploaded_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(applications -> organizations (organization_id));
+diesel::joinable!(application_events -> applications (application_id));
+diesel::joinable!(application_documents -> applications (application_id));
+diesel::allow_tables_to_appear_in_same_query!(
+    applications,
+    application_events,
+    application_documents,
+    organizations
+);

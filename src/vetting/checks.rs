@@ -236,6 +236,9 @@ pub enum Transition {
     Reinstate,
     /// Start vetting again after rejection or expiry (fresh checks needed).
     Reopen,
+    /// Approve a customer's renewal: the checks recorded since it was
+    /// submitted replace the approval in force (or the expired one).
+    Renew,
 }
 
 impl Transition {
@@ -246,11 +249,13 @@ impl Transition {
             Transition::Suspend => "suspend",
             Transition::Reinstate => "reinstate",
             Transition::Reopen => "reopen",
+            Transition::Renew => "renew",
         }
     }
 
     /// The status machine: pending → approved | rejected; approved →
-    /// suspended (→ approved) | expired; rejected | expired → pending.
+    /// suspended (→ approved) | expired; rejected | expired → pending;
+    /// approved | expired → approved again by a renewal.
     pub fn apply(self, from: VettingStatus) -> Option<VettingStatus> {
         use Transition::*;
         use VettingStatus as S;
@@ -260,13 +265,20 @@ impl Transition {
             (Suspend, S::Approved) => S::Suspended,
             (Reinstate, S::Suspended) => S::Approved,
             (Reopen, S::Rejected | S::Expired) => S::Pending,
+            (Renew, S::Approved | S::Expired) => S::Approved,
             _ => return None,
         })
     }
 
     /// Whether staff must give a reason.
     pub fn needs_reason(self) -> bool {
-        !matches!(self, Transition::Approve)
+        !matches!(self, Transition::Approve | Transition::Renew)
+    }
+
+    /// Whether it approves: the checks must be earned, by someone else
+    /// than the approver under the four-eyes rule, and date the vetting.
+    pub fn approves(self) -> bool {
+        matches!(self, Transition::Approve | Transition::Renew)
     }
 }
 

@@ -14,7 +14,9 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::sa::{self, audit::NewEvent, organizations::StatusChange, DbConn, Store};
 
 pub mod accounts;
+pub mod applications;
 pub mod checks;
+pub mod documents;
 pub mod eab;
 pub mod gate;
 pub mod notices;
@@ -303,12 +305,19 @@ impl Step {
                 from.as_str()
             ))
         })?;
+        if self.t == Transition::Renew && !applications::renewal_open(c, id)? {
+            return Err(conflict("no renewal application is open"));
+        }
         let approval = match self.t {
-            Transition::Approve | Transition::Reinstate => self.approval(c, &org)?,
+            Transition::Approve | Transition::Reinstate | Transition::Renew => {
+                self.approval(c, &org)?
+            }
             _ => None,
         };
         self.record(c, &org, to, approval)?;
         self.audit(c, id, from, to)?;
+        let reason = self.reason.as_deref();
+        applications::on_decision(c, id, self.t, &self.actor, reason, self.now)?;
         sa::organizations::by_id(c, id)?.ok_or_else(|| not_found(id))
     }
 
@@ -318,7 +327,7 @@ impl Step {
     fn approval(&self, c: &mut DbConn, org: &Organization) -> Result<Option<OffsetDateTime>> {
         let t = self.t;
         let checks = sa::organizations::checks(c, org.id)?;
-        let approver = (self.four_eyes && t == Transition::Approve).then_some(self.actor.as_str());
+        let approver = (self.four_eyes && t.approves()).then_some(self.actor.as_str());
         let age = AgeRule {
             now: self.now,
             cap: self.max_age,
@@ -334,7 +343,7 @@ impl Step {
         }
         let v = vetted_at(org.data.level, &checks, org.data_changed_at)
             .ok_or_else(|| Error::internal("approved checks without dates"))?;
-        Ok((t == Transition::Approve).then_some(v))
+        Ok(t.approves().then_some(v))
     }
 
     /// Moves the stored status (an expired approval is stored as approved;
