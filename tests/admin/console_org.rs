@@ -1030,3 +1030,113 @@ async fn console_logins_are_audited_without_secrets() {
 
 #[path = "console_notices.rs"]
 mod console_notices;
+
+/// A portal application on the organization page: its number and
+/// history; the vetter asks for documents (audited, the customer told by
+/// e-mail); the customer's upload is listed with a download served as an
+/// attachment of its own type, nosniff; another organization's document
+/// id answers 404; a viewer cannot ask for documents.
+#[tokio::test]
+async fn staff_ask_for_documents_and_download_them() {
+    use trustgate::vetting::applications::{ApplicationForm, Customer, PortalLinks};
+    let d = desk().await;
+    let links = PortalLinks {
+        base_url: "https://portal.example.jp".into(),
+    };
+    let data: OrganizationData = serde_json::from_value(example()).unwrap();
+    let mut me = Customer {
+        account: 1,
+        email: "customer@example.co.jp".into(),
+        name: "鈴木一郎".into(),
+        language: trustgate::mail::Language::En,
+        organization: None,
+    };
+    let form = ApplicationForm {
+        data: data.clone(),
+        validity_days: 90,
+    };
+    let app = d
+        .vetting
+        .submit_application(&me, form.clone(), "1", &links)
+        .await
+        .unwrap();
+    me.organization = Some(app.organization);
+    let other = d.create(example()).await;
+    let org = app.organization;
+
+    let vetter = d.login(&d.vetter).await;
+    let page = d
+        .get(&format!("/console/organizations/{org}"), &vetter)
+        .await;
+    let text = page.text();
+    assert!(text.contains(app.number.as_str()), "{text}");
+    assert!(text.contains("id=\"request-documents\""));
+
+    let viewer = d.login(&d.viewer).await;
+    let r = d
+        .post(
+            &format!("/console/organizations/{org}/documents"),
+            &viewer,
+            &pairs(&[("message", "x")]),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = d
+        .post(
+            &format!("/console/organizations/{org}/documents"),
+            &vetter,
+            &pairs(&[("message", "  ")]),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text());
+    let r = d
+        .post(
+            &format!("/console/organizations/{org}/documents"),
+            &vetter,
+            &pairs(&[("message", "Send the certificate of registry, please.")]),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
+    assert_eq!(d.audit("application.documents_requested").await.len(), 1);
+
+    let pdf = b"%PDF-1.4\n%test document\n".to_vec();
+    let ids = d
+        .vetting
+        .upload_documents(
+            &me,
+            vec![("registry.pdf".into(), "application/pdf".into(), pdf.clone())],
+            1 << 20,
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    let page = d
+        .get(&format!("/console/organizations/{org}"), &vetter)
+        .await
+        .text();
+    let href = format!("/console/organizations/{org}/documents/{}", ids[0]);
+    assert!(
+        page.contains(&href) && page.contains("registry.pdf"),
+        "{page}"
+    );
+    assert!(page.contains("Send the certificate of registry, please."));
+    let r = d.get(&href, &viewer).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.header("content-type").as_deref(), Some("application/pdf"));
+    assert_eq!(
+        r.header("x-content-type-options").as_deref(),
+        Some("nosniff")
+    );
+    assert!(r
+        .header("content-disposition")
+        .unwrap()
+        .starts_with("attachment; filename=\"registry.pdf\""));
+    assert_eq!(r.body.as_ref(), pdf.as_slice());
+    let r = d
+        .get(
+            &format!("/console/organizations/{other}/documents/{}", ids[0]),
+            &viewer,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+}
