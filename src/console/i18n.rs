@@ -39,24 +39,9 @@ impl Lang {
         if let Some(l) = cookie.and_then(Lang::parse) {
             return l;
         }
-        let mut best: Option<(f32, Lang)> = None;
-        for part in accept.unwrap_or_default().split(',') {
-            let mut it = part.split(';');
-            let tag = it.next().unwrap_or_default().trim().to_ascii_lowercase();
-            let q = it
-                .find_map(|p| p.trim().strip_prefix("q="))
-                .and_then(|q| q.parse::<f32>().ok())
-                .unwrap_or(1.0);
-            let lang = match tag.split('-').next() {
-                Some("ja") => Lang::Ja,
-                Some("en") => Lang::En,
-                _ => continue,
-            };
-            if q > 0.0 && best.is_none_or(|(bq, _)| q > bq) {
-                best = Some((q, lang));
-            }
-        }
-        best.map_or(Lang::Ja, |(_, l)| l)
+        crate::http::page::preferred_language(accept, &["ja", "en"])
+            .and_then(Lang::parse)
+            .unwrap_or(Lang::Ja)
     }
 
     pub fn text(self) -> &'static Text {

@@ -2,14 +2,12 @@
 //! its SHA-256 with a CSRF token, ended by logout, an idle timeout or an
 //! absolute timeout.
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
-use base64::Engine;
-use ring::rand::{SecureRandom, SystemRandom};
-use subtle::ConstantTimeEq;
 use time::{Duration, OffsetDateTime};
 
 use crate::core::staff::StaffIdentity;
-use crate::error::{Error, Result};
+use crate::error::Result;
+pub use crate::http::page::random_token;
+use crate::http::page::{same_secret, token_hash as hash};
 use crate::sa;
 use crate::vetting::Vetting;
 
@@ -31,7 +29,7 @@ pub struct Session {
 impl Session {
     /// Whether a submitted form token is this session's (constant time).
     pub fn csrf_ok(&self, given: Option<&str>) -> bool {
-        given.is_some_and(|g| bool::from(g.as_bytes().ct_eq(self.csrf.as_bytes())))
+        same_secret(&self.csrf, given)
     }
 }
 
@@ -39,23 +37,6 @@ pub struct Sessions {
     vetting: Vetting,
     idle: Duration,
     absolute: Duration,
-}
-
-/// `n` random bytes, base64url.
-pub fn random_token(n: usize) -> Result<String> {
-    let mut b = vec![0u8; n];
-    SystemRandom::new()
-        .fill(&mut b)
-        .map_err(|_| Error::internal("OS random number generator failed"))?;
-    Ok(B64.encode(b))
-}
-
-fn hash(id: &str) -> String {
-    ring::digest::digest(&ring::digest::SHA256, id.as_bytes())
-        .as_ref()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 impl Sessions {
@@ -141,19 +122,5 @@ impl Sessions {
             .store()
             .write(move |c| sa::staff_sessions::delete(c, &h))
             .await
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn session_ids_are_256_bits_and_differ() {
-        let a = random_token(32).unwrap();
-        assert_eq!(B64.decode(&a).unwrap().len(), 32);
-        assert_ne!(a, random_token(32).unwrap());
-        assert_eq!(hash(&a).len(), 64);
-        assert_ne!(hash(&a), a);
     }
 }

@@ -1,151 +1,13 @@
-//! Small HTTP pieces of the console: cookies, forms, the return path, the
-//! per-address login limiter and the headers every page carries.
+//! The console's HTTP pieces: the front ends' shared ones
+//! (`http::page`), and the console's own return-path rule.
 
-use std::collections::HashMap;
-use std::net::IpAddr;
-use std::sync::Mutex;
+pub use crate::http::page::{
+    cookie, encode, field, form, html, page, see_other, set_cookie, Limiter,
+};
 
-use bytes::Bytes;
-use http_body_util::Full;
-use hyper::header::{self, HeaderValue};
-use hyper::{HeaderMap, Response, StatusCode};
-use percent_encoding::{percent_decode_str, utf8_percent_encode, NON_ALPHANUMERIC};
-use time::{Duration, OffsetDateTime};
-
-/// No script at all, styles only from our one stylesheet.
-pub const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; \
-                       form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
-
-/// The value of cookie `name`.
-pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v)
-}
-
-/// `application/x-www-form-urlencoded` (also a query string).
-pub fn form(body: &[u8]) -> Vec<(String, String)> {
-    let decode = |s: &str| {
-        percent_decode_str(&s.replace('+', " "))
-            .decode_utf8_lossy()
-            .into_owned()
-    };
-    String::from_utf8_lossy(body)
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            (decode(k), decode(v))
-        })
-        .collect()
-}
-
-pub fn field<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    form.iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.as_str())
-}
-
-pub fn encode(s: &str) -> String {
-    utf8_percent_encode(s, NON_ALPHANUMERIC).to_string()
-}
-
-/// A return path is only ever a console page of this listener: no scheme,
-/// no host, no `//`, no backslash, nothing outside printable ASCII.
+/// A return path is only ever a console page of this listener.
 pub fn local_path(p: &str) -> Option<&str> {
-    let ok = (p == "/console/" || p.starts_with("/console/"))
-        && !p.contains("//")
-        && !p.contains('\\')
-        && p.bytes().all(|b| (0x21..0x7f).contains(&b));
-    ok.then_some(p)
-}
-
-/// A console response with the security headers every page carries.
-pub fn page(status: StatusCode, content_type: &'static str, body: Bytes) -> Response<Full<Bytes>> {
-    let mut r = Response::new(Full::new(body));
-    *r.status_mut() = status;
-    let h = r.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CSP),
-    );
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    h.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    r
-}
-
-pub fn html(status: StatusCode, body: String) -> Response<Full<Bytes>> {
-    page(status, "text/html; charset=utf-8", Bytes::from(body))
-}
-
-/// 303 to `to` (a path of ours).
-pub fn see_other(to: &str) -> Response<Full<Bytes>> {
-    let mut r = page(
-        StatusCode::SEE_OTHER,
-        "text/plain; charset=utf-8",
-        Bytes::new(),
-    );
-    if let Ok(v) = HeaderValue::from_str(to) {
-        r.headers_mut().insert(header::LOCATION, v);
-    }
-    r
-}
-
-pub fn set_cookie(r: &mut Response<Full<Bytes>>, value: String) {
-    if let Ok(v) = HeaderValue::from_str(&value) {
-        r.headers_mut().append(header::SET_COOKIE, v);
-    }
-}
-
-/// Login attempts per client address: at most `max` in each `window`.
-pub struct Limiter {
-    max: u32,
-    window: Duration,
-    seen: Mutex<HashMap<IpAddr, (OffsetDateTime, u32)>>,
-}
-
-/// Addresses remembered at most; past that, stale entries are dropped.
-const LIMITER_ENTRIES: usize = 10_000;
-
-impl Limiter {
-    pub fn new(max: u32, window: Duration) -> Limiter {
-        Limiter {
-            max,
-            window,
-            seen: Mutex::new(HashMap::new()),
-        }
-    }
-
-    /// Counts an attempt from `ip`; false when over the limit.
-    pub fn allow(&self, ip: IpAddr, now: OffsetDateTime) -> bool {
-        let Ok(mut seen) = self.seen.lock() else {
-            return false;
-        };
-        if seen.len() >= LIMITER_ENTRIES {
-            let window = self.window;
-            seen.retain(|_, (start, _)| *start + window > now);
-        }
-        let e = seen.entry(ip).or_insert((now, 0));
-        if e.0 + self.window <= now {
-            *e = (now, 0);
-        }
-        e.1 = e.1.saturating_add(1);
-        e.1 <= self.max
-    }
+    crate::http::page::local_path(p, "/console/")
 }
 
 #[cfg(test)]
@@ -158,49 +20,8 @@ mod tests {
             local_path("/console/organizations/7"),
             Some("/console/organizations/7")
         );
-        assert_eq!(local_path("/console/"), Some("/console/"));
-        for bad in [
-            "//evil.example/",
-            "https://evil.example/console/",
-            "/console//evil.example",
-            "/console/\\evil",
-            "/admin/organizations",
-            "/console/a b",
-        ] {
+        for bad in ["/", "/status", "/consolex", "//evil.example/console/"] {
             assert_eq!(local_path(bad), None, "{bad}");
         }
-    }
-
-    #[test]
-    fn forms_decode_plus_and_percent() {
-        let f = form(b"name=a+b&code=%31%32&x");
-        assert_eq!(field(&f, "name"), Some("a b"));
-        assert_eq!(field(&f, "code"), Some("12"));
-        assert_eq!(field(&f, "x"), Some(""));
-        assert_eq!(field(&f, "y"), None);
-    }
-
-    #[test]
-    fn cookies_are_found_by_exact_name() {
-        let mut h = HeaderMap::new();
-        h.insert(
-            header::COOKIE,
-            HeaderValue::from_static("tg_session_x=1; tg_session=abc; tg_lang=en"),
-        );
-        assert_eq!(cookie(&h, "tg_session"), Some("abc"));
-        assert_eq!(cookie(&h, "tg_lang"), Some("en"));
-        assert_eq!(cookie(&h, "nope"), None);
-    }
-
-    #[test]
-    fn the_limiter_refuses_past_the_limit_then_forgets() {
-        let l = Limiter::new(2, Duration::minutes(5));
-        let ip: IpAddr = [127, 0, 0, 1].into();
-        let t = OffsetDateTime::UNIX_EPOCH;
-        assert!(l.allow(ip, t));
-        assert!(l.allow(ip, t));
-        assert!(!l.allow(ip, t));
-        assert!(l.allow([127, 0, 0, 2].into(), t));
-        assert!(l.allow(ip, t + Duration::minutes(5)));
     }
 }

@@ -12,6 +12,7 @@ use std::time::Duration;
 use hyper::header::HeaderValue;
 
 mod edge;
+pub mod page;
 mod serve;
 mod tls;
 
