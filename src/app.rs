@@ -69,7 +69,11 @@ pub fn open_store_with_clock(cfg: &Config, clock: Clock) -> Result<Store> {
 /// its endpoint label values.
 pub fn metrics() -> Arc<Metrics> {
     let admin = crate::admin::endpoint_names();
-    Arc::new(Metrics::new(wfe::ENDPOINTS, &admin))
+    Arc::new(Metrics::new(
+        wfe::ENDPOINTS,
+        &admin,
+        crate::portal::ENDPOINTS,
+    ))
 }
 
 /// Loads the CA on `clock`, generating a development hierarchy first if
@@ -238,7 +242,19 @@ impl App {
     /// files, or the ACME listener's self-issued certificate (same host,
     /// same names).
     pub fn admin_tls_config(&self) -> Result<Option<Arc<rustls::ServerConfig>>> {
-        match &self.cfg.admin.tls {
+        self.listener_tls(self.cfg.admin.tls.as_ref())
+    }
+
+    /// The TLS settings of the portal listener (`portal.tls`), as
+    /// `admin.tls`.
+    pub fn portal_tls_config(&self) -> Result<Option<Arc<rustls::ServerConfig>>> {
+        self.listener_tls(self.cfg.portal.tls.as_ref())
+    }
+
+    /// A staff or customer listener's TLS: files, or the self-issued
+    /// certificate; None: plain HTTP.
+    fn listener_tls(&self, tls: Option<&AdminTls>) -> Result<Option<Arc<rustls::ServerConfig>>> {
+        match tls {
             None => Ok(None),
             Some(AdminTls::Files(files)) => self.tls_from_files(&files.cert, &files.key).map(Some),
             Some(AdminTls::SelfIssued(_)) => {
@@ -291,8 +307,15 @@ impl App {
             Some(l) => Some((l, self.admin()?)),
             None => None,
         };
+        let portal = match bind_portal(&self.cfg).await? {
+            Some(l) => Some(self.spawn_portal(l, shutdown.clone())?),
+            None => None,
+        };
         let publish = self.publish(crate::publish::bind(&self.cfg.publish).await?, &shutdown)?;
         let result = self.run_with_admin(listener, admin, shutdown).await;
+        if let Some(task) = portal {
+            let _ = task.await;
+        }
         publish.finish(result).await
     }
 
@@ -439,6 +462,8 @@ pub struct Running {
     pub addr: SocketAddr,
     /// Where the admin API listens, when `admin.listen` is set.
     pub admin_addr: Option<SocketAddr>,
+    /// Where the customer portal listens, when `portal.listen` is set.
+    pub portal_addr: Option<SocketAddr>,
     /// Where CRLs and the issuer certificate are served, when
     /// `publish.listen` is set.
     pub publish_addr: Option<SocketAddr>,
@@ -505,6 +530,18 @@ pub async fn start_with_perspectives(
         ),
         None => None,
     };
+    let portal_listener = bind_portal(&cfg).await?;
+    let portal_addr = match &portal_listener {
+        Some(l) => Some(
+            l.local_addr()
+                .map_err(|e| Error::internal(format!("portal local address: {e}")))?,
+        ),
+        None => None,
+    };
+    if let (Some(a), None) = (portal_addr, &cfg.portal.base_url) {
+        // A port-0 listener: its links name the port it got.
+        cfg.portal.listen = Some(a);
+    }
     let app = App::build_with_perspectives(cfg, clock, perspectives).await?;
     let directory_url = app.wfe.urls().abs(wfe::urls::DIRECTORY);
     let root_pem = app.ca.root_pem().to_owned();
@@ -522,13 +559,21 @@ pub async fn start_with_perspectives(
     }
     let (tx, rx) = watch::channel(false);
     let publish = app.publish(publish_listener, &rx)?;
+    let portal = match portal_listener {
+        Some(l) => Some(app.spawn_portal(l, rx.clone())?),
+        None => None,
+    };
     let task = tokio::spawn(async move {
         let result = app.run_with_admin(listener, admin, rx).await;
+        if let Some(task) = portal {
+            let _ = task.await;
+        }
         publish.finish(result).await
     });
     Ok(Running {
         addr,
         admin_addr,
+        portal_addr,
         publish_addr,
         directory_url,
         root_pem,
@@ -600,6 +645,57 @@ fn spawn_admin(
     tokio::spawn(admin::server::serve(listener, tls, admin, async move {
         let _ = shutdown.wait_for(|s| *s).await;
     }))
+}
+
+// --- The customer portal (src/portal): its own listener. ---
+
+impl App {
+    /// The portal service over this app's store.
+    pub fn portal(&self) -> Result<crate::portal::Portal> {
+        let vetting = Vetting::new(self.store.clone(), self.cfg.vetting.clone());
+        crate::portal::Portal::new(&self.cfg, vetting)
+    }
+
+    /// Serves the portal on `listener` until `shutdown`; built (and its
+    /// TLS loaded) before it returns, so a bad setting fails the start.
+    fn spawn_portal(
+        &self,
+        listener: TcpListener,
+        mut shutdown: watch::Receiver<bool>,
+    ) -> Result<tokio::task::JoinHandle<()>> {
+        let portal = Arc::new(self.portal()?);
+        let tls = self.portal_tls_config()?;
+        if self.cfg.mail.is_none() {
+            tracing::warn!(
+                "the portal runs without [mail]: sign-up confirmation links stay in the outbox, unsent"
+            );
+        }
+        tracing::info!(
+            addr = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(),
+            tls = tls.is_some(),
+            base_url = %portal.base_url(),
+            "customer portal is serving"
+        );
+        Ok(tokio::spawn(crate::http::serve(
+            listener,
+            tls,
+            portal,
+            async move {
+                let _ = shutdown.wait_for(|s| *s).await;
+            },
+        )))
+    }
+}
+
+/// Binds `portal.listen`, if set.
+pub async fn bind_portal(cfg: &Config) -> Result<Option<TcpListener>> {
+    let Some(addr) = cfg.portal.listen else {
+        return Ok(None);
+    };
+    TcpListener::bind(addr)
+        .await
+        .map(Some)
+        .map_err(|e| Error::internal(format!("binding the portal listener {addr}: {e}")))
 }
 
 fn serving_cert_fresh(chain_pem: &str, names: &[String], now: ::time::OffsetDateTime) -> bool {

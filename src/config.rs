@@ -33,6 +33,10 @@ pub struct Config {
     pub va: VaConfig,
     pub vetting: VettingConfig,
     pub admin: AdminConfig,
+    /// The customer portal (docs/portal.md); off unless `portal.listen`.
+    pub portal: PortalConfig,
+    /// The subscriber agreement customers accept (portal, ACME terms).
+    pub agreement: AgreementConfig,
     pub publish: PublishConfig,
     pub log: LogConfig,
     /// Certificate Transparency: the logs precertificates go to and how
@@ -501,6 +505,81 @@ impl Default for AdminConfig {
     }
 }
 
+/// The customer portal's listener (`portal`): sign-up, applications,
+/// EAB credentials and certificates for subscribers.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PortalConfig {
+    /// Address of the portal listener. None (the default) disables it.
+    pub listen: Option<SocketAddr>,
+    /// The public origin customers use, e.g. `https://portal.example.jp`:
+    /// the links in e-mail (verification) and in ACME problems. Unset:
+    /// `https://localhost:<port>` (`http://` without `tls`).
+    pub base_url: Option<String>,
+    /// TLS as `admin.tls`: `{ cert = "portal.pem", key = "portal.key" }`
+    /// or `"self-issued"` (a development CA only). None: plain HTTP
+    /// (behind a TLS-terminating proxy). With TLS, cookies are `Secure`.
+    pub tls: Option<AdminTls>,
+    /// A customer session ends after this long without a request.
+    pub session_idle_minutes: u32,
+    /// A customer session ends this long after login, however busy.
+    pub session_absolute_hours: u32,
+    /// Sign-ups per client address within `limit_window_minutes`.
+    pub signups_per_address: u32,
+    /// Login attempts per client address within `limit_window_minutes`.
+    pub logins_per_address: u32,
+    pub limit_window_minutes: u32,
+}
+
+impl Default for PortalConfig {
+    fn default() -> Self {
+        PortalConfig {
+            listen: None,
+            base_url: None,
+            tls: None,
+            session_idle_minutes: 30,
+            session_absolute_hours: 12,
+            signups_per_address: 10,
+            logins_per_address: 20,
+            limit_window_minutes: 15,
+        }
+    }
+}
+
+impl PortalConfig {
+    /// The origin customers use, without a trailing slash.
+    pub fn base_url(&self) -> String {
+        match &self.base_url {
+            Some(u) => u.trim_end_matches('/').to_owned(),
+            None => {
+                let scheme = if self.tls.is_some() { "https" } else { "http" };
+                let port = self.listen.map_or(0, |a| a.port());
+                format!("{scheme}://localhost:{port}")
+            }
+        }
+    }
+}
+
+/// The subscriber agreement in force: its version and text.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AgreementConfig {
+    /// Changing it makes every customer (and ACME account) accept again.
+    pub version: String,
+    /// The agreement's text (plain text, UTF-8), relative to `data_dir`.
+    /// None: the development text bundled in the binary.
+    pub text_file: Option<PathBuf>,
+}
+
+impl Default for AgreementConfig {
+    fn default() -> Self {
+        AgreementConfig {
+            version: "development".into(),
+            text_file: None,
+        }
+    }
+}
+
 /// `admin.tls`: certificate files, or the self-issued certificate.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(
@@ -945,6 +1024,8 @@ impl Default for Config {
             va: VaConfig::default(),
             vetting: VettingConfig::default(),
             admin: AdminConfig::default(),
+            portal: PortalConfig::default(),
+            agreement: AgreementConfig::default(),
             publish: PublishConfig::default(),
             log: LogConfig::default(),
             ct: CtConfig::default(),

@@ -17,6 +17,7 @@ pub mod jose;
 pub mod mail;
 pub mod metrics;
 pub mod perspective;
+pub mod portal;
 pub mod publish;
 pub mod ra;
 pub mod sa;

@@ -54,6 +54,7 @@ pub const UNKNOWN_ENDPOINT: &str = "unknown";
 pub struct Metrics {
     acme: HttpMetrics,
     admin: HttpMetrics,
+    portal: HttpMetrics,
     validations: Family<2>,
     issued: Family<1>,
     gate_refusals: Family<1>,
@@ -90,7 +91,7 @@ pub struct PoolState {
 /// for tests and tools that serve no listener.
 impl Default for Metrics {
     fn default() -> Self {
-        Self::new(&[], &[])
+        Self::new(&[], &[], &[])
     }
 }
 
@@ -98,10 +99,15 @@ impl Metrics {
     /// A registry whose request metrics know each listener's route names:
     /// `app` hands in `wfe::ENDPOINTS` and the admin route paths. A name
     /// listed twice counts once; any other endpoint counts as `unknown`.
-    pub fn new(acme_endpoints: &[&'static str], admin_endpoints: &[&'static str]) -> Metrics {
+    pub fn new(
+        acme_endpoints: &[&'static str],
+        admin_endpoints: &[&'static str],
+        portal_endpoints: &[&'static str],
+    ) -> Metrics {
         Metrics {
             acme: HttpMetrics::new("acme", acme_endpoints),
             admin: HttpMetrics::new("admin", admin_endpoints),
+            portal: HttpMetrics::new("portal", portal_endpoints),
             validations: Family::new(
                 "trustgate_validations_total",
                 "Challenge validations finished, by method and outcome (valid, or the ACME error type).",
@@ -149,6 +155,11 @@ impl Metrics {
     /// The admin listener's request metrics.
     pub fn admin(&self) -> &HttpMetrics {
         &self.admin
+    }
+
+    /// The customer portal's request metrics.
+    pub fn portal(&self) -> &HttpMetrics {
+        &self.portal
     }
 
     /// A validation finished: `valid`, or the ACME error type it failed with.
@@ -249,7 +260,7 @@ impl Metrics {
     /// The whole registry in the text exposition format.
     pub fn render(&self, pool: Option<PoolState>) -> String {
         let mut out = String::with_capacity(16 * 1024);
-        HttpMetrics::render_all(&[&self.acme, &self.admin], &mut out);
+        HttpMetrics::render_all(&[&self.acme, &self.admin, &self.portal], &mut out);
         self.validations.render(&mut out);
         self.issued.render(&mut out);
         self.gate_refusals.render(&mut out);
@@ -801,6 +812,7 @@ mod tests {
         Metrics::new(
             &["directory", "newNonce", "newOrder", "finalize", "newOrder"],
             &["/healthz", "/metrics"],
+            &["/", "/login"],
         )
     }
 

@@ -15,7 +15,14 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("assembly", &["app"]),
     (
         "listeners",
-        &["wfe", "admin", "console", "publish", "perspective"],
+        &[
+            "wfe",
+            "admin",
+            "console",
+            "portal",
+            "publish",
+            "perspective",
+        ],
     ),
     ("decisions", &["ra", "vetting"]),
     ("services", &["va", "ca", "sa", "mail"]),

@@ -43,6 +43,10 @@ pub const CHECKS: &[Check] = &[
     key_file,
     plain_admin_off_loopback,
     self_issued_admin_tls,
+    plain_portal_off_loopback,
+    self_issued_portal_tls,
+    no_portal_base_url,
+    development_agreement,
 ];
 
 /// Whether `cfg` runs a production CA: not the generated development
@@ -226,6 +230,55 @@ fn self_issued_admin_tls(cfg: &Config) -> Option<Verdict> {
     })
 }
 
+/// Customer passwords and session cookies cross the portal listener: in
+/// clear text only on loopback (behind a TLS proxy on the same host).
+fn plain_portal_off_loopback(cfg: &Config) -> Option<Verdict> {
+    let addr = cfg.portal.listen?;
+    (cfg.portal.tls.is_none() && !addr.ip().is_loopback()).then(|| Verdict {
+        setting: "portal.listen",
+        problem: format!(
+            "{addr} without portal.tls: customer passwords and session cookies would cross \
+             the network in clear text"
+        ),
+        fix: "set portal.tls = { cert = \"….pem\", key = \"….pem\" }, or listen on \
+              127.0.0.1 behind a TLS-terminating proxy on the same host"
+            .into(),
+    })
+}
+
+fn self_issued_portal_tls(cfg: &Config) -> Option<Verdict> {
+    let on = cfg.portal.listen.is_some();
+    (on && matches!(cfg.portal.tls, Some(AdminTls::SelfIssued(_)))).then(|| Verdict {
+        setting: "portal.tls",
+        problem: "\"self-issued\" serves customers a certificate from this CA, which their \
+                  browsers do not trust"
+            .into(),
+        fix: "set portal.tls = { cert = \"….pem\", key = \"….pem\" } with a publicly \
+              trusted certificate, or run behind a TLS-terminating proxy"
+            .into(),
+    })
+}
+
+fn no_portal_base_url(cfg: &Config) -> Option<Verdict> {
+    (cfg.portal.listen.is_some() && cfg.portal.base_url.is_none()).then(|| Verdict {
+        setting: "portal.base_url",
+        problem: "unset: e-mail confirmation links would point to https://localhost".into(),
+        fix: "set portal.base_url to the portal's public origin, e.g. \
+              \"https://portal.example.jp\""
+            .into(),
+    })
+}
+
+fn development_agreement(cfg: &Config) -> Option<Verdict> {
+    (cfg.portal.listen.is_some() && cfg.agreement.text_file.is_none()).then(|| Verdict {
+        setting: "agreement.text_file",
+        problem: "unset: customers would accept the bundled development agreement".into(),
+        fix: "set agreement.text_file to the subscriber agreement's text and \
+              agreement.version to its version"
+            .into(),
+    })
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -402,5 +455,30 @@ mod tests {
         assert!(e
             .detail
             .starts_with("refusing to start a production CA: 5 setting(s)"));
+    }
+
+    #[test]
+    fn an_unsafe_portal_refuses_and_an_absent_one_is_not_judged() {
+        use crate::config::{SelfIssued, TlsFiles};
+        let mut cfg = good();
+        cfg.portal.tls = Some(AdminTls::SelfIssued(SelfIssued::SelfIssued));
+        assert!(settings(&cfg).is_empty(), "no portal.listen: off");
+        cfg.portal.listen = Some("0.0.0.0:443".parse().unwrap());
+        assert_eq!(
+            settings(&cfg),
+            ["portal.tls", "portal.base_url", "agreement.text_file"]
+        );
+        cfg.portal.tls = None;
+        assert_eq!(
+            settings(&cfg),
+            ["portal.listen", "portal.base_url", "agreement.text_file"]
+        );
+        cfg.portal.tls = Some(AdminTls::Files(TlsFiles {
+            cert: "p.pem".into(),
+            key: "p.key".into(),
+        }));
+        cfg.portal.base_url = Some("https://portal.example.jp".into());
+        cfg.agreement.text_file = Some("agreement.txt".into());
+        assert!(settings(&cfg).is_empty());
     }
 }

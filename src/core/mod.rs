@@ -3,6 +3,7 @@
 
 pub mod application;
 mod clock;
+pub mod customer;
 pub mod names;
 pub mod organization;
 pub mod profile;
@@ -45,7 +46,8 @@ id_type!(
     ChallengeId,
     CertificateId,
     EabId,
-    OrganizationId
+    OrganizationId,
+    CustomerId
 );
 
 #[derive(Debug, Clone)]

@@ -38,6 +38,8 @@ pub enum Listener {
     Crl,
     /// A remote validation perspective's API (`trustgate perspective`).
     Perspective,
+    /// The customer portal (`portal.listen`).
+    Portal,
 }
 
 impl Listener {
@@ -47,6 +49,7 @@ impl Listener {
             Listener::Admin => "admin",
             Listener::Crl => "crl",
             Listener::Perspective => "perspective",
+            Listener::Portal => "portal",
         }
     }
 
@@ -57,6 +60,7 @@ impl Listener {
             Listener::Admin => tracing::info_span!("admin", request_id = %id),
             Listener::Crl => tracing::info_span!("crl", request_id = %id),
             Listener::Perspective => tracing::info_span!("perspective", request_id = %id),
+            Listener::Portal => tracing::info_span!("portal", request_id = %id),
         }
     }
 
@@ -64,6 +68,7 @@ impl Listener {
     fn message(self) -> &'static str {
         match self {
             Listener::Admin => "admin request",
+            Listener::Portal => "portal request",
             Listener::Acme | Listener::Crl | Listener::Perspective => "request",
         }
     }

@@ -30,6 +30,14 @@ impl Language {
         }
     }
 
+    /// A customer account's preference.
+    pub fn of(language: crate::core::customer::Language) -> Language {
+        match language {
+            crate::core::customer::Language::Ja => Language::Ja,
+            crate::core::customer::Language::En => Language::En,
+        }
+    }
+
     /// As stored in `outbox.language`.
     pub fn code(self) -> &'static str {
         match self {
@@ -103,6 +111,53 @@ struct IssuedEn<'a> {
     not_before: String,
     not_after: String,
     profile: String,
+}
+
+/// A new portal account's e-mail address is confirmed by opening a
+/// one-time link: to the address given at sign-up.
+#[derive(Debug, Clone)]
+pub struct EmailVerification {
+    /// The account holder's name as entered.
+    pub contact_name: String,
+    /// `portal.base_url` + `/verify?token=…`.
+    pub link: String,
+    /// When the link stops working.
+    pub expires_at: OffsetDateTime,
+}
+
+impl EmailVerification {
+    /// `outbox.kind`.
+    pub const KIND: &'static str = "customer.email_verification";
+
+    pub fn render(&self, language: Language) -> Result<Rendered> {
+        let text = match language {
+            Language::Ja => VerificationJa {
+                n: self,
+                expires: jst(self.expires_at),
+            }
+            .render(),
+            Language::En => VerificationEn {
+                n: self,
+                expires: utc(self.expires_at),
+            }
+            .render(),
+        };
+        split(&text.map_err(|e| Error::internal(format!("rendering a notice: {e}")))?)
+    }
+}
+
+#[derive(Template)]
+#[template(path = "mail/email_verification.ja.txt")]
+struct VerificationJa<'a> {
+    n: &'a EmailVerification,
+    expires: String,
+}
+
+#[derive(Template)]
+#[template(path = "mail/email_verification.en.txt")]
+struct VerificationEn<'a> {
+    n: &'a EmailVerification,
+    expires: String,
 }
 
 /// A template's text as subject (its first line) and body (the rest).
@@ -209,6 +264,40 @@ mod tests {
             "fullchain.pem",
         ] {
             assert!(r.body.contains(fact), "{fact:?} missing from\n{}", r.body);
+        }
+    }
+
+    /// The link, the name and the expiry (JST / UTC), unescaped.
+    #[test]
+    fn verification_notice_has_the_link_in_both_languages() {
+        let n = EmailVerification {
+            contact_name: "山田 & 太郎".into(),
+            link: "https://portal.example.jp/verify?token=abc-_123".into(),
+            expires_at: datetime!(2026-12-06 15:30 UTC),
+        };
+        let ja = n.render(Language::Ja).unwrap();
+        assert_eq!(
+            ja.subject,
+            "【メールアドレスの確認】trustgate お客様アカウント"
+        );
+        for fact in [
+            "山田 & 太郎 様",
+            "https://portal.example.jp/verify?token=abc-_123\n",
+            "2026年12月7日 00:30 (日本時間)",
+        ] {
+            assert!(ja.body.contains(fact), "{fact:?} missing from\n{}", ja.body);
+        }
+        let en = n.render(Language::En).unwrap();
+        assert_eq!(
+            en.subject,
+            "[Confirm your e-mail address] trustgate customer account"
+        );
+        for fact in [
+            "Dear 山田 & 太郎,",
+            "https://portal.example.jp/verify?token=abc-_123\n",
+            "2026-12-06 15:30 UTC",
+        ] {
+            assert!(en.body.contains(fact), "{fact:?} missing from\n{}", en.body);
         }
     }
 

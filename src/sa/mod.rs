@@ -29,6 +29,8 @@ pub mod audit;
 pub mod certificate_search;
 pub mod certificates;
 pub mod crls;
+pub mod customer_sessions;
+pub mod customers;
 pub mod eab;
 mod errors;
 pub mod evidence;

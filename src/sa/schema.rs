@@ -425,3 +425,61 @@ diesel::allow_tables_to_appear_in_same_query!(
     application_documents,
     organizations
 );
+
+diesel::table! {
+    customer_accounts (id) {
+        id -> BigInt,
+        email -> Text,
+        password_hash -> Text,
+        verified_at -> Nullable<Timestamp>,
+        contact_name -> Text,
+        organization_name -> Text,
+        department -> Text,
+        postal_code -> Text,
+        address -> Text,
+        phone -> Text,
+        fax -> Text,
+        language -> Text,
+        organization_id -> Nullable<BigInt>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    customer_email_tokens (token_sha256) {
+        token_sha256 -> Text,
+        customer_id -> BigInt,
+        expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    customer_sessions (id_sha256) {
+        id_sha256 -> Text,
+        customer_id -> BigInt,
+        csrf_token -> Text,
+        created_at -> Timestamp,
+        last_seen_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    agreement_acceptances (id) {
+        id -> BigInt,
+        customer_id -> BigInt,
+        version -> Text,
+        accepted_at -> Timestamp,
+        remote_address -> Nullable<Text>,
+    }
+}
+
+diesel::joinable!(customer_email_tokens -> customer_accounts (customer_id));
+diesel::joinable!(customer_sessions -> customer_accounts (customer_id));
+diesel::joinable!(agreement_acceptances -> customer_accounts (customer_id));
+diesel::allow_tables_to_appear_in_same_query!(
+    customer_accounts,
+    customer_email_tokens,
+    customer_sessions,
+    agreement_acceptances
+);

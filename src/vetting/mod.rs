@@ -16,6 +16,7 @@ use crate::sa::{self, audit::NewEvent, organizations::StatusChange, DbConn, Stor
 pub mod accounts;
 pub mod applications;
 pub mod checks;
+pub mod customers;
 pub mod documents;
 pub mod eab;
 pub mod gate;

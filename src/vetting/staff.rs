@@ -665,7 +665,7 @@ pub fn totp_code(secret_base32: &str, at: OffsetDateTime) -> Result<String> {
 }
 
 /// A hash of a random password, verified when a name is unknown.
-fn dummy_phc() -> &'static str {
+pub(super) fn dummy_phc() -> &'static str {
     static PHC: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     PHC.get_or_init(|| {
         random(18)
