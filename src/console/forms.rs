@@ -429,6 +429,40 @@ pub fn new_application(lang: Lang, posted: Option<&Posted>) -> Form {
     )
 }
 
+/// The application form for another front end (the customer portal):
+/// its id, action and button, drawn from `values` with `errors` beside
+/// their fields; parsed back by [`parse_application`].
+pub fn application_for(
+    lang: Lang,
+    id: &str,
+    action: &str,
+    submit: &'static str,
+    values: &[(String, String)],
+    errors: &[(String, String)],
+) -> Form {
+    application_form(lang, id, action.to_owned(), values, errors, true, submit)
+}
+
+/// A stored record as the form's fields.
+pub fn values_of(data: &OrganizationData) -> Vec<(String, String)> {
+    application_values(data)
+}
+
+/// The first value of field `key` ("" when absent).
+pub fn value(values: &[(String, String)], key: &str) -> String {
+    field(values, key).to_owned()
+}
+
+/// The problems of field `key`, joined, if any.
+pub fn error(errors: &[(String, String)], key: &str) -> Option<String> {
+    let e: Vec<&str> = errors
+        .iter()
+        .filter(|(k, _)| k == key)
+        .map(|(_, e)| e.as_str())
+        .collect();
+    (!e.is_empty()).then(|| e.join("; "))
+}
+
 fn application_form(
     lang: Lang,
     id: &str,

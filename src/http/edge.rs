@@ -123,6 +123,13 @@ pub trait Service: Send + Sync + 'static {
     /// The largest body the edge reads.
     fn body_limit(&self) -> usize;
 
+    /// The largest body the edge reads for `method` `path`: `body_limit`,
+    /// unless a listener lets one route (an upload) take more.
+    fn body_limit_for(&self, method: &Method, path: &str) -> usize {
+        let _ = (method, path);
+        self.body_limit()
+    }
+
     /// Where requests are counted; `None`: not counted.
     fn metrics(&self) -> Option<&HttpMetrics>;
 
@@ -203,7 +210,8 @@ async fn read_and_route<S: Service>(
 ) -> Result<S::Reply, S::Failure> {
     let (head, body) = req.into_parts();
     let within = svc.connection_limits().body;
-    let body = read_body(&head.headers, body, svc.body_limit(), within).await;
+    let limit = svc.body_limit_for(&head.method, head.uri.path());
+    let body = read_body(&head.headers, body, limit, within).await;
     *body_read = body.is_ok();
     svc.route(Request::from_parts(head, body), record).await
 }
