@@ -529,6 +529,10 @@ pub struct PortalConfig {
     /// Login attempts per client address within `limit_window_minutes`.
     pub logins_per_address: u32,
     pub limit_window_minutes: u32,
+    /// The largest document a customer may upload (bytes): one upload's
+    /// files together, which only `/documents` accepts (every other
+    /// route keeps a small body limit).
+    pub documents_max_bytes: usize,
 }
 
 impl Default for PortalConfig {
@@ -542,6 +546,7 @@ impl Default for PortalConfig {
             signups_per_address: 10,
             logins_per_address: 20,
             limit_window_minutes: 15,
+            documents_max_bytes: 10 * 1024 * 1024,
         }
     }
 }

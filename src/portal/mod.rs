@@ -52,7 +52,9 @@ use crate::vetting::customers::{LoginRefusal, SignUp, SignedUp};
 use crate::vetting::staff::Secret;
 use crate::vetting::Vetting;
 
+pub mod applications;
 pub mod i18n;
+pub mod multipart;
 pub mod pages;
 pub mod session;
 
@@ -70,6 +72,12 @@ pub const ENDPOINTS: &[&str] = &[
     "/logout",
     "/lang",
     "/static/style.css",
+    "/application/new",
+    "/application/{number}",
+    "/application/{number}/confirmation",
+    "/status",
+    "/documents",
+    "/renew",
 ];
 
 /// The one stylesheet, served from the binary.
@@ -120,6 +128,8 @@ pub struct Portal {
     base_url: String,
     agreement: Agreement,
     limits: http::ConnectionLimits,
+    /// The largest upload on `/documents` (`portal.documents_max_bytes`).
+    documents_limit: usize,
 }
 
 /// What every page knows about its request.
@@ -163,6 +173,12 @@ pub enum Page {
     Logout,
     Agreement,
     Home,
+    ApplicationNew,
+    Application(String),
+    Confirmation(String),
+    Status,
+    Documents,
+    Renew,
     NotFound,
 }
 
@@ -181,6 +197,15 @@ pub fn route(method: &Method, path: &str) -> (&'static str, Page) {
         ["login"] if either => ("/login", Page::Login),
         ["logout"] if post => ("/logout", Page::Logout),
         ["agreement"] if either => ("/agreement", Page::Agreement),
+        ["application", "new"] if either => ("/application/new", Page::ApplicationNew),
+        ["application", n] if get => ("/application/{number}", Page::Application(n.to_string())),
+        ["application", n, "confirmation"] if get => (
+            "/application/{number}/confirmation",
+            Page::Confirmation(n.to_string()),
+        ),
+        ["status"] if get => ("/status", Page::Status),
+        ["documents"] if either => ("/documents", Page::Documents),
+        ["renew"] if either => ("/renew", Page::Renew),
         _ => (crate::metrics::UNKNOWN_ENDPOINT, Page::NotFound),
     }
 }
@@ -203,6 +228,7 @@ impl Portal {
             base_url: p.base_url(),
             agreement: Agreement::from_config(cfg)?,
             limits: cfg.server.connection_limits(),
+            documents_limit: p.documents_max_bytes,
         })
     }
 
@@ -224,6 +250,11 @@ impl Portal {
 
     pub fn agreement(&self) -> &Agreement {
         &self.agreement
+    }
+
+    /// The largest upload on `/documents`.
+    pub fn documents_limit(&self) -> usize {
+        self.documents_limit
     }
 
     /// Answers a request; an `Err` is an internal failure (or a body the
@@ -318,10 +349,10 @@ impl Portal {
         ctx: &Ctx,
     ) -> Result<Response<Full<Bytes>>> {
         let post = req.method() == Method::POST;
-        let form = if post {
-            Form(http::page::form(&req.into_body()?))
+        let (form, files) = if post {
+            read_post(req)?
         } else {
-            Form(Vec::new())
+            (Form(Vec::new()), Vec::new())
         };
         if post && !s.csrf_ok(form.get("csrf")) {
             let t = i18n::text(ctx.lang);
@@ -344,7 +375,16 @@ impl Portal {
                 let view = self.agreement_view(back);
                 pages::agreement(Some(&s), ctx, &view, accepted.as_deref())
             }
-            Page::Home => pages::home(&s, ctx),
+            Page::Home => {
+                let summary = self.home_summary(&s, ctx).await?;
+                pages::home(&s, ctx, summary)
+            }
+            Page::ApplicationNew => self.application_new(&s, ctx, post.then_some(&form)).await,
+            Page::Application(n) => self.application_page(&s, ctx, &n, false).await,
+            Page::Confirmation(n) => self.application_page(&s, ctx, &n, true).await,
+            Page::Status => self.status_page(&s, ctx).await,
+            Page::Documents => self.documents_page(&s, ctx, post.then_some(files)).await,
+            Page::Renew => self.renew(&s, ctx, post.then_some(&form)).await,
             // The other parts' pages are answered here.
             _ => Err(Error::not_found("no such page")),
         }
@@ -585,6 +625,28 @@ fn context(req: &Request<http::Body>) -> Ctx {
     }
 }
 
+/// A POST's fields, and its files when it is `multipart/form-data` (the
+/// documents upload; its CSRF token is a field like any form's).
+fn read_post(req: Request<http::Body>) -> Result<(Form, Vec<multipart::Part>)> {
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let body = req.into_body()?;
+    let Some(boundary) = multipart::boundary(&content_type) else {
+        return Ok((Form(http::page::form(&body)), Vec::new()));
+    };
+    let parts = multipart::parse(&body, &boundary).map_err(|e| Error::malformed(e.to_string()))?;
+    let (files, fields): (Vec<_>, Vec<_>) = parts.into_iter().partition(|p| p.file_name.is_some());
+    let fields = fields
+        .into_iter()
+        .map(|p| (p.name, String::from_utf8_lossy(&p.data).into_owned()))
+        .collect();
+    Ok((Form(fields), files))
+}
+
 /// The body's form fields, and the request without its body.
 fn read_form(req: Request<http::Body>) -> Result<(Request<http::Body>, Fields)> {
     let (parts, body) = req.into_parts();
@@ -654,6 +716,16 @@ impl http::Service for Portal {
 
     fn body_limit(&self) -> usize {
         MAX_BODY_BYTES
+    }
+
+    /// Only the documents upload takes files; it may carry up to
+    /// `documents_max_bytes` of them (and the form around them).
+    fn body_limit_for(&self, method: &Method, path: &str) -> usize {
+        if method == Method::POST && path == "/documents" {
+            self.documents_limit.saturating_add(MAX_BODY_BYTES)
+        } else {
+            MAX_BODY_BYTES
+        }
     }
 
     fn metrics(&self) -> Option<&HttpMetrics> {

@@ -103,11 +103,18 @@ struct HomePage {
     c: Chrome,
     name: String,
     organization: Option<String>,
+    /// The vetting's status (`applications`), once applied.
+    summary: Option<super::applications::Summary>,
+    w: &'static super::applications::AppWords,
 }
 
 /// `/`: whom the portal greets and their organization (the
 /// applications part shows its summary here).
-pub fn home(s: &Session, ctx: &Ctx) -> Result<Response<Full<Bytes>>> {
+pub fn home(
+    s: &Session,
+    ctx: &Ctx,
+    summary: Option<super::applications::Summary>,
+) -> Result<Response<Full<Bytes>>> {
     let t = i18n::text(ctx.lang);
     let c = chrome(Some(s), ctx, t.home);
     let organization = s.customer.organization.map(|o| format!("#{o}"));
@@ -117,6 +124,8 @@ pub fn home(s: &Session, ctx: &Ctx) -> Result<Response<Full<Bytes>>> {
             c,
             name: s.customer.holder.contact_name.clone(),
             organization,
+            summary,
+            w: super::applications::words(ctx.lang),
         },
     )
 }

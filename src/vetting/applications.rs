@@ -47,6 +47,22 @@ pub struct Customer {
     pub organization: Option<OrganizationId>,
 }
 
+impl From<&crate::core::customer::Customer> for Customer {
+    fn from(c: &crate::core::customer::Customer) -> Customer {
+        use crate::core::customer::Language as L;
+        Customer {
+            account: c.id.0,
+            email: c.email.clone(),
+            name: c.holder.contact_name.clone(),
+            language: match c.language {
+                L::Ja => Language::Ja,
+                L::En => Language::En,
+            },
+            organization: c.organization,
+        }
+    }
+}
+
 impl Customer {
     /// As audit events and `organizations.created_by` record it.
     pub fn actor(&self) -> String {
@@ -537,9 +553,10 @@ impl Write {
     }
 }
 
-/// Points the customer account at its new organization.
-fn link_account(_c: &mut DbConn, _account: i64, _org: OrganizationId) -> Result<()> {
-    Ok(())
+/// Points the customer account at its new organization: from then on
+/// the portal scopes the account's pages to it.
+fn link_account(c: &mut DbConn, account: i64, org: OrganizationId) -> Result<()> {
+    sa::customers::set_organization(c, crate::core::CustomerId(account), org)
 }
 
 /// The open application with a documents request not yet answered.

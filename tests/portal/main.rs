@@ -5,6 +5,7 @@
 //! logged-in customer in one call.
 
 mod accounts;
+mod applications;
 pub mod support;
 
 /// The in-process ACME fixture of the conformance suite (its HTTP client
