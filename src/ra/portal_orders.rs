@@ -34,6 +34,7 @@ use crate::core::{
 use crate::error::{Error, ErrorKind, Result};
 use crate::jose::AccountKey;
 use crate::sa::{self, accounts::Created, certificate_search, portal_orders::PortalOrder};
+use crate::vetting::checks::VettingStatus;
 use crate::vetting::organization::Level;
 
 /// The most a pasted CSR may weigh (PEM text): a 4096-bit RSA request
@@ -167,6 +168,16 @@ impl Ra {
             .collect()
     }
 
+    /// Whether the organization may request certificates now: its vetting
+    /// is approved and holds (the gate decides again at issuance).
+    pub fn portal_may_order(&self, org: &Organization) -> bool {
+        self.vetting_status(org) == VettingStatus::Approved
+    }
+
+    fn vetting_status(&self, org: &Organization) -> VettingStatus {
+        org.effective_status(self.clock().now(), self.cfg().vetting.max_age())
+    }
+
     /// The longest validity a certificate issued now may have, in days.
     pub fn portal_max_validity_days(&self) -> i64 {
         ca::schedule::max_validity(self.clock().now()).whole_days()
@@ -182,6 +193,12 @@ impl Ra {
         placed_by: &str,
         req: PortalRequest,
     ) -> Result<Placed> {
+        if !self.portal_may_order(org) {
+            return Err(Error::unauthorized(format!(
+                "certificates are requested once the organization is approved; its vetting is {}",
+                self.vetting_status(org).as_str()
+            )));
+        }
         let checked = match self.check_portal_request(org, &req).await? {
             Ok(checked) => checked,
             Err(problems) => return Ok(Placed::Refused(problems)),

@@ -282,6 +282,7 @@ async fn a_refused_request_names_the_field_and_stores_nothing() {
     let s = Server::start().await;
     let ra = ra_of(&s);
     let org = approved(&s, Level::Ov, &["example.jp"]).await;
+    assert!(ra.portal_may_order(&org));
     let before = s.counts();
     let refused = |placed: Placed| match placed {
         Placed::Refused(p) => p,
@@ -359,6 +360,23 @@ async fn a_refused_request_names_the_field_and_stores_nothing() {
     let fields: Vec<Field> = problems.iter().map(|p| p.0).collect();
     assert_eq!(fields, [Field::Level, Field::Validity, Field::Csr]);
     assert_eq!(s.counts(), before, "nothing stored");
+    // An organization still in vetting requests nothing.
+    let pending_id = s.organization(Level::Ov, &["example.net"]).await;
+    let pending = s.vetting().get(pending_id).await.unwrap();
+    assert!(!ra.portal_may_order(&pending));
+    let e = ra
+        .place_portal_order(
+            &pending,
+            CUSTOMER,
+            request(csr_pem(&["www.example.net"]), "ov", None),
+        )
+        .await
+        .map(|_| ())
+        .unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Unauthorized);
+    assert!(e.detail.contains("pending"), "{}", e.detail);
+    assert_eq!(s.count("orders"), 0, "nothing stored");
+    assert_eq!(s.count("portal_orders"), 0);
 }
 
 #[tokio::test]
