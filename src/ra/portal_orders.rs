@@ -38,8 +38,9 @@ use crate::vetting::checks::VettingStatus;
 use crate::vetting::organization::Level;
 
 /// The most a pasted CSR may weigh (PEM text): a 4096-bit RSA request
-/// with a hundred names is well under it.
-pub const MAX_CSR_TEXT: usize = 64 * 1024;
+/// with a hundred names is well under it, and form-encoded it stays
+/// within the portal's body limit.
+pub const MAX_CSR_TEXT: usize = 16 * 1024;
 /// How many of the organization's portal orders the portal lists.
 const LISTED_ORDERS: i64 = 20;
 /// The note of the credential binding a portal account (staff see it).
