@@ -48,13 +48,19 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::http::page::{cookie, field, local_path, random_token, same_secret, see_other};
 use crate::http::{self, Answer, Listener, Record};
 use crate::metrics::HttpMetrics;
+use crate::ra::Ra;
 use crate::vetting::customers::{LoginRefusal, SignUp, SignedUp};
 use crate::vetting::staff::Secret;
 use crate::vetting::Vetting;
 
 pub mod applications;
+mod certificates;
+pub mod certs;
+pub mod certs_text;
+mod eab;
 pub mod i18n;
 pub mod multipart;
+mod orders;
 pub mod pages;
 pub mod session;
 
@@ -78,6 +84,16 @@ pub const ENDPOINTS: &[&str] = &[
     "/status",
     "/documents",
     "/renew",
+    // The certificate pages (`certs::ENDPOINTS`).
+    "/certificates",
+    "/certificates/{serial}",
+    "/certificates/{serial}.{format}",
+    "/eab",
+    "/eab/{key_id}/revoke",
+    "/orders/new",
+    "/orders/{id}",
+    "/orders/{id}/check",
+    "/orders/{id}/repeat",
 ];
 
 /// The one stylesheet, served from the binary.
@@ -130,6 +146,10 @@ pub struct Portal {
     limits: http::ConnectionLimits,
     /// The largest upload on `/documents` (`portal.documents_max_bytes`).
     documents_limit: usize,
+    /// Certificate requests and downloads (`with_ra`).
+    ra: Option<Ra>,
+    /// The ACME directory URL, for the EAB credential's command lines.
+    directory: String,
 }
 
 /// What every page knows about its request.
@@ -179,6 +199,8 @@ pub enum Page {
     Status,
     Documents,
     Renew,
+    /// EAB credentials, certificates, certificate requests.
+    Certs(certs::CertsPage),
     NotFound,
 }
 
@@ -206,7 +228,10 @@ pub fn route(method: &Method, path: &str) -> (&'static str, Page) {
         ["status"] if get => ("/status", Page::Status),
         ["documents"] if either => ("/documents", Page::Documents),
         ["renew"] if either => ("/renew", Page::Renew),
-        _ => (crate::metrics::UNKNOWN_ENDPOINT, Page::NotFound),
+        _ => match certs::route(method, page) {
+            Some((endpoint, p)) => (endpoint, Page::Certs(p)),
+            None => (crate::metrics::UNKNOWN_ENDPOINT, Page::NotFound),
+        },
     }
 }
 
@@ -229,6 +254,8 @@ impl Portal {
             agreement: Agreement::from_config(cfg)?,
             limits: cfg.server.connection_limits(),
             documents_limit: p.documents_max_bytes,
+            ra: None,
+            directory: certs::directory(cfg),
         })
     }
 
@@ -236,6 +263,12 @@ impl Portal {
     /// is known only once bound).
     pub fn with_base_url(mut self, base_url: String) -> Portal {
         self.base_url = base_url.trim_end_matches('/').to_owned();
+        self
+    }
+
+    /// With the RA the certificate pages ask.
+    pub fn with_ra(mut self, ra: Ra) -> Portal {
+        self.ra = Some(ra);
         self
     }
 
@@ -385,6 +418,7 @@ impl Portal {
             Page::Status => self.status_page(&s, ctx).await,
             Page::Documents => self.documents_page(&s, ctx, post.then_some(files)).await,
             Page::Renew => self.renew(&s, ctx, post.then_some(&form)).await,
+            Page::Certs(p) => self.certs(p, post, &s, &form, ctx).await,
             // The other parts' pages are answered here.
             _ => Err(Error::not_found("no such page")),
         }

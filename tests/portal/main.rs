@@ -6,6 +6,7 @@
 
 mod accounts;
 mod applications;
+mod certs;
 pub mod support;
 
 /// The in-process ACME fixture of the conformance suite (its HTTP client

@@ -836,7 +836,7 @@ pub fn b64(der: &[u8]) -> String {
 }
 
 /// Serves `/.well-known/acme-challenge/<token>` from the shared map.
-async fn serve_http01(tokens: Arc<Mutex<HashMap<String, String>>>) -> u16 {
+pub async fn serve_http01(tokens: Arc<Mutex<HashMap<String, String>>>) -> u16 {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
