@@ -1384,6 +1384,34 @@ client_ca = "p/ca.pem"
     }
 
     #[test]
+    fn the_portal_is_off_unless_it_listens_and_takes_admin_like_tls() {
+        let d = Config::default();
+        assert_eq!(d.portal.listen, None);
+        assert_eq!(d.agreement.version, "development");
+        assert_eq!(d.agreement.text_file, None);
+        let cfg = Config::parse(
+            "[portal]\nlisten = \"127.0.0.1:8443\"\ntls = \"self-issued\"\n\
+             session_idle_minutes = 10\n\
+             [agreement]\nversion = \"2026-12\"\ntext_file = \"agreement.txt\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            cfg.portal.tls,
+            Some(AdminTls::SelfIssued(SelfIssued::SelfIssued))
+        );
+        assert_eq!(cfg.portal.session_idle_minutes, 10);
+        assert_eq!(cfg.portal.base_url(), "https://localhost:8443");
+        assert_eq!(cfg.agreement.version, "2026-12");
+        let mut plain = cfg.clone();
+        plain.portal.tls = None;
+        plain.portal.base_url = Some("https://portal.example.jp/".into());
+        assert_eq!(plain.portal.base_url(), "https://portal.example.jp");
+        for bad in ["[portal]\nlisten_on = 1\n", "[agreement]\ntext = \"x\"\n"] {
+            assert!(Config::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
     fn admin_tls_takes_files_or_self_issued() {
         assert_eq!(Config::default().admin.tls, None);
         let cfg = Config::parse("[admin]\ntls = { cert = \"a.pem\", key = \"a.key\" }\n").unwrap();

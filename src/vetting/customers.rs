@@ -501,3 +501,307 @@ fn customer_event(
         now,
     )
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::sync::Arc;
+
+    use time::macros::datetime;
+
+    use super::*;
+    use crate::config::VettingConfig;
+    use crate::core::Clock;
+    use crate::sa::crls::testing::{scratch, TestDb};
+    use crate::sa::Store;
+
+    const START: OffsetDateTime = datetime!(2026-12-07 03:00 UTC);
+    const VERSION: &str = "2026-12";
+    const PASSWORD: &str = "correct horse battery";
+
+    /// On PostgreSQL with TEST_DATABASE_URL, else SQLite; on a manual clock.
+    fn vetting() -> (TestDb, Vetting, Clock) {
+        let db = scratch();
+        let clock = Clock::manual(START);
+        let store = Store::open_with(
+            &db.url,
+            4,
+            std::time::Duration::from_secs(5),
+            clock.clone(),
+            Arc::default(),
+        )
+        .unwrap();
+        (db, Vetting::new(store, VettingConfig::default()), clock)
+    }
+
+    fn sign_up(email: &str) -> SignUp {
+        SignUp {
+            email: email.into(),
+            password: Secret::new(PASSWORD.into()),
+            password_again: Secret::new(PASSWORD.into()),
+            holder: AccountHolder {
+                contact_name: " 鈴木 一郎 ".into(),
+                organization: "例示株式会社".into(),
+                department: String::new(),
+                postal_code: "1000005".into(),
+                address: "東京都千代田区丸の内1-1-1".into(),
+                phone: "+81 3-1234-5678".into(),
+                fax: String::new(),
+            },
+            language: Language::En,
+            accepted_version: Some(VERSION.into()),
+            address: Some([192, 0, 2, 7].into()),
+        }
+    }
+
+    /// A change to a good sign-up.
+    type Tweak = Box<dyn FnOnce(&mut SignUp)>;
+
+    fn problems_of(tweak: impl FnOnce(&mut SignUp)) -> Vec<(Field, Problem)> {
+        let mut s = sign_up("a@example.jp");
+        tweak(&mut s);
+        sign_up_problems(&s, VERSION)
+    }
+
+    /// The token in the newest verification notice to `customer`.
+    async fn mailed_token(v: &Vetting, customer: &Customer) -> String {
+        let about = customer.subject();
+        let notices = v
+            .store()
+            .read(move |c| sa::outbox::about(c, &about))
+            .await
+            .unwrap();
+        let body = &notices.last().unwrap().body;
+        let start = body.find("/verify?token=").unwrap() + "/verify?token=".len();
+        body[start..].split_whitespace().next().unwrap().to_owned()
+    }
+
+    async fn stored(v: &Vetting, email: &str) -> Option<Customer> {
+        let email = email.to_owned();
+        v.store()
+            .read(move |c| sa::customers::by_email(c, &email))
+            .await
+            .unwrap()
+            .map(|r| r.customer)
+    }
+
+    #[test]
+    fn a_good_sign_up_has_no_problem() {
+        assert_eq!(problems_of(|_| {}), []);
+    }
+
+    #[test]
+    fn each_field_is_checked_once_in_its_own_words() {
+        let cases: Vec<(Tweak, Field, Problem)> = vec![
+            (
+                Box::new(|s| s.email = "a@b@".into()),
+                Field::Email,
+                Problem::NotEmail,
+            ),
+            (
+                Box::new(|s| s.email = " ".into()),
+                Field::Email,
+                Problem::Required,
+            ),
+            (
+                Box::new(|s| s.password = Secret::new("elevenchars".into())),
+                Field::Password,
+                Problem::TooShort(12),
+            ),
+            (
+                Box::new(|s| s.password_again = Secret::new("other".into())),
+                Field::PasswordAgain,
+                Problem::Mismatch,
+            ),
+            (
+                Box::new(|s| s.holder.organization = "x".repeat(201)),
+                Field::Organization,
+                Problem::TooLong(200),
+            ),
+            (
+                Box::new(|s| s.holder.address = "a\u{0}b".into()),
+                Field::Address,
+                Problem::ControlCharacter,
+            ),
+            (
+                Box::new(|s| s.holder.postal_code = "100-00051".into()),
+                Field::PostalCode,
+                Problem::TooLong(8),
+            ),
+            (
+                Box::new(|s| s.holder.postal_code = "1000-005".into()),
+                Field::PostalCode,
+                Problem::PostalCode,
+            ),
+            (
+                Box::new(|s| s.holder.phone = "03+1234".into()),
+                Field::Phone,
+                Problem::Phone,
+            ),
+            (
+                Box::new(|s| s.holder.fax = "1234567890123456".into()),
+                Field::Fax,
+                Problem::Phone,
+            ),
+            (
+                Box::new(|s| s.accepted_version = None),
+                Field::Agreement,
+                Problem::NotAccepted,
+            ),
+            (
+                Box::new(|s| s.accepted_version = Some("2025-01".into())),
+                Field::Agreement,
+                Problem::NotAccepted,
+            ),
+        ];
+        for (tweak, field, problem) in cases {
+            assert_eq!(problems_of(tweak), [(field, problem)], "{field:?}");
+        }
+        // Several at once, each field once.
+        let p = problems_of(|s| {
+            s.email.clear();
+            s.holder.phone = "x".into();
+            s.holder.contact_name = "a\nb".into();
+        });
+        assert_eq!(
+            p,
+            [
+                (Field::Email, Problem::Required),
+                (Field::ContactName, Problem::ControlCharacter),
+                (Field::Phone, Problem::Phone),
+            ]
+        );
+    }
+
+    /// Sign-up stores the trimmed, lowercased account with its acceptance
+    /// and a verification notice; the link verifies once; login is
+    /// refused before and works after, and every step is audited.
+    #[tokio::test]
+    async fn sign_up_verify_and_log_in() {
+        let (_db, v, clock) = vetting();
+        let base = "https://portal.example.jp/";
+        let out = v
+            .sign_up(sign_up("Ichiro@Example.JP"), VERSION, base)
+            .await
+            .unwrap();
+        assert_eq!(out, Ok(SignedUp::LinkSent));
+        let c = stored(&v, "ichiro@example.jp").await.unwrap();
+        assert_eq!(c.holder.contact_name, "鈴木 一郎");
+        assert_eq!(c.language, Language::En);
+        assert!(c.verified_at.is_none() && c.organization.is_none());
+        assert_eq!(
+            v.accepted_agreement(c.id).await.unwrap().as_deref(),
+            Some(VERSION)
+        );
+        let token = mailed_token(&v, &c).await;
+        let ip = Some([192, 0, 2, 7].into());
+        let refused = v.customer_login("ichiro@example.jp", PASSWORD, ip).await;
+        assert_eq!(refused.unwrap().err(), Some(LoginRefusal::Unverified));
+
+        clock.advance(Duration::hours(23));
+        assert_eq!(v.verify_email(&token).await.unwrap(), Some(c.id));
+        assert_eq!(v.verify_email(&token).await.unwrap(), None, "once");
+        assert_eq!(v.verify_email("made-up").await.unwrap(), None);
+        let wrong = v.customer_login("ICHIRO@example.jp", "nope", ip).await;
+        assert_eq!(wrong.unwrap().err(), Some(LoginRefusal::Wrong));
+        let unknown = v.customer_login("nobody@example.jp", PASSWORD, ip).await;
+        assert_eq!(unknown.unwrap().err(), Some(LoginRefusal::Wrong));
+        let long = "x".repeat(MAX_PASSWORD_BYTES + 1);
+        let too_long = v.customer_login("ichiro@example.jp", &long, ip).await;
+        assert_eq!(too_long.unwrap().err(), Some(LoginRefusal::Wrong));
+        let ok = v.customer_login(" Ichiro@example.jp ", PASSWORD, ip).await;
+        assert_eq!(ok.unwrap().unwrap().id, c.id);
+
+        let events = v
+            .store()
+            .read(|c| sa::audit::list(c, None, 50))
+            .await
+            .unwrap();
+        let actions: Vec<&str> = events.iter().map(|e| e.action.as_str()).collect();
+        for a in ["customer.signup", "customer.verify", "customer.login"] {
+            assert!(actions.contains(&a), "{a} in {actions:?}");
+        }
+        assert_eq!(
+            actions
+                .iter()
+                .filter(|a| **a == "customer.login_refused")
+                .count(),
+            4
+        );
+        assert!(!format!("{events:?}").contains(PASSWORD));
+    }
+
+    /// A link expires after 24 hours; the unverified address is then free
+    /// for a new sign-up (which gets a new link), a verified one never.
+    #[tokio::test]
+    async fn links_expire_and_free_only_unverified_addresses() {
+        let (_db, v, clock) = vetting();
+        let base = "https://portal.example.jp";
+        v.sign_up(sign_up("jiro@example.jp"), VERSION, base)
+            .await
+            .unwrap()
+            .unwrap();
+        let first = stored(&v, "jiro@example.jp").await.unwrap();
+        let old = mailed_token(&v, &first).await;
+        // Within the day the address is taken: nothing changes.
+        let again = v.sign_up(sign_up("jiro@example.jp"), VERSION, base).await;
+        assert_eq!(again.unwrap(), Ok(SignedUp::AddressTaken));
+        clock.advance(VERIFICATION_VALIDITY);
+        assert_eq!(v.verify_email(&old).await.unwrap(), None, "expired");
+        let mut renewed = sign_up("jiro@example.jp");
+        renewed.holder.contact_name = "次郎".into();
+        renewed.language = Language::Ja;
+        let out = v.sign_up(renewed, VERSION, base).await.unwrap();
+        assert_eq!(out, Ok(SignedUp::LinkSent));
+        let second = stored(&v, "jiro@example.jp").await.unwrap();
+        assert_eq!(second.id, first.id, "the same row, renewed");
+        assert_eq!(second.holder.contact_name, "次郎");
+        assert_eq!(second.created_at, START + VERIFICATION_VALIDITY);
+        let new = mailed_token(&v, &second).await;
+        assert_ne!(new, old);
+        assert_eq!(v.verify_email(&new).await.unwrap(), Some(first.id));
+        clock.advance(VERIFICATION_VALIDITY * 2);
+        let taken = v.sign_up(sign_up("jiro@example.jp"), VERSION, base).await;
+        assert_eq!(taken.unwrap(), Ok(SignedUp::AddressTaken));
+        assert_eq!(
+            stored(&v, "jiro@example.jp")
+                .await
+                .unwrap()
+                .holder
+                .contact_name,
+            "次郎"
+        );
+    }
+
+    /// Invalid input stores nothing at all.
+    #[tokio::test]
+    async fn a_refused_sign_up_stores_nothing() {
+        let (_db, v, _clock) = vetting();
+        let mut s = sign_up("saburo@example.jp");
+        s.holder.postal_code = "abc".into();
+        let out = v.sign_up(s, VERSION, "https://p").await.unwrap();
+        assert_eq!(out, Err(vec![(Field::PostalCode, Problem::PostalCode)]));
+        assert!(stored(&v, "saburo@example.jp").await.is_none());
+        assert_eq!(v.store().read(sa::outbox::queued_count).await.unwrap(), 0);
+    }
+
+    /// The newest acceptance counts; every one is kept.
+    #[tokio::test]
+    async fn the_newest_acceptance_counts() {
+        let (_db, v, clock) = vetting();
+        v.sign_up(sign_up("shiro@example.jp"), VERSION, "https://p")
+            .await
+            .unwrap()
+            .unwrap();
+        let c = stored(&v, "shiro@example.jp").await.unwrap();
+        clock.advance(Duration::days(30));
+        v.accept_agreement(c.id, "2027-01", None).await.unwrap();
+        assert_eq!(
+            v.accepted_agreement(c.id).await.unwrap().as_deref(),
+            Some("2027-01")
+        );
+        v.set_customer_language(c.id, Language::Ja).await.unwrap();
+        let c = v.customer(c.id).await.unwrap().unwrap();
+        assert_eq!(c.language, Language::Ja);
+    }
+}
