@@ -102,7 +102,7 @@ fn application(domains: &[&str]) -> Vec<(String, String)> {
 }
 
 /// axe-core's script, installed by npm into the directory this test owns.
-fn axe_script() -> std::path::PathBuf {
+pub(crate) fn axe_script() -> std::path::PathBuf {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("integration/console");
     let axe = dir.join("node_modules/axe-core/axe.min.js");
     if !axe.is_file() {

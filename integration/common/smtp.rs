@@ -68,6 +68,12 @@ impl SmtpSink {
         self.port
     }
 
+    /// Where each received message is written (`.json`, `.eml`), for
+    /// scripts that read mail themselves (integration/portal/portal.py).
+    pub fn dir(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+
     fn wait_until_listening(&mut self) {
         let deadline = Instant::now() + Duration::from_secs(20);
         while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
