@@ -20,7 +20,7 @@
 //! steered by ARI, revocation reaching the CRL); `dns_certbot` dns-01
 //! through real DNS (rfc2136 plugin, a delegated CNAME, DNSSEC);
 //! `caa_certbot` CAA at finalize; `ct_certbot` Certificate Transparency with two test CT logs (`common::ctlog`; SCTs checked by openssl and by Python `cryptography` in `ct_check.py`, a log down, the precertificate revoked); `hsm_certbot` the intermediate key in a
-//! SoftHSM2 token (init, issuance, CRL, the token going away and back); `linter_certbot` pkilint's REST service in the loop before signing (and its command line on what was issued); `console_browser` the staff console in headless Chromium (selenium, axe-core); `portal_browser` the customer portal's sign-up, e-mail confirmation through a real SMTP server and login in headless Chromium (axe-core); `production_config` the refusal of unsafe production settings (`serve`, `check-config`); `perspectives_netns` multi-perspective
+//! SoftHSM2 token (init, issuance, CRL, the token going away and back); `linter_certbot` pkilint's REST service in the loop before signing (and its command line on what was issued); `console_browser` the staff console in headless Chromium (selenium, axe-core); `portal_browser` the customer portal's sign-up, e-mail confirmation through a real SMTP server and login in headless Chromium (axe-core); `portal_certs` the portal's EAB credential used by certbot and a pasted CSR proven by http-01 file and BIND TXT record, downloads checked with openssl, in headless Chromium (axe-core); `production_config` the refusal of unsafe production settings (`serve`, `check-config`); `perspectives_netns` multi-perspective
 //! corroboration (BR 3.2.2.9) with five `trustgate perspective` processes,
 //! each in its own network namespace (needs root, `ip` and `socat`);
 //! `chaos` the server killed, and PostgreSQL restarted (a private cluster,
@@ -41,6 +41,7 @@ mod linter_certbot;
 mod mail_certbot;
 mod perspectives_netns;
 mod portal_browser;
+mod portal_certs;
 mod production_config;
 mod rfc8555_certbot;
 mod rfc8555_wire;

@@ -1,0 +1,300 @@
+//! The portal's certificate pages in real headless Chromium
+//! (`integration/portal/certs.py`, on the steps of
+//! `integration/portal/portal.py`) against the real `trustgate serve`
+//! with the portal listener and a real SMTP server for the sign-up mail.
+//! Staff approve the customer's organization through the admin API; the
+//! customer then makes an EAB credential on `/eab` and the real certbot
+//! gets a certificate with it, or pastes an openssl CSR on `/orders/new`
+//! and proves one name with an http-01 file (served by the script on
+//! loopback) and the other with a TXT record in a real BIND. Every
+//! certificate is downloaded in Chromium as PEM chain, DER and PKCS#7 and
+//! checked with openssl. axe-core reports no serious or critical violation
+//! on any of those pages. With `TRUSTGATE_PORTAL_SCREENSHOTS=DIR` the
+//! `/eab` (key redacted) and `/orders/{id}` pages are saved there as PNG.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use crate::common::bind::{Bind, Signing};
+use crate::common::issued::{assert_issued, OV_POLICY};
+use crate::common::pkilint::venv_bin;
+use crate::common::server::free_port;
+use crate::common::smtp::{mail_toml, SmtpSink};
+use crate::common::staff::{Eab, Level, Organization};
+use crate::common::x509::openssl_verify;
+use crate::common::{Certbot, TestServer};
+use crate::console_browser::axe_script;
+
+/// The portal on plain HTTP on loopback and the agreement in force.
+fn portal_toml(port: u16) -> String {
+    format!(
+        "[portal]\n\
+         listen = \"127.0.0.1:{port}\"\n\
+         base_url = \"http://127.0.0.1:{port}\"\n\
+         [agreement]\n\
+         version = \"2026-12-test\"\n"
+    )
+}
+
+/// A server with the portal and mail to `sink`, resolving through `bind`
+/// when given (the harness's responder otherwise).
+fn portal_server(sink: &SmtpSink, bind: Option<&Bind>) -> (TestServer, String) {
+    let port = free_port();
+    let extra = format!("{}{}", portal_toml(port), mail_toml(sink.port()));
+    let server = match bind {
+        Some(b) => TestServer::start_with_dns(&b.va_dns(), &extra),
+        None => TestServer::start_with(&extra),
+    };
+    (server, format!("http://127.0.0.1:{port}"))
+}
+
+/// The customer with `email` becomes the customer of `org` (what an
+/// approved application does; the application pages have their own
+/// scenario).
+fn link_customer(server: &TestServer, email: &str, org: Organization) -> Result<(), String> {
+    let cfg = trustgate::config::Config::load(Some(server.config_path()))
+        .map_err(|e| format!("config: {e}"))?;
+    let store = trustgate::sa::Store::open(&cfg.database_url(), 1, Duration::from_secs(30))
+        .map_err(|e| format!("database: {e}"))?;
+    let email = email.to_owned();
+    let rt = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
+    let linked = rt.block_on(store.run(move |c| {
+        let Some(found) = trustgate::sa::customers::by_email(c, &email)? else {
+            return Ok(false);
+        };
+        let org = trustgate::core::OrganizationId(org.id);
+        trustgate::sa::customers::set_organization(c, found.customer.id, org)?;
+        Ok(true)
+    }));
+    match linked {
+        Ok(true) => Ok(()),
+        Ok(false) => Err("no such customer".into()),
+        Err(e) => Err(format!("linking the customer: {e}")),
+    }
+}
+
+/// Runs certs.py with `args`, answering its `ASK` lines with `answer`;
+/// returns its JSON summary.
+fn run_script(
+    server: &TestServer,
+    args: serde_json::Value,
+    mut answer: impl FnMut(&[&str]) -> Result<(), String>,
+) -> serde_json::Value {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("integration/portal/certs.py");
+    let stderr_path = server.scratch_dir("selenium").join("stderr.txt");
+    let mut child = Command::new(venv_bin("python"))
+        .arg(&script)
+        .env("PORTAL_TEST", args.to_string())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(&stderr_path).expect("creating the script's log"))
+        .spawn()
+        .expect("running the selenium script (./scripts/test installs selenium into .venv)");
+    let mut stdin = child.stdin.take().expect("the script's stdin");
+    let mut last = String::new();
+    let mut failures = Vec::new();
+    for line in BufReader::new(child.stdout.take().expect("the script's stdout")).lines() {
+        let line = line.expect("reading the script's output");
+        if let Some(ask) = line.strip_prefix("ASK ") {
+            let words: Vec<&str> = ask.split(' ').collect();
+            let reply = match answer(&words) {
+                Ok(()) => "ok".to_owned(),
+                Err(e) => {
+                    failures.push(format!("{}: {e}", words[0]));
+                    format!("error {}", words[0])
+                }
+            };
+            writeln!(stdin, "{reply}").expect("answering the script");
+        } else {
+            last = line;
+        }
+    }
+    let status = child.wait().expect("waiting for the script");
+    let stderr = std::fs::read_to_string(&stderr_path).unwrap_or_default();
+    assert!(
+        status.success() && failures.is_empty(),
+        "the browser test failed ({status}): {failures:#?}\n{stderr}\nserver log:\n{}",
+        server.log_tail(80)
+    );
+    serde_json::from_str(&last).unwrap_or_else(|e| panic!("no summary ({e}): {last}\n{stderr}"))
+}
+
+fn script_args(server: &TestServer, origin: &str, sink: &SmtpSink) -> serde_json::Value {
+    serde_json::json!({
+        "origin": origin,
+        "mail_dir": sink.dir(),
+        "axe": axe_script(),
+        "downloads": server.scratch_dir("downloads"),
+        "screenshots": std::env::var("TRUSTGATE_PORTAL_SCREENSHOTS").ok(),
+    })
+}
+
+/// What Chromium downloaded: the PEM chain verifies with openssl against
+/// the CA's root, the DER file is its first certificate, and openssl
+/// reads both certificates out of the PKCS#7 file. Returns the leaf (PEM).
+fn check_downloads(server: &TestServer, summary: &serde_json::Value) -> PathBuf {
+    let file = |kind: &str| PathBuf::from(summary["downloads"][kind].as_str().unwrap());
+    let (pem, der, p7b) = (file("pem"), file("der"), file("p7b"));
+    let leaf = pem.with_extension("leaf.pem");
+    openssl(
+        &["x509", "-inform", "DER", "-in"],
+        &der,
+        &["-out", leaf.to_str().unwrap()],
+    );
+    let der_bytes = std::fs::read(&der).unwrap();
+    let chain = certificates(&std::fs::read(&pem).unwrap());
+    assert_eq!(
+        chain.len(),
+        2,
+        "the leaf and its issuer in {}",
+        pem.display()
+    );
+    assert_eq!(chain[0], der_bytes, "the DER download is the chain's first");
+    openssl_verify(&server.root_pem(), &pem, &leaf).unwrap_or_else(|e| panic!("{e}"));
+    let printed = openssl(
+        &["pkcs7", "-inform", "DER", "-print_certs", "-in"],
+        &p7b,
+        &[],
+    );
+    let mut inside = certificates(printed.as_bytes());
+    inside.sort();
+    let mut expected = chain;
+    expected.sort();
+    assert_eq!(
+        inside, expected,
+        "the PKCS#7 file holds the chain:\n{printed}"
+    );
+    leaf
+}
+
+/// The DER of every certificate in a PEM text.
+fn certificates(pem_text: &[u8]) -> Vec<Vec<u8>> {
+    ::pem::parse_many(pem_text)
+        .expect("PEM")
+        .into_iter()
+        .filter(|p| p.tag() == "CERTIFICATE")
+        .map(|p| p.into_contents())
+        .collect()
+}
+
+fn openssl(before: &[&str], file: &Path, after: &[&str]) -> String {
+    let out = Command::new("openssl")
+        .args(before)
+        .arg(file)
+        .args(after)
+        .output()
+        .expect("running openssl");
+    assert!(
+        out.status.success(),
+        "openssl {before:?} {}: {}",
+        file.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn assert_axe_clean(summary: &serde_json::Value, pages: &[&str]) {
+    for page in pages {
+        let r = &summary["axe"][page];
+        assert_eq!(
+            r["serious_or_critical"],
+            serde_json::json!([]),
+            "axe on {page}: {r}"
+        );
+    }
+    eprintln!("axe: {}", summary["axe"]);
+}
+
+#[test]
+fn a_customer_makes_an_eab_credential_certbot_uses_and_downloads_the_certificate() {
+    let sink = SmtpSink::start();
+    let (server, origin) = portal_server(&sink, None);
+    let staff = server.staff();
+    let org = staff.create_organization(Level::Ov, &["example.jp"]);
+    staff.vet_and_approve(org);
+    let certbot = Certbot::new(&server, "portal-eab");
+    let name = "www.example.jp";
+    let mut args = script_args(&server, &origin, &sink);
+    args["scenario"] = "eab".into();
+    args["name"] = name.into();
+    let summary = run_script(&server, args, |ask| match ask {
+        ["link", email] => link_customer(&server, email, org),
+        ["certbot", kid, key, n] => {
+            let eab = Eab {
+                kid: (*kid).into(),
+                hmac_key: (*key).into(),
+            };
+            let run = certbot.certonly(&eab, &[n]);
+            run.assert_success();
+            Ok(())
+        }
+        other => Err(format!("unknown request {other:?}")),
+    });
+    let issued = assert_issued(&server, &certbot.lineage(name), &[name], OV_POLICY);
+    assert_eq!(
+        summary["serial"].as_str(),
+        Some(issued.serial.replace(':', "").as_str()),
+        "{summary}"
+    );
+    let leaf = check_downloads(&server, &summary);
+    assert_eq!(
+        std::fs::read_to_string(leaf).unwrap().trim(),
+        std::fs::read_to_string(certbot.lineage(name).cert)
+            .unwrap()
+            .trim(),
+        "the portal's certificate is the one certbot got"
+    );
+    // The credential certbot used is the organization's.
+    assert_eq!(staff.accounts(org).len(), 1, "{:?}", staff.accounts(org));
+    assert_axe_clean(
+        &summary,
+        &["eab", "eab-created", "certificates", "certificate"],
+    );
+}
+
+#[test]
+fn a_pasted_csr_is_proven_by_file_and_txt_record_and_downloaded() {
+    let sink = SmtpSink::start();
+    let bind = Bind::start(
+        Signing::Unsigned,
+        "www IN A 127.0.0.1\nmail IN A 127.0.0.1\n",
+    );
+    let (server, origin) = portal_server(&sink, Some(&bind));
+    let staff = server.staff();
+    let org = staff.create_organization(Level::Ov, &["example.jp"]);
+    staff.vet_and_approve(org);
+    let (http_name, dns_name) = ("www.example.jp", "mail.example.jp");
+    let mut args = script_args(&server, &origin, &sink);
+    args["scenario"] = "csr".into();
+    args["http_name"] = http_name.into();
+    args["dns_name"] = dns_name.into();
+    args["http01_port"] = server.http01_port().into();
+    let summary = run_script(&server, args, |ask| match ask {
+        ["link", email] => link_customer(&server, email, org),
+        ["txt", record, value] => {
+            bind.update("example.jp", &[&format!("{record}. 60 IN TXT \"{value}\"")]);
+            Ok(())
+        }
+        other => Err(format!("unknown request {other:?}")),
+    });
+    assert!(
+        bind.was_queried(&format!("_acme-challenge.{dns_name}"), "TXT"),
+        "the VA never asked BIND for the TXT record\n{}",
+        bind.log_tail(60)
+    );
+    let leaf = check_downloads(&server, &summary);
+    let text = openssl(
+        &["x509", "-noout", "-ext", "subjectAltName", "-in"],
+        &leaf,
+        &[],
+    );
+    for n in [http_name, dns_name] {
+        assert!(text.contains(&format!("DNS:{n}")), "{n} in {text}");
+    }
+    assert_axe_clean(
+        &summary,
+        &["order-new", "order", "order-issued", "certificate"],
+    );
+}
