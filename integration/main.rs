@@ -46,4 +46,5 @@ mod production_config;
 mod rfc8555_certbot;
 mod rfc8555_wire;
 mod schemathesis_admin;
+mod seal_browser;
 mod vetting_certbot;

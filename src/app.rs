@@ -601,8 +601,10 @@ impl App {
             self.clock.clone(),
         )?;
         let lease = self.lease("crl", generator.interval());
+        let seals = Vetting::new(self.store.clone(), self.cfg.vetting.clone()).seals();
         Ok(crate::publish::Publishing::spawn(
             generator,
+            Some(seals),
             listener,
             lease,
             shutdown.clone(),

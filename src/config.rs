@@ -654,6 +654,11 @@ pub struct PublishConfig {
     /// Seconds between checks for new revocations; a revocation is on its
     /// CRL within about this long. Also the CRL's Cache-Control max-age.
     pub regenerate_secs: u64,
+    /// The origin the trust seal's embed snippet names (`/seal/…` on this
+    /// listener), e.g. `https://seal.example.jp` behind a TLS proxy: a
+    /// site served over https shows no http:// image. Defaults to
+    /// `base_url`.
+    pub seal_base_url: Option<String>,
 }
 
 /// Certificate Transparency (RFC 6962). With logs configured, every
@@ -773,6 +778,7 @@ impl Default for PublishConfig {
             crl_shards: 16,
             next_update_hours: 7 * 24,
             regenerate_secs: 60,
+            seal_base_url: None,
         }
     }
 }
@@ -790,8 +796,32 @@ impl PublishConfig {
         }
     }
 
+    /// `seal_base_url`, else `base_url`, without a trailing slash.
+    pub fn seal_base_url(&self) -> String {
+        match &self.seal_base_url {
+            Some(u) => u.trim_end_matches('/').to_owned(),
+            None => self.base_url(),
+        }
+    }
+
     /// Refuses values that would publish non-conforming CRLs.
     pub fn validate(&self) -> Result<()> {
+        if let Some(u) = &self.seal_base_url {
+            let rest = u
+                .strip_prefix("https://")
+                .or_else(|| u.strip_prefix("http://"))
+                .unwrap_or("");
+            if rest.is_empty()
+                || !rest.is_ascii()
+                || rest
+                    .chars()
+                    .any(|c| c.is_whitespace() || matches!(c, '?' | '#' | '"' | '<' | '>'))
+            {
+                return Err(Error::internal(format!(
+                    "publish.seal_base_url {u:?} must be a plain http(s):// URL"
+                )));
+            }
+        }
         if self.crl_shards == 0 || self.crl_shards > MAX_CRL_SHARDS {
             return Err(Error::internal(format!(
                 "publish.crl_shards must be between 1 and {MAX_CRL_SHARDS}"

@@ -215,6 +215,9 @@ pub enum OrgCommand {
     },
     /// Show an organization, its checks and what blocks approval (JSON).
     Show { id: i64 },
+    /// Print the trust seal's id and the HTML the organization embeds
+    /// (approved organizations; docs/seal.md).
+    Seal { id: i64 },
     /// Replace an organization's data; it returns to pending and its
     /// checks must be recorded again.
     Edit {

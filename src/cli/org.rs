@@ -22,6 +22,7 @@ pub async fn run(cfg: Config, auth: &StaffAuth, cmd: OrgCommand) -> Result<()> {
     let role = match &cmd {
         OrgCommand::List { .. }
         | OrgCommand::Show { .. }
+        | OrgCommand::Seal { .. }
         | OrgCommand::Blocked
         | OrgCommand::Audit { .. }
         | OrgCommand::Limits { file: None, .. } => None,
@@ -39,6 +40,7 @@ pub async fn run(cfg: Config, auth: &StaffAuth, cmd: OrgCommand) -> Result<()> {
         OrgCommand::Create { file } => create(v, actor, &file).await,
         OrgCommand::List { status } => list(v, status).await,
         OrgCommand::Show { id } => show(v, id).await,
+        OrgCommand::Seal { id } => seal(v, &cfg, id).await,
         OrgCommand::Edit { id, file } => edit(v, actor, id, &file).await,
         OrgCommand::Check {
             id,
@@ -111,6 +113,22 @@ async fn show(vetting: &Vetting, id: i64) -> Result<()> {
         "checks": checks,
         "blockers": blockers,
     }))
+}
+
+/// The seal id on the first line, then the snippet to embed.
+async fn seal(vetting: &Vetting, cfg: &Config, id: i64) -> Result<()> {
+    let Some(seal) = vetting.seal(OrganizationId(id)).await? else {
+        return Err(Error::new(
+            trustgate::error::ErrorKind::Conflict,
+            format!("organization {id} has not been approved: it has no seal"),
+        ));
+    };
+    println!("{seal}");
+    println!(
+        "{}",
+        trustgate::publish::seal::snippet(&cfg.publish.seal_base_url(), &seal)
+    );
+    Ok(())
 }
 
 async fn edit(vetting: &Vetting, actor: &str, id: i64, file: &Path) -> Result<()> {

@@ -725,6 +725,8 @@ pub struct OrgText {
     pub reason_required: &'static str,
     pub cancel: &'static str,
     pub already_revoked: &'static str,
+    pub seal: &'static str,
+    pub seal_hint: &'static str,
     pub groups: [(&'static str, &'static str); 9],
 }
 
@@ -765,6 +767,8 @@ pub static ORG_JA: OrgText = OrgText {
     reason_required: "理由を入力してください",
     cancel: "取り消して戻る",
     already_revoked: "この認証情報は失効済みです。",
+    seal: "認証シール",
+    seal_hint: "組織のサイトに貼るHTMLです。シールは、承認が有効で、そのサイトのドメインに有効な証明書がある間だけ「認証済み」と表示します（docs/seal.md）。",
     groups: [
         ("organization", "組織"),
         ("head_office", "本店登記住所"),
@@ -797,6 +801,8 @@ pub static ORG_EN: OrgText = OrgText {
     reason_required: "a reason is required",
     cancel: "Cancel",
     already_revoked: "This credential is revoked already.",
+    seal: "Trust seal",
+    seal_hint: "The HTML the organization puts on its site. The seal says verified only while the approval is in force and the site's domain has a valid certificate (docs/seal.md).",
     groups: [
         ("organization", "Organization"),
         ("head_office", "Registered head office"),

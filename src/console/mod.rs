@@ -90,6 +90,8 @@ pub struct Console {
     /// the size limit of one uploaded file it states.
     portal: crate::vetting::applications::PortalLinks,
     documents_limit: usize,
+    /// `publish.seal_base_url`, for the trust seal's embed snippet.
+    seal_base: String,
 }
 
 /// What a page needs to know about the request.
@@ -119,6 +121,7 @@ impl Console {
                 base_url: cfg.base_url(),
             },
             documents_limit: 10 << 20,
+            seal_base: cfg.publish.seal_base_url(),
         }
     }
 
@@ -284,6 +287,7 @@ impl Console {
         }
         let v = pages::Views {
             vetting: &self.vetting,
+            seal_base: &self.seal_base,
             s: &s,
             ctx,
         };

@@ -218,6 +218,8 @@ struct OrganizationPage {
     edit: Option<Form>,
     /// The EV checks with nested records (role `vet`, EV organizations).
     ev_forms: Vec<Form>,
+    /// The trust seal's HTML to embed, once the organization was approved.
+    seal: Option<String>,
     /// Applications from the portal, their histories and documents.
     apps: super::applications::Section,
 }
@@ -292,6 +294,8 @@ struct PasswordPage {
 /// The pages behind a session.
 pub struct Views<'a> {
     pub vetting: &'a Vetting,
+    /// `publish.seal_base_url`, for the trust seal's embed snippet.
+    pub seal_base: &'a str,
     pub s: &'a Session,
     pub ctx: &'a Ctx,
 }
@@ -451,6 +455,7 @@ impl Views<'_> {
         certs.truncate(CERTS_SHOWN);
         let eabs = self.vetting.list_eab(Some(id)).await?;
         let audit = self.vetting.audit(Some(id), AUDIT_SHOWN).await?;
+        let seal = self.vetting.seal(id).await?;
         let status = org.effective_status(now, self.vetting.max_age());
         let may_vet = self.s.staff.may(StaffRole::Vet);
         let needs = approval_blockers(
@@ -526,6 +531,7 @@ impl Views<'_> {
                 Vec::new()
             },
             apps,
+            seal: seal.map(|s| crate::publish::seal::snippet(self.seal_base, &s)),
         })
     }
 

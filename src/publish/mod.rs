@@ -6,9 +6,11 @@
 //! ([`crate::config::crl_shard`]); its cRLDistributionPoints names that
 //! shard's URL ([`crate::config::PublishUrls::crl`]) and the RA stores the shard in
 //! `certificates.crl_shard`. The [`generator::Generator`] keeps each
-//! shard's CRL in the `crls` table fresh; [`server`] serves them.
+//! shard's CRL in the `crls` table fresh; [`server`] serves them, and
+//! the trust seals ([`seal`]).
 
 pub mod generator;
+pub mod seal;
 pub mod server;
 
 use std::net::SocketAddr;
@@ -61,6 +63,7 @@ impl Publishing {
     /// Starts both on the current runtime.
     pub fn spawn(
         generator: Generator,
+        seals: Option<crate::vetting::seal::Seals>,
         listener: Option<TcpListener>,
         lease: Lease,
         shutdown: watch::Receiver<bool>,
@@ -73,7 +76,8 @@ impl Publishing {
                 "serving CRLs and the issuer certificate"
             );
             let mut sd = shutdown.clone();
-            tokio::spawn(server::serve(listener, generator.clone(), async move {
+            let publisher = server::Publisher::new(generator.clone(), seals);
+            tokio::spawn(server::serve(listener, publisher, async move {
                 let _ = sd.wait_for(|s| *s).await;
             }))
         });

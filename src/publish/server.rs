@@ -6,6 +6,8 @@
 //!   RFC 2585 §4.2), DER
 //! - `GET|HEAD /intermediate.der` → `application/pkix-cert` (RFC 5280
 //!   §4.2.2.1), DER
+//! - `GET|HEAD /seal/{id}` and `/seal/{id}.svg` → the trust seal's page
+//!   and image (`publish::seal`)
 //! - anything else → 404 (405 for other methods)
 
 use std::future::Future;
@@ -19,10 +21,12 @@ use hyper::{Method, Request, Response, StatusCode};
 use time::OffsetDateTime;
 use tokio::net::TcpListener;
 
+use super::seal::{self, SealPath};
 use super::{Generator, ISSUER_PATH};
 use crate::error::{Error, ErrorKind};
 use crate::http::{self, Answer, Listener, Record};
 use crate::metrics::HttpMetrics;
+use crate::vetting::seal::Seals;
 
 /// Upper bound on answering one request (an on-demand CRL included).
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -31,18 +35,33 @@ const ISSUER_MAX_AGE_SECS: u64 = 24 * 3600;
 
 type Body = Full<Bytes>;
 
-/// Serves CRLs and the issuer until `shutdown` resolves (see `crate::http`).
+/// What the listener serves: CRLs and the issuer from the generator,
+/// trust seals when given the service that answers them.
+#[derive(Clone)]
+pub struct Publisher {
+    generator: Generator,
+    seals: Option<Seals>,
+}
+
+impl Publisher {
+    pub fn new(generator: Generator, seals: Option<Seals>) -> Publisher {
+        Publisher { generator, seals }
+    }
+}
+
+/// Serves CRLs, the issuer and seals until `shutdown` resolves (see
+/// `crate::http`).
 pub async fn serve(
     listener: TcpListener,
-    generator: Generator,
+    publisher: Publisher,
     shutdown: impl Future<Output = ()>,
 ) {
-    crate::http::serve(listener, None, Arc::new(generator), shutdown).await
+    crate::http::serve(listener, None, Arc::new(publisher), shutdown).await
 }
 
 /// The CRL listener behind the shared edge: GET and HEAD only, answers in
-/// plain text or DER, never problem documents.
-impl http::Service for Generator {
+/// plain text, DER, HTML or SVG, never problem documents.
+impl http::Service for Publisher {
     type Reply = Response<Body>;
     type Failure = Error;
     const LISTENER: Listener = Listener::Crl;
@@ -76,7 +95,12 @@ impl http::Service for Generator {
                 Method::HEAD => true,
                 _ => return Ok(method_not_allowed()),
             };
-            let r = respond(self, &record.path).await;
+            let r = match (parse_path_seal(&record.path), &self.seals) {
+                (Some(what), Some(seals)) => {
+                    seal::respond(seals, what, req.uri().query(), req.headers()).await
+                }
+                _ => respond(&self.generator, &record.path).await,
+            };
             Ok(if head { strip_body(r) } else { r })
         }
     }
@@ -102,6 +126,11 @@ fn endpoint(path: &str) -> &'static str {
         "issuer"
     } else if parse_crl_path(path).is_some() {
         "crl"
+    } else if let Some(what) = parse_path_seal(path) {
+        match what {
+            SealPath::Page(_) => "seal",
+            SealPath::Image(_) => "seal_image",
+        }
     } else {
         crate::metrics::UNKNOWN_ENDPOINT
     }
@@ -156,6 +185,10 @@ async fn respond(generator: &Generator, path: &str) -> Response<Body> {
             }
         }
     }
+}
+
+fn parse_path_seal(path: &str) -> Option<SealPath<'_>> {
+    seal::parse_path(path)
 }
 
 /// `/crl/{n}.crl` with `n` a canonical decimal u32 (no sign, no leading
@@ -264,7 +297,8 @@ mod tests {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, mut rx) = watch::channel(false);
-        let server = tokio::spawn(serve(listener, f.generator.clone(), async move {
+        let publisher = Publisher::new(f.generator.clone(), None);
+        let server = tokio::spawn(serve(listener, publisher, async move {
             let _ = rx.wait_for(|s| *s).await;
         }));
         let client = Client::builder(TokioExecutor::new()).build_http::<Body>();

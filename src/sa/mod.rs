@@ -50,6 +50,7 @@ pub mod precertificates;
 #[cfg(test)]
 mod query_plans;
 pub mod schema;
+pub mod seals;
 pub mod staff;
 pub mod staff_sessions;
 mod timestamps;

@@ -483,3 +483,15 @@ diesel::allow_tables_to_appear_in_same_query!(
     customer_sessions,
     agreement_acceptances
 );
+
+diesel::table! {
+    seals (organization_id) {
+        organization_id -> BigInt,
+        seal_id -> Text,
+        lookup -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(seals -> organizations (organization_id));
+diesel::allow_tables_to_appear_in_same_query!(seals, organizations);

@@ -24,6 +24,7 @@ pub mod notices;
 pub mod organization;
 pub mod queue;
 pub mod readiness;
+pub mod seal;
 pub mod sealing;
 pub mod staff;
 pub mod totp;
@@ -266,6 +267,31 @@ impl Vetting {
             .await
     }
 
+    /// The organization's trust seal id, made now for one approved before
+    /// seals existed; None for one never approved.
+    pub async fn seal(&self, id: OrganizationId) -> Result<Option<String>> {
+        let org = self.get(id).await?;
+        if org.vetted_at.is_none() {
+            return Ok(None);
+        }
+        let stored = self
+            .store
+            .read(move |c| sa::seals::of_organization(c, id))
+            .await?;
+        if stored.is_some() {
+            return Ok(stored);
+        }
+        let now = self.clock.now();
+        self.store
+            .write(move |c| seal::create(c, id, now).map(Some))
+            .await
+    }
+
+    /// The service that answers what seals say, on this store.
+    pub fn seals(&self) -> seal::Seals {
+        seal::Seals::new(self.store.clone(), self.max_age())
+    }
+
     pub fn max_age(&self) -> Duration {
         self.cfg.max_age()
     }
@@ -373,6 +399,7 @@ impl Step {
         }
         if to == VettingStatus::Approved {
             sa::organizations::clear_gate_refusals(c, org.id)?;
+            seal::create(c, org.id, self.now)?;
         }
         Ok(())
     }

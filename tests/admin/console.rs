@@ -547,6 +547,21 @@ async fn a_vetter_records_checks_and_makes_a_credential_an_approver_approves() {
     let o = d.vetting.get(org).await.unwrap();
     assert_eq!(o.status.as_str(), "approved");
     assert_eq!(o.approved_by, Some(d.approver.member.identity().actor()));
+    // Approval made the trust seal: its snippet is on the page (the
+    // pending page had none).
+    assert!(!apage.contains("id=\"seal-snippet\""), "{apage}");
+    let seal = d
+        .vetting
+        .seal(org)
+        .await
+        .unwrap()
+        .expect("a seal on approval");
+    let approved_page = d.get(&page_path, &approver).await.text();
+    assert!(
+        approved_page.contains("id=\"seal-snippet\"")
+            && approved_page.contains(&format!("/seal/{seal}.svg")),
+        "{approved_page}"
+    );
     // A credential: its key once, with the certbot line.
     let r = d
         .post(
