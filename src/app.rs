@@ -189,6 +189,7 @@ impl App {
     ) -> Result<App> {
         preflight::check(&cfg)?;
         cfg.limits.validate()?;
+        cfg.agreement.validate()?;
         check_perspectives(&cfg, &perspectives, &clock)?;
         let cfg = Arc::new(cfg);
         let (c2, clock2) = (cfg.clone(), clock.clone());
@@ -202,6 +203,7 @@ impl App {
             .with_perspectives(perspectives)
             .with_metrics(store.metrics().clone());
         let ra = Ra::new(cfg.clone(), store.clone(), ca.clone(), va, clock.clone());
+        ra.record_terms_in_force().await?;
         let wfe = Arc::new(Wfe::new(cfg.clone(), ra.clone(), store.clone()).await?);
         let instance: Arc<str> = sa::leases::instance_id().into();
         tracing::info!(instance = %instance, "instance id for background leases");

@@ -50,6 +50,67 @@ pub struct Config {
     /// E-mail notices over SMTP (docs/mail.md). Absent: no notice is
     /// written at all.
     pub mail: Option<MailConfig>,
+    /// The subscriber agreement (RFC 8555 §7.3.3; docs/acme.md,
+    /// "Agreement versions").
+    pub agreement: AgreementConfig,
+    /// The customer portal.
+    pub portal: PortalConfig,
+}
+
+/// The subscriber agreement accounts accept.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AgreementConfig {
+    /// The current version, e.g. "2026-12". Every ACME account records the
+    /// version it accepted; when this changes, an account must accept the
+    /// new version in the portal before its next order, challenge or
+    /// finalize (`userActionRequired`).
+    pub version: String,
+}
+
+/// Longest agreement version accepted (it is stored with every account).
+pub const MAX_AGREEMENT_VERSION_LEN: usize = 64;
+
+impl Default for AgreementConfig {
+    fn default() -> Self {
+        AgreementConfig {
+            version: "development".into(),
+        }
+    }
+}
+
+impl AgreementConfig {
+    pub fn validate(&self) -> Result<()> {
+        let v = &self.version;
+        if v.is_empty()
+            || v.len() > MAX_AGREEMENT_VERSION_LEN
+            || !v.chars().all(|c| c.is_ascii_graphic())
+        {
+            return Err(Error::internal(format!(
+                "agreement.version must be 1 to {MAX_AGREEMENT_VERSION_LEN} printable ASCII characters without spaces"
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// The customer portal.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PortalConfig {
+    /// The URL customers reach the portal at, without a trailing slash
+    /// (e.g. `https://portal.example.com`): links in ACME problems
+    /// (`instance`) and the directory's `meta.termsOfService` name its
+    /// pages. Absent: no portal links, and a changed agreement version is
+    /// not enforced (there is nowhere to accept it).
+    pub base_url: Option<String>,
+}
+
+impl PortalConfig {
+    /// The portal's origin without a trailing slash, if there is one.
+    pub fn base(&self) -> Option<&str> {
+        self.base_url.as_deref().map(|u| u.trim_end_matches('/'))
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -170,6 +231,8 @@ pub struct CaConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct AcmeConfig {
     /// Terms of service URL; when set, newAccount must agree to it.
+    /// Unset with a portal (`portal.base_url`): the portal's agreement
+    /// page (`Config::terms_url`).
     pub terms_of_service: Option<String>,
     pub website: Option<String>,
     /// Domain names that CAA `issue` records must name for this CA.
@@ -1067,6 +1130,8 @@ impl Default for Config {
             limits: LimitsConfig::default(),
             perspective: None,
             mail: None,
+            agreement: AgreementConfig::default(),
+            portal: PortalConfig::default(),
         }
     }
 }
@@ -1249,6 +1314,19 @@ impl Config {
         }
     }
 
+    /// The current subscriber agreement (the directory's
+    /// `meta.termsOfService`, RFC 8555 §7.1.1): `acme.terms_of_service`,
+    /// else the portal's agreement page.
+    pub fn terms_url(&self) -> Option<String> {
+        match (&self.acme.terms_of_service, self.portal.base()) {
+            (Some(u), _) => Some(u.clone()),
+            (None, Some(portal)) => {
+                Some(format!("{portal}{}", crate::core::urls::PORTAL_AGREEMENT))
+            }
+            (None, None) => None,
+        }
+    }
+
     /// The page every rateLimited problem points to.
     pub fn limits_documentation_url(&self) -> String {
         match &self.limits.documentation_url {
@@ -1291,6 +1369,35 @@ mod tests {
         assert!(e.contains("trustgate staff add"), "{e}");
         assert!(e.contains("staff token create"), "{e}");
         assert!(Config::parse("[admin]\nlisten = \"127.0.0.1:1\"\n").is_ok());
+    }
+
+    #[test]
+    fn the_terms_are_the_configured_url_else_the_portals_agreement() {
+        let cfg = Config::parse("[agreement]\nversion = \"2026-12\"\n").unwrap();
+        assert_eq!(cfg.terms_url(), None);
+        cfg.agreement.validate().unwrap();
+        let cfg = Config::parse("[portal]\nbase_url = \"https://portal.ca.jp/\"\n").unwrap();
+        assert_eq!(
+            cfg.terms_url().as_deref(),
+            Some("https://portal.ca.jp/agreement")
+        );
+        let cfg = Config::parse(
+            "[portal]\nbase_url = \"https://portal.ca.jp\"\n[acme]\nterms_of_service = \"https://ca.jp/tos\"\n",
+        )
+        .unwrap();
+        assert_eq!(cfg.terms_url().as_deref(), Some("https://ca.jp/tos"));
+        for bad in [
+            "",
+            "two words",
+            "é",
+            &"x".repeat(MAX_AGREEMENT_VERSION_LEN + 1),
+        ] {
+            let a = AgreementConfig {
+                version: bad.into(),
+            };
+            assert!(a.validate().is_err(), "{bad:?}");
+        }
+        assert!(Config::parse("[agreement]\nrevision = \"1\"\n").is_err());
     }
 
     #[test]

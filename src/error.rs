@@ -78,6 +78,21 @@ pub struct Error {
     pub location: Option<String>,
     /// Seconds the client should wait (`Retry-After`): a rate limit's.
     pub retry_after: Option<u64>,
+    /// With `UserActionRequired`: what a person has to do, which the edge
+    /// turns into the problem's `instance` link (RFC 8555 §6.7, §7.3.3).
+    pub user_action: Option<UserAction>,
+}
+
+/// What a person must do before an ACME request can succeed; named by
+/// ids, as the layers below the web front end name resources. The
+/// portal page each one is done on is `core::urls::PortalUrls`'.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserAction {
+    /// Accept the current subscriber agreement for ACME account `account`
+    /// (its id: `core::AccountId` lives above this module).
+    AcceptTerms { account: i64 },
+    /// Wait for, or answer, the vetting of the account's organization.
+    VettingStatus,
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -90,7 +105,13 @@ impl Error {
             subproblems: Vec::new(),
             location: None,
             retry_after: None,
+            user_action: None,
         }
+    }
+
+    pub fn with_user_action(mut self, action: UserAction) -> Self {
+        self.user_action = Some(action);
+        self
     }
 
     pub fn with_subproblems(mut self, subproblems: Vec<SubProblem>) -> Self {

@@ -16,6 +16,11 @@ pub struct Problem {
     /// RFC 8555 §6.2: the algorithms accepted, with badSignatureAlgorithm.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub algorithms: Option<Vec<String>>,
+    /// RFC 7807 §3.1, RFC 8555 §7.3.3: the page a person visits to do
+    /// what `userActionRequired` asks. Set by the front end that knows
+    /// the page's URL.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instance: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -60,6 +65,7 @@ impl Problem {
                     .map(|s| (*s).to_owned())
                     .collect()
             }),
+            instance: None,
         }
     }
 

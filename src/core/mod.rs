@@ -61,6 +61,10 @@ pub struct Account {
     pub status: AccountStatus,
     pub eab_credential: Option<EabId>,
     pub created_at: OffsetDateTime,
+    /// The subscriber-agreement version the account accepted (RFC 8555
+    /// §7.3.3); `None` only for an account registered before versions
+    /// were recorded and not yet given the version it registered under.
+    pub terms_version: Option<String>,
 }
 
 #[derive(Clone)]

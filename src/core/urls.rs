@@ -18,6 +18,36 @@ pub const AUTHZ: &str = "/acme/authz/";
 pub const CHALLENGE: &str = "/acme/chall/";
 pub const CERT: &str = "/acme/cert/";
 
+/// Customer-portal pages named from outside the portal: the ACME
+/// directory's terms, and `instance` links of `userActionRequired`
+/// problems (RFC 8555 §7.3.3). The portal routes the same paths.
+pub const PORTAL_AGREEMENT: &str = "/agreement";
+pub const PORTAL_STATUS: &str = "/status";
+pub const PORTAL_ACME_TERMS: &str = "/terms/acme/";
+
+/// Absolute URLs of portal pages.
+#[derive(Debug, Clone)]
+pub struct PortalUrls {
+    base: String,
+}
+
+impl PortalUrls {
+    pub fn new(base: &str) -> PortalUrls {
+        PortalUrls {
+            base: base.trim_end_matches('/').to_owned(),
+        }
+    }
+    /// Where a customer accepts the current agreement for ACME account
+    /// `id`.
+    pub fn acme_terms(&self, id: AccountId) -> String {
+        format!("{}{PORTAL_ACME_TERMS}{id}", self.base)
+    }
+    /// The vetting status of the customer's organization.
+    pub fn status(&self) -> String {
+        format!("{}{PORTAL_STATUS}", self.base)
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Urls {
     base: String,
@@ -89,5 +119,15 @@ mod tests {
             None
         );
         assert_eq!(u.order(OrderId(7)), "https://ca.jp:1/acme/order/7");
+    }
+
+    #[test]
+    fn portal_pages_are_under_the_portal_base() {
+        let p = PortalUrls::new("https://portal.ca.jp/");
+        assert_eq!(
+            p.acme_terms(AccountId(9)),
+            "https://portal.ca.jp/terms/acme/9"
+        );
+        assert_eq!(p.status(), "https://portal.ca.jp/status");
     }
 }

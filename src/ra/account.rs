@@ -6,7 +6,7 @@ use super::events::Audit;
 use super::{policy, Ra};
 use crate::acme::AccountRequest;
 use crate::core::{Account, AccountStatus, EabId, OrganizationId};
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, ErrorKind, Result, UserAction};
 use crate::jose::{self, AccountKey, FlattenedJws};
 use crate::sa::{self, accounts::Created};
 
@@ -49,7 +49,7 @@ impl Ra {
                 "no account exists with this key",
             ));
         }
-        if self.cfg().acme.terms_of_service.is_some() && req.terms_of_service_agreed != Some(true) {
+        if self.cfg().terms_url().is_some() && req.terms_of_service_agreed != Some(true) {
             return Err(Error::malformed(
                 "the terms of service must be agreed to (termsOfServiceAgreed: true)",
             ));
@@ -72,6 +72,7 @@ impl Ra {
             jwk: key.jwk().clone(),
             contact,
             eab_credential: eab.as_ref().map(|e| e.id),
+            terms_version: self.cfg().agreement.version.clone(),
         };
         let now = self.clock().now();
         // The actor is the new account, named once its id is known.
@@ -88,6 +89,58 @@ impl Ra {
                 Ok(NewAccountOutcome::Created(a))
             }
             Created::Existing(a) => Ok(NewAccountOutcome::Existing(a)),
+        }
+    }
+
+    /// Gives the accounts registered before agreement versions were
+    /// recorded the version configured now: the one they registered
+    /// under, since the version is first configured with the release that
+    /// records it. Run once at start; afterwards it finds none.
+    pub async fn record_terms_in_force(&self) -> Result<usize> {
+        let version = self.cfg().agreement.version.clone();
+        let filled = self
+            .store()
+            .run(move |c| sa::accounts::record_terms_in_force(c, &version))
+            .await?;
+        if filled > 0 {
+            tracing::info!(
+                accounts = filled,
+                version = %self.cfg().agreement.version,
+                "accounts registered before agreement versions were recorded hold the version in force"
+            );
+        }
+        Ok(filled)
+    }
+
+    /// RFC 8555 §7.3.3: once the agreement's version has changed, the
+    /// account must accept the new one before it orders, answers a
+    /// challenge or finalizes — each step towards a certificate. Reads,
+    /// contact updates, key changes, deactivation and revocation stay
+    /// open, so an account that does not accept can still look after what
+    /// it has. Acceptance is in the customer portal (a person, as §7.3.3
+    /// asks, not the client re-sending termsOfServiceAgreed), so without a
+    /// portal nothing is enforced. Reads only the account the request
+    /// already holds.
+    pub(super) fn require_current_terms(&self, acct: &Account) -> Result<()> {
+        let cfg = self.cfg();
+        let current = &cfg.agreement.version;
+        match acct.terms_version.as_deref() {
+            _ if cfg.portal.base().is_none() => Ok(()),
+            // Registered before versions were recorded: its version is
+            // filled in when the server starts (`sa::accounts`).
+            None => Ok(()),
+            Some(v) if v == current => Ok(()),
+            Some(v) => Err(Error::new(
+                ErrorKind::UserActionRequired,
+                format!(
+                    "the subscriber agreement has changed to version {current} (this account accepted {v}); \
+                     a person must accept it for ACME account {} in the customer portal, then retry",
+                    acct.id
+                ),
+            )
+            .with_user_action(UserAction::AcceptTerms {
+                account: acct.id.0,
+            })),
         }
     }
 
@@ -237,6 +290,7 @@ fn record_registration(
             "key_thumbprint": account.key_thumbprint,
             "eab_key_id": eab.as_ref().map(|e| e.key_id.as_str()),
             "organization": eab.as_ref().map(|e| e.organization),
+            "terms_version": account.terms_version,
         }),
     )
 }

@@ -89,6 +89,7 @@ impl Ra {
         acct: &Account,
         id: ChallengeId,
     ) -> Result<(Authorization, Challenge)> {
+        self.require_current_terms(acct)?;
         let now = self.clock().now();
         let (authz, unanswered_sibling) = self
             .store()

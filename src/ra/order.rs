@@ -69,6 +69,7 @@ impl Ra {
     /// domain scope, `replaces` and the requested validity, then store the
     /// order with its authorizations.
     pub async fn new_order(&self, acct: &Account, req: NewOrderRequest) -> Result<Order> {
+        self.require_current_terms(acct)?;
         let cfg = &self.cfg().acme;
         let names = policy::order_names(&req.identifiers, cfg)?;
         let profile = self.order_profile(req.profile.as_deref(), &names)?;
@@ -295,6 +296,7 @@ impl Ra {
     /// fix leaves the order `ready`; the certificate is stored before the
     /// order turns `valid`.
     pub async fn finalize(&self, acct: &Account, id: OrderId, csr_der: &[u8]) -> Result<Order> {
+        self.require_current_terms(acct)?;
         let order = self.order(acct, id).await?;
         let now = self.clock().now();
         check_ready(&order, now)?;

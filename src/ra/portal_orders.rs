@@ -444,6 +444,9 @@ impl Ra {
             jwk: key.jwk().clone(),
             contact: Vec::new(),
             eab_credential: None,
+            // The customer placing the request accepted the agreement in
+            // the portal.
+            terms_version: self.cfg().agreement.version.clone(),
         };
         self.store()
             .write(move |c| {

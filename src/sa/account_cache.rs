@@ -265,6 +265,7 @@ mod tests {
             status: AccountStatus::Valid,
             eab_credential: None,
             created_at: time::OffsetDateTime::UNIX_EPOCH,
+            terms_version: Some("1".into()),
         }
     }
 
@@ -339,6 +340,7 @@ mod tests {
             jwk: serde_json::Map::new(),
             contact: vec![],
             eab_credential: None,
+            terms_version: "1".into(),
         };
         let now = crate::core::Clock::system().now();
         let id = match a.run(move |c| accounts::create(c, new, now)).await.unwrap() {

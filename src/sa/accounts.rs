@@ -15,6 +15,9 @@ pub struct NewAccount {
     pub jwk: serde_json::Map<String, serde_json::Value>,
     pub contact: Vec<String>,
     pub eab_credential: Option<EabId>,
+    /// The subscriber-agreement version in force at registration, which
+    /// the client agreed to (RFC 8555 §7.3.3).
+    pub terms_version: String,
 }
 
 /// The outcome of creating an account: a concurrent request with the same
@@ -69,6 +72,8 @@ pub fn create_with(
                 accounts::status.eq(AccountStatus::Valid.as_str()),
                 accounts::eab_credential_id.eq(new.eab_credential.map(|e| e.0)),
                 accounts::created_at.eq(to_db(now)),
+                accounts::terms_version.eq(Some(&new.terms_version)),
+                accounts::terms_accepted_at.eq(Some(to_db(now))),
             ))
             .returning(accounts::all_columns)
             .get_result(c)
@@ -121,6 +126,66 @@ pub fn announce_change(conn: &mut DbConn, id: AccountId) -> Result<()> {
             .map_err(db_err)?;
     }
     Ok(())
+}
+
+/// Records that account `id` accepted agreement `version` at `now`
+/// (RFC 8555 §7.3.3). Run through `Store::change_account`, so the cached
+/// account is dropped once it commits.
+pub fn accept_terms(
+    conn: &mut DbConn,
+    id: AccountId,
+    version: &str,
+    now: OffsetDateTime,
+) -> Result<()> {
+    diesel::update(accounts::table.find(id.0))
+        .set((
+            accounts::terms_version.eq(Some(version)),
+            accounts::terms_accepted_at.eq(Some(to_db(now))),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Gives every account registered before agreement versions were recorded
+/// the version in force now: the one they registered under, as the
+/// agreement's version is first configured with this release. Returns how
+/// many accounts it filled in (none after the first start). Their
+/// acceptance time stays unknown (NULL).
+pub fn record_terms_in_force(conn: &mut DbConn, version: &str) -> Result<usize> {
+    Ok(
+        diesel::update(accounts::table.filter(accounts::terms_version.is_null()))
+            .set(accounts::terms_version.eq(Some(version)))
+            .execute(conn)?,
+    )
+}
+
+/// Account `id` if it is bound, through its EAB credential, to
+/// organization `org`; otherwise `None`, as if it did not exist.
+pub fn bound_to_organization(
+    conn: &mut DbConn,
+    id: AccountId,
+    org: crate::core::OrganizationId,
+) -> Result<Option<Account>> {
+    accounts::table
+        .inner_join(eab_credentials::table)
+        .filter(accounts::id.eq(id.0))
+        .filter(eab_credentials::organization_id.eq(org.0))
+        .select(AccountRow::as_select())
+        .first(conn)
+        .optional()?
+        .map(AccountRow::into_core)
+        .transpose()
+}
+
+/// When account `id` accepted the agreement version it holds (`None`:
+/// registered before versions were recorded).
+pub fn terms_accepted_at(conn: &mut DbConn, id: AccountId) -> Result<Option<OffsetDateTime>> {
+    let at: Option<Option<time::PrimitiveDateTime>> = accounts::table
+        .find(id.0)
+        .select(accounts::terms_accepted_at)
+        .first(conn)
+        .optional()?;
+    Ok(at.flatten().map(super::from_db))
 }
 
 pub fn update_contact(conn: &mut DbConn, id: AccountId, contact: &[String]) -> Result<()> {
@@ -192,4 +257,70 @@ pub fn change_key(
             })
     })?;
     Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::sa::crls::testing::store;
+
+    fn new_account(thumbprint: &str, version: &str) -> NewAccount {
+        NewAccount {
+            key_thumbprint: thumbprint.into(),
+            jwk: serde_json::Map::new(),
+            contact: vec![],
+            eab_credential: None,
+            terms_version: version.into(),
+        }
+    }
+
+    /// Accounts from before versions were recorded get the version in
+    /// force, once; an account's own version is never overwritten by it.
+    #[tokio::test]
+    async fn accounts_without_a_version_get_the_one_in_force_once() {
+        let (_db, store) = store();
+        let now = crate::core::Clock::system().now();
+        let (old, recent) = store
+            .run(move |c| {
+                let mut id = |t: &str| match create(c, new_account(t, "v1"), now)? {
+                    Created::New(a) | Created::Existing(a) => Ok::<_, Error>(a.id),
+                };
+                let ids = (id("thumb-old")?, id("thumb-recent")?);
+                // As the migration leaves an account registered before it.
+                diesel::update(accounts::table.find(ids.0 .0))
+                    .set((
+                        accounts::terms_version.eq(None::<String>),
+                        accounts::terms_accepted_at.eq(None::<time::PrimitiveDateTime>),
+                    ))
+                    .execute(c)?;
+                Ok(ids)
+            })
+            .await
+            .unwrap();
+        let version = |id: AccountId| {
+            let s = store.clone();
+            async move {
+                s.run(move |c| by_id(c, id))
+                    .await
+                    .unwrap()
+                    .unwrap()
+                    .terms_version
+            }
+        };
+        assert_eq!(version(old).await, None);
+        let filled = store.run(|c| record_terms_in_force(c, "v2")).await.unwrap();
+        assert_eq!(filled, 1);
+        assert_eq!(version(old).await.as_deref(), Some("v2"));
+        assert_eq!(version(recent).await.as_deref(), Some("v1"));
+        let accepted = store
+            .run(move |c| Ok((terms_accepted_at(c, old)?, terms_accepted_at(c, recent)?)))
+            .await
+            .unwrap();
+        assert_eq!(accepted.0, None, "when it was accepted stays unknown");
+        assert!(accepted.1.is_some());
+        let again = store.run(|c| record_terms_in_force(c, "v3")).await.unwrap();
+        assert_eq!(again, 0);
+        assert_eq!(version(old).await.as_deref(), Some("v2"));
+    }
 }

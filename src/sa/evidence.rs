@@ -268,6 +268,7 @@ mod tests {
                 jwk: serde_json::Map::new(),
                 contact: vec![],
                 eab_credential: Some(cred.id),
+                terms_version: "1".into(),
             },
             now,
         )

@@ -19,6 +19,8 @@ pub struct AccountRow {
     pub status: String,
     pub eab_credential_id: Option<i64>,
     pub created_at: PrimitiveDateTime,
+    pub terms_version: Option<String>,
+    pub terms_accepted_at: Option<PrimitiveDateTime>,
 }
 
 impl AccountRow {
@@ -37,6 +39,7 @@ impl AccountRow {
                 .ok_or_else(|| corrupt("account status", &self.status))?,
             eab_credential: self.eab_credential_id.map(EabId),
             created_at: from_db(self.created_at),
+            terms_version: self.terms_version,
         })
     }
 }

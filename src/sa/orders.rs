@@ -715,6 +715,7 @@ mod tests {
             jwk: serde_json::Map::new(),
             contact: vec![],
             eab_credential: None,
+            terms_version: "1".into(),
         };
         Ok(
             match accounts::create(c, new, crate::core::Clock::system().now())? {

@@ -334,6 +334,7 @@ fn new_account(
             jwk: serde_json::Map::new(),
             contact: vec![],
             eab_credential: Some(eab_id),
+            terms_version: "1".into(),
         },
         now,
     )?

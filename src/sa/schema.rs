@@ -70,6 +70,8 @@ diesel::table! {
         status -> Text,
         eab_credential_id -> Nullable<BigInt>,
         created_at -> Timestamp,
+        terms_version -> Nullable<Text>,
+        terms_accepted_at -> Nullable<Timestamp>,
     }
 }
 

@@ -8,7 +8,7 @@ use super::checks::{approval_blockers, AgeRule, Check, VettingStatus};
 use super::organization::Level;
 use super::Organization;
 use crate::ca::profile::Profile;
-use crate::error::{Error, ErrorKind};
+use crate::error::{Error, ErrorKind, UserAction};
 
 /// Why the gate refused, as a condition staff can act on.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,11 +80,15 @@ impl Refusal {
     /// `userActionRequired` (RFC 8555 §6.7); a decision against the
     /// organization is `unauthorized`.
     pub fn error(&self, org_name: &str) -> Error {
-        let kind = match self {
-            Refusal::Pending(_) | Refusal::Expired { .. } => ErrorKind::UserActionRequired,
-            _ => ErrorKind::Unauthorized,
-        };
-        Error::new(kind, self.describe(org_name))
+        match self {
+            // The portal's status page says what the organization still
+            // has to do (the edge adds it as `instance`).
+            Refusal::Pending(_) | Refusal::Expired { .. } => {
+                Error::new(ErrorKind::UserActionRequired, self.describe(org_name))
+                    .with_user_action(UserAction::VettingStatus)
+            }
+            _ => Error::new(ErrorKind::Unauthorized, self.describe(org_name)),
+        }
     }
 }
 

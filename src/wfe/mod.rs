@@ -18,8 +18,9 @@ use hyper::{Method, Request, Response, StatusCode};
 
 use crate::acme::problem::Problem;
 use crate::config::Config;
+use crate::core::urls::PortalUrls;
 use crate::core::Clock;
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, ErrorKind, Result, UserAction};
 use crate::http::{self, Answer, Listener, Record};
 use crate::metrics::HttpMetrics;
 use crate::ra::Ra;
@@ -38,6 +39,10 @@ use urls::{Route, Urls};
 pub struct Wfe {
     cfg: Arc<Config>,
     urls: Urls,
+    /// The customer portal's pages, named by `userActionRequired` problems.
+    portal: Option<PortalUrls>,
+    /// The current agreement (`Link` of a terms problem, RFC 8555 §7.3.3).
+    terms_url: Option<String>,
     ra: Ra,
     store: Store,
     nonces: Nonces,
@@ -120,6 +125,8 @@ impl Wfe {
             .map_err(|e| Error::internal(format!("rendering directory: {e}")))?
             .into();
         Ok(Wfe {
+            portal: cfg.portal.base().map(PortalUrls::new),
+            terms_url: cfg.terms_url(),
             cfg,
             urls,
             ra,
@@ -226,7 +233,8 @@ impl Wfe {
     }
 
     fn render_error(&self, path: &str, e: &Error) -> Response<Full<Bytes>> {
-        let problem = Problem::from_error(e);
+        let mut problem = Problem::from_error(e);
+        let terms_link = self.user_action(e, &mut problem);
         let body = serde_json::to_vec_pretty(&problem).unwrap_or_default();
         let mut resp = Response::new(Full::new(Bytes::from(body)));
         *resp.status_mut() =
@@ -256,7 +264,28 @@ impl Wfe {
         {
             h.insert(header::LOCATION, loc);
         }
+        if let Some(v) = terms_link.and_then(|l| HeaderValue::from_str(&l).ok()) {
+            h.append(header::LINK, v);
+        }
         resp
+    }
+
+    /// The portal page a `userActionRequired` problem sends a person to
+    /// (`instance`, RFC 8555 §7.3.3), named in the detail too, as clients
+    /// such as certbot show only the detail; for the agreement, also the
+    /// `Link` header value naming the terms.
+    fn user_action(&self, e: &Error, problem: &mut Problem) -> Option<String> {
+        let (action, portal) = (e.user_action?, self.portal.as_ref()?);
+        let (page, terms) = match action {
+            UserAction::AcceptTerms { account } => (
+                portal.acme_terms(crate::core::AccountId(account)),
+                self.terms_url.as_deref(),
+            ),
+            UserAction::VettingStatus => (portal.status(), None),
+        };
+        problem.detail = format!("{}; see {page}", problem.detail);
+        problem.instance = Some(page);
+        terms.map(|t| format!("<{t}>;rel=\"terms-of-service\""))
     }
 
     /// RFC 8555 §6.5 (a fresh nonce on every response), §7.1 (Link to the

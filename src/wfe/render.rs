@@ -23,7 +23,7 @@ pub fn directory(u: &Urls, cfg: &Config) -> acme::Directory {
         key_change: u.abs(urls::KEY_CHANGE),
         renewal_info: u.abs(urls::RENEWAL_INFO),
         meta: acme::DirectoryMeta {
-            terms_of_service: cfg.acme.terms_of_service.clone(),
+            terms_of_service: cfg.terms_url(),
             website: cfg.acme.website.clone(),
             caa_identities: cfg.acme.caa_identities.clone(),
             external_account_required: cfg.acme.external_account_required,

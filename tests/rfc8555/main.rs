@@ -19,6 +19,7 @@ mod rfc6962_transparency;
 mod rfc9773_renewal_info;
 mod section_6_jws;
 mod section_7_1_directory_nonce;
+mod section_7_3_3_agreement_changes;
 mod section_7_3_accounts;
 mod section_7_4_orders;
 mod section_7_5_authorizations;

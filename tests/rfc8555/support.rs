@@ -267,6 +267,11 @@ impl Server {
         )
     }
 
+    /// The organization `eab` makes credentials of, once it has made one.
+    pub fn default_organization(&self) -> Option<OrganizationId> {
+        *self.default_org.lock().expect("lock")
+    }
+
     /// An EAB credential of an approved OV organization scoped to
     /// `example.jp`, made on first use.
     pub async fn eab(&self, single_use: bool) -> (String, Vec<u8>) {
