@@ -50,67 +50,6 @@ pub struct Config {
     /// E-mail notices over SMTP (docs/mail.md). Absent: no notice is
     /// written at all.
     pub mail: Option<MailConfig>,
-    /// The subscriber agreement (RFC 8555 §7.3.3; docs/acme.md,
-    /// "Agreement versions").
-    pub agreement: AgreementConfig,
-    /// The customer portal.
-    pub portal: PortalConfig,
-}
-
-/// The subscriber agreement accounts accept.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct AgreementConfig {
-    /// The current version, e.g. "2026-12". Every ACME account records the
-    /// version it accepted; when this changes, an account must accept the
-    /// new version in the portal before its next order, challenge or
-    /// finalize (`userActionRequired`).
-    pub version: String,
-}
-
-/// Longest agreement version accepted (it is stored with every account).
-pub const MAX_AGREEMENT_VERSION_LEN: usize = 64;
-
-impl Default for AgreementConfig {
-    fn default() -> Self {
-        AgreementConfig {
-            version: "development".into(),
-        }
-    }
-}
-
-impl AgreementConfig {
-    pub fn validate(&self) -> Result<()> {
-        let v = &self.version;
-        if v.is_empty()
-            || v.len() > MAX_AGREEMENT_VERSION_LEN
-            || !v.chars().all(|c| c.is_ascii_graphic())
-        {
-            return Err(Error::internal(format!(
-                "agreement.version must be 1 to {MAX_AGREEMENT_VERSION_LEN} printable ASCII characters without spaces"
-            )));
-        }
-        Ok(())
-    }
-}
-
-/// The customer portal.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct PortalConfig {
-    /// The URL customers reach the portal at, without a trailing slash
-    /// (e.g. `https://portal.example.com`): links in ACME problems
-    /// (`instance`) and the directory's `meta.termsOfService` name its
-    /// pages. Absent: no portal links, and a changed agreement version is
-    /// not enforced (there is nowhere to accept it).
-    pub base_url: Option<String>,
-}
-
-impl PortalConfig {
-    /// The portal's origin without a trailing slash, if there is one.
-    pub fn base(&self) -> Option<&str> {
-        self.base_url.as_deref().map(|u| u.trim_end_matches('/'))
-    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -615,6 +554,15 @@ impl Default for PortalConfig {
 }
 
 impl PortalConfig {
+    /// The portal's origin when there is a portal (`listen` or
+    /// `base_url` set): the pages ACME problems link to (`instance`) and
+    /// the agreement `meta.termsOfService` names. None: no portal links,
+    /// and a changed agreement version is not enforced (there is nowhere
+    /// to accept it).
+    pub fn public_url(&self) -> Option<String> {
+        (self.listen.is_some() || self.base_url.is_some()).then(|| self.base_url())
+    }
+
     /// The origin customers use, without a trailing slash.
     pub fn base_url(&self) -> String {
         match &self.base_url {
@@ -645,6 +593,24 @@ impl Default for AgreementConfig {
             version: "development".into(),
             text_file: None,
         }
+    }
+}
+
+/// Longest agreement version accepted (it is stored with every account).
+pub const MAX_AGREEMENT_VERSION_LEN: usize = 64;
+
+impl AgreementConfig {
+    pub fn validate(&self) -> Result<()> {
+        let v = &self.version;
+        if v.is_empty()
+            || v.len() > MAX_AGREEMENT_VERSION_LEN
+            || !v.chars().all(|c| c.is_ascii_graphic())
+        {
+            return Err(Error::internal(format!(
+                "agreement.version must be 1 to {MAX_AGREEMENT_VERSION_LEN} printable ASCII characters without spaces"
+            )));
+        }
+        Ok(())
     }
 }
 
@@ -1130,8 +1096,6 @@ impl Default for Config {
             limits: LimitsConfig::default(),
             perspective: None,
             mail: None,
-            agreement: AgreementConfig::default(),
-            portal: PortalConfig::default(),
         }
     }
 }
@@ -1318,7 +1282,7 @@ impl Config {
     /// `meta.termsOfService`, RFC 8555 §7.1.1): `acme.terms_of_service`,
     /// else the portal's agreement page.
     pub fn terms_url(&self) -> Option<String> {
-        match (&self.acme.terms_of_service, self.portal.base()) {
+        match (&self.acme.terms_of_service, self.portal.public_url()) {
             (Some(u), _) => Some(u.clone()),
             (None, Some(portal)) => {
                 Some(format!("{portal}{}", crate::core::urls::PORTAL_AGREEMENT))
@@ -1394,6 +1358,7 @@ mod tests {
         ] {
             let a = AgreementConfig {
                 version: bad.into(),
+                ..AgreementConfig::default()
             };
             assert!(a.validate().is_err(), "{bad:?}");
         }

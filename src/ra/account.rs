@@ -125,7 +125,7 @@ impl Ra {
         let cfg = self.cfg();
         let current = &cfg.agreement.version;
         match acct.terms_version.as_deref() {
-            _ if cfg.portal.base().is_none() => Ok(()),
+            _ if cfg.portal.public_url().is_none() => Ok(()),
             // Registered before versions were recorded: its version is
             // filled in when the server starts (`sa::accounts`).
             None => Ok(()),

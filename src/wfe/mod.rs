@@ -125,7 +125,7 @@ impl Wfe {
             .map_err(|e| Error::internal(format!("rendering directory: {e}")))?
             .into();
         Ok(Wfe {
-            portal: cfg.portal.base().map(PortalUrls::new),
+            portal: cfg.portal.public_url().as_deref().map(PortalUrls::new),
             terms_url: cfg.terms_url(),
             cfg,
             urls,
