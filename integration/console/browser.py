@@ -12,36 +12,23 @@ obtained a certificate with certbot meanwhile (`{"names": […]}`); the
 browsers stay signed in. The last line printed is a JSON summary (axe
 violations per page, the certificate revoked)."""
 
-import base64
-import hashlib
-import hmac
 import json
 import os
-import struct
 import sys
-import time
 
 from selenium import webdriver
-from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import staff  # noqa: E402
+from staff import WAIT, check, navigates, record_ov_checks  # noqa: E402
+
 ARGS = json.loads(os.environ["CONSOLE_TEST"])
 ORIGIN = ARGS["origin"]
 ORG = None  # the organization the vetter registers
-WAIT = 30  # seconds: generous on a loaded 2-core machine
-
-
-def totp(secret_b32, at=None):
-    """RFC 6238: HMAC-SHA1, 30-second steps, 6 digits."""
-    key = base64.b32decode(secret_b32 + "=" * (-len(secret_b32) % 8))
-    step = int((at or time.time()) // 30)
-    mac = hmac.new(key, struct.pack(">Q", step), hashlib.sha1).digest()
-    off = mac[-1] & 0x0F
-    code = (struct.unpack(">I", mac[off : off + 4])[0] & 0x7FFFFFFF) % 1_000_000
-    return f"{code:06d}"
 
 
 def browser():
@@ -55,12 +42,6 @@ def browser():
     d.set_page_load_timeout(WAIT)
     d.set_script_timeout(WAIT)
     return d
-
-
-def check(cond, what, d):
-    if not cond:
-        sys.stderr.write(f"FAILED: {what}\nURL: {d.current_url}\n{d.page_source}\n")
-        sys.exit(1)
 
 
 AXE = open(ARGS["axe"], encoding="utf-8").read()
@@ -86,49 +67,10 @@ def shot(d, name):
 
 
 def login(d, member, expect_return):
-    d.get(ORIGIN + expect_return)
-    WebDriverWait(d, WAIT).until(ec.presence_of_element_located((By.ID, "sign-in")))
-    check("/console/login?return=" in d.current_url, "no session: the login page, with a return path", d)
-    d.find_element(By.ID, "name").send_keys(member["name"])
-    d.find_element(By.ID, "password").send_keys(member["password"])
-    d.find_element(By.ID, "code").send_keys(totp(member["totp_secret"]))
-    navigates(d, d.find_element(By.ID, "sign-in").click)
-    WebDriverWait(d, WAIT).until(ec.presence_of_element_located((By.ID, "me")))
-    check(d.find_element(By.ID, "me").text == member["name"], "signed in as the member", d)
-    # The one-time password from `staff add` must be replaced first.
-    check(d.current_url == ORIGIN + "/console/password", "the one-time password is replaced first", d)
-    check(not axe(d, "password"), f"axe on the password page: {AXE_RESULTS['password']}", d)
-    own = "own password of " + member["name"]
-    d.find_element(By.ID, "new").send_keys(own)
-    d.find_element(By.ID, "again").send_keys(own)
-    navigates(d, d.find_element(By.ID, "change-password").click)
-    WebDriverWait(d, WAIT).until(ec.presence_of_element_located((By.TAG_NAME, "main")))
-    check(d.current_url == ORIGIN + "/console/", "on to the queue after the change", d)
-    if expect_return != "/console/":
-        d.get(ORIGIN + expect_return)
+    def password_page(d):
+        check(not axe(d, "password"), f"axe on the password page: {AXE_RESULTS['password']}", d)
 
-
-def navigates(d, action):
-    """Runs `action` (a click, a back) and waits until the page it leaves
-    is gone: an element of the old page must never answer for the new."""
-    old = d.find_element(By.TAG_NAME, "html")
-    action()
-    WebDriverWait(d, WAIT).until(lambda _: gone(old))
-
-
-def gone(element):
-    """Whether `element`'s page has been replaced. chromedriver reports a
-    node it looks up mid-navigation as "does not belong to the document"
-    (an unknown error) rather than as a stale reference; both mean gone."""
-    try:
-        element.is_enabled()
-        return False
-    except StaleElementReferenceException:
-        return True
-    except WebDriverException as e:
-        if "does not belong to the document" in str(e):
-            return True
-        raise
+    staff.login(d, ORIGIN, member, expect_return, password_page)
 
 
 def forged_post(d, path, csrf):
@@ -214,20 +156,7 @@ try:
     shot(d, "organization")
 
     # The vetter records the three checks with their forms.
-    def record(kind, texts, selects=()):
-        form = d.find_element(By.ID, f"check-{kind}")
-        for name, value in texts:
-            form.find_element(By.NAME, name).send_keys(value)
-        for name, value in selects:
-            Select(form.find_element(By.NAME, name)).select_by_value(value)
-        navigates(d, form.find_element(By.ID, f"record-{kind}").click)
-        WebDriverWait(d, WAIT).until(ec.presence_of_element_located((By.ID, f"check-{kind}")))
-        check(not d.find_elements(By.ID, "error"), f"{kind} recorded", d)
-
-    record("existence", [("reference", "TDB企業コード 123456789"), ("notes", "一致")], [("source", "tdb")])
-    record("phone_intent", [("number_called", "03-1234-5678"), ("person_reached", "佐藤花子")],
-           [("number_source", "ntt104")])
-    record("domain_scope", [])
+    record_ov_checks(d)
     # What the vetter recorded, the vetter may not approve (four eyes).
     needs = [li.text for li in d.find_elements(By.CSS_SELECTOR, "#needs li")]
     check(len(needs) == 3 and all("four-eyes" in n for n in needs),
