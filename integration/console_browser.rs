@@ -34,7 +34,7 @@ const NAME: &str = "shop.example.jp";
 
 /// `trustgate staff add NAME --roles ROLES` as the approver: the member's
 /// one-time password and TOTP secret, as the CLI printed them.
-fn enrol(server: &TestServer, name: &str, roles: &str) -> serde_json::Value {
+pub(crate) fn enrol(server: &TestServer, name: &str, roles: &str) -> serde_json::Value {
     let out = Command::new(env!("CARGO_BIN_EXE_trustgate"))
         .arg("--config")
         .arg(server.config_path())
@@ -64,7 +64,7 @@ fn enrol(server: &TestServer, name: &str, roles: &str) -> serde_json::Value {
 
 /// `conf/organization.example.json` for `domains` as the console's form
 /// takes it: (field, value) by JSON path, the domains a line each.
-fn application(domains: &[&str]) -> Vec<(String, String)> {
+pub(crate) fn application(domains: &[&str]) -> Vec<(String, String)> {
     fn walk(path: &str, v: &serde_json::Value, out: &mut Vec<(String, String)>) {
         match v {
             serde_json::Value::Object(m) => {

@@ -40,6 +40,7 @@ mod lifecycle_certbot;
 mod linter_certbot;
 mod mail_certbot;
 mod perspectives_netns;
+mod portal_application;
 mod portal_browser;
 mod portal_certs;
 mod production_config;

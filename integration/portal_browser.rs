@@ -25,7 +25,7 @@ const AGREEMENT: &str = "2026-12-test";
 
 /// The `[portal]` and `[agreement]` of a server whose portal listens on
 /// `port` (plain HTTP on loopback, its links naming that origin).
-fn portal_toml(port: u16) -> String {
+pub(crate) fn portal_toml(port: u16) -> String {
     format!(
         "[portal]\n\
          listen = \"127.0.0.1:{port}\"\n\
