@@ -36,6 +36,7 @@ mod console_browser;
 mod ct_certbot;
 mod dns_certbot;
 mod hsm_certbot;
+mod invoices_mail;
 mod lifecycle_certbot;
 mod linter_certbot;
 mod mail_certbot;

@@ -1,7 +1,9 @@
 """An aiosmtpd handler for the tests (integration/common/smtp.rs): every
 message it accepts is written to a directory as the raw message (.eml)
 and, parsed by Python's email package, as JSON (.json) with the envelope
-recipients, the decoded subject and body, and the Message-ID.
+recipients, the decoded subject and body (the text part of a multipart
+message), the Message-ID, and each attachment saved beside it (its file
+name, type and path).
 
     python -m aiosmtpd -n -l 127.0.0.1:PORT -c smtp_sink.Sink DIRECTORY
 """
@@ -34,9 +36,24 @@ class Sink:
             "subject": str(message["Subject"]),
             "message_id": str(message["Message-ID"]),
             # SMTP lines end in CRLF; the tests compare text.
-            "body": message.get_content().replace("\r\n", "\n"),
+            "body": message.get_body(preferencelist=("plain",))
+            .get_content()
+            .replace("\r\n", "\n"),
         }
         name = f"{time.time_ns()}-{uuid.uuid4().hex}"
+        record["content_type"] = message.get_content_type()
+        record["attachments"] = []
+        for i, part in enumerate(message.iter_attachments()):
+            path = os.path.join(self.directory, f"{name}.{i}.bin")
+            with open(path, "wb") as f:
+                f.write(part.get_content())
+            record["attachments"].append(
+                {
+                    "filename": part.get_filename(),
+                    "content_type": part.get_content_type(),
+                    "path": path,
+                }
+            )
         with open(os.path.join(self.directory, name + ".eml"), "wb") as f:
             f.write(raw)
         # Written under a hidden name, then renamed: a reader never sees

@@ -46,6 +46,8 @@ pub struct App {
     pub clock: Clock,
     /// The e-mail delivery worker, with `[mail]` (`app::mail`).
     pub mail: Option<mail::Delivery>,
+    /// Invoicing, with `[billing]` (its job runs under a lease).
+    pub billing: Option<crate::billing::Billing>,
 }
 
 /// Opens the database (applying migrations), on the system clock, with
@@ -208,6 +210,11 @@ impl App {
         let instance: Arc<str> = sa::leases::instance_id().into();
         tracing::info!(instance = %instance, "instance id for background leases");
         let mail = mail::Delivery::from_config(&cfg, store.clone(), instance.clone())?;
+        let billing =
+            crate::billing::Billing::from_config(cfg.clone(), store.clone(), clock.clone())?;
+        if billing.is_none() {
+            tracing::info!("no [billing] section: certificates are not invoiced");
+        }
         Ok(App {
             cfg,
             store,
@@ -217,6 +224,7 @@ impl App {
             instance,
             clock,
             mail,
+            billing,
         })
     }
 
@@ -393,6 +401,7 @@ impl App {
                 }
             },
         );
+        self.spawn_invoicing(shutdown.clone());
         let ra = self.ra.clone();
         let every = Duration::from_secs(self.cfg.server.sweep_secs.max(1));
         self.spawn_leased("stale-sweep", every, shutdown, move || {
@@ -413,6 +422,32 @@ impl App {
                 }
                 if let Err(e) = ra.prune_rate_limits().await {
                     tracing::warn!(error = %e, "pruning rate-limit buckets failed");
+                }
+            }
+        });
+    }
+
+    /// The invoice job, on whichever instance holds its lease, at start and
+    /// every `billing.job_every_hours`.
+    fn spawn_invoicing(&self, shutdown: watch::Receiver<bool>) {
+        let Some(billing) = self.billing.clone() else {
+            return;
+        };
+        let creator = format!("job:{}", self.instance);
+        self.spawn_leased("invoices", billing.every(), shutdown, move || {
+            let (billing, creator) = (billing.clone(), creator.clone());
+            async move {
+                let now = billing.clock().now();
+                match billing.run(now, &creator).await {
+                    Ok(r) if r.late > 0 || r.failed > 0 => tracing::warn!(
+                        failed = r.failed,
+                        invoiced = r.invoiced,
+                        late = r.late,
+                        "invoices issued more than 10 days after issuance"
+                    ),
+                    Ok(r) if r.invoiced > 0 => tracing::info!(invoiced = r.invoiced, "invoice job"),
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "invoice job failed"),
                 }
             }
         });
@@ -620,7 +655,8 @@ impl App {
     /// The admin service over this app's store.
     pub fn admin(&self) -> Result<Arc<Admin>> {
         let vetting = Vetting::new(self.store.clone(), self.cfg.vetting.clone());
-        Admin::new(&self.cfg, vetting).map(|a| Arc::new(a.with_ca(&self.ca)))
+        Admin::new(&self.cfg, vetting)
+            .map(|a| Arc::new(a.with_ca(&self.ca).with_billing(self.billing.clone())))
     }
 }
 

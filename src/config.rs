@@ -50,6 +50,9 @@ pub struct Config {
     /// E-mail notices over SMTP (docs/mail.md). Absent: no notice is
     /// written at all.
     pub mail: Option<MailConfig>,
+    /// Invoices for issued certificates (docs/invoices.md). Absent: no
+    /// certificate is billed and no invoice is made.
+    pub billing: Option<BillingConfig>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -405,6 +408,175 @@ impl MailConfig {
         }
         Ok(())
     }
+}
+
+/// The invoicing CA and its price list (`billing`, docs/invoices.md).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BillingConfig {
+    /// 適格請求書発行事業者登録番号: "T" and the 13 digits the National Tax
+    /// Agency assigned (a check digit first, as in a 法人番号).
+    pub registration_number: String,
+    /// The invoicing company's name, as registered.
+    pub issuer_name: String,
+    /// Its address (one line).
+    pub issuer_address: String,
+    /// A telephone number printed under the address.
+    #[serde(default)]
+    pub issuer_phone: Option<String>,
+    /// How to pay: the bank transfer account, one line each.
+    pub payment_instructions: Vec<String>,
+    /// Hours between runs of the invoice job (1–24): each run invoices
+    /// every certificate issued before the current day in Japan.
+    #[serde(default = "billing_job_every_hours")]
+    pub job_every_hours: u64,
+    /// A TrueType font with Japanese glyphs, embedded in every PDF.
+    #[serde(default = "billing_font")]
+    pub font: PathBuf,
+    /// Unit prices before tax; every level the CA issues needs a price for
+    /// plain and wildcard certificates up to `ca.validity_days`.
+    pub prices: Vec<Price>,
+}
+
+fn billing_job_every_hours() -> u64 {
+    24
+}
+fn billing_font() -> PathBuf {
+    PathBuf::from("/usr/share/fonts/opentype/ipaexfont-gothic/ipaexg.ttf")
+}
+
+/// One entry of the price list: a certificate of `level`, wildcard or
+/// not, valid for at most `max_days`, costs `yen` before tax. The
+/// smallest band that holds a certificate's validity applies.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Price {
+    /// `ov` or `ev`.
+    pub level: String,
+    pub wildcard: bool,
+    pub max_days: u32,
+    pub yen: u64,
+}
+
+/// A unit price above this is taken for a typo (and keeps sums far from
+/// overflowing).
+const MAX_PRICE_YEN: u64 = 100_000_000;
+
+impl BillingConfig {
+    /// Refuses a bad registration number, an empty issuer or payment
+    /// text, and a price list without a price for a certificate the CA
+    /// issues: a level of `profiles`, plain or wildcard, up to
+    /// `validity_days`.
+    pub fn validate(&self, profiles: &[String], validity_days: u32) -> Result<()> {
+        if let Some(why) = registration_number_problem(&self.registration_number) {
+            return Err(Error::internal(format!(
+                "billing.registration_number: {why}"
+            )));
+        }
+        let texts = [
+            ("issuer_name", self.issuer_name.trim().is_empty()),
+            ("issuer_address", self.issuer_address.trim().is_empty()),
+            (
+                "payment_instructions",
+                self.payment_instructions
+                    .iter()
+                    .all(|l| l.trim().is_empty()),
+            ),
+        ];
+        if let Some((name, _)) = texts.iter().find(|(_, empty)| *empty) {
+            return Err(Error::internal(format!("billing.{name} must not be empty")));
+        }
+        if !(1..=24).contains(&self.job_every_hours) {
+            return Err(Error::internal(
+                "billing.job_every_hours must be between 1 and 24 (invoices are due within 10 days of issuance)",
+            ));
+        }
+        self.validate_prices()?;
+        self.validate_coverage(profiles, validity_days)
+    }
+
+    fn validate_prices(&self) -> Result<()> {
+        for (i, p) in self.prices.iter().enumerate() {
+            if p.level != "ov" && p.level != "ev" {
+                return Err(Error::internal(format!(
+                    "billing.prices[{i}].level {:?}: ov or ev",
+                    p.level
+                )));
+            }
+            if p.yen == 0 || p.yen > MAX_PRICE_YEN || p.max_days == 0 {
+                return Err(Error::internal(format!(
+                    "billing.prices[{i}]: yen must be 1 to {MAX_PRICE_YEN} and max_days at least 1"
+                )));
+            }
+            let same = |q: &&Price| {
+                q.level == p.level && q.wildcard == p.wildcard && q.max_days == p.max_days
+            };
+            if self.prices[..i].iter().any(|q| same(&q)) {
+                return Err(Error::internal(format!(
+                    "billing.prices[{i}] repeats {} wildcard={} max_days={}",
+                    p.level, p.wildcard, p.max_days
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    fn validate_coverage(&self, profiles: &[String], validity_days: u32) -> Result<()> {
+        for level in ["ov", "ev"] {
+            if !profiles.iter().any(|p| p == level) {
+                continue;
+            }
+            for wildcard in [false, true] {
+                if self.price(level, wildcard, validity_days).is_none() {
+                    return Err(Error::internal(format!(
+                        "billing.prices has no price for a {} {}certificate valid {validity_days} days \
+                         (acme.profiles issues {level}; ca.validity_days = {validity_days}): add a \
+                         [[billing.prices]] with level = \"{level}\", wildcard = {wildcard}, max_days >= {validity_days}",
+                        level.to_uppercase(),
+                        if wildcard { "wildcard " } else { "" },
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The unit price of a certificate of `level`, wildcard or not, valid
+    /// for `days`: the smallest band that holds it.
+    pub fn price(&self, level: &str, wildcard: bool, days: u32) -> Option<u64> {
+        self.prices
+            .iter()
+            .filter(|p| p.level == level && p.wildcard == wildcard && p.max_days >= days)
+            .min_by_key(|p| p.max_days)
+            .map(|p| p.yen)
+    }
+}
+
+/// Why `number` is not a qualified-invoice registration number: "T" and
+/// 13 digits whose first is the check digit of the other twelve
+/// (9 − Σ Pn·Qn mod 9, Pn the n-th digit from the right, Qn = 1 for odd n
+/// and 2 for even n), as the National Tax Agency assigns them.
+pub fn registration_number_problem(number: &str) -> Option<String> {
+    let Some(digits) = number.strip_prefix('T') else {
+        return Some(format!("{number:?} must be T followed by 13 digits"));
+    };
+    if digits.len() != 13 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Some(format!("{number:?} must be T followed by 13 digits"));
+    }
+    let d: Vec<u32> = digits.bytes().map(|b| u32::from(b - b'0')).collect();
+    let sum: u32 = d[1..]
+        .iter()
+        .rev()
+        .enumerate()
+        .map(|(i, v)| v * if i % 2 == 0 { 1 } else { 2 })
+        .sum();
+    let check = 9 - sum % 9;
+    (d[0] != check).then(|| {
+        format!(
+            "{number:?} has check digit {} but its digits give {check}",
+            d[0]
+        )
+    })
 }
 
 /// `Debug` shows whether an EAB encryption key is set, never the key.
@@ -1096,6 +1268,7 @@ impl Default for Config {
             limits: LimitsConfig::default(),
             perspective: None,
             mail: None,
+            billing: None,
         }
     }
 }
@@ -1320,7 +1493,7 @@ impl Config {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     #[test]
@@ -1665,5 +1838,114 @@ client_ca = "p/ca.pem"
         let u = PublishUrls::new("http://c.jp", 7).unwrap();
         let (shard, url) = u.crl_for(&s);
         assert_eq!(url, format!("http://c.jp/crl/{shard}.crl"));
+    }
+
+    /// A `[billing]` table with a price for every OV and EV certificate
+    /// of up to 100 and 200 days, without `extra_prices` left out.
+    pub(crate) fn billing_toml(skip: Option<(&str, bool)>) -> String {
+        let mut t = String::from(
+            "[billing]\nregistration_number = \"T1180301018771\"\n\
+             issuer_name = \"例示認証局株式会社\"\nissuer_address = \"東京都千代田区1-1\"\n\
+             payment_instructions = [\"みずほ銀行 本店 普通 1234567\"]\n",
+        );
+        for level in ["ov", "ev"] {
+            for wildcard in [false, true] {
+                if skip == Some((level, wildcard)) {
+                    continue;
+                }
+                for (days, yen) in [(100, 30000), (200, 50000)] {
+                    let yen =
+                        yen * if wildcard { 2 } else { 1 } + if level == "ev" { 100000 } else { 0 };
+                    t.push_str(&format!(
+                        "[[billing.prices]]\nlevel = \"{level}\"\nwildcard = {wildcard}\nmax_days = {days}\nyen = {yen}\n"
+                    ));
+                }
+            }
+        }
+        t
+    }
+
+    fn profiles() -> Vec<String> {
+        vec!["ov".into(), "ev".into()]
+    }
+
+    /// The smallest band holding the validity applies; none past the
+    /// largest.
+    #[test]
+    fn prices_come_from_the_smallest_band() {
+        let b = Config::parse(&billing_toml(None)).unwrap().billing.unwrap();
+        b.validate(&profiles(), 90).unwrap();
+        assert_eq!(b.price("ov", false, 90), Some(30000));
+        assert_eq!(b.price("ov", false, 100), Some(30000));
+        assert_eq!(b.price("ov", false, 101), Some(50000));
+        assert_eq!(b.price("ov", true, 90), Some(60000));
+        assert_eq!(b.price("ev", false, 200), Some(150000));
+        assert_eq!(b.price("ev", false, 201), None);
+    }
+
+    /// A level the CA issues without a price refuses the start, naming
+    /// what to add; a level it does not issue needs none.
+    #[test]
+    fn a_missing_level_is_refused() {
+        let b = Config::parse(&billing_toml(Some(("ev", true))))
+            .unwrap()
+            .billing
+            .unwrap();
+        let e = b.validate(&profiles(), 90).unwrap_err().detail;
+        assert!(e.contains("EV wildcard"), "{e}");
+        assert!(e.contains("wildcard = true"), "{e}");
+        b.validate(&["ov".into()], 90).unwrap();
+        let full = Config::parse(&billing_toml(None)).unwrap().billing.unwrap();
+        let e = full.validate(&profiles(), 250).unwrap_err().detail;
+        assert!(e.contains("250 days"), "{e}");
+    }
+
+    #[test]
+    fn registration_numbers_are_checked() {
+        assert_eq!(registration_number_problem("T1180301018771"), None);
+        for bad in [
+            "1180301018771",
+            "T118030101877",
+            "T118030101877x",
+            "T2180301018771",
+            "t1180301018771",
+        ] {
+            assert!(registration_number_problem(bad).is_some(), "{bad}");
+        }
+        let text = billing_toml(None).replace("T1180301018771", "T2180301018771");
+        let b = Config::parse(&text).unwrap().billing.unwrap();
+        let e = b.validate(&profiles(), 90).unwrap_err().detail;
+        assert!(e.contains("billing.registration_number"), "{e}");
+        assert!(e.contains("check digit 2"), "{e}");
+    }
+
+    #[test]
+    fn bad_prices_and_texts_are_refused() {
+        let cases = [
+            ("yen = 30000", "yen = 0", "yen must be"),
+            ("level = \"ov\"", "level = \"dv\"", "ov or ev"),
+            (
+                "issuer_name = \"例示認証局株式会社\"",
+                "issuer_name = \" \"",
+                "issuer_name",
+            ),
+        ];
+        for (from, to, expect) in cases {
+            let text = billing_toml(None).replacen(from, to, 1);
+            let b = Config::parse(&text).unwrap().billing.unwrap();
+            let e = b.validate(&profiles(), 90).unwrap_err().detail;
+            assert!(e.contains(expect), "{to}: {e}");
+        }
+        let twice = format!(
+            "{}[[billing.prices]]\nlevel = \"ov\"\nwildcard = false\nmax_days = 100\nyen = 1\n",
+            billing_toml(None)
+        );
+        let b = Config::parse(&twice).unwrap().billing.unwrap();
+        assert!(b
+            .validate(&profiles(), 90)
+            .unwrap_err()
+            .detail
+            .contains("repeats"));
+        assert!(Config::parse(&format!("{}colour = 1\n", billing_toml(None))).is_err());
     }
 }

@@ -5,6 +5,7 @@
 pub mod acme;
 pub mod admin;
 pub mod app;
+pub mod billing;
 pub mod ca;
 pub mod config;
 pub mod console;

@@ -24,7 +24,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "perspective",
         ],
     ),
-    ("decisions", &["ra", "vetting"]),
+    ("decisions", &["ra", "vetting", "billing"]),
     ("services", &["va", "ca", "sa", "mail"]),
     (
         "foundation",

@@ -23,6 +23,17 @@ pub struct Mail {
     pub subject: String,
     pub body: String,
     pub message_id: String,
+    /// `multipart/mixed` with attachments, else `text/plain`.
+    pub content_type: String,
+    pub attachments: Vec<MailFile>,
+}
+
+/// A file attached to a message, saved by the sink.
+#[derive(Debug, Clone)]
+pub struct MailFile {
+    pub filename: String,
+    pub content_type: String,
+    pub path: PathBuf,
 }
 
 pub struct SmtpSink {
@@ -146,6 +157,19 @@ fn parse(path: &PathBuf) -> Mail {
         subject: s("subject"),
         body: s("body"),
         message_id: s("message_id"),
+        content_type: s("content_type"),
+        attachments: v["attachments"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|f| MailFile {
+                        filename: f["filename"].as_str().unwrap_or_default().to_owned(),
+                        content_type: f["content_type"].as_str().unwrap_or_default().to_owned(),
+                        path: PathBuf::from(f["path"].as_str().unwrap_or_default()),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
     }
 }
 

@@ -304,6 +304,12 @@ impl Admin {
         })
     }
 
+    /// The console's invoice pages over `billing` (with `[billing]`).
+    pub fn with_billing(mut self, billing: Option<crate::billing::Billing>) -> Admin {
+        self.console.set_billing(billing);
+        self
+    }
+
     /// Records that `ca` is loaded: `CertificateAuthority::load` checked
     /// that the key is the intermediate's, so holding one means the key is
     /// usable; readiness then only needs the intermediate's notAfter.

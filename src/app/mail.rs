@@ -19,7 +19,7 @@ use tokio::sync::watch;
 
 use crate::config::{Config, MailConfig};
 use crate::error::Result;
-use crate::mail::{Mailer, SendError};
+use crate::mail::{smtp::File, Mailer, SendError};
 use crate::sa::outbox::{self, Notice, Outcome};
 use crate::sa::Store;
 
@@ -154,13 +154,23 @@ impl Delivery {
     /// Sends a leased notice and records the attempt; true when sent.
     async fn deliver(&self, notice: Notice) -> bool {
         let message_id = format!("trustgate-notice-{}", notice.id);
+        let files: Vec<File<'_>> = notice
+            .attachments
+            .iter()
+            .map(|a| File {
+                name: &a.filename,
+                content_type: &a.content_type,
+                content: &a.content,
+            })
+            .collect();
         let result = self
             .mailer
-            .send(
+            .send_with(
                 &message_id,
                 &notice.recipient,
                 &notice.subject,
                 &notice.body,
+                &files,
             )
             .await;
         let now = self.store.clock().now();

@@ -7,6 +7,12 @@ use trustgate::config::Config;
 use trustgate::error::{Error, Result};
 
 pub fn run(cfg: &Config) -> Result<()> {
+    // Development or not: a bad [billing] table stops `serve` too.
+    if let Some(b) = &cfg.billing {
+        b.validate(&cfg.acme.profiles, cfg.ca.validity_days)?;
+        trustgate::billing::pdf::Font::load(&b.font)?;
+        println!("billing: registration number and price list ok");
+    }
     if !preflight::is_production(cfg) {
         println!("development CA (ca.generate_dev_ca = true): the production checks do not apply");
         return Ok(());

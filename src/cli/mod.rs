@@ -10,6 +10,7 @@ use trustgate::config::Config;
 use trustgate::error::{Error, Result};
 
 mod account;
+mod billing;
 mod cert;
 mod check;
 mod eab;
@@ -63,6 +64,8 @@ pub enum Command {
     Cert(CertArgs),
     /// ACME accounts (staff deactivation).
     Account(AccountArgs),
+    /// Invoices: run the invoice job once (docs/invoices.md).
+    Billing(BillingArgs),
     /// Serve a remote validation perspective (the [perspective] table and
     /// [va]); `perspective init` writes a development perspective PKI.
     Perspective(PerspectiveArgs),
@@ -163,6 +166,26 @@ pub enum AccountCommand {
         /// Why, recorded in the audit log.
         #[arg(long)]
         reason: String,
+    },
+}
+
+#[derive(clap::Args)]
+pub struct BillingArgs {
+    #[command(flatten)]
+    auth: identity::StaffAuth,
+    #[command(subcommand)]
+    command: BillingCommand,
+}
+
+#[derive(Subcommand)]
+pub enum BillingCommand {
+    /// Invoice every certificate issued before the day of --now (in
+    /// Japan) that has no invoice yet, as `serve` does every
+    /// billing.job_every_hours; needs the approve role.
+    Run {
+        /// The time to run at (RFC 3339); default: now.
+        #[arg(long)]
+        now: Option<String>,
     },
 }
 
@@ -407,6 +430,7 @@ pub async fn run(cli: Cli, cfg: Option<Config>) -> Result<()> {
         Command::CheckConfig => check::run(&cfg),
         Command::Eab(args) => eab::run(cfg, &args.auth, args.command).await,
         Command::Cert(args) => cert::run(cfg, &args.auth, args.command).await,
+        Command::Billing(args) => billing::run(cfg, &args.auth, args.command).await,
         Command::Account(args) => account::run(cfg, &args.auth, args.command).await,
         Command::Org(args) => org::run(cfg, &args.auth, args.command).await,
         Command::Staff(args) => staff::run(cfg, &args.auth, args.command).await,

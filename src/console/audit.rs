@@ -444,7 +444,7 @@ fn csv_line(cells: impl IntoIterator<Item = String>) -> String {
 /// tab, CR first) gets a `'` in front (OWASP "CSV injection"); a cell with
 /// a comma, quote or line break is quoted, its quotes doubled (RFC 4180
 /// §2.6, §2.7).
-fn csv_cell(s: &str) -> String {
+pub(super) fn csv_cell(s: &str) -> String {
     let s = if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
         format!("'{s}")
     } else {

@@ -163,6 +163,7 @@ const APPLICATION: [(&str, &[Def]); 9] = [
             ("billing_contact.address", Kind::Text),
             ("billing_contact.phone", Kind::Text),
             ("billing_contact.fax", Kind::Optional),
+            ("billing_contact.email", Kind::Optional),
         ],
     ),
     (

@@ -25,6 +25,7 @@ mod certificates;
 pub(crate) mod forms;
 mod health;
 pub(crate) mod i18n;
+mod invoices;
 mod notices;
 mod pages;
 mod session;
@@ -60,6 +61,12 @@ pub const ENDPOINTS: &[&str] = &[
     "/console/organizations/new",
     "/console/organizations/{id}/documents",
     "/console/organizations/{id}/documents/{document}",
+    "/console/invoices",
+    "/console/invoices.csv",
+    "/console/invoices/{id}",
+    "/console/invoices/{id}/pdf",
+    "/console/invoices/{id}/paid",
+    "/console/invoices/{id}/credit",
 ];
 
 /// The one stylesheet, served from the binary.
@@ -92,6 +99,8 @@ pub struct Console {
     documents_limit: usize,
     /// `publish.seal_base_url`, for the trust seal's embed snippet.
     seal_base: String,
+    /// Invoicing, with `[billing]` (`set_billing`).
+    billing: Option<crate::billing::Billing>,
 }
 
 /// What a page needs to know about the request.
@@ -122,7 +131,13 @@ impl Console {
             },
             documents_limit: 10 << 20,
             seal_base: cfg.publish.seal_base_url(),
+            billing: None,
         }
+    }
+
+    /// The invoices' pages work on `billing`.
+    pub fn set_billing(&mut self, billing: Option<crate::billing::Billing>) {
+        self.billing = billing;
     }
 
     /// The issuing intermediate (PEM), served after a certificate in its
@@ -172,6 +187,25 @@ impl Console {
             (&Method::GET, ["console", "audit.csv"]) => ("/console/audit.csv", Page::AuditCsv),
             (&Method::GET, ["console", "health"]) => ("/console/health", Page::Health),
             (&Method::GET, ["console", "notices"]) => ("/console/notices", Page::Notices),
+            (&Method::GET, ["console", "invoices"]) => ("/console/invoices", Page::Invoices),
+            (&Method::GET, ["console", "invoices.csv"]) => {
+                ("/console/invoices.csv", Page::InvoicesCsv)
+            }
+            (&Method::GET, ["console", "invoices", id]) => {
+                ("/console/invoices/{id}", Page::Invoice(id.to_string()))
+            }
+            (&Method::GET, ["console", "invoices", id, "pdf"]) => (
+                "/console/invoices/{id}/pdf",
+                Page::InvoicePdf(id.to_string()),
+            ),
+            (&Method::POST, ["console", "invoices", id, "paid"]) => (
+                "/console/invoices/{id}/paid",
+                Page::InvoicePaid(id.to_string()),
+            ),
+            (&Method::POST, ["console", "invoices", id, "credit"]) => (
+                "/console/invoices/{id}/credit",
+                Page::InvoiceCredit(id.to_string()),
+            ),
             (&Method::POST, ["console", "notices", id, "resend"]) => (
                 "/console/notices/{id}/resend",
                 Page::ResendNotice(id.to_string()),
@@ -304,6 +338,14 @@ impl Console {
             Page::Health => health::page(&v, self.crl_schedule, self.ca_not_after).await,
             Page::Notices => notices::page(&v, &query).await,
             Page::ResendNotice(id) => notices::resend(&v, &id).await,
+            Page::Invoices => invoices::list(&v, self.billing.as_ref(), &query).await,
+            Page::InvoicesCsv => invoices::csv(&v, self.billing.as_ref(), &query).await,
+            Page::Invoice(id) => invoices::document(&v, self.billing.as_ref(), &id, &query).await,
+            Page::InvoicePdf(id) => invoices::pdf(&v, self.billing.as_ref(), &id).await,
+            Page::InvoicePaid(id) => invoices::mark_paid(&v, self.billing.as_ref(), &id).await,
+            Page::InvoiceCredit(id) => {
+                invoices::credit(&v, self.billing.as_ref(), &id, &form).await
+            }
             Page::Password if is_post => {
                 let new = field(&form, "new").unwrap_or_default();
                 let again = field(&form, "again").unwrap_or_default();
@@ -474,6 +516,12 @@ enum Page {
     ResendNotice(String),
     RequestDocuments(String),
     Document(String, String),
+    Invoices,
+    InvoicesCsv,
+    Invoice(String),
+    InvoicePdf(String),
+    InvoicePaid(String),
+    InvoiceCredit(String),
     NotFound,
 }
 
@@ -485,6 +533,13 @@ impl Page {
             Page::Audit | Page::AuditCsv | Page::Health | Page::Notices | Page::Document(..) => {
                 Some(StaffRole::View)
             }
+            Page::Invoices | Page::InvoicesCsv | Page::Invoice(_) | Page::InvoicePdf(_) => {
+                Some(StaffRole::View)
+            }
+            // Recording a payment states a fact from the bank statement;
+            // cancelling an invoice gives money back: an approver's.
+            Page::InvoicePaid(_) => Some(StaffRole::Vet),
+            Page::InvoiceCredit(_) => Some(StaffRole::Approve),
             // Revoking a credential is `vet`'s, as the API's: it only takes
             // rights away, and a leaked key must not wait for an approver.
             // Sending a customer's notice again takes no approval either:

@@ -195,6 +195,20 @@ pub struct BillingContact {
     pub phone: String,
     #[serde(default)]
     pub fax: Option<String>,
+    /// Where invoices are e-mailed; without it, to the account contact.
+    #[serde(default)]
+    pub email: Option<String>,
+}
+
+impl OrganizationData {
+    /// The address invoices are e-mailed to: the billing contact's, else
+    /// the account contact's.
+    pub fn billing_email(&self) -> &str {
+        match self.billing_contact.email.as_deref().map(str::trim) {
+            Some(e) if !e.is_empty() => e,
+            _ => self.account_contact.email.trim(),
+        }
+    }
 }
 
 /// EV Guidelines 7.1.4.2: businessCategory values.

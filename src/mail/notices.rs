@@ -160,6 +160,87 @@ struct VerificationEn<'a> {
     expires: String,
 }
 
+/// An invoice (or credit note) was issued: to the billing contact, its
+/// PDF attached.
+#[derive(Debug, Clone)]
+pub struct InvoiceIssued {
+    /// The billing contact's company (or name).
+    pub recipient: String,
+    /// The invoicing CA (`billing.issuer_name`).
+    pub issuer: String,
+    pub number: String,
+    pub description: String,
+    /// Tax included, in yen.
+    pub total_yen: i64,
+    pub due: time::Date,
+    /// `billing.payment_instructions`.
+    pub payment: Vec<String>,
+}
+
+impl InvoiceIssued {
+    /// `outbox.kind`.
+    pub const KIND: &'static str = "invoice.issued";
+
+    pub fn render(&self, language: Language) -> Result<Rendered> {
+        let total = yen(self.total_yen);
+        let text = match language {
+            Language::Ja => InvoiceJa {
+                n: self,
+                total,
+                due: format!(
+                    "{}年{}月{}日",
+                    self.due.year(),
+                    u8::from(self.due.month()),
+                    self.due.day()
+                ),
+            }
+            .render(),
+            Language::En => InvoiceEn {
+                n: self,
+                total,
+                due: format!(
+                    "{}-{:02}-{:02}",
+                    self.due.year(),
+                    u8::from(self.due.month()),
+                    self.due.day()
+                ),
+            }
+            .render(),
+        };
+        split(&text.map_err(|e| Error::internal(format!("rendering a notice: {e}")))?)
+    }
+}
+
+/// `¥33,000`: yen with thousands separators (negative for a credit note).
+pub fn yen(amount: i64) -> String {
+    let digits = amount.unsigned_abs().to_string();
+    let mut grouped = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(c);
+    }
+    let sign = if amount < 0 { "-" } else { "" };
+    format!("{sign}¥{grouped}")
+}
+
+#[derive(Template)]
+#[template(path = "mail/invoice_issued.ja.txt")]
+struct InvoiceJa<'a> {
+    n: &'a InvoiceIssued,
+    total: String,
+    due: String,
+}
+
+#[derive(Template)]
+#[template(path = "mail/invoice_issued.en.txt")]
+struct InvoiceEn<'a> {
+    n: &'a InvoiceIssued,
+    total: String,
+    due: String,
+}
+
 /// A template's text as subject (its first line) and body (the rest).
 pub(super) fn split(text: &str) -> Result<Rendered> {
     let (subject, body) = text
@@ -299,6 +380,37 @@ mod tests {
         ] {
             assert!(en.body.contains(fact), "{fact:?} missing from\n{}", en.body);
         }
+    }
+
+    /// The invoice e-mail: number, total with tax, due date and the bank
+    /// account, in either language; yen grouped by thousands.
+    #[test]
+    fn invoice_notice_has_every_fact() {
+        let n = InvoiceIssued {
+            recipient: "例示株式会社".into(),
+            issuer: "例示認証局株式会社".into(),
+            number: "2026-000001".into(),
+            description: "OV 証明書 www.example.jp".into(),
+            total_yen: 33000,
+            due: time::macros::date!(2027 - 01 - 31),
+            payment: vec!["みずほ銀行 本店 普通 1234567".into()],
+        };
+        let ja = n.render(Language::Ja).unwrap();
+        assert_eq!(
+            ja.subject,
+            "【請求書】2026-000001 ご請求金額 ¥33,000 (お支払期限 2027年1月31日)"
+        );
+        assert!(
+            ja.body.contains("  みずほ銀行 本店 普通 1234567\n"),
+            "{}",
+            ja.body
+        );
+        let en = n.render(Language::En).unwrap();
+        assert_eq!(en.subject, "[Invoice] 2026-000001: ¥33,000 due 2027-01-31");
+        assert!(en.body.contains("OV 証明書 www.example.jp"), "{}", en.body);
+        assert_eq!(yen(0), "¥0");
+        assert_eq!(yen(1_234_567), "¥1,234,567");
+        assert_eq!(yen(-330), "-¥330");
     }
 
     #[test]

@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use lettre::message::{header::ContentType, Mailbox};
+use lettre::message::{header::ContentType, Attachment, Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::transport::smtp::extension::ClientId;
@@ -34,6 +34,15 @@ impl std::fmt::Debug for Mailer {
             .field("from", &self.from.to_string())
             .finish_non_exhaustive()
     }
+}
+
+/// A file to attach.
+#[derive(Debug, Clone, Copy)]
+pub struct File<'a> {
+    pub name: &'a str,
+    /// e.g. `application/pdf`.
+    pub content_type: &'a str,
+    pub content: &'a [u8],
 }
 
 /// Why a message was not sent: whether trying again may help.
@@ -96,17 +105,36 @@ impl Mailer {
         subject: &str,
         body: &str,
     ) -> std::result::Result<(), SendError> {
+        self.send_with(id, to, subject, body, &[]).await
+    }
+
+    /// `send` with files: then the message is multipart/mixed, the text
+    /// first, each file after it.
+    pub async fn send_with(
+        &self,
+        id: &str,
+        to: &str,
+        subject: &str,
+        body: &str,
+        files: &[File<'_>],
+    ) -> std::result::Result<(), SendError> {
         let to: Mailbox = to
             .parse()
             .map_err(|e| SendError::Permanent(format!("recipient {to:?}: {e}")))?;
-        let message = Message::builder()
+        let builder = Message::builder()
             .from(self.from.clone())
             .to(to)
             .subject(subject)
-            .message_id(Some(format!("<{id}@{}>", self.domain)))
-            .header(ContentType::TEXT_PLAIN)
-            .body(body.to_owned())
-            .map_err(|e| SendError::Permanent(format!("building the message: {e}")))?;
+            .message_id(Some(format!("<{id}@{}>", self.domain)));
+        let built = if files.is_empty() {
+            builder
+                .header(ContentType::TEXT_PLAIN)
+                .body(body.to_owned())
+        } else {
+            builder.multipart(mixed(body, files)?)
+        };
+        let message =
+            built.map_err(|e| SendError::Permanent(format!("building the message: {e}")))?;
         match tokio::time::timeout(self.send_timeout, self.transport.send(message)).await {
             Ok(Ok(_)) => Ok(()),
             Ok(Err(e)) if e.is_permanent() => Err(SendError::Permanent(e.to_string())),
@@ -117,6 +145,18 @@ impl Mailer {
             ))),
         }
     }
+}
+
+/// The text, then each file as an attachment.
+fn mixed(body: &str, files: &[File<'_>]) -> std::result::Result<MultiPart, SendError> {
+    let mut parts = MultiPart::mixed().singlepart(SinglePart::plain(body.to_owned()));
+    for f in files {
+        let kind = ContentType::parse(f.content_type).map_err(|e| {
+            SendError::Permanent(format!("attachment type {:?}: {e}", f.content_type))
+        })?;
+        parts = parts.singlepart(Attachment::new(f.name.to_owned()).body(f.content.to_vec(), kind));
+    }
+    Ok(parts)
 }
 
 /// The TLS mode of `cfg`, trusting the system's roots and `ca_file`.

@@ -405,6 +405,15 @@ impl Ra {
             not_after: cert.not_after,
         };
         let notices = self.issued_notices(acct, &organization, facts);
+        let billed = crate::billing::Issued {
+            serial: &serial,
+            names: &order.names,
+            profile: profile.name(),
+            not_before: cert.not_before,
+            not_after: cert.not_after,
+            at: self.clock().now(),
+        };
+        let billing_item = crate::billing::item(self.cfg().billing.as_ref(), &organization, billed);
         let queued = notices.as_ref().map_or(0, |n| n.count());
         let new_cert = sa::orders::NewCertificate {
             crl_shard: issued.crl_shard,
@@ -440,8 +449,16 @@ impl Ra {
             }
             let (event, subject, details) = (issue_event.clone(), subject.clone(), details.clone());
             let notices = notices.clone();
+            let billing_item = billing_item.clone();
             sa::orders::complete_finalize(c, &o2, new_cert.clone(), stored_at, |c, cert_id| {
                 event.record(c, "certificate.issue", subject, None, details)?;
+                // In the same transaction: the price and the billing
+                // contact as they are now, for the invoice job.
+                if let Some(mut item) = billing_item {
+                    item.certificate_id = cert_id.0;
+                    item.issued_at = stored_at;
+                    sa::invoices::record_item(c, &item)?;
+                }
                 // In the same transaction: a notice for every stored
                 // certificate, and none for one that was not.
                 match &notices {

@@ -35,6 +35,7 @@ pub mod eab;
 mod errors;
 pub mod evidence;
 pub mod health;
+pub mod invoices;
 pub mod leases;
 pub mod limits;
 mod migrate;

@@ -11,7 +11,7 @@
 use diesel::prelude::*;
 use time::OffsetDateTime;
 
-use super::schema::{outbox, outbox_attempts};
+use super::schema::{outbox, outbox_attachments, outbox_attempts};
 use super::{from_db, to_db, DbConn};
 use crate::error::Result;
 
@@ -44,6 +44,28 @@ pub struct Notice {
     pub last_error: Option<String>,
     pub sent_at: Option<OffsetDateTime>,
     pub failed_at: Option<OffsetDateTime>,
+    /// Read by `lease` only (the sender needs them; lists do not).
+    pub attachments: Vec<Attachment>,
+}
+
+/// A file sent with a notice (an invoice's PDF).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Attachment {
+    pub filename: String,
+    /// e.g. `application/pdf`.
+    pub content_type: String,
+    pub content: Vec<u8>,
+}
+
+/// The name, type and size: the content may be long.
+impl std::fmt::Debug for Attachment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Attachment")
+            .field("filename", &self.filename)
+            .field("content_type", &self.content_type)
+            .field("bytes", &self.content.len())
+            .finish()
+    }
 }
 
 #[derive(Queryable, Selectable)]
@@ -78,13 +100,24 @@ impl NoticeRow {
             last_error: self.last_error,
             sent_at: self.sent_at.map(from_db),
             failed_at: self.failed_at.map(from_db),
+            attachments: Vec::new(),
         }
     }
 }
 
 /// Writes `notice`, due at once. Call it inside the event's transaction.
 pub fn enqueue(conn: &mut DbConn, notice: &NewNotice, now: OffsetDateTime) -> Result<()> {
-    diesel::insert_into(outbox::table)
+    enqueue_with(conn, notice, &[], now).map(|_| ())
+}
+
+/// `enqueue` with files attached; returns the notice's id.
+pub fn enqueue_with(
+    conn: &mut DbConn,
+    notice: &NewNotice,
+    attachments: &[Attachment],
+    now: OffsetDateTime,
+) -> Result<i64> {
+    let id: i64 = diesel::insert_into(outbox::table)
         .values((
             outbox::kind.eq(notice.kind),
             outbox::about.eq(&notice.about),
@@ -95,8 +128,40 @@ pub fn enqueue(conn: &mut DbConn, notice: &NewNotice, now: OffsetDateTime) -> Re
             outbox::created_at.eq(to_db(now)),
             outbox::next_attempt_at.eq(to_db(now)),
         ))
-        .execute(conn)?;
-    Ok(())
+        .returning(outbox::id)
+        .get_result(conn)?;
+    for a in attachments {
+        diesel::insert_into(outbox_attachments::table)
+            .values((
+                outbox_attachments::outbox_id.eq(id),
+                outbox_attachments::filename.eq(&a.filename),
+                outbox_attachments::content_type.eq(&a.content_type),
+                outbox_attachments::content.eq(&a.content),
+            ))
+            .execute(conn)?;
+    }
+    Ok(id)
+}
+
+/// The files attached to notice `id`, in the order they were given.
+pub fn attachments(conn: &mut DbConn, id: i64) -> Result<Vec<Attachment>> {
+    let rows: Vec<(String, String, Vec<u8>)> = outbox_attachments::table
+        .filter(outbox_attachments::outbox_id.eq(id))
+        .order(outbox_attachments::id)
+        .select((
+            outbox_attachments::filename,
+            outbox_attachments::content_type,
+            outbox_attachments::content,
+        ))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(filename, content_type, content)| Attachment {
+            filename,
+            content_type,
+            content,
+        })
+        .collect())
 }
 
 /// Ids of up to `limit` notices due at `now` and not leased by anyone,
@@ -151,7 +216,9 @@ pub fn lease(
         .find(id)
         .select(NoticeRow::as_select())
         .first(conn)?;
-    Ok(Some(row.into_notice()))
+    let mut notice = row.into_notice();
+    notice.attachments = attachments(conn, id)?;
+    Ok(Some(notice))
 }
 
 /// What one delivery attempt came to.

@@ -497,3 +497,70 @@ diesel::table! {
 
 diesel::joinable!(seals -> organizations (organization_id));
 diesel::allow_tables_to_appear_in_same_query!(seals, organizations);
+
+diesel::table! {
+    billing_items (certificate_id) {
+        certificate_id -> BigInt,
+        organization_id -> BigInt,
+        serial -> Text,
+        level -> Text,
+        wildcard -> Bool,
+        validity_days -> Integer,
+        names -> Text,
+        price_yen -> BigInt,
+        recipient -> Text,
+        recipient_email -> Text,
+        language -> Text,
+        issued_at -> Timestamp,
+        invoice_id -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    invoices (id) {
+        id -> BigInt,
+        number -> Text,
+        kind -> Text,
+        certificate_id -> BigInt,
+        credits_invoice_id -> Nullable<BigInt>,
+        organization_id -> BigInt,
+        serial -> Text,
+        issue_date -> Text,
+        transaction_date -> Text,
+        due_date -> Text,
+        recipient -> Text,
+        recipient_email -> Text,
+        description -> Text,
+        amount_yen -> BigInt,
+        tax_yen -> BigInt,
+        total_yen -> BigInt,
+        pdf -> Binary,
+        created_at -> Timestamp,
+        created_by -> Text,
+        reason -> Nullable<Text>,
+        paid_at -> Nullable<Timestamp>,
+        paid_by -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    document_counters (series, year) {
+        series -> Text,
+        year -> Integer,
+        last_number -> BigInt,
+    }
+}
+
+diesel::table! {
+    outbox_attachments (id) {
+        id -> BigInt,
+        outbox_id -> BigInt,
+        filename -> Text,
+        content_type -> Text,
+        content -> Binary,
+    }
+}
+
+diesel::joinable!(outbox_attachments -> outbox (outbox_id));
+diesel::allow_tables_to_appear_in_same_query!(outbox, outbox_attachments);
+diesel::allow_tables_to_appear_in_same_query!(billing_items, invoices);

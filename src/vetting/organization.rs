@@ -90,6 +90,10 @@ impl OrganizationData {
                 p.push(format!("{field} is not a valid e-mail address"));
             }
         }
+        let billing = self.billing_contact.email.as_deref().map(str::trim);
+        if billing.is_some_and(|e| !e.is_empty() && check_email_address(e).is_err()) {
+            p.push("billing_contact.email is not a valid e-mail address".into());
+        }
     }
 
     fn ev_problems(&self, p: &mut Vec<String>) {
@@ -250,6 +254,7 @@ pub(crate) mod tests {
                 address: "東京都千代田区丸の内1-1-1".into(),
                 phone: "03-1234-5670".into(),
                 fax: Some("03-1234-5671".into()),
+                email: Some("keiri@example.co.jp".into()),
             },
             level,
             ev: (level == Level::Ev).then(|| EvData {
