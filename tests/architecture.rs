@@ -501,8 +501,8 @@ mod checker {
 
     #[test]
     fn an_unknown_module_is_a_failure() {
-        let r = check(&files(&[("billing/mod.rs", "use crate::core::X;\n")]));
+        let r = check(&files(&[("ledger/mod.rs", "use crate::core::X;\n")]));
         assert_eq!(r.unknown.len(), 1);
-        assert!(r.unknown[0].contains("`billing`"), "{}", r.unknown[0]);
+        assert!(r.unknown[0].contains("`ledger`"), "{}", r.unknown[0]);
     }
 }
