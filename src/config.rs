@@ -1621,6 +1621,19 @@ pub(crate) mod tests {
         assert!(cfg.perspective.is_some());
     }
 
+    /// The commented `[billing]` example is valid once uncommented.
+    #[test]
+    fn example_billing_table_parses_and_validates() {
+        let text = include_str!("../conf/trustgate.example.toml");
+        let lines = text.lines().skip_while(|l| *l != "# [billing]");
+        let block: Vec<&str> = lines.map_while(|l| l.strip_prefix("# ")).collect();
+        let cfg = Config::parse(&block.join("\n")).expect("example billing parses");
+        let b = cfg.billing.unwrap();
+        b.validate(&profiles(), 90).unwrap();
+        assert_eq!(b.price("ev", true, 90), Some(120000));
+        assert_eq!(b.job_every_hours, 24);
+    }
+
     #[test]
     fn perspective_tables_parse_and_refuse_unknown_keys() {
         let primary = r#"
