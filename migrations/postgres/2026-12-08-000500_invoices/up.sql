@@ -63,8 +63,10 @@ CREATE TABLE invoices (
     paid_at TIMESTAMP,
     paid_by TEXT
 );
--- One invoice per certificate, one credit note per invoice.
+-- One invoice per certificate, one credit note per invoice; a
+-- certificate's documents (and the foreign key's lookups).
 CREATE UNIQUE INDEX invoices_per_certificate ON invoices(certificate_id) WHERE kind = 'invoice';
+CREATE INDEX invoices_certificate ON invoices(certificate_id);
 CREATE UNIQUE INDEX invoices_credit_per_invoice ON invoices(credits_invoice_id) WHERE credits_invoice_id IS NOT NULL;
 -- The console's month and CSV export.
 CREATE INDEX invoices_issue_date ON invoices(issue_date, id);
