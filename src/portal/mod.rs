@@ -63,6 +63,7 @@ pub mod multipart;
 mod orders;
 pub mod pages;
 pub mod session;
+pub mod terms;
 
 use i18n::{Lang, LANG_COOKIE};
 pub use session::Session;
@@ -94,6 +95,7 @@ pub const ENDPOINTS: &[&str] = &[
     "/orders/{id}",
     "/orders/{id}/check",
     "/orders/{id}/repeat",
+    "/terms/acme/{account}",
 ];
 
 /// The one stylesheet, served from the binary.
@@ -201,6 +203,8 @@ pub enum Page {
     Renew,
     /// EAB credentials, certificates, certificate requests.
     Certs(certs::CertsPage),
+    /// `/terms/acme/{account}`: the agreement for an ACME account.
+    AcmeTerms(String),
     NotFound,
 }
 
@@ -228,6 +232,9 @@ pub fn route(method: &Method, path: &str) -> (&'static str, Page) {
         ["status"] if get => ("/status", Page::Status),
         ["documents"] if either => ("/documents", Page::Documents),
         ["renew"] if either => ("/renew", Page::Renew),
+        ["terms", "acme", id] if either => {
+            ("/terms/acme/{account}", Page::AcmeTerms(id.to_string()))
+        }
         _ => match certs::route(method, page) {
             Some((endpoint, p)) => (endpoint, Page::Certs(p)),
             None => (crate::metrics::UNKNOWN_ENDPOINT, Page::NotFound),
@@ -419,6 +426,10 @@ impl Portal {
             Page::Documents => self.documents_page(&s, ctx, post.then_some(files)).await,
             Page::Renew => self.renew(&s, ctx, post.then_some(&form)).await,
             Page::Certs(p) => self.certs(p, post, &s, &form, ctx).await,
+            Page::AcmeTerms(id) => {
+                let id = terms::account_id(&id)?;
+                self.acme_terms(&s, ctx, id, post.then_some(&form)).await
+            }
             // The other parts' pages are answered here.
             _ => Err(Error::not_found("no such page")),
         }

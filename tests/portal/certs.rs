@@ -403,3 +403,64 @@ fn between(s: &str, from: &str, to: &str) -> String {
     let start = s.find(from).unwrap_or_else(|| panic!("no {from} in {s}")) + from.len();
     s[start..].split(to).next().unwrap().to_owned()
 }
+
+/// RFC 8555 §7.3.3: the page a `userActionRequired` problem's `instance`
+/// names. The organization's customer accepts the agreement in force for
+/// its ACME account (recorded and audited); another organization's
+/// customer gets 404 for the page and its POST.
+#[tokio::test]
+async fn an_acme_account_accepts_the_agreement_in_force_on_its_portal_page() {
+    let (p, _net) = portal().await;
+    let (b, org) = customer_of(&p, "ops@example.jp", "example.jp").await;
+    let (other, _) = customer_of(&p, "ops@example.com", "example.com").await;
+    // A pasted CSR makes the organization's portal account: an ACME account
+    // bound to the organization like any other.
+    let fields = [
+        ("csr", csr_pem(&["www.example.jp"])),
+        ("level", "ov".into()),
+        ("validity_days", "30".into()),
+    ];
+    let r = b.submit("/orders/new", "/orders/new", &fields).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
+    let id = p
+        .store
+        .read(move |c| trustgate::sa::portal_orders::account_of(c, org))
+        .await
+        .unwrap()
+        .expect("the portal account");
+    let now = p.clock.now();
+    p.store
+        .run(move |c| trustgate::sa::accounts::accept_terms(c, id, "an older version", now))
+        .await
+        .unwrap();
+    let page = format!("/terms/acme/{}", id.0);
+    let current = p.cfg.agreement.version.clone();
+
+    let r = other.get(&page).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.text());
+    // A POST with the other customer's own CSRF token.
+    let r = other
+        .submit("/eab", &page, &[("version", current.clone())])
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.text());
+    let shown = b.get(&page).await;
+    assert_eq!(shown.status, StatusCode::OK, "{}", shown.text());
+    assert_eq!(hidden(&shown.text(), "version"), current);
+
+    let r = b
+        .submit(&page, &page, &[("version", current.clone())])
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
+    let account = p.vetting.account_of_organization(org, id).await.unwrap();
+    assert_eq!(account.terms_version.as_deref(), Some(current.as_str()));
+    let audited = p.audit_actions().await;
+    assert!(
+        audited
+            .iter()
+            .any(|(action, _, _)| action == "account.terms_accept"),
+        "{audited:?}"
+    );
+    // Accepted: the page has no accept form any more.
+    let after = b.get(&page).await.text();
+    assert!(!after.contains("name=\"version\""), "{after}");
+}
