@@ -594,6 +594,18 @@ pub(crate) mod tests {
             .unwrap()
     }
 
+    /// `n` certificates, each with its billing item issued at `issued`.
+    async fn billed_certificates(store: &Store, n: usize, issued: OffsetDateTime) -> Vec<i64> {
+        let certs = certificates(store, n).await;
+        for &c in &certs {
+            store
+                .write(move |x| record_item(x, &item(c, issued)))
+                .await
+                .unwrap();
+        }
+        certs
+    }
+
     async fn invoice(store: &Store, cert: i64, day: Date) -> Option<Invoice> {
         store
             .write(move |c| {
@@ -613,14 +625,7 @@ pub(crate) mod tests {
     #[tokio::test]
     async fn numbers_restart_each_year_and_one_invoice_per_certificate() {
         let (_db, store) = store();
-        let certs = certificates(&store, 4).await;
-        let t = datetime!(2026-12-01 00:00 UTC);
-        for &c in &certs {
-            store
-                .write(move |x| record_item(x, &item(c, t)))
-                .await
-                .unwrap();
-        }
+        let certs = billed_certificates(&store, 4, datetime!(2026-12-01 00:00 UTC)).await;
         let a = invoice(&store, certs[0], date!(2026 - 12 - 30))
             .await
             .unwrap();
@@ -659,14 +664,7 @@ pub(crate) mod tests {
     async fn concurrent_creators_leave_no_gap() {
         const N: usize = 24;
         let (db, store) = store();
-        let certs = certificates(&store, N).await;
-        let t = datetime!(2026-12-01 00:00 UTC);
-        for &c in &certs {
-            store
-                .write(move |x| record_item(x, &item(c, t)))
-                .await
-                .unwrap();
-        }
+        let certs = billed_certificates(&store, N, datetime!(2026-12-01 00:00 UTC)).await;
         let mut tasks = Vec::new();
         for worker in 0..4 {
             // A store of its own: another instance on the same database.
@@ -701,14 +699,7 @@ pub(crate) mod tests {
     #[tokio::test]
     async fn filters_and_payment() {
         let (_db, store) = store();
-        let certs = certificates(&store, 3).await;
-        let t = datetime!(2026-11-01 00:00 UTC);
-        for &c in &certs {
-            store
-                .write(move |x| record_item(x, &item(c, t)))
-                .await
-                .unwrap();
-        }
+        let certs = billed_certificates(&store, 3, datetime!(2026-11-01 00:00 UTC)).await;
         let a = invoice(&store, certs[0], date!(2026 - 11 - 05))
             .await
             .unwrap();
