@@ -9,8 +9,11 @@
 //! loopback) and the other with a TXT record in a real BIND. Every
 //! certificate is downloaded in Chromium as PEM chain, DER and PKCS#7 and
 //! checked with openssl. axe-core reports no serious or critical violation
-//! on any of those pages. With `TRUSTGATE_PORTAL_SCREENSHOTS=DIR` the
-//! `/eab` (key redacted) and `/orders/{id}` pages are saved there as PNG.
+//! on any of those pages. When the CA changes its subscriber agreement,
+//! the same certbot command is refused with `userActionRequired` naming a
+//! portal page; the customer accepts there and certbot succeeds again.
+//! With `TRUSTGATE_PORTAL_SCREENSHOTS=DIR` the `/eab` (key redacted),
+//! `/orders/{id}` and `/terms/acme/{id}` pages are saved there as PNG.
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -34,7 +37,7 @@ fn portal_toml(port: u16) -> String {
          listen = \"127.0.0.1:{port}\"\n\
          base_url = \"http://127.0.0.1:{port}\"\n\
          [agreement]\n\
-         version = \"2026-12-test\"\n"
+         version = \"{AGREEMENT}\"\n"
     )
 }
 
@@ -207,20 +210,88 @@ fn assert_axe_clean(summary: &serde_json::Value, pages: &[&str]) {
     eprintln!("axe: {}", summary["axe"]);
 }
 
+/// The agreement version the portal starts with, and the one it changes to.
+const AGREEMENT: &str = "2026-12-test";
+const NEW_AGREEMENT: &str = "2027-04-test";
+
 #[test]
-fn a_customer_makes_an_eab_credential_certbot_uses_and_downloads_the_certificate() {
+fn a_customer_makes_an_eab_credential_certbot_uses_and_accepts_a_changed_agreement_for() {
     let sink = SmtpSink::start();
-    let (server, origin) = portal_server(&sink, None);
-    let staff = server.staff();
-    let org = staff.create_organization(Level::Ov, &["example.jp"]);
-    staff.vet_and_approve(org);
-    let certbot = Certbot::new(&server, "portal-eab");
+    let (mut server, origin) = portal_server(&sink, None);
+    let org = server
+        .staff()
+        .create_organization(Level::Ov, &["example.jp"]);
+    server.staff().vet_and_approve(org);
     let name = "www.example.jp";
+    eab_and_certbot(&server, &origin, &sink, org, name);
+
+    // The CA publishes a new agreement: the same certbot command is refused
+    // with the page where the account's agreement is accepted.
+    change_agreement(&mut server, NEW_AGREEMENT);
+    let certbot = Certbot::new(&server, "portal-eab");
+    let refused = certbot.force_renew(false);
+    refused.assert_failure();
+    refused.assert_output_contains("urn:ietf:params:acme:error:userActionRequired");
+    let instance = terms_instance(&refused.output(), &origin);
+    let account = certbot.account_uri();
+    let account_id = account.rsplit('/').next().unwrap();
+    assert_eq!(
+        instance,
+        format!("{origin}/terms/acme/{account_id}"),
+        "certbot shows the page for its own account"
+    );
+
+    // The customer accepts it in the portal (their own acceptance first),
+    // then the same command succeeds.
     let mut args = script_args(&server, &origin, &sink);
+    args["scenario"] = "terms".into();
+    args["instance"] = instance.clone().into();
+    args["account"] = account_id.into();
+    args["old_version"] = AGREEMENT.into();
+    args["version"] = NEW_AGREEMENT.into();
+    let summary = run_script(&server, args, |ask| match ask {
+        ["certbot-again"] => {
+            certbot.force_renew(false).assert_success();
+            Ok(())
+        }
+        other => Err(format!("unknown request {other:?}")),
+    });
+    assert_eq!(
+        certbot.archived_certificates().len(),
+        2,
+        "the renewal after acceptance was issued"
+    );
+    assert_issued(&server, &certbot.lineage(name), &[name], OV_POLICY);
+    let audit = server.staff().audit(org);
+    let accepted = audit
+        .iter()
+        .find(|e| e["action"] == "account.terms_accept")
+        .unwrap_or_else(|| panic!("the acceptance is audited: {audit:#?}"));
+    assert_eq!(accepted["subject"], format!("account:{account_id}"));
+    assert_eq!(accepted["details"]["version"], NEW_AGREEMENT);
+    assert_eq!(accepted["details"]["previous_version"], AGREEMENT);
+    assert_axe_clean(
+        &summary,
+        &["agreement", "acme-terms", "acme-terms-accepted"],
+    );
+}
+
+/// The customer makes an EAB credential on /eab, certbot (label
+/// `portal-eab`) gets a certificate for `name` with it, and the customer
+/// downloads it from /certificates: the same certificate, verified.
+fn eab_and_certbot(
+    server: &TestServer,
+    origin: &str,
+    sink: &SmtpSink,
+    org: Organization,
+    name: &str,
+) {
+    let certbot = Certbot::new(server, "portal-eab");
+    let mut args = script_args(server, origin, sink);
     args["scenario"] = "eab".into();
     args["name"] = name.into();
-    let summary = run_script(&server, args, |ask| match ask {
-        ["link", email] => link_customer(&server, email, org),
+    let summary = run_script(server, args, |ask| match ask {
+        ["link", email] => link_customer(server, email, org),
         ["certbot", kid, key, n] => {
             let eab = Eab {
                 kid: (*kid).into(),
@@ -232,13 +303,13 @@ fn a_customer_makes_an_eab_credential_certbot_uses_and_downloads_the_certificate
         }
         other => Err(format!("unknown request {other:?}")),
     });
-    let issued = assert_issued(&server, &certbot.lineage(name), &[name], OV_POLICY);
+    let issued = assert_issued(server, &certbot.lineage(name), &[name], OV_POLICY);
     assert_eq!(
         summary["serial"].as_str(),
         Some(issued.serial.replace(':', "").as_str()),
         "{summary}"
     );
-    let leaf = check_downloads(&server, &summary);
+    let leaf = check_downloads(server, &summary);
     assert_eq!(
         std::fs::read_to_string(leaf).unwrap().trim(),
         std::fs::read_to_string(certbot.lineage(name).cert)
@@ -247,11 +318,37 @@ fn a_customer_makes_an_eab_credential_certbot_uses_and_downloads_the_certificate
         "the portal's certificate is the one certbot got"
     );
     // The credential certbot used is the organization's.
-    assert_eq!(staff.accounts(org).len(), 1, "{:?}", staff.accounts(org));
+    let accounts = server.staff().accounts(org);
+    assert_eq!(accounts.len(), 1, "{accounts:?}");
     assert_axe_clean(
         &summary,
         &["eab", "eab-created", "certificates", "certificate"],
     );
+}
+
+/// Restarts `server` with the subscriber agreement at `version`.
+fn change_agreement(server: &mut TestServer, version: &str) {
+    server.kill();
+    let config = std::fs::read_to_string(server.config_path()).expect("the config");
+    let changed = config.replace(
+        &format!("version = \"{AGREEMENT}\""),
+        &format!("version = \"{version}\""),
+    );
+    assert_ne!(config, changed, "the agreement's version in the config");
+    std::fs::write(server.config_path(), changed).expect("writing the config");
+    server.restart();
+}
+
+/// The portal page certbot's error names (the problem's `instance`).
+fn terms_instance(certbot_output: &str, origin: &str) -> String {
+    let prefix = format!("{origin}/terms/acme/");
+    let start = certbot_output
+        .find(&prefix)
+        .unwrap_or_else(|| panic!("no {prefix}… in certbot's output:\n{certbot_output}"));
+    let rest = &certbot_output[start + prefix.len()..];
+    let id: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    assert!(!id.is_empty(), "an account id after {prefix}: {rest}");
+    format!("{prefix}{id}")
 }
 
 #[test]

@@ -16,7 +16,12 @@ DER certificate and the PKCS#7 file.
 csr: the customer pastes a CSR made with openssl, places the http-01
 file (served here on loopback, on the port the CA's VA fetches from) for
 one name and a TXT record (BIND) for the other, presses "Check now" and
-downloads the certificate."""
+downloads the certificate.
+
+terms: after the CA changed its subscriber agreement and certbot was
+refused, the customer logs in to the page certbot's error named
+(`instance`), is asked to accept the new agreement for themselves first,
+then accepts it for the ACME account, and certbot runs again."""
 
 import http.server
 import json
@@ -211,15 +216,47 @@ def csr_scenario(d):
         server.shutdown()
 
 
+def terms_scenario(d):
+    instance, old, new = ARGS["instance"], ARGS["old_version"], ARGS["version"]
+    # Logging in on the page certbot named: the customer's own acceptance
+    # is out of date too, so the agreement comes first.
+    open_page(d, instance)
+    portal.fill(d, {"email": EMAIL, "password": PASSWORD})
+    navigates(d, d.find_element(By.ID, "sign-in").click)
+    check(d.current_url.startswith(ORIGIN + "/agreement") and d.find_elements(By.ID, "accept-again"),
+          "the new agreement, to accept before anything else", d)
+    check(d.find_element(By.ID, "agreement-version").text == new, f"version {new}", d)
+    check(d.find_element(By.ID, "accepted-version").text == old, f"accepted {old}", d)
+    axe_clean(d, "agreement")
+    navigates(d, d.find_element(By.ID, "accept").click)
+
+    check(d.current_url == instance, "back on the page certbot named", d)
+    check(d.find_element(By.ID, "account").text == ARGS["account"], "certbot's account", d)
+    check(d.find_element(By.ID, "accepted-version").text == old, f"the account accepted {old}", d)
+    check(d.find_element(By.ID, "agreement-version").text == new, f"version {new}", d)
+    check(d.find_elements(By.ID, "accept-again"), "the account must accept again", d)
+    axe_clean(d, "acme-terms", shot="acme-terms")
+    navigates(d, d.find_element(By.ID, "accept").click)
+    check(d.current_url == instance and d.find_elements(By.ID, "up-to-date"),
+          "the account's agreement is up to date", d)
+    check(d.find_element(By.ID, "accepted-version").text == new, f"the account accepted {new}", d)
+    axe_clean(d, "acme-terms-accepted")
+    ask("certbot-again")
+
+
 d = portal.browser("ja")
 try:
     allow_downloads(d)
-    started = time.time()
-    portal.signup(d, ORIGIN, EMAIL, PASSWORD)
-    portal.verify(d, portal.read_verification_link(ARGS["mail_dir"], EMAIL, after=started - 1))
-    ask("link", EMAIL)
-    portal.login(d, ORIGIN, EMAIL, PASSWORD)
-    {"eab": eab_scenario, "csr": csr_scenario}[ARGS["scenario"]](d)
+    if ARGS["scenario"] == "terms":
+        terms_scenario(d)
+    else:
+        started = time.time()
+        portal.signup(d, ORIGIN, EMAIL, PASSWORD)
+        portal.verify(d, portal.read_verification_link(ARGS["mail_dir"], EMAIL,
+                                                       after=started - 1))
+        ask("link", EMAIL)
+        portal.login(d, ORIGIN, EMAIL, PASSWORD)
+        {"eab": eab_scenario, "csr": csr_scenario}[ARGS["scenario"]](d)
 finally:
     d.quit()
 
