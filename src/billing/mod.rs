@@ -218,6 +218,38 @@ pub struct RunReport {
     pub failed: usize,
 }
 
+/// Where a document stands for its organization (the portal's list).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Standing {
+    /// An invoice not paid, its due date today or later.
+    Due,
+    Paid,
+    /// An invoice not paid after its due date.
+    Overdue,
+    /// An invoice a credit note cancelled.
+    Cancelled,
+    /// A credit note.
+    Credit,
+}
+
+impl Standing {
+    /// `doc`'s standing on `today` (a date in Japan); `cancelled`: a
+    /// credit note cancels it.
+    pub fn of(doc: &Invoice, cancelled: bool, today: Date) -> Standing {
+        if doc.kind == Kind::CreditNote {
+            Standing::Credit
+        } else if cancelled {
+            Standing::Cancelled
+        } else if doc.paid_at.is_some() {
+            Standing::Paid
+        } else if doc.due_date < today {
+            Standing::Overdue
+        } else {
+            Standing::Due
+        }
+    }
+}
+
 /// Invoicing, when `[billing]` is configured.
 #[derive(Clone)]
 pub struct Billing {
@@ -341,16 +373,28 @@ impl Billing {
     /// Writes `draft` with its PDF and, with `[mail]`, its e-mail, in one
     /// transaction.
     async fn write(&self, draft: Draft, language: String) -> Result<Option<Invoice>> {
+        self.write_with(draft, language, |_, _| Ok(())).await
+    }
+
+    /// [`Billing::write`], then `also` (an audit event) in the same
+    /// transaction: neither lands without the other.
+    async fn write_with(
+        &self,
+        draft: Draft,
+        language: String,
+        also: impl FnOnce(&mut sa::DbConn, &Invoice) -> Result<()> + Send + 'static,
+    ) -> Result<Option<Invoice>> {
         // The e-mail is due now by the clock the delivery workers read,
         // whatever time the job was run for (`billing run --now`).
         let (this, now) = (self.clone(), self.clock.now());
         self.store
             .write(move |c| {
                 let render = |i: &Invoice| this.render(i);
-                let mail = |c: &mut sa::DbConn, i: &Invoice, pdf: &[u8]| {
-                    this.enqueue(c, i, pdf, &language, now)
+                let then = |c: &mut sa::DbConn, i: &Invoice, pdf: &[u8]| {
+                    this.enqueue(c, i, pdf, &language, now)?;
+                    also(c, i)
                 };
-                invoices::create(c, &draft, render, mail)
+                invoices::create(c, &draft, render, then)
             })
             .await
     }
@@ -423,6 +467,39 @@ impl Billing {
             .await
     }
 
+    /// Organization `org`'s documents, newest first (at most `limit`),
+    /// each with its standing today in Japan.
+    pub async fn of_organization(
+        &self,
+        org: crate::core::OrganizationId,
+        limit: i64,
+    ) -> Result<Vec<(Invoice, Standing)>> {
+        let today = date_in_japan(self.clock.now());
+        let (docs, cancelled) = self
+            .store
+            .read(move |c| invoices::of_organization(c, org.0, limit))
+            .await?;
+        Ok(docs
+            .into_iter()
+            .map(|d| {
+                let standing = Standing::of(&d, cancelled.contains(&d.id), today);
+                (d, standing)
+            })
+            .collect())
+    }
+
+    /// The number and PDF (the bytes the e-mail attached) of document
+    /// `id` when it is organization `org`'s; None otherwise.
+    pub async fn pdf_of(
+        &self,
+        org: crate::core::OrganizationId,
+        id: i64,
+    ) -> Result<Option<(String, Vec<u8>)>> {
+        self.store
+            .read(move |c| invoices::pdf_of_organization(c, org.0, id))
+            .await
+    }
+
     /// Document `id` with its credit note, if any.
     pub async fn with_credit(&self, id: i64) -> Result<(Invoice, Option<Invoice>)> {
         self.store
@@ -492,14 +569,15 @@ impl Billing {
         }
         let draft = self.credit_draft(&invoice, actor, reason);
         let language = self.language_of(cert).await?;
-        let note = self.write(draft, language).await?.ok_or_else(|| {
-            Error::new(
-                ErrorKind::Conflict,
-                format!("{} has a credit note already", invoice.number),
-            )
-        })?;
-        self.audit_credit(actor, &invoice, &note, reason).await?;
-        Ok(note)
+        let audit = self.credit_event(actor, &invoice, reason);
+        self.write_with(draft, language, audit)
+            .await?
+            .ok_or_else(|| {
+                Error::new(
+                    ErrorKind::Conflict,
+                    format!("{} has a credit note already", invoice.number),
+                )
+            })
     }
 
     fn credit_draft(&self, invoice: &Invoice, actor: &str, reason: &str) -> Draft {
@@ -539,33 +617,30 @@ impl Billing {
         Ok(item.map_or_else(|| "ja".to_owned(), |i| i.language))
     }
 
-    async fn audit_credit(
+    /// The `invoice.credit` event of a credit note on `invoice`, written
+    /// in the credit note's transaction.
+    fn credit_event(
         &self,
         actor: &str,
         invoice: &Invoice,
-        note: &Invoice,
         reason: &str,
-    ) -> Result<()> {
+    ) -> impl FnOnce(&mut sa::DbConn, &Invoice) -> Result<()> + Send + 'static {
         let (actor, reason, now) = (actor.to_owned(), reason.to_owned(), self.clock.now());
         let organization = Some(crate::core::OrganizationId(invoice.organization_id));
         let subject = format!("invoice:{}", invoice.number);
-        let details =
-            serde_json::json!({ "credit_note": note.number, "total_yen": note.total_yen });
         let request_id = crate::http::current_request_id();
-        self.store
-            .write(move |c| {
-                let event = NewEvent {
-                    actor: &actor,
-                    action: "invoice.credit",
-                    organization,
-                    subject,
-                    reason: Some(&reason),
-                    details,
-                    request_id,
-                };
-                sa::audit::append(c, event, now)
-            })
-            .await
+        move |c, note| {
+            let event = NewEvent {
+                actor: &actor,
+                action: "invoice.credit",
+                organization,
+                subject,
+                reason: Some(&reason),
+                details: serde_json::json!({ "credit_note": note.number, "total_yen": note.total_yen }),
+                request_id,
+            };
+            sa::audit::append(c, event, now)
+        }
     }
 }
 
