@@ -509,6 +509,47 @@ pub fn list(conn: &mut DbConn, filter: &Filter, limit: i64) -> Result<Vec<Invoic
     rows.into_iter().map(InvoiceRow::into_invoice).collect()
 }
 
+/// Organization `org`'s documents (invoices and credit notes), newest
+/// first, at most `limit`, with the ids among them that a credit note
+/// cancels.
+pub fn of_organization(
+    conn: &mut DbConn,
+    org: i64,
+    limit: i64,
+) -> Result<(Vec<Invoice>, Vec<i64>)> {
+    let rows: Vec<InvoiceRow> = invoices::table
+        .filter(invoices::organization_id.eq(org))
+        .order(invoices::id.desc())
+        .limit(limit)
+        .select(InvoiceRow::as_select())
+        .load(conn)?;
+    let docs = rows
+        .into_iter()
+        .map(InvoiceRow::into_invoice)
+        .collect::<Result<Vec<_>>>()?;
+    let ids: Vec<i64> = docs.iter().map(|d| d.id).collect();
+    let cancelled: Vec<Option<i64>> = invoices::table
+        .filter(invoices::credits_invoice_id.eq_any(ids))
+        .select(invoices::credits_invoice_id)
+        .load(conn)?;
+    Ok((docs, cancelled.into_iter().flatten().collect()))
+}
+
+/// Document `id` with its PDF when it is organization `org`'s; None for
+/// another organization's as for none.
+pub fn pdf_of_organization(
+    conn: &mut DbConn,
+    org: i64,
+    id: i64,
+) -> Result<Option<(String, Vec<u8>)>> {
+    Ok(invoices::table
+        .find(id)
+        .filter(invoices::organization_id.eq(org))
+        .select((invoices::number, invoices::pdf))
+        .first(conn)
+        .optional()?)
+}
+
 /// Records invoice `id` as paid by `by` at `at`. Conflict when it is not
 /// an unpaid invoice.
 pub fn mark_paid(conn: &mut DbConn, id: i64, by: &str, at: OffsetDateTime) -> Result<()> {
