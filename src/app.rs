@@ -693,7 +693,10 @@ impl App {
     /// The portal service over this app's store.
     pub fn portal(&self) -> Result<crate::portal::Portal> {
         let vetting = Vetting::new(self.store.clone(), self.cfg.vetting.clone());
-        crate::portal::Portal::new(&self.cfg, vetting).map(|p| p.with_ra(self.ra.clone()))
+        crate::portal::Portal::new(&self.cfg, vetting).map(|p| {
+            p.with_ra(self.ra.clone())
+                .with_billing(self.billing.clone())
+        })
     }
 
     /// Serves the portal on `listener` until `shutdown`; built (and its

@@ -43,6 +43,7 @@ use hyper::header;
 use hyper::{Method, Request, Response, StatusCode};
 use time::Duration;
 
+use crate::billing::Billing;
 use crate::config::Config;
 use crate::error::{Error, ErrorKind, Result};
 use crate::http::page::{cookie, field, local_path, random_token, same_secret, see_other};
@@ -59,9 +60,11 @@ pub mod certs;
 pub mod certs_text;
 mod eab;
 pub mod i18n;
+mod invoices;
 pub mod multipart;
 mod orders;
 pub mod pages;
+mod seal;
 pub mod session;
 pub mod terms;
 
@@ -96,6 +99,9 @@ pub const ENDPOINTS: &[&str] = &[
     "/orders/{id}/check",
     "/orders/{id}/repeat",
     "/terms/acme/{account}",
+    "/invoices",
+    "/invoices/{id}.pdf",
+    "/seal",
 ];
 
 /// The one stylesheet, served from the binary.
@@ -152,6 +158,11 @@ pub struct Portal {
     ra: Option<Ra>,
     /// The ACME directory URL, for the EAB credential's command lines.
     directory: String,
+    /// The organization's invoices (`with_billing`; None: billing is off).
+    billing: Option<Billing>,
+    /// `publish.seal_base_url`; None when seals are not served (no
+    /// publish listener and no `seal_base_url`).
+    seal_base: Option<String>,
 }
 
 /// What every page knows about its request.
@@ -205,6 +216,10 @@ pub enum Page {
     Certs(certs::CertsPage),
     /// `/terms/acme/{account}`: the agreement for an ACME account.
     AcmeTerms(String),
+    Invoices,
+    /// `/invoices/{id}.pdf`.
+    InvoicePdf(i64),
+    Seal,
     NotFound,
 }
 
@@ -235,6 +250,12 @@ pub fn route(method: &Method, path: &str) -> (&'static str, Page) {
         ["terms", "acme", id] if either => {
             ("/terms/acme/{account}", Page::AcmeTerms(id.to_string()))
         }
+        ["invoices"] if get => ("/invoices", Page::Invoices),
+        ["invoices", f] if get => match invoices::pdf_id(f) {
+            Some(id) => ("/invoices/{id}.pdf", Page::InvoicePdf(id)),
+            None => (crate::metrics::UNKNOWN_ENDPOINT, Page::NotFound),
+        },
+        ["seal"] if get => ("/seal", Page::Seal),
         _ => match certs::route(method, page) {
             Some((endpoint, p)) => (endpoint, Page::Certs(p)),
             None => (crate::metrics::UNKNOWN_ENDPOINT, Page::NotFound),
@@ -263,6 +284,9 @@ impl Portal {
             documents_limit: p.documents_max_bytes,
             ra: None,
             directory: certs::directory(cfg),
+            billing: None,
+            seal_base: (cfg.publish.listen.is_some() || cfg.publish.seal_base_url.is_some())
+                .then(|| cfg.publish.seal_base_url()),
         })
     }
 
@@ -276,6 +300,12 @@ impl Portal {
     /// With the RA the certificate pages ask.
     pub fn with_ra(mut self, ra: Ra) -> Portal {
         self.ra = Some(ra);
+        self
+    }
+
+    /// With the billing the invoice pages read (None: billing is off).
+    pub fn with_billing(mut self, billing: Option<Billing>) -> Portal {
+        self.billing = billing;
         self
     }
 
@@ -430,6 +460,9 @@ impl Portal {
                 let id = terms::account_id(&id)?;
                 self.acme_terms(&s, ctx, id, post.then_some(&form)).await
             }
+            Page::Invoices => self.invoices(&s, ctx).await,
+            Page::InvoicePdf(id) => self.invoice_pdf(&s, id).await,
+            Page::Seal => self.seal_page(&s, ctx).await,
             // The other parts' pages are answered here.
             _ => Err(Error::not_found("no such page")),
         }

@@ -474,6 +474,14 @@ fn image_of(report: &Report, lang: Lang) -> Image {
     }
 }
 
+/// The seal image of `report` as SVG text (the portal's preview shows
+/// it inline: its CSP loads no image from the publish listener).
+pub fn svg(report: &Report, lang: Lang) -> crate::error::Result<String> {
+    image_of(report, lang)
+        .render()
+        .map_err(|e| crate::error::Error::internal(format!("rendering the seal image: {e}")))
+}
+
 fn answer(status: StatusCode, text: String, image: bool) -> Response<Body> {
     let mut r = Response::new(Full::new(Bytes::from(text)));
     *r.status_mut() = status;
