@@ -19,14 +19,21 @@ use trustgate::vetting::organization::{DomainScope, Level, OrganizationData};
 use crate::support::{encode_form, hidden, Browser, Portal};
 
 /// The fake DNS and http-01 responder the portal's VA asks.
-struct Net {
-    http01: Arc<Mutex<HashMap<String, String>>>,
+pub(crate) struct Net {
+    pub http01: Arc<Mutex<HashMap<String, String>>>,
     _dns: crate::acme::DnsResponder,
 }
 
 /// A portal whose VA resolves every name to loopback and fetches http-01
 /// from the test's responder.
 async fn portal() -> (Portal, Net) {
+    portal_with(|_| {}).await
+}
+
+/// [`portal`] with `tweak` applied to the configuration too.
+pub(crate) async fn portal_with(
+    tweak: impl FnOnce(&mut trustgate::config::Config),
+) -> (Portal, Net) {
     let dns = crate::acme::DnsResponder::start(Default::default(), Default::default()).await;
     let http01 = Arc::new(Mutex::new(HashMap::new()));
     let port = crate::acme::serve_http01(http01.clone()).await;
@@ -37,13 +44,14 @@ async fn portal() -> (Portal, Net) {
         cfg.va.resolvers = vec![resolver];
         cfg.va.dnssec = false;
         cfg.va.timeout_secs = 5;
+        tweak(cfg);
     })
     .await;
     (p, Net { http01, _dns: dns })
 }
 
 /// An approved OV organization for `domain`, the customer `email`'s.
-async fn customer_of<'p>(
+pub(crate) async fn customer_of<'p>(
     p: &'p Portal,
     email: &str,
     domain: &str,
@@ -76,7 +84,7 @@ async fn customer_of<'p>(
     (b, org)
 }
 
-fn csr_pem(names: &[&str]) -> String {
+pub(crate) fn csr_pem(names: &[&str]) -> String {
     let key = rcgen::KeyPair::generate().unwrap();
     let mut params =
         rcgen::CertificateParams::new(names.iter().map(|s| s.to_string()).collect::<Vec<_>>())
@@ -88,7 +96,7 @@ fn csr_pem(names: &[&str]) -> String {
 }
 
 /// Every `<code class="CLASS" …>TEXT</code>` of a page, in order.
-fn codes(page: &str, class: &str) -> Vec<String> {
+pub(crate) fn codes(page: &str, class: &str) -> Vec<String> {
     let marker = format!("<code class=\"{class}\"");
     page.match_indices(&marker)
         .map(|(i, _)| {
@@ -394,12 +402,12 @@ async fn another_organizations_request_certificate_and_credential_are_not_found(
 }
 
 /// The `name` of the first method radio (`method-AUTHZ`).
-fn hidden_radio(page: &str) -> String {
+pub(crate) fn hidden_radio(page: &str) -> String {
     let start = page.find("name=\"method-").unwrap() + "name=\"".len();
     page[start..].split('"').next().unwrap().to_owned()
 }
 
-fn between(s: &str, from: &str, to: &str) -> String {
+pub(crate) fn between(s: &str, from: &str, to: &str) -> String {
     let start = s.find(from).unwrap_or_else(|| panic!("no {from} in {s}")) + from.len();
     s[start..].split(to).next().unwrap().to_owned()
 }

@@ -7,6 +7,8 @@
 mod accounts;
 mod applications;
 mod certs;
+mod invoices;
+mod seal;
 pub mod support;
 
 /// The in-process ACME fixture of the conformance suite (its HTTP client
