@@ -22,20 +22,28 @@ use crate::console::{cookie_value, enc, hidden, set_cookie, OWN_PASSWORD};
 /// has one issued the next day, the first account another the day after.
 const DAY_ONE: &str = "2027-01-15";
 
-struct Desk {
-    s: acme::Server,
-    c: acme::Client,
+/// A server with an issuing ACME client, an approver and a viewer, and
+/// a client for the console (console_invoices.rs uses it too).
+pub(crate) struct Desk {
+    pub s: acme::Server,
+    pub c: acme::Client,
     base: String,
     http: Http,
-    approver: Enrolment,
-    viewer: Enrolment,
+    pub approver: Enrolment,
+    pub viewer: Enrolment,
 }
 
 async fn desk() -> Desk {
+    desk_with(|_| {}).await
+}
+
+/// [`desk`] with `tweak` applied to the configuration.
+pub(crate) async fn desk_with(tweak: impl FnOnce(&mut trustgate::config::Config)) -> Desk {
     let start = time::macros::datetime!(2027-01-15 09:00 UTC);
     let clock = Clock::manual(start);
     let (s, c) = acme::registered_on(clock, |cfg| {
         cfg.acme.caa_identities = vec!["trustgate.jp".into()];
+        tweak(cfg);
     })
     .await;
     let vetting = s.vetting();
@@ -62,7 +70,7 @@ async fn desk() -> Desk {
 }
 
 impl Desk {
-    async fn send(&self, method: Method, path: &str, cookie: &str, form: &str) -> Resp {
+    pub(crate) async fn send(&self, method: Method, path: &str, cookie: &str, form: &str) -> Resp {
         let mut req = Request::builder()
             .method(method)
             .uri(format!("{}{path}", self.base));
@@ -77,24 +85,24 @@ impl Desk {
         acme::exchange(&self.http, req, form.as_bytes().to_vec()).await
     }
 
-    async fn get(&self, path: &str, session: &str) -> Resp {
+    pub(crate) async fn get(&self, path: &str, session: &str) -> Resp {
         self.send(Method::GET, path, &format!("tg_session={session}"), "")
             .await
     }
 
-    async fn page(&self, path: &str, session: &str) -> String {
+    pub(crate) async fn page(&self, path: &str, session: &str) -> String {
         let r = self.get(path, session).await;
         assert_eq!(r.status, StatusCode::OK, "{path}: {}", r.text());
         r.text()
     }
 
-    async fn post(&self, path: &str, session: &str, form: &str) -> Resp {
+    pub(crate) async fn post(&self, path: &str, session: &str, form: &str) -> Resp {
         self.send(Method::POST, path, &format!("tg_session={session}"), form)
             .await
     }
 
     /// Logs `who` in and replaces the one-time password: the session.
-    async fn login(&self, who: &Enrolment) -> String {
+    pub(crate) async fn login(&self, who: &Enrolment) -> String {
         self.s.clock.advance(Duration::seconds(30));
         let r = self.send(Method::GET, "/console/login", "", "").await;
         let login_cookie = format!(
@@ -130,7 +138,7 @@ impl Desk {
     }
 
     /// Issues a certificate for `names`: its serial (lower-case hex).
-    async fn issue(&self, names: &[&str]) -> String {
+    pub(crate) async fn issue(&self, names: &[&str]) -> String {
         let (der, _) = acme::issue_fresh(&self.s, &self.c, names).await;
         let (_, cert) = x509_parser::parse_x509_certificate(&der).unwrap();
         hex(cert.raw_serial())

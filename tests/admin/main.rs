@@ -6,6 +6,7 @@ mod auth;
 mod cli;
 mod console;
 mod console_certificates;
+mod console_invoices;
 mod console_org;
 mod ev_vetting;
 mod evidence;
