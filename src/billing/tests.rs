@@ -344,3 +344,42 @@ async fn organization(store: &Store) -> Organization {
         .await
         .unwrap()
 }
+
+/// Where a document stands for its organization: due until the end of
+/// its due date in Japan, overdue after, paid once recorded, cancelled by
+/// a credit note whatever else; a credit note is a credit.
+#[test]
+fn standing_follows_the_due_date_payment_and_credit_notes() {
+    let due = date!(2027 - 02 - 28);
+    let mut doc = Invoice {
+        id: 1,
+        number: "2027-000001".into(),
+        kind: Kind::Invoice,
+        certificate_id: 1,
+        credits_invoice_id: None,
+        organization_id: 1,
+        serial: "01".into(),
+        issue_date: date!(2027 - 01 - 16),
+        transaction_date: date!(2027 - 01 - 15),
+        due_date: due,
+        recipient: String::new(),
+        recipient_email: String::new(),
+        description: String::new(),
+        amount_yen: 30000,
+        tax_yen: 3000,
+        total_yen: 33000,
+        created_at: datetime!(2027-01-16 00:00 UTC),
+        created_by: "job:test".into(),
+        reason: None,
+        paid_at: None,
+        paid_by: None,
+    };
+    let next = date!(2027 - 03 - 01);
+    assert_eq!(Standing::of(&doc, false, due), Standing::Due);
+    assert_eq!(Standing::of(&doc, false, next), Standing::Overdue);
+    assert_eq!(Standing::of(&doc, true, next), Standing::Cancelled);
+    doc.paid_at = Some(datetime!(2027-03-02 00:00 UTC));
+    assert_eq!(Standing::of(&doc, false, next), Standing::Paid);
+    doc.kind = Kind::CreditNote;
+    assert_eq!(Standing::of(&doc, false, next), Standing::Credit);
+}
