@@ -127,7 +127,7 @@ try:
     shot(d, "organization-new")
     navigates(d, d.find_element(By.ID, "new-submit").click)
     WebDriverWait(d, WAIT).until(ec.presence_of_element_located((By.ID, "new-registration_number-error")))
-    check("12 digits" in d.find_element(By.ID, "new-registration_number-error").text,
+    check("12 桁の数字" in d.find_element(By.ID, "new-registration_number-error").text,
           "the wrong registration number is named beside its field", d)
     fill([(k, v) for k, v in ARGS["application"] if k == "registration_number"])
     navigates(d, d.find_element(By.ID, "new-submit").click)

@@ -13,6 +13,7 @@ use crate::vetting::checks::{
     OperationalEvidence, Person, PlaceOfBusinessMethod, ScreenedParty, ScreeningList,
     ScreeningResult, ThirdPartySource,
 };
+use crate::vetting::organization::{Problem, Wrong};
 
 /// The EV checks with a form of their own here (the older five share the
 /// page's simple forms).
@@ -544,6 +545,7 @@ fn flatten(path: &str, v: &Value, out: &mut Vec<(String, String)>) {
 /// The posted application as data, or the problems beside their fields
 /// (nothing is stored either way: that is `Vetting::edit`'s).
 pub fn parse_application(
+    lang: Lang,
     form: &[(String, String)],
 ) -> Result<OrganizationData, Vec<(String, String)>> {
     let get = |k: &str| field(form, k).trim().to_owned();
@@ -595,36 +597,62 @@ pub fn parse_application(
     if problems.is_empty() {
         return Ok(data);
     }
+    Err(beside_fields(lang, form, &problems, &[]))
+}
+
+/// Each problem as (the form field it belongs beside, its message in
+/// `lang`); field "" when no input of the form owns it. `more` names the
+/// inputs a page adds to the application's.
+pub fn beside_fields(
+    lang: Lang,
+    form: &[(String, String)],
+    problems: &[Problem],
+    more: &[&'static str],
+) -> Vec<(String, String)> {
     let keys: Vec<&str> = APPLICATION
         .iter()
         .flat_map(|(_, d)| d.iter().map(|(k, _)| *k))
+        .chain(more.iter().copied())
         .collect();
-    Err(problems
-        .into_iter()
+    problems
+        .iter()
         .map(|p| {
-            let key = if p.starts_with("domain") {
-                domain_field(form, &p)
+            let key = if p.field == "domains" {
+                domain_field(form, &p.wrong)
             } else {
-                owner(&keys, &p)
+                input_of(&keys, &p.field)
             };
-            (key.to_owned(), p)
+            (key.to_owned(), p.text(lang.language()))
         })
-        .collect())
+        .collect()
 }
 
 /// Which domain list a problem about a domain belongs to.
-fn domain_field(form: &[(String, String)], problem: &str) -> &'static str {
+fn domain_field(form: &[(String, String)], wrong: &Wrong) -> &'static str {
+    let named = match wrong {
+        Wrong::NotLowercase(n) | Wrong::Wildcard(n) | Wrong::Name { name: n, .. } => n,
+        _ => return "domains",
+    };
     let exact = field(form, "domains_exact");
-    let named = exact
-        .lines()
-        .map(str::trim)
-        .filter(|n| !n.is_empty())
-        .any(|n| problem.contains(&format!("{n:?}")) || problem.contains(&format!(" {n} ")));
-    if named {
+    if exact.lines().map(str::trim).any(|n| n == named) {
         "domains_exact"
     } else {
         "domains"
     }
+}
+
+/// The input a record field belongs to: the field itself, or the
+/// longest input it is part of; "" when none.
+fn input_of<'a>(keys: &[&'a str], field: &str) -> &'a str {
+    keys.iter()
+        .filter(|k| {
+            field
+                .strip_prefix(**k)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with('.'))
+        })
+        .max_by_key(|k| k.len())
+        .copied()
+        .unwrap_or("")
 }
 
 /// The field a problem names first (the longest key it starts with), or
@@ -960,7 +988,7 @@ mod tests {
     fn the_stored_application_reads_back_unchanged() {
         let data: OrganizationData =
             serde_json::from_str(include_str!("../../conf/organization.example.json")).unwrap();
-        let back = parse_application(&application_values(&data)).unwrap();
+        let back = parse_application(Lang::En, &application_values(&data)).unwrap();
         assert_eq!(back, data);
     }
 

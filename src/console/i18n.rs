@@ -17,6 +17,14 @@ impl Lang {
         }
     }
 
+    /// The same language as the rest of the crate names it.
+    pub fn language(self) -> crate::core::customer::Language {
+        match self {
+            Lang::Ja => crate::core::customer::Language::Ja,
+            Lang::En => crate::core::customer::Language::En,
+        }
+    }
+
     pub fn parse(s: &str) -> Option<Lang> {
         match s {
             "ja" => Some(Lang::Ja),

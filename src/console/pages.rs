@@ -771,7 +771,7 @@ impl Views<'_> {
             Err(e) if e.kind == ErrorKind::NotFound => return self.no_such(),
             Err(e) => return Err(e),
         };
-        let data = match forms::parse_application(form) {
+        let data = match forms::parse_application(self.ctx.lang, form) {
             Ok(d) => d,
             Err(errors) => return self.refused_form(id, forms::EDIT, form, errors).await,
         };
@@ -926,7 +926,7 @@ impl Views<'_> {
             let posted = Posted::new(forms::NEW, form, errors);
             self.new_organization(StatusCode::BAD_REQUEST, Some(&posted))
         };
-        let data = match forms::parse_application(form) {
+        let data = match forms::parse_application(self.ctx.lang, form) {
             Ok(d) => d,
             Err(errors) => return refused(errors),
         };

@@ -55,7 +55,7 @@ impl Portal {
             return self.form_page(s, ctx, StatusCode::OK, Mode::New, &values, &[]);
         };
         let values = posted(form);
-        let parsed = match parse(&values, self.vetting().clock().now()) {
+        let parsed = match parse(ctx.lang, &values, self.vetting().clock().now()) {
             Ok(p) => p,
             Err(errors) => {
                 let status = StatusCode::BAD_REQUEST;
@@ -108,7 +108,7 @@ impl Portal {
             return self.form_page(s, ctx, StatusCode::OK, Mode::Renew, &values, &[]);
         };
         let values = posted(form);
-        let parsed = match parse(&values, self.vetting().clock().now()) {
+        let parsed = match parse(ctx.lang, &values, self.vetting().clock().now()) {
             Ok(p) => p,
             Err(errors) => {
                 let status = StatusCode::BAD_REQUEST;
@@ -386,48 +386,40 @@ fn posted(form: &Form) -> Vec<(String, String)> {
         .collect()
 }
 
-/// The form as an application, or every problem beside its field. A
-/// billing party other than "another party" takes its contact data from
-/// the organization or the account contact before the record is checked.
+/// The form as an application, or every problem beside its field in
+/// `lang`. A billing party other than "another party" takes its contact
+/// data from the organization or the account contact before the record
+/// is checked.
 fn parse(
+    lang: super::i18n::Lang,
     values: &[(String, String)],
     now: time::OffsetDateTime,
 ) -> std::result::Result<ApplicationForm, Vec<(String, String)>> {
     let values = fill_billing(values);
-    let validity = forms::value(&values, VALIDITY);
-    let days = validity.trim().parse::<i32>().ok();
-    let mut errors = match forms::parse_application(&values) {
+    let days = forms::value(&values, VALIDITY)
+        .trim()
+        .parse::<i32>()
+        .unwrap_or(0);
+    let lang_c = console_lang(lang);
+    match forms::parse_application(lang_c, &values) {
         Ok(data) => {
             let form = ApplicationForm {
                 data,
-                validity_days: days.unwrap_or(0),
+                validity_days: days,
             };
             let p = crate::vetting::applications::problems(&form, now);
             if p.is_empty() {
                 return Ok(form);
             }
-            p.into_iter()
-                .filter(|p| p.starts_with(VALIDITY))
-                .map(|p| (VALIDITY.to_owned(), p))
-                .collect()
+            Err(forms::beside_fields(lang_c, &values, &p, &[VALIDITY]))
         }
-        Err(errors) => errors,
-    };
-    if days.is_none() && !errors.iter().any(|(k, _)| k == VALIDITY) {
-        errors.push((
-            VALIDITY.to_owned(),
-            format!("{VALIDITY} must be a whole number of days"),
-        ));
-    } else if let Some(d) = days {
-        let cap = crate::ca::schedule::max_validity(now).whole_days();
-        if (d < 1 || i64::from(d) > cap) && !errors.iter().any(|(k, _)| k == VALIDITY) {
-            errors.push((
-                VALIDITY.to_owned(),
-                format!("{VALIDITY} must be between 1 and {cap} days"),
-            ));
+        Err(mut errors) => {
+            if let Some(p) = crate::vetting::applications::validity_problem(days, now) {
+                errors.push((VALIDITY.to_owned(), p.text(lang)));
+            }
+            Err(errors)
         }
     }
-    Err(errors)
 }
 
 /// The billing fields from the party chosen (the organization's head

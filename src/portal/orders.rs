@@ -198,12 +198,13 @@ impl Here<'_> {
             Ok(Placed::Order(id)) => Ok(see_other(&format!("/orders/{id}"))),
             Ok(Placed::Refused(problems)) => {
                 for (field, text) in problems {
+                    let message = self.refusal(field, text);
                     let slot = match field {
                         Field::Csr => &mut posted.csr_error,
                         Field::Level => &mut posted.level_error,
                         Field::Validity => &mut posted.validity_error,
                     };
-                    *slot = Some(text);
+                    *slot = Some(message);
                 }
                 self.order_form(StatusCode::BAD_REQUEST, &posted).await
             }
@@ -291,7 +292,10 @@ impl Here<'_> {
         {
             Placed::Order(new) => Ok(see_other(&format!("/orders/{new}"))),
             Placed::Refused(problems) => {
-                let text: Vec<String> = problems.into_iter().map(|p| p.1).collect();
+                let text: Vec<String> = problems
+                    .into_iter()
+                    .map(|(field, text)| self.refusal(field, text))
+                    .collect();
                 self.order_page(id, StatusCode::CONFLICT, Some(text.join(" ")))
                     .await
             }
@@ -325,6 +329,33 @@ fn name_row(t: &CertsText, n: &crate::ra::portal_orders::NameProof) -> NameRow {
 
 fn problem_of(v: &PortalOrderView) -> Option<String> {
     v.problem.clone()
+}
+
+impl Here<'_> {
+    /// The RA's refusal of a field in the page's language. The level and
+    /// validity rules are restated; a CSR's fault keeps the RA's English
+    /// detail (it quotes RFC 8555 and key rules) after a Japanese lead.
+    fn refusal(&self, field: Field, english: String) -> String {
+        if self.ctx.lang == Lang::En {
+            return english;
+        }
+        match field {
+            Field::Level => {
+                let names: Vec<String> = self
+                    .ra
+                    .portal_levels(&self.org)
+                    .iter()
+                    .map(|p| p.name().to_uppercase())
+                    .collect();
+                format!("審査済みのレベルから選んでください: {}", names.join(", "))
+            }
+            Field::Validity => format!(
+                "有効期間は 1 日から {} 日の間で入力してください。",
+                self.ra.portal_max_validity_days()
+            ),
+            Field::Csr => format!("この CSR は受け付けられません: {english}"),
+        }
+    }
 }
 
 fn not_a_number(l: Lang) -> String {

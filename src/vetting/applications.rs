@@ -11,7 +11,7 @@ use time::{Duration, OffsetDateTime};
 
 use super::checks::{current_checks, Transition, VettingStatus};
 use super::documents::{self, DocumentProblem, Upload};
-use super::organization::OrganizationData;
+use super::organization::{OrganizationData, Problem, Wrong};
 use super::{conflict, not_found, subject, Organization, Vetting};
 use crate::core::application::{
     Application, ApplicationEvent, ApplicationKind, ApplicationNumber, ApplicationStatus,
@@ -99,15 +99,32 @@ impl PortalLinks {
 /// Every problem with a form, each naming its field first (the record's
 /// JSON path, or `validity_days`), so the portal shows it beside the
 /// field. `now` decides the validity cap in force (BR 6.3.2).
-pub fn problems(form: &ApplicationForm, now: OffsetDateTime) -> Vec<String> {
+pub fn problems(form: &ApplicationForm, now: OffsetDateTime) -> Vec<Problem> {
     let mut p = form.data.problems();
-    let cap = crate::ca::schedule::max_validity(now).whole_days();
-    if form.validity_days < 1 || i64::from(form.validity_days) > cap {
-        p.push(format!(
-            "validity_days must be between 1 and {cap} days (the Baseline Requirements' limit today)"
-        ));
-    }
+    p.extend(validity_problem(form.validity_days, now));
     p
+}
+
+/// The validity wanted, unless within the BR cap in force at `now`.
+pub fn validity_problem(days: i32, now: OffsetDateTime) -> Option<Problem> {
+    let cap = crate::ca::schedule::max_validity(now).whole_days();
+    (days < 1 || i64::from(days) > cap).then(|| Problem {
+        field: "validity_days".into(),
+        wrong: Wrong::ValidityDays(cap),
+    })
+}
+
+/// Malformed, naming every problem, unless `form` has none.
+fn check(form: &ApplicationForm, now: OffsetDateTime) -> Result<()> {
+    let p = problems(form, now);
+    if p.is_empty() {
+        return Ok(());
+    }
+    let english: Vec<String> = p.iter().map(ToString::to_string).collect();
+    Err(Error::malformed(format!(
+        "invalid application: {}",
+        english.join("; ")
+    )))
 }
 
 /// What the customer sees of their organization's vetting.
@@ -162,13 +179,7 @@ impl Vetting {
         links: &PortalLinks,
     ) -> Result<Application> {
         let now = self.clock.now();
-        let p = problems(&form, now);
-        if !p.is_empty() {
-            return Err(Error::malformed(format!(
-                "invalid application: {}",
-                p.join("; ")
-            )));
-        }
+        check(&form, now)?;
         if customer.organization.is_some() {
             return Err(conflict(
                 "this account already has an organization; renew its application instead",
@@ -198,13 +209,7 @@ impl Vetting {
         links: &PortalLinks,
     ) -> Result<Application> {
         let now = self.clock.now();
-        let p = problems(&form, now);
-        if !p.is_empty() {
-            return Err(Error::malformed(format!(
-                "invalid application: {}",
-                p.join("; ")
-            )));
-        }
+        check(&form, now)?;
         let org = customer
             .organization
             .ok_or_else(|| Error::not_found("this account has no organization to renew"))?;
@@ -875,14 +880,10 @@ mod tests {
         f.validity_days = 201;
         let p = problems(&f, START);
         assert_eq!(p.len(), 2, "{p:?}");
-        assert!(
-            p[0].starts_with("corporate_number") && p[0].contains("check digit"),
-            "{p:?}"
-        );
-        assert!(
-            p[1].starts_with("validity_days") && p[1].contains("200"),
-            "{p:?}"
-        );
+        assert_eq!(p[0].field, "corporate_number", "{p:?}");
+        assert!(matches!(p[0].wrong, Wrong::CheckDigit { .. }), "{p:?}");
+        assert_eq!(p[1].field, "validity_days", "{p:?}");
+        assert_eq!(p[1].wrong, Wrong::ValidityDays(200), "{p:?}");
         let e = v
             .submit_application(&customer(1, "a@example.co.jp"), f, "v", &links())
             .await

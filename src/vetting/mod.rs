@@ -69,11 +69,9 @@ fn subject(id: OrganizationId) -> String {
     format!("organization:{id}")
 }
 
-fn invalid(problems: Vec<String>) -> Error {
-    Error::malformed(format!(
-        "invalid organization data: {}",
-        problems.join("; ")
-    ))
+fn invalid(problems: Vec<organization::Problem>) -> Error {
+    let english: Vec<String> = problems.iter().map(ToString::to_string).collect();
+    Error::malformed(format!("invalid organization data: {}", english.join("; ")))
 }
 
 impl Vetting {

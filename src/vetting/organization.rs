@@ -7,11 +7,167 @@ pub use crate::core::organization::{
     DomainScope, EvData, Level, OrganizationData, Representative,
 };
 
+use crate::core::customer::Language;
+
+/// One thing wrong with an organization record (or an application): the
+/// field it is about, as the record's JSON path (`head_office.country`),
+/// and what is wrong with it. The forms put it beside that field in the
+/// reader's language; the admin API reports it in English.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub field: String,
+    pub wrong: Wrong,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Wrong {
+    Required,
+    /// `use_english_name` without an English name.
+    EnglishNameMissing,
+    /// The name certificates carry is this many characters (X.520: 64).
+    NameTooLong(usize),
+    /// Must be exactly this many digits.
+    Digits(usize),
+    /// 法人番号 whose check digit is not what its other digits give.
+    CheckDigit {
+        has: u32,
+        expected: u32,
+    },
+    /// 法人番号 that is not the check digit + 会社法人等番号.
+    NotRegistrationNumber,
+    NotEmail,
+    /// An ISO 3166-1 alpha-2 code was expected.
+    Country,
+    /// A Japanese postal code (123-4567) was expected.
+    PostalCode,
+    EvDataMissing,
+    EvDataNotOv,
+    NoDomain,
+    NotLowercase(String),
+    /// A wildcard in the scope (the base name covers them).
+    Wildcard(String),
+    /// A name newOrder would refuse, with the reason (in English: it
+    /// quotes the DNS and public-suffix rules).
+    Name {
+        name: String,
+        why: String,
+    },
+    /// The validity wanted is outside 1..=this many days (BR 6.3.2).
+    ValidityDays(i64),
+}
+
+impl Problem {
+    fn new(field: &str, wrong: Wrong) -> Problem {
+        Problem {
+            field: field.to_owned(),
+            wrong,
+        }
+    }
+
+    /// The message in `lang`, for a reader looking at the field (the
+    /// English one names the field, as the admin API always did).
+    pub fn text(&self, lang: Language) -> String {
+        match lang {
+            Language::En => self.to_string(),
+            Language::Ja => self.japanese(),
+        }
+    }
+
+    fn japanese(&self) -> String {
+        match &self.wrong {
+            Wrong::Required => "入力してください。".into(),
+            Wrong::EnglishNameMissing => "英文名を証明書に使うには英文名を入力してください。".into(),
+            Wrong::NameTooLong(n) => {
+                format!("証明書に入る名前が {n} 文字あります。64 文字以内にしてください。")
+            }
+            Wrong::Digits(n) => format!("{n} 桁の数字で入力してください。"),
+            Wrong::CheckDigit { has, expected } => format!(
+                "法人番号のチェックデジットが {has} ですが、残りの桁からは {expected} になります。"
+            ),
+            Wrong::NotRegistrationNumber => {
+                "法人番号はチェックデジットと会社法人等番号（12 桁）を続けたものです。".into()
+            }
+            Wrong::NotEmail => "メールアドレスの形式ではありません。".into(),
+            Wrong::Country => "国は ISO 3166-1 の 2 文字コード（例: JP）で入力してください。".into(),
+            Wrong::PostalCode => "郵便番号は 123-4567 の形で入力してください。".into(),
+            Wrong::EvDataMissing => "EV には事業区分と設立の法域が必要です。".into(),
+            Wrong::EvDataNotOv => "EV の項目は EV の申込みにだけ入力します。".into(),
+            Wrong::NoDomain => "ドメインを 1 つ以上入力してください。".into(),
+            Wrong::NotLowercase(n) => format!("ドメイン {n} は小文字で入力してください。"),
+            Wrong::Wildcard(n) => format!(
+                "{n}: ワイルドカードではなく基のドメイン名を入力してください（ワイルドカードはそれに含まれます）。"
+            ),
+            Wrong::Name { name, why } => {
+                format!("ドメイン {name} には証明書を発行できません（{why}）。")
+            }
+            Wrong::ValidityDays(cap) => format!("1 日から {cap} 日の間で入力してください。"),
+        }
+    }
+}
+
+/// English, naming the field: the admin API's and the CLI's wording.
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let field = &self.field;
+        match &self.wrong {
+            Wrong::Required => write!(f, "{field} is required"),
+            Wrong::EnglishNameMissing => write!(f, "use_english_name needs english_name"),
+            Wrong::NameTooLong(n) => write!(
+                f,
+                "the name used in certificates is {n} characters; X.520 allows 64"
+            ),
+            Wrong::Digits(n) => write!(f, "{} must be {n} digits", described(field)),
+            Wrong::CheckDigit { has, expected } => write!(
+                f,
+                "corporate_number (法人番号) has check digit {has} but its digits give {expected}"
+            ),
+            Wrong::NotRegistrationNumber => write!(
+                f,
+                "corporate_number (法人番号) must be the check digit followed by registration_number (会社法人等番号)"
+            ),
+            Wrong::NotEmail => write!(f, "{field} is not a valid e-mail address"),
+            Wrong::Country => write!(
+                f,
+                "{field} must be an ISO 3166-1 alpha-2 code such as \"JP\""
+            ),
+            Wrong::PostalCode => write!(
+                f,
+                "{field} must be a Japanese postal code (123-4567)"
+            ),
+            Wrong::EvDataMissing => write!(
+                f,
+                "EV organizations need ev (business category, jurisdiction)"
+            ),
+            Wrong::EvDataNotOv => write!(f, "ev data is only for EV organizations"),
+            Wrong::NoDomain => write!(f, "domains: at least one domain is required"),
+            Wrong::NotLowercase(n) => write!(f, "domain {n:?} must be lowercase"),
+            Wrong::Wildcard(n) => write!(
+                f,
+                "domain {n:?}: list the base name; wildcards follow from it"
+            ),
+            Wrong::Name { name, why } => write!(f, "domain {name:?}: {why}"),
+            Wrong::ValidityDays(cap) => write!(
+                f,
+                "{field} must be between 1 and {cap} days (the Baseline Requirements' limit today)"
+            ),
+        }
+    }
+}
+
+/// A numbered field with its Japanese name, as staff know it.
+fn described(field: &str) -> String {
+    match field {
+        "registration_number" => "registration_number (会社法人等番号)".into(),
+        "corporate_number" => "corporate_number (法人番号)".into(),
+        other => other.into(),
+    }
+}
+
 // Defined here rather than beside the type: what staff may enter is
 // vetting's rule.
 impl OrganizationData {
     /// Every problem with the data, so staff can fix them in one pass.
-    pub fn problems(&self) -> Vec<String> {
+    pub fn problems(&self) -> Vec<Problem> {
         let mut p = Vec::new();
         self.missing_fields(&mut p);
         self.name_problems(&mut p);
@@ -25,10 +181,10 @@ impl OrganizationData {
         p
     }
 
-    fn missing_fields(&self, p: &mut Vec<String>) {
+    fn missing_fields(&self, p: &mut Vec<Problem>) {
         let mut req = |field: &str, v: &str| {
             if v.trim().is_empty() {
-                p.push(format!("{field} is required"));
+                p.push(Problem::new(field, Wrong::Required));
             }
         };
         req("legal_name", &self.legal_name);
@@ -45,66 +201,66 @@ impl OrganizationData {
     }
 
     /// The name that goes into certificates: present, and within X.520.
-    fn name_problems(&self, p: &mut Vec<String>) {
+    fn name_problems(&self, p: &mut Vec<Problem>) {
         if self.use_english_name
             && self
                 .english_name
                 .as_deref()
                 .is_none_or(|n| n.trim().is_empty())
         {
-            p.push("use_english_name needs english_name".into());
+            p.push(Problem::new("use_english_name", Wrong::EnglishNameMissing));
         }
-        let cert_name = self.certificate_name();
-        if cert_name.chars().count() > 64 {
-            p.push(format!(
-                "the name used in certificates is {} characters; X.520 allows 64",
-                cert_name.chars().count()
-            ));
+        let chars = self.certificate_name().chars().count();
+        if chars > 64 {
+            let field = if self.use_english_name {
+                "english_name"
+            } else {
+                "legal_name"
+            };
+            p.push(Problem::new(field, Wrong::NameTooLong(chars)));
         }
     }
 
     /// TDB code, 会社法人等番号 and 法人番号.
-    fn number_problems(&self, p: &mut Vec<String>) {
+    fn number_problems(&self, p: &mut Vec<Problem>) {
         if let Some(t) = &self.tdb_code {
             if !is_digits(t, 9) {
-                p.push("tdb_code must be 9 digits".into());
+                p.push(Problem::new("tdb_code", Wrong::Digits(9)));
             }
         }
         if !is_digits(&self.registration_number, 12) {
-            p.push("registration_number (会社法人等番号) must be 12 digits".into());
+            p.push(Problem::new("registration_number", Wrong::Digits(12)));
         }
         if let Some(c) = &self.corporate_number {
-            if let Some(why) = corporate_number_problem(c, &self.registration_number) {
-                p.push(why);
+            if let Some(wrong) = corporate_number_problem(c, &self.registration_number) {
+                p.push(Problem::new("corporate_number", wrong));
             }
         }
     }
 
     /// The same address rules as an account's mailto: contacts.
-    fn email_problems(&self, p: &mut Vec<String>) {
+    fn email_problems(&self, p: &mut Vec<Problem>) {
         for (field, e) in [
             ("applicant.email", &self.applicant.email),
             ("account_contact.email", &self.account_contact.email),
         ] {
             if check_email_address(e).is_err() {
-                p.push(format!("{field} is not a valid e-mail address"));
+                p.push(Problem::new(field, Wrong::NotEmail));
             }
         }
         let billing = self.billing_contact.email.as_deref().map(str::trim);
         if billing.is_some_and(|e| !e.is_empty() && check_email_address(e).is_err()) {
-            p.push("billing_contact.email is not a valid e-mail address".into());
+            p.push(Problem::new("billing_contact.email", Wrong::NotEmail));
         }
     }
 
-    fn ev_problems(&self, p: &mut Vec<String>) {
+    fn ev_problems(&self, p: &mut Vec<Problem>) {
         match (self.level, &self.ev) {
-            (Level::Ev, None) => {
-                p.push("EV organizations need ev (business category, jurisdiction)".into())
-            }
-            (Level::Ov, Some(_)) => p.push("ev data is only for EV organizations".into()),
+            (Level::Ev, None) => p.push(Problem::new("ev", Wrong::EvDataMissing)),
+            (Level::Ov, Some(_)) => p.push(Problem::new("ev", Wrong::EvDataNotOv)),
             (Level::Ev, Some(ev)) => {
                 if !is_country(&ev.jurisdiction_country) {
-                    p.push("ev.jurisdiction_country must be an ISO 3166-1 alpha-2 code".into());
+                    p.push(Problem::new("ev.jurisdiction_country", Wrong::Country));
                 }
             }
             (Level::Ov, None) => {}
@@ -113,29 +269,32 @@ impl OrganizationData {
 
     /// Scope entries are lowercase base names that a newOrder would accept
     /// (the same syntax and [`issuable`] rule).
-    fn domain_problems(&self, p: &mut Vec<String>) {
+    fn domain_problems(&self, p: &mut Vec<Problem>) {
         if self.domains.is_empty() {
-            p.push("domains: at least one domain is required".into());
+            p.push(Problem::new("domains", Wrong::NoDomain));
         }
         for d in &self.domains {
-            let name = d.name.to_ascii_lowercase();
-            if name != d.name {
-                p.push(format!("domain {:?} must be lowercase", d.name));
-                continue;
-            }
-            match DnsName::parse(&name) {
-                Err(why) => p.push(format!("domain {:?}: {why}", d.name)),
-                Ok(n) if n.is_wildcard() => p.push(format!(
-                    "domain {:?}: list the base name; wildcards follow from it",
-                    d.name
-                )),
-                Ok(n) => {
-                    if let Err(why) = issuable(&n) {
-                        p.push(format!("domain {why}"));
-                    }
-                }
+            if let Some(wrong) = scope_problem(&d.name) {
+                p.push(Problem::new("domains", wrong));
             }
         }
+    }
+}
+
+/// What is wrong with one scope entry, if anything.
+fn scope_problem(name: &str) -> Option<Wrong> {
+    let lower = name.to_ascii_lowercase();
+    if lower != name {
+        return Some(Wrong::NotLowercase(name.to_owned()));
+    }
+    let refused = |why: String| Wrong::Name {
+        name: name.to_owned(),
+        why,
+    };
+    match DnsName::parse(name) {
+        Err(why) => Some(refused(why.to_string())),
+        Ok(n) if n.is_wildcard() => Some(Wrong::Wildcard(name.to_owned())),
+        Ok(n) => issuable(&n).err().map(|why| refused(why.to_string())),
     }
 }
 
@@ -147,11 +306,10 @@ fn is_country(s: &str) -> bool {
     s.len() == 2 && s.bytes().all(|b| b.is_ascii_uppercase())
 }
 
-fn address_problems(field: &str, a: &Address, p: &mut Vec<String>) {
+fn address_problems(field: &str, a: &Address, p: &mut Vec<Problem>) {
+    let at = |f: &str| format!("{field}.{f}");
     if !is_country(&a.country) {
-        p.push(format!(
-            "{field}.country must be an ISO 3166-1 alpha-2 code such as \"JP\""
-        ));
+        p.push(Problem::new(&at("country"), Wrong::Country));
     }
     for (f, v) in [
         ("prefecture", &a.prefecture),
@@ -159,15 +317,13 @@ fn address_problems(field: &str, a: &Address, p: &mut Vec<String>) {
         ("street", &a.street),
     ] {
         if v.trim().is_empty() {
-            p.push(format!("{field}.{f} is required"));
+            p.push(Problem::new(&at(f), Wrong::Required));
         }
     }
     if a.country == "JP" {
         let digits: String = a.postal_code.chars().filter(|c| *c != '-').collect();
         if !is_digits(&digits, 7) {
-            p.push(format!(
-                "{field}.postal_code must be a Japanese postal code (123-4567)"
-            ));
+            p.push(Problem::new(&at("postal_code"), Wrong::PostalCode));
         }
     }
 }
@@ -175,9 +331,9 @@ fn address_problems(field: &str, a: &Address, p: &mut Vec<String>) {
 /// 法人番号 (National Tax Agency): a check digit followed by the 12-digit
 /// 会社法人等番号; check = 9 − (Σ Pn·Qn mod 9), Pn the n-th digit from the
 /// right of the base, Qn = 1 for odd n and 2 for even n.
-pub fn corporate_number_problem(number: &str, registration_number: &str) -> Option<String> {
+pub fn corporate_number_problem(number: &str, registration_number: &str) -> Option<Wrong> {
     if !is_digits(number, 13) {
-        return Some("corporate_number (法人番号) must be 13 digits".into());
+        return Some(Wrong::Digits(13));
     }
     let digits: Vec<u32> = number.bytes().map(|b| u32::from(b - b'0')).collect();
     let sum: u32 = digits[1..]
@@ -186,18 +342,15 @@ pub fn corporate_number_problem(number: &str, registration_number: &str) -> Opti
         .enumerate()
         .map(|(i, d)| d * if i % 2 == 0 { 1 } else { 2 })
         .sum();
-    let check = 9 - sum % 9;
-    if digits[0] != check {
-        return Some(format!(
-            "corporate_number (法人番号) {number} has check digit {} but its digits give {check}",
-            digits[0]
-        ));
+    let expected = 9 - sum % 9;
+    if digits[0] != expected {
+        return Some(Wrong::CheckDigit {
+            has: digits[0],
+            expected,
+        });
     }
     if &number[1..] != registration_number {
-        return Some(
-            "corporate_number (法人番号) must be the check digit followed by registration_number (会社法人等番号)"
-                .into(),
-        );
+        return Some(Wrong::NotRegistrationNumber);
     }
     None
 }
@@ -272,8 +425,8 @@ pub(crate) mod tests {
 
     #[test]
     fn the_example_is_valid() {
-        assert_eq!(example(Level::Ov).problems(), Vec::<String>::new());
-        assert_eq!(example(Level::Ev).problems(), Vec::<String>::new());
+        assert_eq!(example(Level::Ov).problems(), Vec::<Problem>::new());
+        assert_eq!(example(Level::Ev).problems(), Vec::<Problem>::new());
     }
 
     #[test]
@@ -282,9 +435,13 @@ pub(crate) mod tests {
             corporate_number_problem("1180301018771", "180301018771"),
             None
         );
-        assert!(corporate_number_problem("2180301018771", "180301018771")
-            .unwrap()
-            .contains("check digit"));
+        assert_eq!(
+            corporate_number_problem("2180301018771", "180301018771"),
+            Some(Wrong::CheckDigit {
+                has: 2,
+                expected: 1
+            })
+        );
         assert!(corporate_number_problem("1180301018771", "180301018772").is_some());
         assert!(corporate_number_problem("118030101877", "18030101877").is_some());
     }
@@ -306,7 +463,8 @@ pub(crate) mod tests {
             }];
             let p = o.problems();
             assert_eq!(p.len(), 1, "{name}: {p:?}");
-            assert!(p[0].contains(name) && p[0].contains(why), "{p:?}");
+            let text = p[0].to_string();
+            assert!(text.contains(name) && text.contains(why), "{p:?}");
         }
     }
 
@@ -322,6 +480,34 @@ pub(crate) mod tests {
         }];
         let p = o.problems();
         assert_eq!(p.len(), 5, "{p:?}");
+    }
+
+    /// A Japanese reader gets Japanese beside the field; the English text
+    /// (the admin API's) names the field.
+    #[test]
+    fn problems_read_in_both_languages() {
+        let mut o = example(Level::Ev);
+        o.registration_number = "12345".into();
+        o.head_office.postal_code = "1".into();
+        o.applicant.email = "nobody".into();
+        o.ev = None;
+        o.domains = vec![DomainScope {
+            name: "Example.co.jp".into(),
+            exact: false,
+        }];
+        let p = o.problems();
+        assert_eq!(p.len(), 6, "{p:?}");
+        for problem in &p {
+            let ja = problem.text(Language::Ja);
+            assert!(
+                ja.chars().any(|c| ('\u{3040}'..='\u{9fff}').contains(&c)),
+                "{ja}"
+            );
+            assert!(!ja.contains(problem.field.as_str()), "{ja}");
+            let en = problem.text(Language::En);
+            let named = en.contains(problem.field.as_str()) || en.starts_with("domain ");
+            assert!(named || problem.field == "ev", "{en}");
+        }
     }
 
     #[test]

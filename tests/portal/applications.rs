@@ -248,6 +248,11 @@ async fn every_wrong_field_is_named_beside_it_and_nothing_is_stored() {
             text.contains(&format!("aria-describedby=\"{id}-error\"")),
             "{field}"
         );
+        let message = message_of(&text, &id);
+        assert!(
+            message.chars().any(is_japanese) && !message.contains(field),
+            "{field}: the message is in Japanese on a Japanese page: {message}"
+        );
         assert_eq!(rows(&p).await, (0, 0), "{field}: nothing stored");
     }
     // The form comes back as posted.
@@ -259,6 +264,37 @@ async fn every_wrong_field_is_named_beside_it_and_nothing_is_stored() {
     )
     .await;
     assert!(r.text().contains("value=\"12\""));
+}
+
+/// The text of the message beside input `id`.
+fn message_of(page: &str, id: &str) -> String {
+    let start = page
+        .find(&format!("id=\"{id}-error\""))
+        .unwrap_or_else(|| panic!("no message for {id}"));
+    let rest = &page[start..];
+    let open = rest.find('>').unwrap() + 1;
+    let close = rest[open..].find("</").unwrap();
+    rest[open..open + close].trim().to_owned()
+}
+
+fn is_japanese(c: char) -> bool {
+    matches!(c, '\u{3040}'..='\u{30ff}' | '\u{4e00}'..='\u{9fff}')
+}
+
+/// An English page gives the same problems in English, naming the field.
+#[tokio::test]
+async fn an_english_page_names_the_problem_in_english() {
+    let p = Portal::start().await;
+    let b = p.customer_session("en@example.co.jp").await;
+    b.get("/lang?to=en&return=/application/new").await;
+    let form = with(&valid_form(), &[("corporate_number", "2180301018771")]);
+    let r = post(&b, "/application/new", "/application/new", &form).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    let message = message_of(&r.text(), "application-corporate_number");
+    assert!(
+        message.contains("check digit 2 but its digits give 1"),
+        "{message}"
+    );
 }
 
 /// Another customer's application, confirmation and documents are not

@@ -269,6 +269,11 @@ async fn a_bad_request_gets_its_message_beside_the_field_and_stores_nothing() {
         (
             vec![("csr", "not a csr".to_owned()), ("level", "ov".into())],
             "csr-error",
+            "CSR は受け付けられません",
+        ),
+        (
+            vec![("csr", "not a csr".to_owned()), ("level", "ov".into())],
+            "csr-error",
             "not PEM",
         ),
         (
@@ -282,7 +287,7 @@ async fn a_bad_request_gets_its_message_beside_the_field_and_stores_nothing() {
                 ("level", "ev".into()),
             ],
             "level-error",
-            "OV",
+            "審査済みのレベルから選んでください: OV",
         ),
         (
             vec![
@@ -300,7 +305,7 @@ async fn a_bad_request_gets_its_message_beside_the_field_and_stores_nothing() {
                 ("validity_days", "9999".into()),
             ],
             "validity-error",
-            "between 1 and",
+            "1 日から",
         ),
     ] {
         let r = b.submit("/orders/new", "/orders/new", &fields).await;
