@@ -30,6 +30,10 @@ pub type Perspectives = Vec<Arc<dyn RemotePerspective>>;
 
 /// How often expired nonce records are deleted.
 const NONCE_PRUNE_EVERY: Duration = Duration::from_secs(600);
+/// How often the expiry notices are looked for: hourly, so a new lease
+/// holder catches up within hours; each notice is written once however
+/// often it runs.
+const EXPIRY_NOTICES_EVERY: Duration = Duration::from_secs(3600);
 /// A background lease lasts this many rounds of its work, so a slow round
 /// keeps it and a dead holder's work moves on within a few rounds.
 const LEASE_ROUNDS: u32 = 3;
@@ -402,6 +406,7 @@ impl App {
             },
         );
         self.spawn_invoicing(shutdown.clone());
+        self.spawn_expiry_notices(shutdown.clone());
         let ra = self.ra.clone();
         let every = Duration::from_secs(self.cfg.server.sweep_secs.max(1));
         self.spawn_leased("stale-sweep", every, shutdown, move || {
@@ -451,6 +456,37 @@ impl App {
                 }
             }
         });
+    }
+
+    /// The expiry notices (vettings ending within 30 days, certificates
+    /// within 14 unreplaced), on whichever instance holds their lease, at
+    /// start and every hour; only with `[mail]`.
+    fn spawn_expiry_notices(&self, shutdown: watch::Receiver<bool>) {
+        let Some(job) =
+            crate::ra::notices::ExpiryNotices::from_config(self.store.clone(), &self.cfg)
+        else {
+            return;
+        };
+        let clock = self.clock.clone();
+        self.spawn_leased(
+            "expiry-notices",
+            EXPIRY_NOTICES_EVERY,
+            shutdown,
+            move || {
+                let (job, now) = (job.clone(), clock.now());
+                async move {
+                    match job.run(now).await {
+                        Ok(r) if r.organizations + r.certificates > 0 => tracing::info!(
+                            organizations = r.organizations,
+                            certificates = r.certificates,
+                            "expiry notices written"
+                        ),
+                        Ok(_) => {}
+                        Err(e) => tracing::warn!(error = %e, "expiry notices failed"),
+                    }
+                }
+            },
+        );
     }
 
     /// A lease named `name` for this instance, lasting a few rounds of
@@ -654,7 +690,7 @@ impl App {
 impl App {
     /// The admin service over this app's store.
     pub fn admin(&self) -> Result<Arc<Admin>> {
-        let vetting = Vetting::new(self.store.clone(), self.cfg.vetting.clone());
+        let vetting = Vetting::from_config(self.store.clone(), &self.cfg);
         Admin::new(&self.cfg, vetting)
             .map(|a| Arc::new(a.with_ca(&self.ca).with_billing(self.billing.clone())))
     }
@@ -692,7 +728,7 @@ fn spawn_admin(
 impl App {
     /// The portal service over this app's store.
     pub fn portal(&self) -> Result<crate::portal::Portal> {
-        let vetting = Vetting::new(self.store.clone(), self.cfg.vetting.clone());
+        let vetting = Vetting::from_config(self.store.clone(), &self.cfg);
         crate::portal::Portal::new(&self.cfg, vetting).map(|p| {
             p.with_ra(self.ra.clone())
                 .with_billing(self.billing.clone())

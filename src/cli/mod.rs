@@ -18,6 +18,7 @@ mod identity;
 mod init;
 mod logging;
 mod migrate;
+mod notices;
 mod org;
 mod perspective;
 mod serve;
@@ -66,6 +67,8 @@ pub enum Command {
     Account(AccountArgs),
     /// Invoices: run the invoice job once (docs/invoices.md).
     Billing(BillingArgs),
+    /// E-mail notices: run the expiry notices job once (docs/mail.md).
+    Notices(NoticesArgs),
     /// Serve a remote validation perspective (the [perspective] table and
     /// [va]); `perspective init` writes a development perspective PKI.
     Perspective(PerspectiveArgs),
@@ -183,6 +186,26 @@ pub enum BillingCommand {
     /// Japan) that has no invoice yet, as `serve` does every
     /// billing.job_every_hours; needs the approve role.
     Run {
+        /// The time to run at (RFC 3339); default: now.
+        #[arg(long)]
+        now: Option<String>,
+    },
+}
+
+#[derive(clap::Args)]
+pub struct NoticesArgs {
+    #[command(flatten)]
+    auth: identity::StaffAuth,
+    #[command(subcommand)]
+    command: NoticesCommand,
+}
+
+#[derive(Subcommand)]
+pub enum NoticesCommand {
+    /// Write the notices of vettings ending within 30 days and of
+    /// certificates ending within 14 days unreplaced, each once, as
+    /// `serve` does every hour; needs the vet role.
+    Sweep {
         /// The time to run at (RFC 3339); default: now.
         #[arg(long)]
         now: Option<String>,
@@ -431,6 +454,7 @@ pub async fn run(cli: Cli, cfg: Option<Config>) -> Result<()> {
         Command::Eab(args) => eab::run(cfg, &args.auth, args.command).await,
         Command::Cert(args) => cert::run(cfg, &args.auth, args.command).await,
         Command::Billing(args) => billing::run(cfg, &args.auth, args.command).await,
+        Command::Notices(args) => notices::run(cfg, &args.auth, args.command).await,
         Command::Account(args) => account::run(cfg, &args.auth, args.command).await,
         Command::Org(args) => org::run(cfg, &args.auth, args.command).await,
         Command::Staff(args) => staff::run(cfg, &args.auth, args.command).await,

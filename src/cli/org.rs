@@ -16,7 +16,7 @@ use super::identity::StaffAuth;
 use super::{print_json, read_json, OrgCommand};
 
 pub async fn run(cfg: Config, auth: &StaffAuth, cmd: OrgCommand) -> Result<()> {
-    let vetting = Vetting::new(app::open_store(&cfg)?, cfg.vetting.clone());
+    let vetting = Vetting::from_config(app::open_store(&cfg)?, &cfg);
     let v = &vetting;
     // What the admin API's route for the same operation asks.
     let role = match &cmd {

@@ -7,6 +7,7 @@
 pub mod applications;
 pub mod notices;
 pub mod smtp;
+pub mod vetting;
 
 pub use notices::{Language, Rendered};
 pub use smtp::{Mailer, SendError};

@@ -113,6 +113,51 @@ struct IssuedEn<'a> {
     profile: String,
 }
 
+/// A certificate expires within 14 days and no newer one of its
+/// organization covers all its names: to the account's contacts, once.
+#[derive(Debug, Clone)]
+pub struct CertificateExpiring {
+    pub organization: String,
+    pub names: Vec<String>,
+    pub serial: String,
+    pub not_after: OffsetDateTime,
+}
+
+impl CertificateExpiring {
+    /// `outbox.kind`.
+    pub const KIND: &'static str = "certificate.expiring";
+
+    pub fn render(&self, language: Language) -> Result<Rendered> {
+        let text = match language {
+            Language::Ja => ExpiringJa {
+                n: self,
+                not_after: jst(self.not_after),
+            }
+            .render(),
+            Language::En => ExpiringEn {
+                n: self,
+                not_after: utc(self.not_after),
+            }
+            .render(),
+        };
+        split(&text.map_err(|e| Error::internal(format!("rendering a notice: {e}")))?)
+    }
+}
+
+#[derive(Template)]
+#[template(path = "mail/certificate_expiring.ja.txt")]
+struct ExpiringJa<'a> {
+    n: &'a CertificateExpiring,
+    not_after: String,
+}
+
+#[derive(Template)]
+#[template(path = "mail/certificate_expiring.en.txt")]
+struct ExpiringEn<'a> {
+    n: &'a CertificateExpiring,
+    not_after: String,
+}
+
 /// A new portal account's e-mail address is confirmed by opening a
 /// one-time link: to the address given at sign-up.
 #[derive(Debug, Clone)]
@@ -324,6 +369,32 @@ mod tests {
             assert!(r.body.contains(fact), "{fact:?} missing from\n{}", r.body);
         }
         assert!(!r.body.contains("&"), "no HTML escaping in text mail");
+    }
+
+    #[test]
+    fn the_expiring_notice_names_the_certificate() {
+        let n = CertificateExpiring {
+            organization: "例示株式会社".into(),
+            names: vec!["www.example.co.jp".into(), "example.co.jp".into()],
+            serial: "7f3a".into(),
+            not_after: datetime!(2027-01-05 15:29:59 UTC),
+        };
+        let ja = n.render(Language::Ja).unwrap();
+        assert!(
+            ja.subject.contains("www.example.co.jp ほか 1 件"),
+            "{}",
+            ja.subject
+        );
+        for fact in [
+            "シリアル番号: 7f3a",
+            "2027年1月6日 00:29 (日本時間)",
+            "  example.co.jp\n",
+        ] {
+            assert!(ja.body.contains(fact), "{fact:?} missing from\n{}", ja.body);
+        }
+        let en = n.render(Language::En).unwrap();
+        assert!(en.subject.contains("and 1 more"), "{}", en.subject);
+        assert!(en.body.contains("2027-01-05 15:29 UTC"), "{}", en.body);
     }
 
     #[test]

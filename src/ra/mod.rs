@@ -16,7 +16,7 @@ mod authz;
 mod caa;
 pub mod events;
 pub mod limits;
-mod notices;
+pub mod notices;
 mod order;
 pub mod policy;
 pub mod portal_orders;

@@ -1,17 +1,25 @@
-//! The e-mail notices of issuance: written into the outbox
+//! The e-mail notices of certificates: issued, written into the outbox
 //! (`sa::outbox`) in the transaction that stores the certificate, so a
-//! notice exists exactly when the certificate does. Nothing is written
-//! when `[mail]` is not configured.
+//! notice exists exactly when the certificate does; and the daily expiry
+//! job (`ExpiryNotices`: certificates ending within 14 days that nothing
+//! newer replaces, and vettings ending within 30, `vetting::notify`).
+//! Nothing is written when `[mail]` is not configured.
 
-use time::OffsetDateTime;
+use time::{Duration, OffsetDateTime};
 
 use super::Ra;
+use crate::config::Config;
 use crate::core::urls::Urls;
 use crate::core::{Account, CertificateId};
 use crate::error::Result;
-use crate::mail::{self, notices::CertificateIssued, Language};
-use crate::sa::{self, outbox::NewNotice};
+use crate::mail::notices::{CertificateExpiring, CertificateIssued};
+use crate::mail::{self, Language};
+use crate::sa::{self, certificates::Expiring, outbox::NewNotice, DbConn, Store};
+use crate::vetting::notify::{self, NoticeLinks};
 use crate::vetting::Organization;
+
+/// How long before its end an unreplaced certificate's notice is written.
+pub const CERTIFICATE_NOTICE_BEFORE: Duration = Duration::days(14);
 
 /// The "certificate issued" notices of one issuance, but for the
 /// certificate's id (known only inside the storing transaction).
@@ -126,4 +134,119 @@ fn recipients(acct: &Account, org: &Organization) -> Vec<String> {
         }
     }
     to
+}
+
+/// The expiry job: run daily, leased as `expiry-notices` (`app`), or once
+/// by `trustgate notices sweep`. Each notice is written once, with its
+/// mark in `notices_once`, however often the job runs.
+#[derive(Clone)]
+pub struct ExpiryNotices {
+    store: Store,
+    links: NoticeLinks,
+    max_age: Duration,
+}
+
+/// What one run wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ExpiryReport {
+    /// Organizations told their vetting ends within 30 days.
+    pub organizations: usize,
+    /// Certificates whose contacts were told they end within 14 days.
+    pub certificates: usize,
+}
+
+impl ExpiryNotices {
+    /// None without `[mail]`.
+    pub fn from_config(store: Store, cfg: &Config) -> Option<ExpiryNotices> {
+        Some(ExpiryNotices {
+            store,
+            links: NoticeLinks::from_config(cfg)?,
+            max_age: cfg.vetting.max_age(),
+        })
+    }
+
+    /// Writes the notices due at `at` (the store's clock's now, but for a
+    /// catch-up or a test), dated now so they are sent at once.
+    pub async fn run(&self, at: OffsetDateTime) -> Result<ExpiryReport> {
+        let (links, max_age) = (self.links.clone(), self.max_age);
+        let now = self.store.clock().now();
+        let organizations = self
+            .store
+            .write(move |c| notify::sweep(c, &links, max_age, at, now))
+            .await?;
+        let certificates = self
+            .store
+            .write(move |c| expiring_certificates(c, at, now))
+            .await?;
+        Ok(ExpiryReport {
+            organizations,
+            certificates,
+        })
+    }
+}
+
+/// One notice (per contact) for each unrevoked certificate ending within
+/// `CERTIFICATE_NOTICE_BEFORE` that no newer certificate of its
+/// organization replaces, at `at`; once per certificate, written at
+/// `now`. Returns how many certificates' contacts were told.
+fn expiring_certificates(c: &mut DbConn, at: OffsetDateTime, now: OffsetDateTime) -> Result<usize> {
+    let mut told = 0;
+    for cert in sa::certificates::expiring(c, at, at + CERTIFICATE_NOTICE_BEFORE)? {
+        if replaced(c, &cert)? {
+            continue;
+        }
+        let notices = expiring_notices(c, &cert)?;
+        let once = format!("certificate:{}", cert.serial);
+        if sa::outbox::enqueue_once(c, CertificateExpiring::KIND, &once, &notices, now)? {
+            told += 1;
+        }
+    }
+    Ok(told)
+}
+
+/// Whether a newer unrevoked certificate of the organization, ending
+/// later, covers every name of `cert` (a wildcard covering a name one
+/// label below it).
+fn replaced(c: &mut DbConn, cert: &Expiring) -> Result<bool> {
+    let newer = sa::certificates::newer_names(c, cert.organization, cert.id, cert.not_after)?;
+    Ok(newer
+        .iter()
+        .any(|names| cert.names.iter().all(|n| covers(names, n))))
+}
+
+fn covers(names: &[String], name: &str) -> bool {
+    let wildcard = name
+        .split_once('.')
+        .map(|(_, parent)| format!("*.{parent}"));
+    names
+        .iter()
+        .any(|n| n == name || Some(n) == wildcard.as_ref())
+}
+
+/// The notices for `cert`, to its account's contacts as for issuance.
+fn expiring_notices(c: &mut DbConn, cert: &Expiring) -> Result<Vec<NewNotice>> {
+    let (Some(acct), Some(org)) = (
+        sa::accounts::by_id(c, cert.account)?,
+        sa::organizations::by_id(c, cert.organization)?,
+    ) else {
+        return Ok(Vec::new());
+    };
+    let language = Language::for_country(&org.data.head_office.country);
+    let n = CertificateExpiring {
+        organization: org.data.certificate_name().to_owned(),
+        names: cert.names.clone(),
+        serial: cert.serial.clone(),
+        not_after: cert.not_after,
+    };
+    let to: Vec<notify::Recipient> = recipients(&acct, &org)
+        .into_iter()
+        .map(|address| notify::Recipient { address, language })
+        .collect();
+    let about = format!("certificate:{}", cert.serial);
+    Ok(notify::notices(
+        CertificateExpiring::KIND,
+        &about,
+        &to,
+        |l| n.render(l),
+    ))
 }

@@ -13,6 +13,7 @@ use crate::error::{Error, ErrorKind, Result, SubProblem};
 use crate::http::RequestId;
 use crate::jose::AccountKey;
 use crate::sa::{self, orders::AuthzSpec};
+use crate::vetting::notify::{self, NoticeLinks};
 use crate::vetting::{checks::VettingStatus, gate, Organization};
 
 /// Why issuance stopped, and whether a precertificate had been logged
@@ -201,6 +202,7 @@ impl Ra {
             max_age: self.cfg().vetting.max_age(),
             now,
             request_id: crate::http::current_request_id(),
+            notices: NoticeLinks::from_config(self.cfg()),
         }
     }
 
@@ -846,6 +848,9 @@ struct Gate {
     max_age: Duration,
     now: OffsetDateTime,
     request_id: Option<RequestId>,
+    /// Set with `[mail]`: a refusal while the organization is vetted
+    /// tells its contact, once per vetting.
+    notices: Option<NoticeLinks>,
 }
 
 /// A refusal of the gate, with what recording it needs.
@@ -859,6 +864,15 @@ struct GateRefusal {
     profile: Profile,
     now: OffsetDateTime,
     request_id: Option<RequestId>,
+    /// The organization being vetted and the order's names, when its
+    /// contact is to be told the order waits (`notify::order_waiting`).
+    waiting: Option<Waiting>,
+}
+
+struct Waiting {
+    links: NoticeLinks,
+    organization: Organization,
+    names: Vec<String>,
 }
 
 impl Gate {
@@ -881,6 +895,14 @@ impl Gate {
         Ok(decided
             .map(|()| org.clone())
             .map_err(|refusal| GateRefusal {
+                waiting: match (&refusal, &self.notices) {
+                    (gate::Refusal::Pending(_), Some(links)) => Some(Waiting {
+                        links: links.clone(),
+                        organization: org.clone(),
+                        names: self.names.clone(),
+                    }),
+                    _ => None,
+                },
                 refusal,
                 order: self.order,
                 organization: org.id,
@@ -900,6 +922,9 @@ impl GateRefusal {
         let condition = self.refusal.condition();
         let record = serde_json::json!({"condition": condition, "detail": detail, "at": self.now.unix_timestamp()});
         sa::organizations::set_gate_refusal(c, self.order, Some(&record.to_string()))?;
+        if let Some(w) = &self.waiting {
+            notify::order_waiting(c, &w.links, &w.organization, &w.names, self.now)?;
+        }
         sa::audit::append(
             c,
             sa::audit::NewEvent {

@@ -170,6 +170,19 @@ pub fn by_id(conn: &mut DbConn, id: CustomerId) -> Result<Option<Customer>> {
         .transpose()
 }
 
+/// The customer accounts of an organization (the one whose application
+/// created it), oldest first.
+pub fn of_organization(conn: &mut DbConn, org: OrganizationId) -> Result<Vec<Customer>> {
+    customer_accounts::table
+        .filter(customer_accounts::organization_id.eq(org.0))
+        .order(customer_accounts::id)
+        .select(CustomerRow::as_select())
+        .load(conn)?
+        .into_iter()
+        .map(|r| r.into_record().map(|r| r.customer))
+        .collect()
+}
+
 pub fn set_language(conn: &mut DbConn, id: CustomerId, language: Language) -> Result<()> {
     diesel::update(customer_accounts::table.find(id.0))
         .set(customer_accounts::language.eq(language.code()))

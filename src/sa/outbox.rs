@@ -11,7 +11,8 @@
 use diesel::prelude::*;
 use time::OffsetDateTime;
 
-use super::schema::{outbox, outbox_attachments, outbox_attempts};
+use super::native::native;
+use super::schema::{notices_once, outbox, outbox_attachments, outbox_attempts};
 use super::{from_db, to_db, DbConn};
 use crate::error::Result;
 
@@ -141,6 +142,40 @@ pub fn enqueue_with(
             .execute(conn)?;
     }
     Ok(id)
+}
+
+/// Writes `notices` unless a notice of `kind` about `once` was written
+/// before (`notices_once`); returns whether they were written. Call it
+/// inside the event's transaction: the mark and the notices commit
+/// together, so a notice is written at most once and never lost.
+pub fn enqueue_once(
+    conn: &mut DbConn,
+    kind: &str,
+    once: &str,
+    notices: &[NewNotice],
+    now: OffsetDateTime,
+) -> Result<bool> {
+    if notices.is_empty() {
+        // Nobody to tell: nothing is marked, so a later occasion may.
+        return Ok(false);
+    }
+    // DO NOTHING rather than catching a unique violation, which on
+    // PostgreSQL would abort the event's transaction.
+    let marked = native!(conn, |c| diesel::insert_into(notices_once::table)
+        .values((
+            notices_once::kind.eq(kind),
+            notices_once::about.eq(once),
+            notices_once::created_at.eq(to_db(now)),
+        ))
+        .on_conflict_do_nothing()
+        .execute(c))?;
+    if marked != 1 {
+        return Ok(false);
+    }
+    for n in notices {
+        enqueue(conn, n, now)?;
+    }
+    Ok(true)
 }
 
 /// The files attached to notice `id`, in the order they were given.
@@ -438,6 +473,30 @@ mod tests {
             (tried[0].instance.as_str(), tried[0].error.as_deref()),
             ("b", None)
         );
+    }
+
+    /// A notice marked once is written once: the second call writes
+    /// nothing; another occasion writes again; nobody to tell marks
+    /// nothing.
+    #[tokio::test]
+    async fn once_marks_are_taken_once() {
+        let (_db, store) = store();
+        let t0 = crate::core::Clock::system().now();
+        let once = |key: &'static str, n: Vec<NewNotice>| {
+            let store = store.clone();
+            async move {
+                store
+                    .write(move |c| enqueue_once(c, "gate.waiting", key, &n, t0))
+                    .await
+                    .unwrap()
+            }
+        };
+        assert!(!once("organization:1@1", vec![]).await);
+        assert!(once("organization:1@1", vec![notice("organization:1")]).await);
+        assert!(!once("organization:1@1", vec![notice("organization:1")]).await);
+        assert!(once("organization:1@2", vec![notice("organization:1")]).await);
+        let written = store.read(|c| about(c, "organization:1")).await.unwrap();
+        assert_eq!(written.len(), 2);
     }
 
     /// A retry waits for its time; a failure leaves the queue until staff

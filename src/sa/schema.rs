@@ -564,3 +564,11 @@ diesel::table! {
 diesel::joinable!(outbox_attachments -> outbox (outbox_id));
 diesel::allow_tables_to_appear_in_same_query!(outbox, outbox_attachments);
 diesel::allow_tables_to_appear_in_same_query!(billing_items, invoices);
+
+diesel::table! {
+    notices_once (kind, about) {
+        kind -> Text,
+        about -> Text,
+        created_at -> Timestamp,
+    }
+}

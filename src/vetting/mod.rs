@@ -21,6 +21,7 @@ pub mod documents;
 pub mod eab;
 pub mod gate;
 pub mod notices;
+pub mod notify;
 pub mod organization;
 pub mod queue;
 pub mod readiness;
@@ -63,6 +64,8 @@ pub struct Vetting {
     cfg: VettingConfig,
     /// Vetting ages and audit times read this: the store's clock.
     clock: Clock,
+    /// Set with `[mail]`: the approval notice is written.
+    notices: Option<notify::NoticeLinks>,
 }
 
 fn subject(id: OrganizationId) -> String {
@@ -78,7 +81,20 @@ impl Vetting {
     /// Works on the store's clock, as every layer above the store does.
     pub fn new(store: Store, cfg: VettingConfig) -> Vetting {
         let clock = store.clock().clone();
-        Vetting { store, cfg, clock }
+        Vetting {
+            store,
+            cfg,
+            clock,
+            notices: None,
+        }
+    }
+
+    /// With the notices `cfg` asks for (none without `[mail]`).
+    pub fn from_config(store: Store, cfg: &crate::config::Config) -> Vetting {
+        Vetting {
+            notices: notify::NoticeLinks::from_config(cfg),
+            ..Vetting::new(store, cfg.vetting.clone())
+        }
     }
 
     pub fn clock(&self) -> &Clock {
@@ -250,6 +266,7 @@ impl Vetting {
             max_age: self.cfg.max_age(),
             now: self.clock.now(),
             request_id: crate::http::current_request_id(),
+            notices: self.notices.clone(),
         };
         self.store.write(move |c| step.apply(c, id)).await
     }
@@ -314,6 +331,7 @@ struct Step {
     max_age: Duration,
     now: OffsetDateTime,
     request_id: Option<crate::http::RequestId>,
+    notices: Option<notify::NoticeLinks>,
 }
 
 impl Step {
@@ -343,7 +361,11 @@ impl Step {
         self.audit(c, id, from, to)?;
         let reason = self.reason.as_deref();
         applications::on_decision(c, id, self.t, &self.actor, reason, self.now)?;
-        sa::organizations::by_id(c, id)?.ok_or_else(|| not_found(id))
+        let after = sa::organizations::by_id(c, id)?.ok_or_else(|| not_found(id))?;
+        if let (Transition::Approve, Some(links)) = (self.t, &self.notices) {
+            notify::approved(c, links, &after, self.max_age, self.now)?;
+        }
+        Ok(after)
     }
 
     /// The checks behind an approval or a reinstatement: all required,

@@ -12,6 +12,7 @@ mod br_5_4_1_audit_trail;
 mod br_6_3_2_validity_by_date;
 mod cluster;
 mod connections;
+mod mail_notices;
 mod operations;
 mod portal_orders;
 mod rate_limits;

@@ -198,10 +198,11 @@ impl Server {
         format!("http://{addr}{path}")
     }
 
+    /// Staff's service, writing the notices the configuration asks for.
     pub fn vetting(&self) -> Vetting {
-        Vetting::new(
+        Vetting::from_config(
             trustgate::app::open_store_with_clock(&self.cfg, self.clock.clone()).expect("store"),
-            self.cfg.vetting.clone(),
+            &self.cfg,
         )
     }
 

@@ -13,7 +13,7 @@ use x509_parser::prelude::{parse_x509_certificate, ParsedExtension};
 use crate::support::*;
 
 /// A client registered with an EAB credential of `org`.
-async fn client_of(s: &Server, org: OrganizationId) -> Client {
+pub(crate) async fn client_of(s: &Server, org: OrganizationId) -> Client {
     let (kid, key) = s.eab_for(org, true).await;
     let mut c = Client::new(s).await;
     let url = c.dir("newAccount");
@@ -28,7 +28,7 @@ async fn client_of(s: &Server, org: OrganizationId) -> Client {
     c
 }
 
-async fn ready(s: &Server, c: &Client, names: &[&str], profile: &str) -> Value {
+pub(crate) async fn ready(s: &Server, c: &Client, names: &[&str], profile: &str) -> Value {
     let ids: Vec<Value> = names
         .iter()
         .map(|n| json!({"type": "dns", "value": n}))

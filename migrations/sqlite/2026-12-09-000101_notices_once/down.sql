@@ -1,0 +1,1 @@
+DROP TABLE notices_once;
