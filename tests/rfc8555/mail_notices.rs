@@ -6,6 +6,7 @@
 //! The relay is a closed port: the notices stay in the outbox to count.
 
 use hyper::StatusCode;
+use serde_json::json;
 use time::{Duration, OffsetDateTime};
 use trustgate::config::Config;
 use trustgate::core::{Clock, OrganizationId};
@@ -13,7 +14,7 @@ use trustgate::ra::notices::{ExpiryNotices, ExpiryReport};
 use trustgate::vetting::organization::Level;
 
 use crate::support::*;
-use crate::vetting_gate::{client_of, ready};
+use crate::vetting_gate::ready;
 
 /// The account contact of conf/organization.example.json.
 const CONTACT: &str = "suzuki@example.co.jp";
@@ -43,6 +44,29 @@ fn notices(s: &Server, kind: &str) -> Vec<(String, String, String)> {
             (about, to, format!("{subject}\n{}", p.next().unwrap()))
         })
         .collect()
+}
+
+/// A client registered with an EAB credential of `org`, agreeing to the
+/// terms (the portal is configured, so they are enforced).
+async fn client_of(s: &Server, org: OrganizationId) -> Client {
+    let (kid, key) = s.eab_for(org, true).await;
+    let mut c = Client::new(s).await;
+    let url = c.dir("newAccount");
+    let eab = c.eab(&kid, &key, &url);
+    let r = c
+        .post(
+            &url,
+            Some(&json!({"termsOfServiceAgreed": true, "externalAccountBinding": eab})),
+        )
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::CREATED,
+        "{}",
+        String::from_utf8_lossy(&r.body)
+    );
+    c.kid = r.header("location");
+    c
 }
 
 fn job(s: &Server) -> ExpiryNotices {

@@ -13,7 +13,7 @@ use x509_parser::prelude::{parse_x509_certificate, ParsedExtension};
 use crate::support::*;
 
 /// A client registered with an EAB credential of `org`.
-pub(crate) async fn client_of(s: &Server, org: OrganizationId) -> Client {
+async fn client_of(s: &Server, org: OrganizationId) -> Client {
     let (kid, key) = s.eab_for(org, true).await;
     let mut c = Client::new(s).await;
     let url = c.dir("newAccount");
