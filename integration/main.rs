@@ -40,6 +40,7 @@ mod invoices_mail;
 mod lifecycle_certbot;
 mod linter_certbot;
 mod mail_certbot;
+mod notices_mail;
 mod perspectives_netns;
 mod portal_application;
 mod portal_browser;
