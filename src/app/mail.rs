@@ -92,7 +92,7 @@ impl Delivery {
     /// (an unreadable password file, a bad From address) stops startup.
     pub fn from_config(cfg: &Config, store: Store, instance: Arc<str>) -> Result<Option<Delivery>> {
         let Some(mail) = &cfg.mail else {
-            tracing::info!("no [mail] section: e-mail notices are off (none is written)");
+            tracing::info!("no [mail] section: e-mail notices are off (the CA writes none; the portal's stay in the outbox, unsent)");
             return Ok(None);
         };
         let mailer = Mailer::from_config(mail, &host_of(&cfg.base_url()), |p| cfg.data_path(p))?;

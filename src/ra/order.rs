@@ -866,7 +866,8 @@ struct GateRefusal {
     request_id: Option<RequestId>,
     /// The organization being vetted and the order's names, when its
     /// contact is to be told the order waits (`notify::order_waiting`).
-    waiting: Option<Waiting>,
+    /// Boxed: an organization record is large, and rarely here.
+    waiting: Option<Box<Waiting>>,
 }
 
 struct Waiting {
@@ -896,11 +897,11 @@ impl Gate {
             .map(|()| org.clone())
             .map_err(|refusal| GateRefusal {
                 waiting: match (&refusal, &self.notices) {
-                    (gate::Refusal::Pending(_), Some(links)) => Some(Waiting {
+                    (gate::Refusal::Pending(_), Some(links)) => Some(Box::new(Waiting {
                         links: links.clone(),
                         organization: org.clone(),
                         names: self.names.clone(),
-                    }),
+                    })),
                     _ => None,
                 },
                 refusal,
