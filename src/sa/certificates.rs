@@ -109,7 +109,7 @@ fn expiring_row((id, serial, account, org, names, not_after): ExpiringRow) -> Re
 }
 
 /// Unrevoked certificates whose notAfter lies in (`after`, `until`], of
-/// accounts bound to an organization, by id.
+/// accounts bound to an organization, soonest first.
 pub fn expiring(
     conn: &mut DbConn,
     after: OffsetDateTime,
@@ -129,7 +129,7 @@ pub fn expiring(
             orders::names,
             certificates::not_after,
         ))
-        .order(certificates::id)
+        .order((certificates::not_after, certificates::id))
         .load(conn)?;
     rows.into_iter().map(expiring_row).collect()
 }

@@ -523,6 +523,26 @@ fn sweeps(c: &mut DbConn) -> Result<()> {
     leases::holder(c, "crl", now)?;
     leases::release(c, "crl", "me")?;
     mail_delivery(c, now)?;
+    expiry_notices(c, now)?;
+    Ok(())
+}
+
+/// The expiry notices job (hourly): certificates ending soon, what could
+/// replace one, an organization's customer accounts, the once-marks.
+fn expiry_notices(c: &mut DbConn, now: time::OffsetDateTime) -> Result<()> {
+    let org = crate::core::OrganizationId(1);
+    certificates::expiring(c, now, now + Duration::days(14))?;
+    certificates::newer_names(c, org, crate::core::CertificateId(1), now)?;
+    super::customers::of_organization(c, org)?;
+    let notice = outbox::NewNotice {
+        kind: "certificate.expiring",
+        about: "certificate:plan".into(),
+        recipient: "ops@example.jp".into(),
+        language: "ja",
+        subject: "s".into(),
+        body: "b".into(),
+    };
+    outbox::enqueue_once(c, notice.kind, "certificate:plan", &[notice.clone()], now)?;
     Ok(())
 }
 
@@ -719,7 +739,7 @@ async fn an_unindexed_lookup_is_reported() {
                 use super::schema::certificates;
                 certificates::table
                     .filter(
-                        certificates::not_after
+                        certificates::not_before
                             .lt(super::to_db(crate::core::Clock::system().now())),
                     )
                     .select(certificates::id)
