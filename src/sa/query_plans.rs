@@ -542,7 +542,13 @@ fn expiry_notices(c: &mut DbConn, now: time::OffsetDateTime) -> Result<()> {
         subject: "s".into(),
         body: "b".into(),
     };
-    outbox::enqueue_once(c, notice.kind, "certificate:plan", &[notice.clone()], now)?;
+    outbox::enqueue_once(
+        c,
+        notice.kind,
+        "certificate:plan",
+        std::slice::from_ref(&notice),
+        now,
+    )?;
     Ok(())
 }
 
