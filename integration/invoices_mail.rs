@@ -165,10 +165,10 @@ fn invoice_reaches_the_billing_contact_with_its_pdf() {
         OffsetDateTime::now_utc() + time::Duration::days(10),
     );
     let leaf = Leaf::read(&certbot.lineage("inv.example.jp").cert);
-    // The issued notice arrives; no invoice yet (the job bills a day's
-    // certificates the next day).
-    let first = sink.wait_for(1, Duration::from_secs(30));
-    assert_eq!(first.len(), 1, "{}", server.log_tail(80));
+    // The approval's and the issued notice arrive; no invoice yet (the
+    // job bills a day's certificates the next day).
+    let first = sink.wait_for(2, Duration::from_secs(30));
+    assert_eq!(first.len(), 2, "{}", server.log_tail(80));
     assert!(invoices(&first).is_empty());
 
     let out = run_job(&server, ten_days);
@@ -176,7 +176,7 @@ fn invoice_reaches_the_billing_contact_with_its_pdf() {
     let again = run_job(&server, ten_days);
     assert!(again.starts_with("0 invoice(s)"), "{again}");
 
-    let got = sink.wait_for(2, Duration::from_secs(30));
+    let got = sink.wait_for(3, Duration::from_secs(30));
     let sent = invoices(&got);
     assert_eq!(sent.len(), 1, "{got:?}\n{}", server.log_tail(80));
     assert_invoice_mail(sent[0], issued);
@@ -227,7 +227,7 @@ fn invoice_mail_waits_for_the_relay_and_arrives_once() {
     );
 
     let sink = SmtpSink::start_on(port);
-    let got = sink.wait_for(2, Duration::from_secs(60));
+    let got = sink.wait_for(3, Duration::from_secs(60));
     let sent = invoices(&got);
     assert_eq!(sent.len(), 1, "{got:?}\n{}", server.log_tail(80));
     assert_invoice_mail(sent[0], issued);
