@@ -213,7 +213,10 @@ async fn read_and_route<S: Service>(
     let limit = svc.body_limit_for(&head.method, head.uri.path());
     let body = read_body(&head.headers, body, limit, within).await;
     *body_read = body.is_ok();
-    svc.route(Request::from_parts(head, body), record).await
+    // Boxed: a listener's routing future holds every handler's state (tens
+    // of KB for the WFE's), and each wrapper above would copy it whole
+    // when it moves the future.
+    Box::pin(svc.route(Request::from_parts(head, body), record)).await
 }
 
 /// The whole body, refused unread when Content-Length says it is too
