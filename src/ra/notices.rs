@@ -1,6 +1,6 @@
 //! The e-mail notices of certificates: issued, written into the outbox
 //! (`sa::outbox`) in the transaction that stores the certificate, so a
-//! notice exists exactly when the certificate does; and the daily expiry
+//! notice exists exactly when the certificate does; and the hourly expiry
 //! job (`ExpiryNotices`: certificates ending within 14 days that nothing
 //! newer replaces, and vettings ending within 30, `vetting::notify`).
 //! Nothing is written when `[mail]` is not configured.
@@ -136,7 +136,7 @@ fn recipients(acct: &Account, org: &Organization) -> Vec<String> {
     to
 }
 
-/// The expiry job: run daily, leased as `expiry-notices` (`app`), or once
+/// The expiry job: run hourly, leased as `expiry-notices` (`app`), or once
 /// by `trustgate notices sweep`. Each notice is written once, with its
 /// mark in `notices_once`, however often the job runs.
 #[derive(Clone)]

@@ -1,7 +1,7 @@
 //! The e-mail notices about an organization's vetting and who gets them:
 //! approved (written with the approval), an order waiting on vetting
 //! (written with the gate's first refusal of a vetting, by `ra`), and the
-//! vetting ending within 30 days (`sweep`, from the daily expiry job).
+//! vetting ending within 30 days (`sweep`, from the hourly expiry job).
 //! Nothing is written without `[mail]` (`NoticeLinks::from_config`).
 
 use time::{Duration, OffsetDateTime};
