@@ -11,7 +11,7 @@ use hyper::{Response, StatusCode};
 use time::{Date, OffsetDateTime};
 
 use super::i18n::CertText;
-use super::pages::{chrome, date, message, render, Chrome, Views};
+use super::pages::{chrome, date, render, Chrome, Views};
 use super::web::{encode, field, page, see_other};
 use crate::core::staff::StaffRole;
 use crate::core::{OrganizationId, RevocationReason};
@@ -146,15 +146,6 @@ impl Views<'_> {
         self.ctx.lang.certs()
     }
 
-    fn not_found(&self) -> Result<Response<Full<Bytes>>> {
-        message(
-            Some(self.s),
-            self.ctx,
-            StatusCode::NOT_FOUND,
-            self.ctx.lang.text().not_found,
-        )
-    }
-
     /// `GET /console/certificates`: newest first, `PAGE_SIZE` a page
     /// after the certificate in `after`, filtered by what the form holds.
     pub async fn certificates(&self, query: &[(String, String)]) -> Result<Response<Full<Bytes>>> {
@@ -227,10 +218,10 @@ impl Views<'_> {
         notice: Option<&'static str>,
     ) -> Result<Response<Full<Bytes>>> {
         let Some(ev) = self.evidence(serial).await? else {
-            return self.not_found();
+            return self.no_such();
         };
         let Some(issued) = &ev.certificate else {
-            return self.not_found();
+            return self.no_such();
         };
         let (k, now) = (self.k(), self.vetting.clock().now());
         let cert = &issued.certificate;
@@ -300,7 +291,7 @@ impl Views<'_> {
         intermediate: Option<&str>,
     ) -> Result<Response<Full<Bytes>>> {
         let Some(s) = normalize_serial(serial) else {
-            return self.not_found();
+            return self.no_such();
         };
         let s2 = s.clone();
         let Some(cert) = self
@@ -309,13 +300,13 @@ impl Views<'_> {
             .read(move |c| sa::certificates::by_serial(c, &s2))
             .await?
         else {
-            return self.not_found();
+            return self.no_such();
         };
         let leaf = pem::encode(&pem::Pem::new("CERTIFICATE", cert.der));
         let body = match (what, intermediate) {
             ("certificate.pem", _) => leaf,
             ("chain.pem", Some(i)) => format!("{leaf}{i}"),
-            _ => return self.not_found(),
+            _ => return self.no_such(),
         };
         let mut r = page(
             StatusCode::OK,
@@ -340,7 +331,7 @@ impl Views<'_> {
     ) -> Result<Response<Full<Bytes>>> {
         let k = self.k();
         let Some(s) = normalize_serial(serial) else {
-            return self.not_found();
+            return self.no_such();
         };
         let code_text = field(form, "code").unwrap_or_default().trim();
         let reason = field(form, "reason").unwrap_or_default().trim();
@@ -378,7 +369,7 @@ impl Views<'_> {
             Ok(()) => Ok(see_other(&format!(
                 "/console/certificates/{s}?done=revoked"
             ))),
-            Err(e) if e.kind == ErrorKind::NotFound => self.not_found(),
+            Err(e) if e.kind == ErrorKind::NotFound => self.no_such(),
             Err(e) if e.kind == ErrorKind::AlreadyRevoked => {
                 let e = FieldError {
                     field: "code",

@@ -425,23 +425,11 @@ async fn show(
     };
     let x = text(v.ctx.lang);
     let Some(id) = id.parse::<i64>().ok() else {
-        return message(
-            Some(v.s),
-            v.ctx,
-            StatusCode::NOT_FOUND,
-            v.ctx.lang.text().not_found,
-        );
+        return v.no_such();
     };
     let (i, credit) = match billing.with_credit(id).await {
         Ok(found) => found,
-        Err(e) if e.kind == ErrorKind::NotFound => {
-            return message(
-                Some(v.s),
-                v.ctx,
-                StatusCode::NOT_FOUND,
-                v.ctx.lang.text().not_found,
-            )
-        }
+        Err(e) if e.kind == ErrorKind::NotFound => return v.no_such(),
         Err(e) => return Err(e),
     };
     let open = i.kind == Kind::Invoice && credit.is_none();
@@ -479,14 +467,7 @@ pub async fn pdf(
     let Some(billing) = billing else {
         return off(v);
     };
-    let not_found = || {
-        message(
-            Some(v.s),
-            v.ctx,
-            StatusCode::NOT_FOUND,
-            v.ctx.lang.text().not_found,
-        )
-    };
+    let not_found = || v.no_such();
     let Some(id) = id.parse::<i64>().ok() else {
         return not_found();
     };
@@ -515,21 +496,11 @@ pub async fn mark_paid(
         return off(v);
     };
     let Some(n) = id.parse::<i64>().ok() else {
-        return message(
-            Some(v.s),
-            v.ctx,
-            StatusCode::NOT_FOUND,
-            v.ctx.lang.text().not_found,
-        );
+        return v.no_such();
     };
     match billing.mark_paid(&v.s.staff.actor(), n).await {
         Ok(()) => Ok(see_other(&format!("/console/invoices/{n}?done=paid"))),
-        Err(e) if e.kind == ErrorKind::NotFound => message(
-            Some(v.s),
-            v.ctx,
-            StatusCode::NOT_FOUND,
-            v.ctx.lang.text().not_found,
-        ),
+        Err(e) if e.kind == ErrorKind::NotFound => v.no_such(),
         Err(e) if e.kind == ErrorKind::Conflict => {
             show(v, Some(billing), id, None, None, StatusCode::CONFLICT).await
         }
@@ -549,12 +520,7 @@ pub async fn credit(
     };
     let x = text(v.ctx.lang);
     let Some(n) = id.parse::<i64>().ok() else {
-        return message(
-            Some(v.s),
-            v.ctx,
-            StatusCode::NOT_FOUND,
-            v.ctx.lang.text().not_found,
-        );
+        return v.no_such();
     };
     let reason = field(form, "reason").unwrap_or_default();
     match billing.credit(&v.s.staff.actor(), n, reason).await {
@@ -581,12 +547,7 @@ pub async fn credit(
             )
             .await
         }
-        Err(e) if e.kind == ErrorKind::NotFound => message(
-            Some(v.s),
-            v.ctx,
-            StatusCode::NOT_FOUND,
-            v.ctx.lang.text().not_found,
-        ),
+        Err(e) if e.kind == ErrorKind::NotFound => v.no_such(),
         Err(e) => Err(e),
     }
 }

@@ -879,7 +879,8 @@ impl Views<'_> {
         render(status, &page)
     }
 
-    fn no_such(&self) -> Result<Response<Full<Bytes>>> {
+    /// The console's 404 page.
+    pub(super) fn no_such(&self) -> Result<Response<Full<Bytes>>> {
         message(
             Some(self.s),
             self.ctx,
