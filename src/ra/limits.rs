@@ -154,7 +154,16 @@ impl Limits {
 struct AccountState {
     organization: Option<OrganizationId>,
     overrides: Vec<Override>,
+    /// Counted for newOrder only (0 otherwise).
     pending: u64,
+}
+
+/// The organization's override of `limit`, if it has one.
+fn overridden(limit: Limit, overrides: &[Override]) -> Option<Rate> {
+    overrides
+        .iter()
+        .find(|o| o.name == limit.name())
+        .map(|o| Rate::new(o.count, o.period_secs))
 }
 
 /// The bucket key of an address: IPv4 whole, IPv6 by its /64 (one
@@ -195,9 +204,11 @@ impl Ra {
     /// The rate in force for `limit`: the organization's override, else
     /// the configuration's.
     fn rate_of(&self, limit: Limit, overrides: &[Override]) -> Rate {
-        if let Some(o) = overrides.iter().find(|o| o.name == limit.name()) {
-            return Rate::new(o.count, o.period_secs);
-        }
+        overridden(limit, overrides).unwrap_or_else(|| self.configured(limit))
+    }
+
+    /// The configuration's rate for `limit`.
+    fn configured(&self, limit: Limit) -> Rate {
         let c = &self.limits().cfg;
         match limit {
             Limit::NewOrders => c.new_orders_per_account,
@@ -289,11 +300,25 @@ impl Ra {
             .await
     }
 
-    async fn account_state(&self, id: AccountId) -> Result<AccountState> {
+    /// The account's organization and its overrides; with `count_pending`
+    /// (newOrder), also the authorizations it holds pending, if that is
+    /// limited. One read: on PostgreSQL each is a hop to a blocking thread.
+    async fn account_state(&self, id: AccountId, count_pending: bool) -> Result<AccountState> {
         let now = self.clock().now();
+        let limit = Limit::PendingAuthorizations;
+        let configured = self.configured(limit);
         let (organization, overrides, pending) = self
             .store()
-            .read(move |c| sa::limits::account_state(c, id, now))
+            .read(move |c| {
+                let (organization, overrides) = sa::limits::account_limits(c, id)?;
+                let rate = overridden(limit, &overrides).unwrap_or(configured);
+                let pending = if count_pending && rate.count > 0 {
+                    sa::limits::pending_authorizations(c, id, now)?
+                } else {
+                    0
+                };
+                Ok((organization, overrides, pending))
+            })
             .await?;
         Ok(AccountState {
             organization,
@@ -306,7 +331,7 @@ impl Ra {
     /// validations, the organization's certificates for these names, then
     /// one new order spent. A refusal changes nothing but the metrics.
     pub(super) async fn limit_new_order(&self, account: AccountId, names: &[String]) -> Result<()> {
-        let state = self.account_state(account).await?;
+        let state = self.account_state(account, true).await?;
         let pending = self.rate_of(Limit::PendingAuthorizations, &state.overrides);
         if pending.count > 0 && state.pending >= pending.count {
             let text = pending.count.to_string();
@@ -333,7 +358,7 @@ impl Ra {
         account: AccountId,
         names: &[String],
     ) -> Result<Option<(String, Rate)>> {
-        let state = self.account_state(account).await?;
+        let state = self.account_state(account, false).await?;
         let per_names = match state.organization {
             Some(org) => {
                 let limit = Limit::CertificatesPerNameSet;
@@ -364,7 +389,7 @@ impl Ra {
     /// validations (only logged if that fails).
     pub(super) async fn validation_failed(&self, account: AccountId) {
         let counted = async {
-            let state = self.account_state(account).await?;
+            let state = self.account_state(account, false).await?;
             let limit = Limit::FailedValidations;
             let rate = self.rate_of(limit, &state.overrides);
             self.charge(account_key(limit, account), rate).await

@@ -52,13 +52,11 @@ fn to_override((name, count, period): (String, i64, i64)) -> Override {
 }
 
 /// What the account's limits depend on: its organization (through its
-/// EAB credential), that organization's overrides, and the authorizations
-/// the account holds pending and unexpired at `now`.
-pub fn account_state(
+/// EAB credential) and that organization's overrides.
+pub fn account_limits(
     conn: &mut DbConn,
     account: AccountId,
-    now: OffsetDateTime,
-) -> Result<(Option<OrganizationId>, Vec<Override>, u64)> {
+) -> Result<(Option<OrganizationId>, Vec<Override>)> {
     let org: Option<i64> = native!(conn, |c| accounts::table
         .inner_join(eab_credentials::table)
         .filter(accounts::id.eq(account.0))
@@ -70,13 +68,22 @@ pub fn account_state(
         Some(o) => overrides(conn, o)?,
         None => Vec::new(),
     };
+    Ok((org, overrides))
+}
+
+/// The authorizations the account holds pending and unexpired at `now`.
+pub fn pending_authorizations(
+    conn: &mut DbConn,
+    account: AccountId,
+    now: OffsetDateTime,
+) -> Result<u64> {
     let pending: i64 = native!(conn, |c| authorizations::table
         .filter(authorizations::account_id.eq(account.0))
         .filter(authorizations::status.eq(AuthorizationStatus::Pending.as_str()))
         .filter(authorizations::expires_at.gt(to_db(now)))
         .count()
         .get_result(c))?;
-    Ok((org, overrides, pending.max(0) as u64))
+    Ok(pending.max(0) as u64)
 }
 
 /// Replaces the organization's overrides with `rows` (in the caller's

@@ -308,7 +308,13 @@ impl Store {
         T: Send + 'static,
         F: FnOnce(&mut DbConn) -> Result<T> + Send + 'static,
     {
-        self.run(move |c| write_tx(c, f)).await
+        match self.backend {
+            // The writer runs every job in a savepoint of its own, which
+            // undoes the job's writes if it fails: all that a transaction
+            // of its own would give it, without a second savepoint.
+            Backend::Sqlite => self.run(f).await,
+            Backend::Postgres => self.run(move |c| write_tx(c, f)).await,
+        }
     }
 
     /// Like `run`, but the commits are not waited onto the disk: after a
