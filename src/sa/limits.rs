@@ -52,22 +52,34 @@ fn to_override((name, count, period): (String, i64, i64)) -> Override {
 }
 
 /// What the account's limits depend on: its organization (through its
-/// EAB credential) and that organization's overrides.
+/// EAB credential) and that organization's overrides, in one statement
+/// (newOrder and finalize ask it each time).
 pub fn account_limits(
     conn: &mut DbConn,
     account: AccountId,
 ) -> Result<(Option<OrganizationId>, Vec<Override>)> {
-    let org: Option<i64> = native!(conn, |c| accounts::table
+    type Row = (i64, Option<String>, Option<i64>, Option<i64>);
+    let rows: Vec<Row> = native!(conn, |c| accounts::table
         .inner_join(eab_credentials::table)
+        .left_join(
+            limit_overrides::table
+                .on(limit_overrides::organization_id.eq(eab_credentials::organization_id)),
+        )
         .filter(accounts::id.eq(account.0))
-        .select(eab_credentials::organization_id)
-        .first(c)
-        .optional())?;
-    let org = org.map(OrganizationId);
-    let overrides = match org {
-        Some(o) => overrides(conn, o)?,
-        None => Vec::new(),
-    };
+        .select((
+            eab_credentials::organization_id,
+            limit_overrides::name.nullable(),
+            limit_overrides::limit_count.nullable(),
+            limit_overrides::period_secs.nullable(),
+        ))
+        .order(limit_overrides::name.asc())
+        .load(c))?;
+    let org = rows.first().map(|r| OrganizationId(r.0));
+    let overrides = rows
+        .into_iter()
+        .filter_map(|(_, name, count, period)| Some((name?, count?, period?)))
+        .map(to_override)
+        .collect();
     Ok((org, overrides))
 }
 

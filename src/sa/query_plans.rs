@@ -498,6 +498,9 @@ fn after_issuance(
     accounts::change_key(c, account, "thumb-plan-2", &serde_json::Map::new())?;
     // Every account event files itself under the account's organization.
     audit::organization_of(c, account)?;
+    // newOrder and finalize: the limits in force, and newOrder's count.
+    super::limits::account_limits(c, account)?;
+    super::limits::pending_authorizations(c, account, now)?;
 
     crls::latest(c, 3)?;
     crls::shard_exists(c, 40, 16)?;

@@ -102,8 +102,10 @@ async fn an_organization_override_replaces_the_configured_limit() {
         registered_with(|cfg| only(cfg, |l| l.new_orders_per_account = Rate::new(1, 3600))).await;
     let org = organization(&s);
     let store = trustgate::app::open_store_with_clock(&s.cfg, s.clock.clone()).unwrap();
+    // Two overrides: the one that matters is not the first by name.
     let set = LimitSet {
         new_orders_per_account: Some(Rate::new(3, 3600)),
+        failed_validations_per_account: Some(Rate::new(50, 3600)),
         ..LimitSet::default()
     };
     set_organization_limits(&store, &s.cfg.limits, "alice", org, set, "bulk renewal")
