@@ -467,13 +467,12 @@ pub async fn pdf(
     let Some(billing) = billing else {
         return off(v);
     };
-    let not_found = || v.no_such();
     let Some(id) = id.parse::<i64>().ok() else {
-        return not_found();
+        return v.no_such();
     };
     let (i, pdf) = match billing.document(id).await {
         Ok(found) => found,
-        Err(e) if e.kind == ErrorKind::NotFound => return not_found(),
+        Err(e) if e.kind == ErrorKind::NotFound => return v.no_such(),
         Err(e) => return Err(e),
     };
     let mut r = page(StatusCode::OK, "application/pdf", Bytes::from(pdf));

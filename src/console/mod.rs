@@ -382,12 +382,7 @@ impl Console {
                 let reason = is_post.then(|| field(&form, "reason").unwrap_or_default());
                 v.revoke_eab(&id, &kid, reason).await
             }
-            _ => pages::message(
-                Some(&s),
-                ctx,
-                StatusCode::NOT_FOUND,
-                ctx.lang.text().not_found,
-            ),
+            _ => v.no_such(),
         }
     }
 

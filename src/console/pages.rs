@@ -407,23 +407,11 @@ impl Views<'_> {
         posted: Option<Posted>,
     ) -> Result<Response<Full<Bytes>>> {
         let Ok(id) = id.parse::<i64>().map(OrganizationId) else {
-            return message(
-                Some(self.s),
-                self.ctx,
-                StatusCode::NOT_FOUND,
-                self.t().not_found,
-            );
+            return self.no_such();
         };
         let org = match self.vetting.get(id).await {
             Ok(o) => o,
-            Err(e) if e.kind == ErrorKind::NotFound => {
-                return message(
-                    Some(self.s),
-                    self.ctx,
-                    StatusCode::NOT_FOUND,
-                    self.t().not_found,
-                )
-            }
+            Err(e) if e.kind == ErrorKind::NotFound => return self.no_such(),
             Err(e) => return Err(e),
         };
         let page = self
@@ -550,12 +538,7 @@ impl Views<'_> {
                 .flatten(),
             id.parse::<i64>().map(OrganizationId),
         ) else {
-            return message(
-                Some(self.s),
-                self.ctx,
-                StatusCode::NOT_FOUND,
-                self.t().not_found,
-            );
+            return self.no_such();
         };
         let reason = reason
             .map(str::trim)
@@ -591,12 +574,7 @@ impl Views<'_> {
         form: &[(String, String)],
     ) -> Result<Response<Full<Bytes>>> {
         let Ok(org) = id.parse::<i64>().map(OrganizationId) else {
-            return message(
-                Some(self.s),
-                self.ctx,
-                StatusCode::NOT_FOUND,
-                self.t().not_found,
-            );
+            return self.no_such();
         };
         if forms::EV_FORMS.contains(&kind) {
             return self.record_ev_check(id, org, kind, form).await;
@@ -637,12 +615,7 @@ impl Views<'_> {
         directory: &str,
     ) -> Result<Response<Full<Bytes>>> {
         let Ok(org) = id.parse::<i64>().map(OrganizationId) else {
-            return message(
-                Some(self.s),
-                self.ctx,
-                StatusCode::NOT_FOUND,
-                self.t().not_found,
-            );
+            return self.no_such();
         };
         let days = field(form, "expires_days")
             .map(str::trim)
@@ -741,12 +714,7 @@ impl Views<'_> {
                 let msg = format!("{}: {}", self.t().refused, e.detail);
                 self.organization(id, Some((status, msg))).await
             }
-            Err(e) if e.kind == ErrorKind::NotFound => message(
-                Some(self.s),
-                self.ctx,
-                StatusCode::NOT_FOUND,
-                self.t().not_found,
-            ),
+            Err(e) if e.kind == ErrorKind::NotFound => self.no_such(),
             Err(e) => Err(e),
         }
     }
