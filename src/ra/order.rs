@@ -387,9 +387,10 @@ impl Ra {
             organization,
         } = cleared;
         let id = order.id;
-        self.claim(acct, &order, audit.clone(), now).await?;
         let profile = request.profile;
-        let issued = match self.issue(&order, request, &audit).await {
+        let plan = self.ca().plan(request)?;
+        self.claim(acct, &order, &plan, audit.clone(), now).await?;
+        let issued = match self.issue(&order, plan, &audit).await {
             Ok(issued) => issued,
             Err(stopped) => {
                 return Err(self
@@ -476,21 +477,22 @@ impl Ra {
         Ok(order.issued(cert_id))
     }
 
-    /// The claim keeps concurrent finalizes (of any instance) apart; it
-    /// reports nothing done, and the synced commit of the certificate (or
-    /// of the failure) follows it, so its own commit need not wait for the
-    /// disk. The vetting gate decides again inside it, so a suspension
-    /// that came while CAA was looked up stops the issuance. The winner
-    /// records the CAA decision it acts on and the certificate request in
-    /// the same write.
+    /// The claim keeps concurrent finalizes (of any instance) apart. The
+    /// vetting gate decides again inside it, so a suspension that came
+    /// while CAA was looked up stops the issuance. The winner records the
+    /// CAA decision it acts on and the certificate request, and reserves
+    /// the planned serial, in the same synced write: the serial is on disk
+    /// before anything is signed with it.
     async fn claim(
         &self,
         acct: &Account,
         order: &Order,
+        plan: &ca::Planned,
         audit: Audit,
         now: OffsetDateTime,
     ) -> Result<()> {
         let id = order.id;
+        let serial = plan.serial().to_hex();
         let gate = self.gate_of(acct, order, now);
         let caa = serde_json::json!({
             "order": id,
@@ -507,7 +509,7 @@ impl Ra {
         });
         let claimed = self
             .store()
-            .write_deferred(move |c| {
+            .write(move |c| {
                 if let Err(refused) = gate.decide(c)? {
                     refused.record(c)?;
                     return Ok(Claim::Refused(refused));
@@ -518,6 +520,7 @@ impl Ra {
                 let subject = format!("order:{id}");
                 audit.record(c, "caa.check", subject.clone(), None, caa)?;
                 audit.record(c, "certificate.request", subject, None, request)?;
+                sa::precertificates::reserve_serial(c, &serial, id, now)?;
                 Ok(Claim::Won)
             })
             .await?;
@@ -531,21 +534,16 @@ impl Ra {
         }
     }
 
-    /// The CA's issuance: plan the certificate, reserve its serial (before
-    /// anything is signed), then sign it — through a precertificate and
+    /// The CA's issuance of the planned certificate, whose serial the
+    /// claim reserved: signed directly, or through a precertificate and
     /// the CT logs when they are configured.
     async fn issue(
         &self,
         order: &Order,
-        request: IssuanceRequest,
+        plan: ca::Planned,
         audit: &Audit,
     ) -> Result<ca::Issued, Stopped> {
         let ca = self.inner.ca.clone();
-        let plan = ca.plan(request)?;
-        let (serial, order_id, at) = (plan.serial().to_hex(), order.id, self.clock().now());
-        self.store()
-            .write(move |c| sa::precertificates::reserve_serial(c, &serial, order_id, at))
-            .await?;
         let Some(logs) = ca.ct_logs().cloned() else {
             return Ok(ca.sign_planned(&plan).await?);
         };

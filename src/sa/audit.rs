@@ -239,10 +239,11 @@ pub fn actions(conn: &mut DbConn) -> Result<Vec<String>> {
     Ok(rows.into_iter().map(|r| r.action).collect())
 }
 
-/// Newest first, at most `limit`.
+/// Newest first by (at, id), as the console's pages are, at most
+/// `limit`.
 pub fn list(conn: &mut DbConn, org: Option<OrganizationId>, limit: i64) -> Result<Vec<AuditEvent>> {
     let mut q = audit_events::table
-        .order(audit_events::id.desc())
+        .order((audit_events::at.desc(), audit_events::id.desc()))
         .limit(limit)
         .into_boxed();
     if let Some(o) = org {

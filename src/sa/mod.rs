@@ -95,7 +95,7 @@ pub struct Store {
     /// connections.
     blocking: Arc<tokio::sync::Semaphore>,
     /// The group-commit thread (`writer`): every write on SQLite, the
-    /// deferred ones (nonce redemptions, finalize claims) on PostgreSQL.
+    /// deferred ones (nonce redemptions, staff token use) on PostgreSQL.
     /// None in the writer's own copy of the store, so the thread ends with
     /// the last store.
     writer: Option<Arc<writer::Writer>>,
@@ -322,8 +322,8 @@ impl Store {
     /// later synced commit — of any connection — followed them, because
     /// both backends' logs are written in order. Only for records whose
     /// loss is harmless: a redeemed nonce (its request changed nothing if
-    /// no synced commit followed it), a finalize's claim on an order (the
-    /// certificate's synced commit follows it). SQLite commits them with
+    /// no synced commit followed it), a staff token's last use (a time
+    /// shown to staff, not a decision). SQLite commits them with
     /// `synchronous=NORMAL`, PostgreSQL with `synchronous_commit = off`.
     pub async fn write_deferred<T, F>(&self, f: F) -> Result<T>
     where

@@ -16,7 +16,7 @@
 //!
 //! On SQLite every write goes through here. On PostgreSQL, where writers
 //! need not take turns, only the deferred ones do (nonce redemptions,
-//! which are most of the writes, and finalize claims), on a connection
+//! which are most of the writes, and staff token use), on a connection
 //! opened with `synchronous_commit = off`.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -458,7 +458,7 @@ mod tests {
         assert_eq!(store.write_deferred(synchronous).await.unwrap(), "1");
     }
 
-    /// PostgreSQL: deferred writes (nonces, finalize claims) go to the
+    /// PostgreSQL: deferred writes (nonces, staff token use) go to the
     /// writer's connection, opened with `synchronous_commit = off`; every
     /// other write keeps the synced default. No call switches a mode.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
