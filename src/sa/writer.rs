@@ -201,12 +201,12 @@ fn commit_batch(store: &Store, batch: Vec<Job>, incoming: &mpsc::Receiver<Job>) 
     };
     let mut ran = Vec::with_capacity(batch.len());
     let mut jobs = batch.into_iter();
-    let mut late = Late {
+    let late = Late {
         incoming,
         store,
         synced: access == Access::Write,
     };
-    let committed = run_batch(&mut pooled, access, &mut jobs, &mut late, &mut ran);
+    let committed = run_batch(&mut pooled, access, &mut jobs, &late, &mut ran);
     store.metrics.write_batch(ran.len() + jobs.len());
     if let Err(e) = &committed {
         // The jobs not run are answered with the error too.
@@ -231,8 +231,7 @@ fn commit_batch(store: &Store, batch: Vec<Job>, incoming: &mpsc::Receiver<Job>) 
 
 /// The jobs that arrive while a synced batch runs. They join it until its
 /// commit, so they are done with its sync instead of waiting for it and
-/// then for a sync of their own; under load that is most of them. A
-/// deferred batch takes none: its commit costs little, and on PostgreSQL
+/// then for a sync of their own. A deferred batch takes none: its commit costs little, and on PostgreSQL
 /// every job that joined would be a round trip more before its first
 /// job's answer.
 struct Late<'a> {
@@ -242,7 +241,7 @@ struct Late<'a> {
 }
 
 impl Late<'_> {
-    fn next(&mut self, ran: usize) -> Option<Job> {
+    fn next(&self, ran: usize) -> Option<Job> {
         if !self.synced || ran >= MAX_BATCH {
             return None;
         }
@@ -280,7 +279,7 @@ fn run_batch(
     pooled: &mut Pooled,
     access: Access,
     jobs: &mut std::vec::IntoIter<Job>,
-    late: &mut Late<'_>,
+    late: &Late<'_>,
     ran: &mut Vec<Ran>,
 ) -> Result<()> {
     let alone = jobs.len() == 1 && !jobs.as_slice()[0].kind.savepoint;
