@@ -231,9 +231,9 @@ fn commit_batch(store: &Store, batch: Vec<Job>, incoming: &mpsc::Receiver<Job>) 
 
 /// The jobs that arrive while a synced batch runs. They join it until its
 /// commit, so they are done with its sync instead of waiting for it and
-/// then for a sync of their own. A deferred batch takes none: its commit costs little, and on PostgreSQL
-/// every job that joined would be a round trip more before its first
-/// job's answer.
+/// then for a sync of their own. A deferred batch takes none: its commit
+/// costs little, and on PostgreSQL every job that joined would be a round
+/// trip more before its first job's answer.
 struct Late<'a> {
     incoming: &'a mpsc::Receiver<Job>,
     store: &'a Store,
@@ -359,7 +359,7 @@ mod tests {
     use diesel::prelude::*;
     use tokio::task::JoinHandle;
 
-    use super::super::{nonces, schema::used_nonces, write_tx, DbConn, Store};
+    use super::super::{nonces, schema::used_nonces, write_tx, Access, DbConn, Store};
     use crate::error::{Error, ErrorKind, Result};
 
     fn store(checkout_timeout: Duration) -> (tempfile::TempDir, Store) {
@@ -368,18 +368,26 @@ mod tests {
         (dir, Store::open(&url, 2, checkout_timeout).unwrap())
     }
 
-    /// Keeps the writer busy for `busy` in a batch that what is submitted
-    /// meanwhile joins; returns once the writer has begun.
-    async fn occupy_writer(store: &Store, busy: Duration) -> JoinHandle<Result<()>> {
+    /// Keeps the writer busy for `busy` in a batch of `access` (synced or
+    /// deferred); returns once the writer has begun. The batch answers its
+    /// connection's `synchronous`.
+    async fn occupy_writer(
+        store: &Store,
+        access: Access,
+        busy: Duration,
+    ) -> JoinHandle<Result<String>> {
         let (started, begun) = tokio::sync::oneshot::channel();
         let s = store.clone();
         let held = tokio::spawn(async move {
-            s.run(move |_| {
+            let work = move |c: &mut DbConn| {
                 let _ = started.send(());
                 std::thread::sleep(busy);
-                Ok(())
-            })
-            .await
+                synchronous(c)
+            };
+            match access {
+                Access::WriteDeferred => s.write_deferred(work).await,
+                _ => s.run(work).await,
+            }
         });
         begun.await.unwrap();
         held
@@ -441,7 +449,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_failed_write_undoes_only_its_own_part_of_a_shared_batch() {
         let (_dir, store) = store(Duration::from_secs(5));
-        let held = occupy_writer(&store, Duration::from_millis(300)).await;
+        let held = occupy_writer(&store, Access::Write, Duration::from_millis(300)).await;
         let s = store.clone();
         let b = tokio::spawn(async move { s.run(|c| redeem(c, "b")).await });
         let s = store.clone();
@@ -494,24 +502,15 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_write_joins_a_running_batch_only_if_that_batch_is_synced() {
         let (_dir, store) = store(Duration::from_secs(5));
-        let held = occupy_writer(&store, Duration::from_millis(200)).await;
+        let held = occupy_writer(&store, Access::Write, Duration::from_millis(200)).await;
         let s = store.clone();
         let joined = tokio::spawn(async move { s.write_deferred(synchronous).await });
         held.await.unwrap().unwrap();
         assert_eq!(joined.await.unwrap().unwrap(), "2", "FULL: joined");
         assert_eq!(counter(&store, "trustgate_db_write_batches_total"), 1);
 
-        let (started, begun) = tokio::sync::oneshot::channel();
-        let s = store.clone();
-        let deferred = tokio::spawn(async move {
-            s.write_deferred(move |c| {
-                let _ = started.send(());
-                std::thread::sleep(Duration::from_millis(200));
-                synchronous(c)
-            })
-            .await
-        });
-        begun.await.unwrap();
+        let deferred =
+            occupy_writer(&store, Access::WriteDeferred, Duration::from_millis(200)).await;
         let s = store.clone();
         let next = tokio::spawn(async move { s.write_deferred(synchronous).await });
         assert_eq!(deferred.await.unwrap().unwrap(), "1");
@@ -525,7 +524,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_batch_is_synced_when_any_of_its_writes_must_be() {
         let (_dir, store) = store(Duration::from_secs(5));
-        let held = occupy_writer(&store, Duration::from_millis(200)).await;
+        let held = occupy_writer(&store, Access::Write, Duration::from_millis(200)).await;
         let s = store.clone();
         let deferred = tokio::spawn(async move { s.write_deferred(synchronous).await });
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -593,7 +592,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_panicking_write_fails_its_batch_and_the_writer_goes_on() {
         let (_dir, store) = store(Duration::from_secs(5));
-        let held = occupy_writer(&store, Duration::from_millis(200)).await;
+        let held = occupy_writer(&store, Access::Write, Duration::from_millis(200)).await;
         let s = store.clone();
         let q = tokio::spawn(async move { s.run(|c| redeem(c, "q")).await });
         tokio::time::sleep(Duration::from_millis(30)).await;
@@ -630,7 +629,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_write_queued_past_the_checkout_timeout_is_refused_unrun() {
         let (_dir, store) = store(Duration::from_millis(200));
-        let held = occupy_writer(&store, Duration::from_millis(500)).await;
+        let held = occupy_writer(&store, Access::Write, Duration::from_millis(500)).await;
         let s = store.clone();
         let late = tokio::spawn(async move { s.run(|c| redeem(c, "late")).await });
         held.await.unwrap().unwrap();
