@@ -11,7 +11,9 @@
 //! once.
 //!
 //! Each job runs in a savepoint of its own, so a job that fails undoes its
-//! own writes only and the rest of the batch commits. Nobody is answered
+//! own writes only and the rest of the batch commits. The transaction's
+//! first job needs none: the transaction undoes it, and a new one begins
+//! for the jobs after it (a savepoint copies every page it changes). Nobody is answered
 //! before the batch's commit: a caller learns its write is done only once
 //! it is durable, exactly as if it had committed alone.
 //!
@@ -286,21 +288,39 @@ fn run_batch(
     super::set_mode(pooled, access)?;
     let conn = &mut pooled.conn;
     if alone {
-        return jobs.try_for_each(|job| run_job(conn, job, ran));
+        return jobs.try_for_each(|job| run_job(conn, job, Undo::Nothing, ran).map(drop));
     }
     begin(conn)?;
-    jobs.try_for_each(|job| run_job(conn, job, ran))?;
-    while let Some(job) = late.next(ran.len()) {
-        run_job(conn, job, ran)?;
+    // No write in the transaction yet.
+    let mut fresh = true;
+    while let Some(job) = jobs.next().or_else(|| late.next(ran.len())) {
+        let undo = match (job.kind.savepoint, fresh) {
+            (false, _) => Undo::Nothing,
+            (true, true) => Undo::Transaction,
+            (true, false) => Undo::Savepoint,
+        };
+        fresh = run_job(conn, job, undo, ran)?;
     }
     Manager::commit_transaction(conn).map_err(Error::from)
 }
 
-/// Runs one job of a batch, in a savepoint of its own if it needs one.
-/// An error here fails the whole batch.
-fn run_job(conn: &mut DbConn, job: Job, ran: &mut Vec<Ran>) -> Result<()> {
-    let savepoint = job.kind.savepoint;
-    if savepoint {
+/// What undoes a job's writes if it fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Undo {
+    /// Nothing: its failure fails the batch.
+    Nothing,
+    /// A savepoint of its own.
+    Savepoint,
+    /// The transaction, which holds nothing else yet; a new one begins
+    /// after the rollback.
+    Transaction,
+}
+
+/// Runs one job of a batch; returns whether the transaction holds no
+/// write after it (it failed and took the transaction with it). An error
+/// here fails the whole batch.
+fn run_job(conn: &mut DbConn, job: Job, undo: Undo, ran: &mut Vec<Ran>) -> Result<bool> {
+    if undo == Undo::Savepoint {
         if let Err(e) = Manager::begin_transaction(conn) {
             ran.push((job.work)(None));
             return Err(e.into());
@@ -312,17 +332,26 @@ fn run_job(conn: &mut DbConn, job: Job, ran: &mut Vec<Ran>) -> Result<()> {
     if panicked {
         return Err(Error::internal("a write of the batch panicked"));
     }
-    match (savepoint, error) {
-        (true, None) => Manager::commit_transaction(conn)?,
-        (true, Some(_)) => Manager::rollback_transaction(conn)?,
-        (false, None) => {}
+    let Some(e) = error else {
+        if undo == Undo::Savepoint {
+            Manager::commit_transaction(conn)?;
+        }
+        return Ok(false);
+    };
+    match undo {
+        Undo::Savepoint => Manager::rollback_transaction(conn)?,
+        Undo::Transaction => {
+            Manager::rollback_transaction(conn)?;
+            begin(conn)?;
+            return Ok(true);
+        }
         // Nothing to undo it by, and PostgreSQL has aborted the
         // transaction (its COMMIT would quietly roll back): the whole
         // batch fails, with this job's error (a database that went away
         // is a 503 for all).
-        (false, Some(e)) => return Err(e),
+        Undo::Nothing => return Err(e),
     }
-    Ok(())
+    Ok(false)
 }
 
 /// Undoes whatever of a failed batch's transaction is still open.
@@ -494,6 +523,43 @@ mod tests {
         }
         assert_eq!(counter(&store, "trustgate_db_write_batches_total"), 1);
         assert_eq!(counter(&store, "trustgate_db_writes_total"), 5);
+    }
+
+    /// The first write of a batch runs in no savepoint of its own: when it
+    /// fails, the transaction it was alone in is undone and begun again,
+    /// and the writes after it still share one commit.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failed_first_write_is_undone_with_the_transaction_the_rest_commit() {
+        let (_dir, store) = store(Duration::from_secs(5));
+        let (started, begun) = tokio::sync::oneshot::channel();
+        let s = store.clone();
+        let first = tokio::spawn(async move {
+            s.run(move |c| {
+                redeem(c, "a")?;
+                let _ = started.send(());
+                std::thread::sleep(Duration::from_millis(300));
+                Err::<(), _>(Error::malformed("first refused after writing"))
+            })
+            .await
+        });
+        begun.await.unwrap();
+        let mut joined = Vec::new();
+        for nonce in ["b", "c"] {
+            let s = store.clone();
+            joined.push(tokio::spawn(async move {
+                s.run(move |c| redeem(c, nonce)).await
+            }));
+        }
+        let refused = first.await.unwrap().unwrap_err();
+        assert_eq!(refused.detail, "first refused after writing");
+        for j in joined {
+            assert!(j.await.unwrap().unwrap());
+        }
+        for (nonce, kept) in [("a", false), ("b", true), ("c", true)] {
+            assert_eq!(stored(&store, nonce).await, kept, "{nonce}");
+        }
+        assert_eq!(counter(&store, "trustgate_db_write_batches_total"), 1);
+        assert_eq!(counter(&store, "trustgate_db_writes_total"), 3);
     }
 
     /// A write that arrives while a synced batch runs joins it before its
