@@ -35,19 +35,17 @@ pub const REQUEST_ID_HEADER: &str = "x-request-id";
 pub struct RequestId([u8; 16]);
 
 impl RequestId {
-    /// 64 bits from the OS CSPRNG: unique enough across instances, and
-    /// not a counter that tells clients how busy the CA is.
+    /// 64 bits, unique enough across instances, and not a counter that
+    /// tells clients how busy the CA is: a counter under SipHash with a
+    /// key drawn from the OS once per process (a system call per request
+    /// before).
     pub fn generate() -> RequestId {
-        use ring::rand::SecureRandom;
-        let mut raw = [0u8; 8];
-        if ring::rand::SystemRandom::new().fill(&mut raw).is_err() {
-            // Only correlation is lost; the clock still differs per request.
-            let nanos = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_nanos() as u64)
-                .unwrap_or_default();
-            raw = nanos.to_be_bytes();
-        }
+        use std::hash::{BuildHasher, RandomState};
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static KEY: std::sync::OnceLock<RandomState> = std::sync::OnceLock::new();
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let raw = KEY.get_or_init(RandomState::new).hash_one(n).to_be_bytes();
         const HEX: &[u8; 16] = b"0123456789abcdef";
         let mut out = [0u8; 16];
         for (i, b) in raw.iter().enumerate() {
