@@ -60,7 +60,9 @@ pub struct AccountKey {
     /// equal however the client decorated them.
     jwk: Map<String, Value>,
     kind: KeyKind,
-    thumbprint: String,
+    /// RFC 7638, made on first use: checking a request against an
+    /// account's stored key, the usual use, never needs it.
+    thumbprint: std::sync::OnceLock<String>,
 }
 
 impl AccountKey {
@@ -85,11 +87,10 @@ impl AccountKey {
         for m in members {
             public.insert((*m).to_owned(), Value::String(member(jwk, m)?.to_owned()));
         }
-        let thumbprint = thumbprint(&public);
         Ok(AccountKey {
             jwk: public,
             kind,
-            thumbprint,
+            thumbprint: std::sync::OnceLock::new(),
         })
     }
 
@@ -99,7 +100,7 @@ impl AccountKey {
 
     /// RFC 7638 thumbprint, base64url.
     pub fn thumbprint(&self) -> &str {
-        &self.thumbprint
+        self.thumbprint.get_or_init(|| thumbprint(&self.jwk))
     }
 
     /// Verifies a JWS signature by this key. The algorithm must be the
