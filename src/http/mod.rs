@@ -37,8 +37,8 @@ pub struct RequestId([u8; 16]);
 impl RequestId {
     /// 64 bits, unique enough across instances, and not a counter that
     /// tells clients how busy the CA is: a counter under SipHash with a
-    /// key drawn from the OS once per process (a system call per request
-    /// before).
+    /// key drawn from the OS once per process, so no system call per
+    /// request.
     pub fn generate() -> RequestId {
         use std::hash::{BuildHasher, RandomState};
         use std::sync::atomic::{AtomicU64, Ordering};

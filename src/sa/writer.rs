@@ -12,10 +12,10 @@
 //!
 //! Each job runs in a savepoint of its own, so a job that fails undoes its
 //! own writes only and the rest of the batch commits. The transaction's
-//! first job needs none: the transaction undoes it, and a new one begins
-//! for the jobs after it (a savepoint copies every page it changes). Nobody is answered
-//! before the batch's commit: a caller learns its write is done only once
-//! it is durable, exactly as if it had committed alone.
+//! first job needs none (a savepoint copies every page it changes): the
+//! transaction undoes it, and a new one begins for the jobs after it.
+//! Nobody is answered before the batch's commit: a caller learns its write
+//! is done only once it is durable, exactly as if it had committed alone.
 //!
 //! On SQLite every write goes through here. On PostgreSQL, where writers
 //! need not take turns, only the deferred ones do (nonce redemptions,
@@ -272,7 +272,7 @@ fn refuse_overdue(store: &Store, job: Job, waited: std::time::Duration) {
 type Manager = <DbConn as Connection>::TransactionManager;
 
 /// Runs the jobs, and those that join it (`Late`), in one transaction,
-/// each in its own savepoint unless it needs none, and commits. Each job
+/// each undone alone if it fails (`Undo`), and commits. Each job
 /// that ran leaves its answer in `ran`; on an error the rest are left in
 /// `jobs`. A lone single statement is its own transaction instead: BEGIN
 /// and COMMIT would add two round trips on PostgreSQL and change nothing
