@@ -405,13 +405,24 @@ mod tests {
         access: Access,
         busy: Duration,
     ) -> JoinHandle<Result<String>> {
+        occupy_writer_then(store, access, busy, synchronous).await
+    }
+
+    /// As `occupy_writer`, with `then` as the held write's work once it has
+    /// kept the writer busy.
+    async fn occupy_writer_then<T: Send + 'static>(
+        store: &Store,
+        access: Access,
+        busy: Duration,
+        then: impl FnOnce(&mut DbConn) -> Result<T> + Send + 'static,
+    ) -> JoinHandle<Result<T>> {
         let (started, begun) = tokio::sync::oneshot::channel();
         let s = store.clone();
         let held = tokio::spawn(async move {
             let work = move |c: &mut DbConn| {
                 let _ = started.send(());
                 std::thread::sleep(busy);
-                synchronous(c)
+                then(c)
             };
             match access {
                 Access::WriteDeferred => s.write_deferred(work).await,
@@ -531,18 +542,11 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_failed_first_write_is_undone_with_the_transaction_the_rest_commit() {
         let (_dir, store) = store(Duration::from_secs(5));
-        let (started, begun) = tokio::sync::oneshot::channel();
-        let s = store.clone();
-        let first = tokio::spawn(async move {
-            s.run(move |c| {
-                redeem(c, "a")?;
-                let _ = started.send(());
-                std::thread::sleep(Duration::from_millis(300));
-                Err::<(), _>(Error::malformed("first refused after writing"))
-            })
-            .await
-        });
-        begun.await.unwrap();
+        let first = occupy_writer_then(&store, Access::Write, Duration::from_millis(300), |c| {
+            redeem(c, "a")?;
+            Err::<(), _>(Error::malformed("first refused after writing"))
+        })
+        .await;
         let mut joined = Vec::new();
         for nonce in ["b", "c"] {
             let s = store.clone();
