@@ -150,12 +150,36 @@ impl Limits {
     }
 }
 
-/// What an account's limits depend on.
+/// What an account's limits depend on, read in one call.
 struct AccountState {
-    organization: Option<OrganizationId>,
     overrides: Vec<Override>,
     /// Counted for newOrder only (0 otherwise).
     pending: u64,
+    /// The bucket key of the organization's certificates for the request's
+    /// names, when asked for and the account has an organization.
+    name_set: Option<String>,
+    /// Shared buckets' TATs read in the same call, by key (none when the
+    /// buckets are this process's): a check then costs no round trip and
+    /// an update one.
+    tats: Vec<(String, Option<i64>)>,
+}
+
+impl AccountState {
+    /// The TAT of `key` as read with the state, if it was read.
+    fn known(&self, key: &str) -> Option<Option<i64>> {
+        self.tats
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, tat)| *tat)
+    }
+}
+
+/// An issuance to count against the organization's certificates for its
+/// names, once the certificate exists (`Ra::certificate_issued`).
+pub(super) struct PerNameSet {
+    key: String,
+    rate: Rate,
+    known: Option<Option<i64>>,
 }
 
 /// The organization's override of `limit`, if it has one.
@@ -249,8 +273,15 @@ impl Ra {
     }
 
     /// Spends one event of `limit` from bucket `key`; refused (nothing
-    /// stored) when the bucket is empty.
-    async fn spend(&self, limit: Limit, key: String, rate: Rate) -> Result<()> {
+    /// stored) when the bucket is empty. `known` is the bucket's TAT if it
+    /// was read already (`AccountState::known`).
+    async fn spend(
+        &self,
+        limit: Limit,
+        key: String,
+        rate: Rate,
+        known: Option<Option<i64>>,
+    ) -> Result<()> {
         if rate.count == 0 {
             return Ok(());
         }
@@ -258,7 +289,7 @@ impl Ra {
         let decision = self
             .limits()
             .buckets
-            .update(self.store(), key, now, move |tat| {
+            .update(self.store(), key, now, known, move |tat| {
                 match spend(tat, now, rate) {
                     Decision::Allowed { tat } => (Some(tat), Decision::Allowed { tat }),
                     refused => (None, refused),
@@ -272,12 +303,18 @@ impl Ra {
     }
 
     /// Refused if one more event of `limit` would be; spends nothing.
-    async fn check(&self, limit: Limit, key: String, rate: Rate) -> Result<()> {
+    async fn check(&self, limit: Limit, key: &str, rate: Rate, state: &AccountState) -> Result<()> {
         if rate.count == 0 {
             return Ok(());
         }
         let now = micros(self.clock().now());
-        let tat = self.limits().buckets.peek(self.store(), key).await?;
+        let tat = match state.known(key) {
+            Some(tat) => tat,
+            None => {
+                let key = key.to_owned();
+                self.limits().buckets.peek(self.store(), key).await?
+            }
+        };
         match spend(tat, now, rate) {
             Decision::Allowed { .. } => Ok(()),
             Decision::Refused { retry_in } => Err(self.refused_rate(limit, rate, retry_in)),
@@ -286,7 +323,7 @@ impl Ra {
 
     /// Counts one event that happened (a failure, an issuance) even past
     /// the limit: the next check refuses until the bucket has drained.
-    async fn charge(&self, key: String, rate: Rate) -> Result<()> {
+    async fn charge(&self, key: String, rate: Rate, known: Option<Option<i64>>) -> Result<()> {
         if rate.count == 0 {
             return Ok(());
         }
@@ -294,7 +331,7 @@ impl Ra {
         let interval = (rate.period_secs as i64 * 1_000_000 / rate.count as i64).max(1);
         self.limits()
             .buckets
-            .update(self.store(), key, now, move |tat| {
+            .update(self.store(), key, now, known, move |tat| {
                 (Some(tat.unwrap_or(now).max(now) + interval), ())
             })
             .await
@@ -302,13 +339,23 @@ impl Ra {
 
     /// The account's organization and its overrides; with `count_pending`
     /// (newOrder), also the authorizations it holds pending, if that is
-    /// limited. One read: on PostgreSQL each is a hop to a blocking thread.
-    async fn account_state(&self, id: AccountId, count_pending: bool) -> Result<AccountState> {
+    /// limited; with `names`, the key of the organization's certificates
+    /// for them. On PostgreSQL also the TATs of that key and of the
+    /// account's `buckets`. One read: on PostgreSQL each is a hop to a
+    /// blocking thread, and each statement a round trip.
+    async fn account_state(
+        &self,
+        id: AccountId,
+        count_pending: bool,
+        buckets: &'static [Limit],
+        names: Option<&[String]>,
+    ) -> Result<AccountState> {
         let now = self.clock().now();
         let limit = Limit::PendingAuthorizations;
         let configured = self.configured(limit);
-        let (organization, overrides, pending) = self
-            .store()
+        let shared = self.limits().buckets.is_shared();
+        let names = names.map(<[String]>::to_vec);
+        self.store()
             .read(move |c| {
                 let (organization, overrides) = sa::limits::account_limits(c, id)?;
                 let rate = overridden(limit, &overrides).unwrap_or(configured);
@@ -317,21 +364,35 @@ impl Ra {
                 } else {
                     0
                 };
-                Ok((organization, overrides, pending))
+                let name_set = organization
+                    .zip(names)
+                    .map(|(org, names)| name_set_key(org, &names));
+                let mut tats = Vec::new();
+                if shared {
+                    let mut keys: Vec<String> =
+                        buckets.iter().map(|l| account_key(*l, id)).collect();
+                    keys.extend(name_set.clone());
+                    let read = sa::limits::shared_tats(c, &keys)?;
+                    tats = keys.into_iter().zip(read).collect();
+                }
+                Ok(AccountState {
+                    overrides,
+                    pending,
+                    name_set,
+                    tats,
+                })
             })
-            .await?;
-        Ok(AccountState {
-            organization,
-            overrides,
-            pending,
-        })
+            .await
     }
 
     /// newOrder: the account's pending authorizations and failed
     /// validations, the organization's certificates for these names, then
     /// one new order spent. A refusal changes nothing but the metrics.
     pub(super) async fn limit_new_order(&self, account: AccountId, names: &[String]) -> Result<()> {
-        let state = self.account_state(account, true).await?;
+        let buckets = &[Limit::FailedValidations, Limit::NewOrders];
+        let state = self
+            .account_state(account, true, buckets, Some(names))
+            .await?;
         let pending = self.rate_of(Limit::PendingAuthorizations, &state.overrides);
         if pending.count > 0 && state.pending >= pending.count {
             let text = pending.count.to_string();
@@ -339,16 +400,18 @@ impl Ra {
         }
         let failed = Limit::FailedValidations;
         let rate = self.rate_of(failed, &state.overrides);
-        self.check(failed, account_key(failed, account), rate)
+        self.check(failed, &account_key(failed, account), rate, &state)
             .await?;
-        if let Some(org) = state.organization {
+        if let Some(key) = &state.name_set {
             let limit = Limit::CertificatesPerNameSet;
             let rate = self.rate_of(limit, &state.overrides);
-            self.check(limit, name_set_key(org, names), rate).await?;
+            self.check(limit, key, rate, &state).await?;
         }
         let limit = Limit::NewOrders;
         let rate = self.rate_of(limit, &state.overrides);
-        self.spend(limit, account_key(limit, account), rate).await
+        let key = account_key(limit, account);
+        let known = state.known(&key);
+        self.spend(limit, key, rate, known).await
     }
 
     /// finalize: one finalize spent, and the organization's certificates
@@ -357,29 +420,38 @@ impl Ra {
         &self,
         account: AccountId,
         names: &[String],
-    ) -> Result<Option<(String, Rate)>> {
-        let state = self.account_state(account, false).await?;
-        let per_names = match state.organization {
-            Some(org) => {
+    ) -> Result<Option<PerNameSet>> {
+        let buckets = &[Limit::Finalizes];
+        let state = self
+            .account_state(account, false, buckets, Some(names))
+            .await?;
+        let per_names = match &state.name_set {
+            Some(key) => {
                 let limit = Limit::CertificatesPerNameSet;
                 let rate = self.rate_of(limit, &state.overrides);
-                let key = name_set_key(org, names);
-                self.check(limit, key.clone(), rate).await?;
-                Some((key, rate))
+                self.check(limit, key, rate, &state).await?;
+                let known = state.known(key);
+                Some(PerNameSet {
+                    key: key.clone(),
+                    rate,
+                    known,
+                })
             }
             None => None,
         };
         let limit = Limit::Finalizes;
         let rate = self.rate_of(limit, &state.overrides);
-        self.spend(limit, account_key(limit, account), rate).await?;
+        let key = account_key(limit, account);
+        let known = state.known(&key);
+        self.spend(limit, key, rate, known).await?;
         Ok(per_names)
     }
 
     /// A certificate was issued for the name set `limit_finalize` checked.
     /// Counting it cannot undo the issuance: a failure is only logged.
-    pub(super) async fn certificate_issued(&self, per_names: Option<(String, Rate)>) {
-        if let Some((key, rate)) = per_names {
-            if let Err(e) = self.charge(key, rate).await {
+    pub(super) async fn certificate_issued(&self, per_names: Option<PerNameSet>) {
+        if let Some(PerNameSet { key, rate, known }) = per_names {
+            if let Err(e) = self.charge(key, rate, known).await {
                 tracing::warn!(error = %e, "counting an issuance against its rate limit failed");
             }
         }
@@ -389,10 +461,13 @@ impl Ra {
     /// validations (only logged if that fails).
     pub(super) async fn validation_failed(&self, account: AccountId) {
         let counted = async {
-            let state = self.account_state(account, false).await?;
             let limit = Limit::FailedValidations;
+            let buckets = &[Limit::FailedValidations];
+            let state = self.account_state(account, false, buckets, None).await?;
             let rate = self.rate_of(limit, &state.overrides);
-            self.charge(account_key(limit, account), rate).await
+            let key = account_key(limit, account);
+            let known = state.known(&key);
+            self.charge(key, rate, known).await
         };
         if let Err(e) = counted.await {
             tracing::warn!(error = %e, "counting a failed validation against its rate limit failed");
@@ -407,7 +482,7 @@ impl Ra {
         let limit = Limit::NewAccounts;
         let rate = self.rate_of(limit, &[]);
         let key = format!("{}:{}", limit.name(), address_key(client));
-        self.spend(limit, key, rate).await
+        self.spend(limit, key, rate, None).await
     }
 
     /// Any ACME request from `client`, in this process.

@@ -3,20 +3,23 @@
 //! buckets — one theoretical arrival time (TAT, microseconds since the
 //! epoch) per key.
 //!
-//! On PostgreSQL the buckets are rows every instance shares, each update
-//! one transaction holding the row's lock (no protocol of our own); on
-//! SQLite, one process by design, they live in that process.
+//! On PostgreSQL the buckets are rows every instance shares. An update
+//! writes the TAT it decided on only if the row still holds the TAT it
+//! decided from (one statement, usually with a TAT read beforehand with the
+//! account's limits); if another instance moved it meanwhile, it decides
+//! again in a transaction holding the row's lock. On SQLite, one process
+//! by design, the buckets live in that process.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Text};
+use diesel::sql_types::{Array, BigInt, Text};
 use time::OffsetDateTime;
 
 use super::native::native;
 use super::schema::{accounts, authorizations, eab_credentials, limit_overrides};
-use super::{to_db, Backend, DbConn, Store};
+use super::{to_db, write_tx, Backend, DbConn, Store};
 use crate::core::{AccountId, AuthorizationStatus, OrganizationId};
 use crate::error::{Error, Result};
 
@@ -146,18 +149,37 @@ impl Buckets {
         Buckets::Local(Mutex::default())
     }
 
+    /// Whether the buckets are shared rows, whose TATs a caller may read
+    /// ahead with `shared_tats` in a call it makes anyway.
+    pub fn is_shared(&self) -> bool {
+        matches!(self, Buckets::Shared)
+    }
+
     /// Reads the TAT of `key` (`None`: no bucket), has `decide` return the
     /// TAT to store (`None`: leave it) and its answer, and stores it — the
     /// read and the write atomic with respect to every other update of
-    /// `key`, on every instance.
-    pub async fn update<T, F>(&self, store: &Store, key: String, now: i64, decide: F) -> Result<T>
+    /// `key`, on every instance. `known` is the shared bucket's TAT if the
+    /// caller read it already (`shared_tats`): when nobody moved the bucket
+    /// since, the update is one statement. `decide` may be asked twice.
+    pub async fn update<T, F>(
+        &self,
+        store: &Store,
+        key: String,
+        now: i64,
+        known: Option<Option<i64>>,
+        decide: F,
+    ) -> Result<T>
     where
         T: Send + 'static,
-        F: FnOnce(Option<i64>) -> (Option<i64>, T) + Send + 'static,
+        F: Fn(Option<i64>) -> (Option<i64>, T) + Send + 'static,
     {
         match self {
             Buckets::Local(m) => Ok(update_local(m, key, now, decide)),
-            Buckets::Shared => store.write(move |c| update_shared(c, &key, decide)).await,
+            Buckets::Shared => {
+                store
+                    .run(move |c| update_shared(c, &key, known, decide))
+                    .await
+            }
         }
     }
 
@@ -212,10 +234,82 @@ struct Tat {
     tat: i64,
 }
 
+#[derive(QueryableByName)]
+struct KeyTat {
+    #[diesel(sql_type = Text)]
+    key: String,
+    #[diesel(sql_type = BigInt)]
+    tat: i64,
+}
+
+/// The shared buckets' TATs of `keys`, in their order (`None`: no row),
+/// in one statement.
+pub fn shared_tats(conn: &mut DbConn, keys: &[String]) -> Result<Vec<Option<i64>>> {
+    let DbConn::Pg(c) = conn else {
+        return Err(Error::internal("shared rate-limit buckets need PostgreSQL"));
+    };
+    let rows: Vec<KeyTat> =
+        diesel::sql_query("SELECT key, tat FROM rate_limit_buckets WHERE key = ANY($1)")
+            .bind::<Array<Text>, _>(keys)
+            .load(c)?;
+    Ok(keys
+        .iter()
+        .map(|k| rows.iter().find(|r| &r.key == k).map(|r| r.tat))
+        .collect())
+}
+
+/// Decides from the bucket's TAT (`known`, else read now) and writes the
+/// decision only if the row still holds that TAT. When another update got
+/// there first, decides again holding the row's lock: one round trip in
+/// the usual case, and progress under contention.
+fn update_shared<T>(
+    conn: &mut DbConn,
+    key: &str,
+    known: Option<Option<i64>>,
+    decide: impl Fn(Option<i64>) -> (Option<i64>, T),
+) -> Result<T> {
+    let tat = match known {
+        Some(tat) => tat,
+        None => peek_shared(conn, key)?,
+    };
+    let (next, out) = decide(tat);
+    match next.filter(|n| Some(*n) != tat) {
+        None => return Ok(out),
+        Some(next) if swap_shared(conn, key, tat, next)? => return Ok(out),
+        Some(_) => {}
+    }
+    write_tx(conn, |c| update_locked(c, key, decide))
+}
+
+/// Stores `next` if the bucket's TAT is still `seen` (`None`: no row).
+/// A row pruned since was in the past, as good as none: it is written.
+fn swap_shared(conn: &mut DbConn, key: &str, seen: Option<i64>, next: i64) -> Result<bool> {
+    let DbConn::Pg(c) = conn else {
+        return Err(Error::internal("shared rate-limit buckets need PostgreSQL"));
+    };
+    let written = match seen {
+        None => diesel::sql_query(
+            "INSERT INTO rate_limit_buckets (key, tat) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
+        )
+        .bind::<Text, _>(key)
+        .bind::<BigInt, _>(next)
+        .execute(c)?,
+        Some(seen) => diesel::sql_query(
+            "INSERT INTO rate_limit_buckets (key, tat) VALUES ($1, $2) \
+             ON CONFLICT (key) DO UPDATE SET tat = EXCLUDED.tat WHERE rate_limit_buckets.tat = $3",
+        )
+        .bind::<Text, _>(key)
+        .bind::<BigInt, _>(next)
+        .bind::<BigInt, _>(seen)
+        .execute(c)?,
+    };
+    Ok(written == 1)
+}
+
 /// Inside the caller's transaction: the upsert takes the row's lock (a
 /// new row starts at 0, a time long passed), so concurrent updates of the
 /// same key on any instance wait for this one's commit.
-fn update_shared<T>(
+fn update_locked<T>(
     conn: &mut DbConn,
     key: &str,
     decide: impl FnOnce(Option<i64>) -> (Option<i64>, T),
@@ -271,7 +365,7 @@ mod tests {
 
     /// A spend of one: the next TAT is one second after the later of the
     /// stored one and now, refused past `max`.
-    fn spend(max: i64) -> impl FnOnce(Option<i64>) -> (Option<i64>, bool) {
+    fn spend(max: i64) -> impl Fn(Option<i64>) -> (Option<i64>, bool) + Send + 'static {
         move |tat| {
             let next = tat.unwrap_or(0).max(1_000) + 1_000_000;
             if next > max {
@@ -309,9 +403,10 @@ mod tests {
     }
 
     /// Two instances on one database spend from one bucket: of 40 spends
-    /// at once, through either, exactly the 10 that fit succeed. On
-    /// PostgreSQL each instance has its own `Buckets` and they share the
-    /// rows; SQLite is one process with one `Buckets`.
+    /// at once, through either, exactly the 10 that fit succeed, whether
+    /// they read the TAT themselves or pass one read before the others
+    /// wrote. On PostgreSQL each instance has its own `Buckets` and they
+    /// share the rows; SQLite is one process with one `Buckets`.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn two_instances_spend_from_one_bucket() {
         use std::sync::Arc;
@@ -331,9 +426,11 @@ mod tests {
             } else {
                 (b.clone(), second.clone())
             };
+            // A quarter pass "no row yet", soon stale.
+            let known = (i % 4 == 1).then_some(None);
             tasks.spawn(async move {
                 buckets
-                    .update(&store, "k".into(), 1_000, spend(10_001_000))
+                    .update(&store, "k".into(), 1_000, known, spend(10_001_000))
                     .await
             });
         }
@@ -348,6 +445,20 @@ mod tests {
         }
         assert_eq!(a.peek(&first, "other".into()).await.unwrap(), None);
         if db.is_postgres() {
+            let keys = vec!["other".to_owned(), "k".to_owned()];
+            let tats = first.read(move |c| shared_tats(c, &keys)).await.unwrap();
+            assert_eq!(tats, [None, Some(10_001_000)]);
+            // A TAT the row no longer holds is not written over: the
+            // update decides again from the row.
+            let decided_from = b
+                .update(&second, "k".into(), 1_000, Some(Some(1_000)), |tat| {
+                    (tat.map(|t| t + 1), tat)
+                })
+                .await
+                .unwrap();
+            assert_eq!(decided_from, Some(10_001_000));
+            let tat = a.peek(&first, "k".into()).await.unwrap();
+            assert_eq!(tat, Some(10_001_001));
             let pruned = first.run(|c| prune(c, 20_000_000)).await.unwrap();
             assert_eq!(pruned, 1);
             assert_eq!(a.peek(&second, "k".into()).await.unwrap(), None);
