@@ -17,7 +17,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Text};
 use time::OffsetDateTime;
 
-use super::native::native;
+use super::native::{fixed, native, Fixed};
 use super::schema::{accounts, authorizations, eab_credentials, limit_overrides};
 use super::{to_db, write_tx, Backend, DbConn, Store};
 use crate::core::{AccountId, AuthorizationStatus, OrganizationId};
@@ -248,10 +248,10 @@ pub fn shared_tats(conn: &mut DbConn, keys: &[String]) -> Result<Vec<Option<i64>
     let DbConn::Pg(c) = conn else {
         return Err(Error::internal("shared rate-limit buckets need PostgreSQL"));
     };
-    let rows: Vec<KeyTat> =
-        diesel::sql_query("SELECT key, tat FROM rate_limit_buckets WHERE key = ANY($1)")
-            .bind::<Array<Text>, _>(keys)
-            .load(c)?;
+    let rows: Vec<KeyTat> = fixed("SELECT key, tat FROM rate_limit_buckets WHERE key = ANY(")
+        .bind::<Array<Text>, _>(keys)
+        .sql(")")
+        .load(c)?;
     Ok(keys
         .iter()
         .map(|k| rows.iter().find(|r| &r.key == k).map(|r| r.tat))
@@ -288,20 +288,19 @@ fn swap_shared(conn: &mut DbConn, key: &str, seen: Option<i64>, next: i64) -> Re
         return Err(Error::internal("shared rate-limit buckets need PostgreSQL"));
     };
     let written = match seen {
-        None => diesel::sql_query(
-            "INSERT INTO rate_limit_buckets (key, tat) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
-        )
-        .bind::<Text, _>(key)
-        .bind::<BigInt, _>(next)
+        None => fixed("INSERT INTO rate_limit_buckets (key, tat) VALUES (")
+            .bind::<Text, _>(key)
+            .sql(", ")
+            .bind::<BigInt, _>(next)
+            .sql(") ON CONFLICT (key) DO NOTHING")
         .execute(c)?,
-        Some(seen) => diesel::sql_query(
-            "INSERT INTO rate_limit_buckets (key, tat) VALUES ($1, $2) \
-             ON CONFLICT (key) DO UPDATE SET tat = EXCLUDED.tat WHERE rate_limit_buckets.tat = $3",
-        )
-        .bind::<Text, _>(key)
-        .bind::<BigInt, _>(next)
-        .bind::<BigInt, _>(seen)
-        .execute(c)?,
+        Some(seen) => fixed("INSERT INTO rate_limit_buckets (key, tat) VALUES (")
+            .bind::<Text, _>(key)
+            .sql(", ")
+            .bind::<BigInt, _>(next)
+            .sql(") ON CONFLICT (key) DO UPDATE SET tat = EXCLUDED.tat WHERE rate_limit_buckets.tat = ")
+            .bind::<BigInt, _>(seen)
+            .execute(c)?,
     };
     Ok(written == 1)
 }
@@ -317,17 +316,16 @@ fn update_locked<T>(
     let DbConn::Pg(c) = conn else {
         return Err(Error::internal("shared rate-limit buckets need PostgreSQL"));
     };
-    let row: Tat = diesel::sql_query(
-        "INSERT INTO rate_limit_buckets (key, tat) VALUES ($1, 0) \
-         ON CONFLICT (key) DO UPDATE SET tat = rate_limit_buckets.tat RETURNING tat",
-    )
-    .bind::<Text, _>(key)
-    .get_result(c)?;
+    let row: Tat = fixed("INSERT INTO rate_limit_buckets (key, tat) VALUES (")
+        .bind::<Text, _>(key)
+        .sql(", 0) ON CONFLICT (key) DO UPDATE SET tat = rate_limit_buckets.tat RETURNING tat")
+        .get_result(c)?;
     let (tat, out) = decide(Some(row.tat));
     if let Some(tat) = tat.filter(|t| *t != row.tat) {
-        diesel::sql_query("UPDATE rate_limit_buckets SET tat = $2 WHERE key = $1")
-            .bind::<Text, _>(key)
+        fixed("UPDATE rate_limit_buckets SET tat = ")
             .bind::<BigInt, _>(tat)
+            .sql(" WHERE key = ")
+            .bind::<Text, _>(key)
             .execute(c)?;
     }
     Ok(out)
@@ -337,13 +335,11 @@ fn peek_shared(conn: &mut DbConn, key: &str) -> Result<Option<i64>> {
     let DbConn::Pg(c) = conn else {
         return Err(Error::internal("shared rate-limit buckets need PostgreSQL"));
     };
-    Ok(
-        diesel::sql_query("SELECT tat FROM rate_limit_buckets WHERE key = $1")
-            .bind::<Text, _>(key)
-            .get_result::<Tat>(c)
-            .optional()?
-            .map(|t| t.tat),
-    )
+    Ok(fixed("SELECT tat FROM rate_limit_buckets WHERE key = ")
+        .bind::<Text, _>(key)
+        .get_result::<Tat>(c)
+        .optional()?
+        .map(|t| t.tat))
 }
 
 /// Drops shared buckets whose TAT passed before `before` (as good as
@@ -352,11 +348,9 @@ pub fn prune(conn: &mut DbConn, before: i64) -> Result<usize> {
     let DbConn::Pg(c) = conn else {
         return Ok(0);
     };
-    Ok(
-        diesel::sql_query("DELETE FROM rate_limit_buckets WHERE tat < $1")
-            .bind::<BigInt, _>(before)
-            .execute(c)?,
-    )
+    Ok(fixed("DELETE FROM rate_limit_buckets WHERE tat < ")
+        .bind::<BigInt, _>(before)
+        .execute(c)?)
 }
 
 #[cfg(test)]

@@ -101,6 +101,8 @@ pub struct Store {
     writer: Option<Arc<writer::Writer>>,
     /// Accounts by id (`account`, `change_account`).
     accounts: Arc<account_cache::AccountCache>,
+    /// Nonce redemptions gathered into one statement (`redeem_nonce`).
+    nonces: Arc<nonces::Batcher>,
     /// The time every caller of this store works in (`app` hands the same
     /// clock to every layer).
     clock: Clock,
@@ -148,6 +150,7 @@ impl Store {
             epoch,
             metrics,
             writer: None,
+            nonces: Arc::default(),
             clock,
         };
         store.writer = Some(Arc::new(writer::Writer::start(store.clone())?));
@@ -157,19 +160,53 @@ impl Store {
     /// Records a nonce as used; false if it was used before. For the
     /// shared ledger of several instances (`wfe::nonce`; SQLite's one
     /// process keeps its own in memory). Every POST redeems one, so
-    /// redemptions are most of the writes; they are deferred writes (a
-    /// request that changes anything commits again, synced, after its
-    /// nonce). The insert ignores conflicts, so it needs no savepoint of
-    /// its own.
+    /// redemptions are most of the writes. Those that arrive while a batch
+    /// is written are written next, together, in one statement
+    /// (`nonces::redeem_all`); they are deferred writes (a request that
+    /// changes anything commits again, synced, after its nonce).
     pub async fn redeem_nonce(&self, nonce: &str, expires_at: OffsetDateTime) -> Result<bool> {
-        let nonce = nonce.to_owned();
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        if self.nonces.add((nonce.to_owned(), expires_at, answer)) {
+            // A task of its own, not this request's: a request dropped by
+            // its client must not leave the others' batch unwritten.
+            let store = self.clone();
+            tokio::spawn(async move { store.write_nonce_batches().await });
+        }
+        answered
+            .await
+            .map_err(|_| Error::internal("a nonce redemption was dropped unanswered"))?
+    }
+
+    /// Writes the gathered redemptions, batch after batch, until none wait.
+    async fn write_nonce_batches(&self) {
         let kind = writer::JobKind {
             synced: false,
+            // One statement that ignores conflicts: nothing of its own to undo.
             savepoint: false,
         };
-        self.writer()?
-            .submit(kind, move |c| nonces::redeem(c, &nonce, expires_at))
-            .await
+        while let Some(batch) = self.nonces.next() {
+            let (nonces, answers): (Vec<_>, Vec<_>) =
+                batch.into_iter().map(|(n, e, a)| ((n, e), a)).unzip();
+            let written = match self.writer() {
+                Ok(w) => {
+                    w.submit(kind, move |c| nonces::redeem_all(c, &nonces))
+                        .await
+                }
+                Err(e) => Err(e),
+            };
+            match written {
+                Ok(fresh) => {
+                    for (answer, fresh) in answers.into_iter().zip(fresh) {
+                        let _ = answer.send(Ok(fresh));
+                    }
+                }
+                Err(e) => {
+                    for answer in answers {
+                        let _ = answer.send(Err(e.clone()));
+                    }
+                }
+            }
+        }
     }
 
     /// The account `id`, from the cache when it holds it (see

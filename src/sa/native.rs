@@ -8,15 +8,22 @@
 //! `UPDATE` afresh at each execution; `update` builds one that stays
 //! prepared.
 //!
+//! A statement written out by hand (`diesel::sql_query`) is prepared afresh
+//! at every execution too, since diesel cannot know its text is fixed;
+//! `fixed` builds one that stays prepared.
+//!
 //! `native!(conn, |c| query.load(c))` runs the expression with `c` bound to
 //! the SQLite or the PostgreSQL connection; the expression is compiled for
 //! each, so it must be backend-neutral diesel DSL, as everything in `sa` is.
 
 use diesel::backend::Backend;
 use diesel::expression::{AppearsOnTable, Expression};
-use diesel::query_builder::{AsChangeset, AstPass, QueryFragment, QueryId};
+use std::marker::PhantomData;
+
+use diesel::query_builder::{AsChangeset, AstPass, Query, QueryFragment, QueryId};
 use diesel::query_source::Table;
-use diesel::sql_types::Bool;
+use diesel::serialize::ToSql;
+use diesel::sql_types::{Bool, HasSqlType, Untyped};
 use diesel::{QueryResult, RunQueryDsl};
 
 /// Runs `$body` with `$c` bound to the connection of `$conn`'s backend.
@@ -79,6 +86,79 @@ impl<F, V, W> QueryId for Update<F, V, W> {
 }
 
 impl<F, V, W, Conn> RunQueryDsl<Conn> for Update<F, V, W> {}
+
+/// A hand-written statement of fixed text that stays prepared (cached under
+/// its text): `fixed("… = ANY(").bind::<T, _>(v).sql(")")`. Each `bind`
+/// is written as the backend's parameter (`$n`, `?`) where it stands.
+pub fn fixed(sql: &'static str) -> Sql<()> {
+    Sql((), sql)
+}
+
+/// What comes before, then `.1` as SQL text (see `fixed`).
+#[derive(Debug, Clone, Copy)]
+pub struct Sql<Q>(Q, &'static str);
+
+/// What comes before, then a parameter bound to `.1` (see `fixed`).
+#[derive(Debug, Clone, Copy)]
+pub struct Bind<Q, V, ST>(Q, V, PhantomData<ST>);
+
+/// Extends a `fixed` statement.
+pub trait Fixed: Sized {
+    /// Appends a parameter of SQL type `ST` bound to `value`.
+    fn bind<ST, V>(self, value: V) -> Bind<Self, V, ST> {
+        Bind(self, value, PhantomData)
+    }
+
+    /// Appends SQL text.
+    fn sql(self, sql: &'static str) -> Sql<Self> {
+        Sql(self, sql)
+    }
+}
+
+impl<Q> Fixed for Sql<Q> {}
+impl<Q, V, ST> Fixed for Bind<Q, V, ST> {}
+
+impl<Q: QueryFragment<DB>, DB: Backend> QueryFragment<DB> for Sql<Q> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
+        self.0.walk_ast(out.reborrow())?;
+        out.push_sql(self.1);
+        Ok(())
+    }
+}
+
+impl<Q, V, ST, DB> QueryFragment<DB> for Bind<Q, V, ST>
+where
+    Q: QueryFragment<DB>,
+    DB: Backend + HasSqlType<ST>,
+    V: ToSql<ST, DB>,
+{
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
+        self.0.walk_ast(out.reborrow())?;
+        out.push_bind_param::<ST, V>(&self.1)
+    }
+}
+
+// No static id: the cache key is the SQL text.
+impl<Q> QueryId for Sql<Q> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<Q, V, ST> QueryId for Bind<Q, V, ST> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<Q> Query for Sql<Q> {
+    type SqlType = Untyped;
+}
+
+impl<Q, V, ST> Query for Bind<Q, V, ST> {
+    type SqlType = Untyped;
+}
+
+impl<Q, Conn> RunQueryDsl<Conn> for Sql<Q> {}
+impl<Q, V, ST, Conn> RunQueryDsl<Conn> for Bind<Q, V, ST> {}
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
@@ -182,6 +262,35 @@ mod tests {
             let (started, prepared) = count(conn, |c| {
                 assert_eq!(read(c).as_deref(), Some("x"));
                 assert_eq!(read(c).as_deref(), Some("x"));
+            });
+            assert_eq!((started, prepared), (2, 1));
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn a_hand_written_statement_is_prepared_once() {
+        use super::Fixed;
+        use diesel::sql_types::Text;
+        #[derive(QueryableByName)]
+        struct Row {
+            #[diesel(sql_type = Text)]
+            nonce: String,
+        }
+        with_nonces(&["x"], |conn| {
+            let read = |c: &mut DbConn| -> Vec<String> {
+                let q = super::fixed("SELECT nonce FROM used_nonces WHERE nonce = ")
+                    .bind::<Text, _>("x");
+                native!(c, |c| q.load::<Row>(c))
+                    .unwrap()
+                    .into_iter()
+                    .map(|r| r.nonce)
+                    .collect()
+            };
+            // `diesel::sql_query` would be prepared at both executions.
+            let (started, prepared) = count(conn, |c| {
+                assert_eq!(read(c), ["x"]);
+                assert_eq!(read(c), ["x"]);
             });
             assert_eq!((started, prepared), (2, 1));
         })

@@ -4,10 +4,15 @@
 //! all instances. (A lone SQLite process keeps its redemptions in memory:
 //! `wfe::nonce`, local ledger.)
 
-use diesel::prelude::*;
-use time::OffsetDateTime;
+use std::collections::HashSet;
+use std::sync::{Mutex, PoisonError};
 
-use super::native::native;
+use diesel::prelude::*;
+use diesel::sql_types::{Array, Text, Timestamp};
+use time::{OffsetDateTime, PrimitiveDateTime};
+use tokio::sync::oneshot;
+
+use super::native::{fixed, native, Fixed};
 use super::schema::{server_secrets, used_nonces};
 use super::{db_err, is_unique_violation, to_db, DbConn};
 use crate::error::Result;
@@ -25,6 +30,88 @@ pub fn redeem(conn: &mut DbConn, nonce: &str, expires_at: OffsetDateTime) -> Res
         .on_conflict_do_nothing()
         .execute(c))?;
     Ok(inserted == 1)
+}
+
+#[derive(QueryableByName)]
+struct Inserted {
+    #[diesel(sql_type = Text)]
+    nonce: String,
+}
+
+/// Records the nonces of `batch` (nonce, expiry) as used; for each, in
+/// order, whether it was fresh. A nonce that appears twice is fresh at
+/// most at its first place. On PostgreSQL one statement of fixed text
+/// (kept prepared) however long the batch.
+pub fn redeem_all(conn: &mut DbConn, batch: &[(String, OffsetDateTime)]) -> Result<Vec<bool>> {
+    let mut inserted: HashSet<String> = match conn {
+        DbConn::Pg(c) => {
+            let nonces: Vec<&str> = batch.iter().map(|(n, _)| n.as_str()).collect();
+            let expiries: Vec<PrimitiveDateTime> = batch.iter().map(|(_, e)| to_db(*e)).collect();
+            fixed("INSERT INTO used_nonces (nonce, expires_at) SELECT * FROM unnest(")
+                .bind::<Array<Text>, _>(nonces)
+                .sql("::text[], ")
+                .bind::<Array<Timestamp>, _>(expiries)
+                .sql("::timestamp[]) ON CONFLICT DO NOTHING RETURNING nonce")
+                .load::<Inserted>(c)?
+                .into_iter()
+                .map(|r| r.nonce)
+                .collect()
+        }
+        // SQLite has no arrays to bind, and only tests share its ledger.
+        DbConn::Sqlite(_) => {
+            let mut fresh = HashSet::new();
+            for (nonce, expires_at) in batch {
+                if redeem(conn, nonce, *expires_at)? {
+                    fresh.insert(nonce.clone());
+                }
+            }
+            fresh
+        }
+    };
+    Ok(batch.iter().map(|(n, _)| inserted.remove(n)).collect())
+}
+
+/// Redemptions waiting to be written together (`Store::redeem_nonce`).
+/// While one batch is being written the next gathers; one task writes them
+/// one after another, so concurrent requests share a statement.
+#[derive(Default)]
+pub(super) struct Batcher {
+    state: Mutex<Gathering>,
+}
+
+#[derive(Default)]
+struct Gathering {
+    waiting: Vec<Waiting>,
+    /// A task is writing batches; it takes `waiting` next.
+    writing: bool,
+}
+
+/// A nonce to redeem, its expiry, and where its answer goes.
+pub(super) type Waiting = (String, OffsetDateTime, oneshot::Sender<Result<bool>>);
+
+impl Batcher {
+    /// Adds a redemption; true if no task is writing, so the caller must
+    /// start one (which then calls `next` until it gets `None`).
+    pub(super) fn add(&self, waiting: Waiting) -> bool {
+        let mut g = self.lock();
+        g.waiting.push(waiting);
+        !std::mem::replace(&mut g.writing, true)
+    }
+
+    /// The redemptions gathered since the last batch; `None` (and the
+    /// writing task must end) when there are none.
+    pub(super) fn next(&self) -> Option<Vec<Waiting>> {
+        let mut g = self.lock();
+        if g.waiting.is_empty() {
+            g.writing = false;
+            return None;
+        }
+        Some(std::mem::take(&mut g.waiting))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Gathering> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
 }
 
 /// How far another instance's clock may lag the pruning one's. A record
@@ -107,5 +194,75 @@ mod tests {
         // within the margin still refuses a replay.
         assert!(kept);
         assert!(!replayed);
+    }
+
+    /// In one batch a used nonce is refused, a fresh one accepted once,
+    /// and a nonce sent twice at once (a replay racing its original) is
+    /// fresh only at its first place.
+    #[tokio::test]
+    async fn a_batch_redeems_each_nonce_once() {
+        let (_db, store) = store();
+        let expires = crate::core::Clock::system().now() + time::Duration::hours(1);
+        let batch: Vec<(String, OffsetDateTime)> = ["used", "a", "b", "a", "used", "c"]
+            .iter()
+            .map(|n| (n.to_string(), expires))
+            .collect();
+        let fresh = store
+            .write(move |c| {
+                assert!(redeem(c, "used", expires)?);
+                redeem_all(c, &batch)
+            })
+            .await
+            .unwrap();
+        assert_eq!(fresh, [false, true, true, false, false, true]);
+        let again = store
+            .write(move |c| redeem_all(c, &[("b".to_owned(), expires)]))
+            .await
+            .unwrap();
+        assert_eq!(again, [false]);
+    }
+
+    /// Redemptions at once through the store: each distinct nonce is
+    /// fresh, and of a nonce sent eight times exactly one is.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_redemptions_through_the_store_are_each_answered() {
+        let (_db, store) = store();
+        let expires = crate::core::Clock::system().now() + time::Duration::hours(1);
+        let mut tasks = tokio::task::JoinSet::new();
+        for i in 0..64 {
+            let store = store.clone();
+            let nonce = if i % 8 == 0 {
+                "twice".to_owned()
+            } else {
+                format!("n{i}")
+            };
+            tasks.spawn(async move { (nonce.clone(), store.redeem_nonce(&nonce, expires).await) });
+        }
+        let (mut fresh_distinct, mut fresh_twice) = (0, 0);
+        while let Some(done) = tasks.join_next().await {
+            let (nonce, fresh) = done.unwrap();
+            match (nonce.as_str(), fresh.unwrap()) {
+                ("twice", fresh) => fresh_twice += usize::from(fresh),
+                (_, fresh) => fresh_distinct += usize::from(fresh),
+            }
+        }
+        assert_eq!((fresh_distinct, fresh_twice), (56, 1));
+    }
+
+    /// One task writes at a time: only the redemption that finds none
+    /// writing starts one, and it ends when nothing is left to take.
+    #[test]
+    fn the_batcher_starts_one_writer_and_hands_it_what_gathers() {
+        let b = Batcher::default();
+        let now = crate::core::Clock::system().now();
+        let add = |n: &str| b.add((n.to_owned(), now, oneshot::channel().0));
+        assert!(add("a"));
+        assert!(!add("b"));
+        let first: Vec<String> = b.next().unwrap().into_iter().map(|w| w.0).collect();
+        assert_eq!(first, ["a", "b"]);
+        assert!(!add("c"), "the writer has not ended: it takes c next");
+        assert_eq!(b.next().unwrap().len(), 1);
+        assert!(b.next().is_none());
+        assert!(add("d"), "the writer ended: the next redemption starts one");
     }
 }
