@@ -179,6 +179,16 @@ impl Store {
 
     /// Writes the gathered redemptions, batch after batch, until none wait.
     async fn write_nonce_batches(&self) {
+        /// Hands the batcher back if this task ends early.
+        struct Running<'a>(Option<&'a nonces::Batcher>);
+        impl Drop for Running<'_> {
+            fn drop(&mut self) {
+                if let Some(batcher) = self.0 {
+                    batcher.abandon();
+                }
+            }
+        }
+        let mut running = Running(Some(&self.nonces));
         let kind = writer::JobKind {
             synced: false,
             // One statement that ignores conflicts: nothing of its own to undo.
@@ -207,6 +217,8 @@ impl Store {
                 }
             }
         }
+        // `next` said none wait and a new task will be started for more.
+        running.0 = None;
     }
 
     /// The account `id`, from the cache when it holds it (see

@@ -109,6 +109,15 @@ impl Batcher {
         Some(std::mem::take(&mut g.waiting))
     }
 
+    /// The writing task ended without `next` saying so (it panicked, or
+    /// its runtime shut down): those waiting are answered with an error
+    /// (their senders dropped), and the next redemption starts a new task.
+    pub(super) fn abandon(&self) {
+        let mut g = self.lock();
+        g.waiting.clear();
+        g.writing = false;
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Gathering> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -264,5 +273,8 @@ mod tests {
         assert_eq!(b.next().unwrap().len(), 1);
         assert!(b.next().is_none());
         assert!(add("d"), "the writer ended: the next redemption starts one");
+        b.abandon();
+        assert!(add("e"), "an abandoned writer is replaced");
+        assert_eq!(b.next().unwrap().len(), 1, "d was answered by the abandon");
     }
 }
