@@ -293,12 +293,13 @@ fn swap_shared(conn: &mut DbConn, key: &str, seen: Option<i64>, next: i64) -> Re
             .sql(", ")
             .bind::<BigInt, _>(next)
             .sql(") ON CONFLICT (key) DO NOTHING")
-        .execute(c)?,
+            .execute(c)?,
         Some(seen) => fixed("INSERT INTO rate_limit_buckets (key, tat) VALUES (")
             .bind::<Text, _>(key)
             .sql(", ")
             .bind::<BigInt, _>(next)
-            .sql(") ON CONFLICT (key) DO UPDATE SET tat = EXCLUDED.tat WHERE rate_limit_buckets.tat = ")
+            .sql(") ON CONFLICT (key) DO UPDATE SET tat = EXCLUDED.tat")
+            .sql(" WHERE rate_limit_buckets.tat = ")
             .bind::<BigInt, _>(seen)
             .execute(c)?,
     };
