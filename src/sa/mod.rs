@@ -702,7 +702,7 @@ mod tests {
         assert_eq!(store.read(used_nonce_count).await.unwrap(), 24 * 20);
     }
 
-    /// Redemptions arriving together share a transaction, and still each
+    /// Redemptions arriving together share a statement, and still each
     /// nonce is fresh exactly once — also within one batch. On both
     /// backends (PostgreSQL, whose instances share the ledger, with
     /// TEST_DATABASE_URL).

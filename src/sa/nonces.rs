@@ -231,33 +231,6 @@ mod tests {
         assert_eq!(again, [false]);
     }
 
-    /// Redemptions at once through the store: each distinct nonce is
-    /// fresh, and of a nonce sent eight times exactly one is.
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn concurrent_redemptions_through_the_store_are_each_answered() {
-        let (_db, store) = store();
-        let expires = crate::core::Clock::system().now() + time::Duration::hours(1);
-        let mut tasks = tokio::task::JoinSet::new();
-        for i in 0..64 {
-            let store = store.clone();
-            let nonce = if i % 8 == 0 {
-                "twice".to_owned()
-            } else {
-                format!("n{i}")
-            };
-            tasks.spawn(async move { (nonce.clone(), store.redeem_nonce(&nonce, expires).await) });
-        }
-        let (mut fresh_distinct, mut fresh_twice) = (0, 0);
-        while let Some(done) = tasks.join_next().await {
-            let (nonce, fresh) = done.unwrap();
-            match (nonce.as_str(), fresh.unwrap()) {
-                ("twice", fresh) => fresh_twice += usize::from(fresh),
-                (_, fresh) => fresh_distinct += usize::from(fresh),
-            }
-        }
-        assert_eq!((fresh_distinct, fresh_twice), (56, 1));
-    }
-
     /// One task writes at a time: only the redemption that finds none
     /// writing starts one, and it ends when nothing is left to take.
     #[test]
