@@ -137,12 +137,16 @@ impl r2d2::ManageConnection for Manager {
             Backend::Sqlite => {
                 let mut c = diesel::SqliteConnection::establish(&self.url)?;
                 sqlite_setup(&mut c).map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
-                // Set once, when the connection is opened: switching it
-                // expires every prepared statement of the connection.
-                if self.query_only {
-                    c.batch_execute("PRAGMA query_only=ON")
-                        .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
-                }
+                // Set once, when the connection is opened: switching
+                // `query_only` expires every prepared statement of the
+                // connection.
+                let pragma = if self.query_only {
+                    "PRAGMA query_only=ON"
+                } else {
+                    WRITER_CHECKPOINT
+                };
+                c.batch_execute(pragma)
+                    .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
                 DbConn::Sqlite(c)
             }
         };
@@ -168,6 +172,16 @@ impl r2d2::ManageConnection for Manager {
         conn.broken || std::thread::panicking() || conn.conn.is_broken()
     }
 }
+
+/// When a writing connection's commit checkpoints the log into the
+/// database file: after 4,000 pages (16 MiB) instead of SQLite's 1,000.
+/// A checkpoint copies the newest version of every page in the log, and
+/// an order rewrites the same pages (the tables' and indexes' last
+/// leaves) over and over: a longer log copies each of them once for more
+/// orders. At C = 16: 4.6 `pread`s and 4.0 `pwrite`s an order fewer,
+/// server CPU −5 % (docs/benchmarks.md). Readers never commit, so only
+/// the writer's setting counts.
+const WRITER_CHECKPOINT: &str = "PRAGMA wal_autocheckpoint=4000";
 
 /// Opens a PostgreSQL connection; everything in the process that connects
 /// to PostgreSQL goes through here.

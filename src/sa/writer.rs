@@ -610,6 +610,25 @@ mod tests {
         assert_eq!(store.write_deferred(synchronous).await.unwrap(), "1");
     }
 
+    /// The writer's connection checkpoints the log every 4,000 pages, not
+    /// SQLite's 1,000 (`pool::WRITER_CHECKPOINT`); a reader never commits
+    /// and keeps the default.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_writer_checkpoints_after_4000_pages() {
+        fn checkpoint(c: &mut DbConn) -> Result<i32> {
+            #[derive(QueryableByName)]
+            struct Pages {
+                #[diesel(sql_type = diesel::sql_types::Integer)]
+                wal_autocheckpoint: i32,
+            }
+            let rows: Vec<Pages> = diesel::sql_query("PRAGMA wal_autocheckpoint").load(c)?;
+            Ok(rows[0].wal_autocheckpoint)
+        }
+        let (_dir, store) = store(Duration::from_secs(5));
+        assert_eq!(store.run(checkpoint).await.unwrap(), 4000);
+        assert_eq!(store.read(checkpoint).await.unwrap(), 1000);
+    }
+
     /// PostgreSQL: deferred writes (nonces, staff token use) go to the
     /// writer's connection, opened with `synchronous_commit = off`; every
     /// other write keeps the synced default. No call switches a mode.
