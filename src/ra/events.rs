@@ -80,18 +80,25 @@ impl Audit {
         reason: Option<&str>,
         details: Value,
     ) -> Result<()> {
-        sa::audit::append(
-            c,
-            sa::audit::NewEvent {
-                actor: &self.actor,
-                action,
-                organization: self.organization,
-                subject,
-                reason,
-                details,
-                request_id: self.request_id,
-            },
-            self.now,
-        )
+        self.record_all(c, [(action, subject, reason, details)])
+    }
+
+    /// Appends the `N` events of one step in one statement, as `record`
+    /// appends one: (action, subject, reason, details) each.
+    pub fn record_all<const N: usize>(
+        &self,
+        c: &mut DbConn,
+        events: [(&str, String, Option<&str>, Value); N],
+    ) -> Result<()> {
+        let events = events.map(|(action, subject, reason, details)| sa::audit::NewEvent {
+            actor: &self.actor,
+            action,
+            organization: self.organization,
+            subject,
+            reason,
+            details,
+            request_id: self.request_id,
+        });
+        sa::audit::append_all(c, events, self.now)
     }
 }

@@ -518,8 +518,13 @@ impl Ra {
                     return Ok(Claim::Busy);
                 }
                 let subject = format!("order:{id}");
-                audit.record(c, "caa.check", subject.clone(), None, caa)?;
-                audit.record(c, "certificate.request", subject, None, request)?;
+                audit.record_all(
+                    c,
+                    [
+                        ("caa.check", subject.clone(), None, caa),
+                        ("certificate.request", subject, None, request),
+                    ],
+                )?;
                 sa::precertificates::reserve_serial(c, &serial, id, now)?;
                 Ok(Claim::Won)
             })

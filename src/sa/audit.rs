@@ -13,6 +13,7 @@ use diesel::prelude::*;
 use serde::Serialize;
 use time::{OffsetDateTime, PrimitiveDateTime};
 
+use super::native::native;
 use super::schema::{accounts, audit_events, eab_credentials, organizations};
 use super::{from_db, to_db, DbConn};
 use crate::core::{AccountId, OrganizationId};
@@ -57,8 +58,36 @@ pub struct NewEvent<'a> {
 }
 
 pub fn append(conn: &mut DbConn, e: NewEvent<'_>, now: OffsetDateTime) -> Result<()> {
-    let mut details = e.details;
-    // An action from the CLI names the person at the terminal too.
+    append_all(conn, [e], now)
+}
+
+/// Appends `N` events in one statement (a fixed `N` keeps it prepared).
+pub fn append_all<const N: usize>(
+    conn: &mut DbConn,
+    events: [NewEvent<'_>; N],
+    now: OffsetDateTime,
+) -> Result<()> {
+    let at = to_db(now);
+    let rows = events.map(|e| {
+        (
+            audit_events::at.eq(at),
+            audit_events::actor.eq(e.actor.to_owned()),
+            audit_events::action.eq(e.action.to_owned()),
+            audit_events::organization_id.eq(e.organization.map(|o| o.0)),
+            audit_events::subject.eq(e.subject),
+            audit_events::reason.eq(e.reason.map(str::to_owned)),
+            audit_events::details.eq(with_os_user(e.details).to_string()),
+            audit_events::request_id.eq(e.request_id.map(|r| r.as_str().to_owned())),
+        )
+    });
+    native!(conn, |c| diesel::insert_into(audit_events::table)
+        .values(rows)
+        .execute(c))?;
+    Ok(())
+}
+
+/// An action from the CLI names the person at the terminal too.
+fn with_os_user(mut details: serde_json::Value) -> serde_json::Value {
     if let Some(user) = crate::core::staff::os_user() {
         if details.is_null() {
             details = serde_json::json!({});
@@ -67,19 +96,7 @@ pub fn append(conn: &mut DbConn, e: NewEvent<'_>, now: OffsetDateTime) -> Result
             m.insert("os_user".into(), user.into());
         }
     }
-    diesel::insert_into(audit_events::table)
-        .values((
-            audit_events::at.eq(to_db(now)),
-            audit_events::actor.eq(e.actor),
-            audit_events::action.eq(e.action),
-            audit_events::organization_id.eq(e.organization.map(|o| o.0)),
-            audit_events::subject.eq(e.subject),
-            audit_events::reason.eq(e.reason),
-            audit_events::details.eq(details.to_string()),
-            audit_events::request_id.eq(e.request_id.as_ref().map(RequestId::as_str)),
-        ))
-        .execute(conn)?;
-    Ok(())
+    details
 }
 
 /// The organization account `id` acts for (through its EAB credential),
@@ -263,5 +280,89 @@ fn event((id, at, actor, action, org, subject, reason, details, request_id): Row
         reason,
         details: serde_json::from_str(&details).unwrap_or(serde_json::Value::String(details)),
         request_id,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use diesel::connection::InstrumentationEvent;
+
+    use super::*;
+    use crate::sa::crls::testing::store;
+
+    fn event(action: &str, n: i64) -> NewEvent<'_> {
+        NewEvent {
+            actor: SYSTEM,
+            action,
+            organization: None,
+            subject: format!("order:{n}"),
+            reason: None,
+            details: serde_json::json!({ "n": n }),
+            request_id: None,
+        }
+    }
+
+    /// Events appended together are stored in the order given, each whole,
+    /// by one INSERT per count of events that stays prepared.
+    #[tokio::test]
+    async fn events_appended_together_keep_their_order_in_one_prepared_insert() {
+        let (_db, store) = store();
+        let (stored, cached) = store
+            .write(|c| {
+                let now = crate::core::Clock::system().now();
+                let cached = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+                let seen = cached.clone();
+                c.set_instrumentation(move |e: InstrumentationEvent<'_>| {
+                    if let InstrumentationEvent::CacheQuery { sql, .. } = e {
+                        seen.lock().unwrap().push(sql.to_owned());
+                    }
+                });
+                for n in [1, 3, 5] {
+                    append_all(
+                        c,
+                        [event("caa.check", n), event("certificate.request", n + 1)],
+                        now,
+                    )?;
+                    append(c, event("certificate.issue", n + 2), now)?;
+                }
+                c.set_instrumentation(|_: InstrumentationEvent<'_>| {});
+                let cached = cached.lock().unwrap().clone();
+                Ok((list(c, None, 10)?, cached))
+            })
+            .await
+            .unwrap();
+        let mut oldest_first: Vec<_> = stored.iter().collect();
+        oldest_first.sort_by_key(|e| e.id);
+        let got: Vec<_> = oldest_first
+            .iter()
+            .map(|e| {
+                (
+                    e.action.as_str(),
+                    e.subject.as_str(),
+                    e.details["n"].as_i64(),
+                )
+            })
+            .collect();
+        let want: Vec<_> = [1, 3, 5]
+            .iter()
+            .flat_map(|&n| {
+                [
+                    ("caa.check", n),
+                    ("certificate.request", n + 1),
+                    ("certificate.issue", n + 2),
+                ]
+            })
+            .map(|(a, n)| (a, format!("order:{n}"), Some(n)))
+            .collect();
+        let want: Vec<_> = want.iter().map(|(a, s, n)| (*a, s.as_str(), *n)).collect();
+        assert_eq!(got, want);
+        let inserts = cached
+            .iter()
+            .filter(|sql| sql.starts_with("INSERT"))
+            .count();
+        assert_eq!(
+            inserts, 2,
+            "one prepared INSERT for two events, one for one: {cached:#?}"
+        );
     }
 }
