@@ -59,12 +59,23 @@ pub struct Account {
     pub jwk: serde_json::Map<String, serde_json::Value>,
     pub contact: Vec<String>,
     pub status: AccountStatus,
-    pub eab_credential: Option<EabId>,
+    /// `None` only for an account registered without External Account
+    /// Binding (tests; the server requires it).
+    pub binding: Option<Binding>,
     pub created_at: OffsetDateTime,
     /// The subscriber-agreement version the account accepted (RFC 8555
     /// §7.3.3); `None` only for an account registered before versions
     /// were recorded and not yet given the version it registered under.
     pub terms_version: Option<String>,
+}
+
+/// The EAB credential an account registered with and the organization it
+/// acts for through it: both fixed at registration, so an account carries
+/// them (and the audit events of its requests need no lookup).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Binding {
+    pub credential: EabId,
+    pub organization: OrganizationId,
 }
 
 #[derive(Clone)]

@@ -85,7 +85,7 @@ impl Ra {
             .await?
         {
             Created::New(a) => {
-                tracing::info!(account = a.id.0, eab = ?a.eab_credential.map(|e| e.0), "account created");
+                tracing::info!(account = a.id.0, eab = ?a.binding.map(|b| b.credential.0), "account created");
                 Ok(NewAccountOutcome::Created(a))
             }
             Created::Existing(a) => Ok(NewAccountOutcome::Existing(a)),

@@ -10,7 +10,7 @@ use super::events::Audit;
 use super::{owned_by, Ra};
 use crate::ca;
 use crate::core::{
-    Account, AccountId, Authorization, AuthzId, Challenge, ChallengeId, ChallengeStatus,
+    Account, Authorization, AuthzId, Challenge, ChallengeId, ChallengeStatus, OrganizationId,
 };
 use crate::error::{Error, Result};
 use crate::sa;
@@ -117,8 +117,7 @@ impl Ra {
         let Some(claim) = claimed.then(|| self.inner.validating.claim(id)).flatten() else {
             return self.challenge(acct, id).await;
         };
-        let thumbprint = acct.key_thumbprint.clone();
-        let validation = self.spawn_validation(thumbprint, authz, chall, claim);
+        let validation = self.spawn_validation(acct, authz, chall, claim);
         if !unanswered_sibling {
             // Dropping the handle at the deadline leaves the task running.
             let finished = tokio::time::timeout(self.challenge_wait(), validation).await;
@@ -141,19 +140,23 @@ impl Ra {
     /// go then.
     fn spawn_validation(
         &self,
-        thumbprint: String,
+        acct: &Account,
         authz: Authorization,
         chall: Challenge,
         claim: Claim,
     ) -> tokio::task::JoinHandle<Option<Authorization>> {
         use tracing::Instrument;
         let ra = self.clone();
+        let owner = Owner {
+            thumbprint: acct.key_thumbprint.clone(),
+            organization: acct.binding.map(|b| b.organization),
+        };
         let request_id = crate::http::current_request_id();
         // In the span of the request that started it, so its log lines
         // and its audit event carry that request id.
         tokio::spawn(
             crate::http::within_request(request_id, async move {
-                let stored = ra.validate(&thumbprint, &authz, &chall).await;
+                let stored = ra.validate(&owner, &authz, &chall).await;
                 drop(claim);
                 match stored {
                     Ok(stored) => stored,
@@ -171,7 +174,7 @@ impl Ra {
 
     async fn validate(
         &self,
-        thumbprint: &str,
+        owner: &Owner,
         authz: &Authorization,
         chall: &Challenge,
     ) -> Result<Option<Authorization>> {
@@ -180,7 +183,7 @@ impl Ra {
             identifier: authz.identifier.clone(),
             token: chall.token.clone(),
             // RFC 8555 §8.1.
-            key_authorization: format!("{}.{}", chall.token, thumbprint),
+            key_authorization: format!("{}.{}", chall.token, owner.thumbprint),
         };
         let outcome = self.inner.va.validate(&req).await;
         if outcome.result.is_err() {
@@ -211,7 +214,7 @@ impl Ra {
         };
         let (cid, aid) = (chall.id, authz.id);
         let account = authz.account_id;
-        let audit = Audit::account(account, None, now);
+        let audit = Audit::account(account, owner.organization, now);
         let decision = serde_json::json!({
             "authorization": aid,
             "challenge": cid,
@@ -226,7 +229,6 @@ impl Ra {
         let outcome = Outcome {
             challenge: cid,
             authz: aid,
-            account,
             result,
             decision,
         };
@@ -244,7 +246,7 @@ impl Ra {
         audit: Audit,
         now: OffsetDateTime,
     ) -> Option<Authorization> {
-        let (cid, aid, account) = (outcome.challenge, outcome.authz, outcome.account);
+        let (cid, aid) = (outcome.challenge, outcome.authz);
         let mut pause = STORE_RETRY_FIRST;
         loop {
             let (result, decision) = (outcome.result.clone(), outcome.decision.clone());
@@ -253,7 +255,6 @@ impl Ra {
                 .store()
                 .run(move |c| {
                     sa::orders::finish_challenge(c, cid, aid, result, now, |c| {
-                        let audit = audit.for_organization(sa::audit::organization_of(c, account)?);
                         audit.record(
                             c,
                             "authorization.validate",
@@ -342,7 +343,7 @@ impl Ra {
             // A validation of it running here already stores the outcome.
             if let Some(claim) = self.inner.validating.claim(id) {
                 // Nobody waits on a resumed validation.
-                drop(self.spawn_validation(acct.key_thumbprint, authz, chall, claim));
+                drop(self.spawn_validation(&acct, authz, chall, claim));
                 resumed += 1;
             }
         }
@@ -382,11 +383,18 @@ fn own_challenge(
     Ok((authz, chall))
 }
 
+/// What a validation needs of the account that owns the authorization.
+struct Owner {
+    /// For the key authorization (RFC 8555 §8.1).
+    thumbprint: String,
+    /// For the audit event.
+    organization: Option<OrganizationId>,
+}
+
 /// A finished validation, as it is stored.
 struct Outcome {
     challenge: ChallengeId,
     authz: AuthzId,
-    account: AccountId,
     result: sa::orders::ValidationResult,
     /// The audit event's details.
     decision: serde_json::Value,

@@ -263,7 +263,7 @@ mod tests {
             jwk: serde_json::Map::new(),
             contact: vec![],
             status: AccountStatus::Valid,
-            eab_credential: None,
+            binding: None,
             created_at: time::OffsetDateTime::UNIX_EPOCH,
             terms_version: Some("1".into()),
         }

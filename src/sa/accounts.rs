@@ -43,8 +43,9 @@ pub fn create_with(
     also: impl FnOnce(&mut DbConn, &Account) -> Result<()>,
 ) -> Result<Created> {
     let res = super::write_tx(conn, |c| {
+        let mut organization = None;
         if let Some(eab) = new.eab_credential {
-            let bound = diesel::update(
+            organization = diesel::update(
                 eab_credentials::table
                     .filter(eab_credentials::id.eq(eab.0))
                     .filter(
@@ -54,8 +55,10 @@ pub fn create_with(
                     ),
             )
             .set(eab_credentials::used_at.eq(Some(to_db(now))))
-            .execute(c)?;
-            if bound != 1 {
+            .returning(eab_credentials::organization_id)
+            .get_result::<i64>(c)
+            .optional()?;
+            if organization.is_none() {
                 return Err(Error::unauthorized(
                     "external account binding key has already been used to create an account",
                 ));
@@ -82,7 +85,7 @@ pub fn create_with(
                     Error::new(ErrorKind::Conflict, "account key already registered")
                 })
             })?;
-        let account = row.into_core()?;
+        let account = row.into_core(organization)?;
         also(c, &account)?;
         Ok(account)
     });
@@ -97,21 +100,29 @@ pub fn create_with(
 
 pub fn by_id(conn: &mut DbConn, id: AccountId) -> Result<Option<Account>> {
     native!(conn, |c| accounts::table
-        .find(id.0)
-        .select(AccountRow::as_select())
-        .first(c)
+        .left_join(eab_credentials::table)
+        .filter(accounts::id.eq(id.0))
+        .select((
+            AccountRow::as_select(),
+            eab_credentials::organization_id.nullable()
+        ))
+        .first::<(AccountRow, Option<i64>)>(c)
         .optional())?
-    .map(AccountRow::into_core)
+    .map(|(row, org)| row.into_core(org))
     .transpose()
 }
 
 pub fn by_thumbprint(conn: &mut DbConn, thumbprint: &str) -> Result<Option<Account>> {
     native!(conn, |c| accounts::table
+        .left_join(eab_credentials::table)
         .filter(accounts::key_thumbprint.eq(thumbprint))
-        .select(AccountRow::as_select())
-        .first(c)
+        .select((
+            AccountRow::as_select(),
+            eab_credentials::organization_id.nullable()
+        ))
+        .first::<(AccountRow, Option<i64>)>(c)
         .optional())?
-    .map(AccountRow::into_core)
+    .map(|(row, org)| row.into_core(org))
     .transpose()
 }
 
@@ -170,10 +181,10 @@ pub fn bound_to_organization(
         .inner_join(eab_credentials::table)
         .filter(accounts::id.eq(id.0))
         .filter(eab_credentials::organization_id.eq(org.0))
-        .select(AccountRow::as_select())
-        .first(conn)
+        .select((AccountRow::as_select(), eab_credentials::organization_id))
+        .first::<(AccountRow, i64)>(conn)
         .optional()?
-        .map(AccountRow::into_core)
+        .map(|(row, org)| row.into_core(Some(org)))
         .transpose()
 }
 
@@ -322,5 +333,61 @@ mod tests {
         let again = store.run(|c| record_terms_in_force(c, "v3")).await.unwrap();
         assert_eq!(again, 0);
         assert_eq!(version(old).await.as_deref(), Some("v2"));
+    }
+
+    /// An account carries its EAB credential and that credential's
+    /// organization as registered and as read back by id or key; a
+    /// single-use credential binds one account only.
+    #[tokio::test]
+    async fn an_account_carries_its_credential_and_organization() {
+        use crate::core::Binding;
+        use crate::sa::{eab, organizations};
+        let (_db, store) = store();
+        let now = crate::core::Clock::system().now();
+        let (binding, created, by_id, by_key, second, unbound) = store
+            .run(move |c| {
+                let data =
+                    serde_json::from_str(include_str!("../../conf/organization.example.json"))
+                        .unwrap();
+                let org = organizations::create(c, &data, "vetter", now)?;
+                let cred = eab::create(
+                    c,
+                    eab::NewEab {
+                        key_id: "kid-binding",
+                        organization: org.id,
+                        hmac_key: b"k",
+                        note: "",
+                        single_use: true,
+                        expires_at: None,
+                    },
+                    now,
+                )?;
+                let bound = |t: &str| NewAccount {
+                    eab_credential: Some(cred.id),
+                    ..new_account(t, "v1")
+                };
+                let Created::New(created) = create(c, bound("thumb-bound"), now)? else {
+                    panic!("a new account");
+                };
+                let second = create(c, bound("thumb-second"), now).err();
+                let Created::New(unbound) = create(c, new_account("thumb-unbound", "v1"), now)?
+                else {
+                    panic!("a new account");
+                };
+                let binding = Binding {
+                    credential: cred.id,
+                    organization: org.id,
+                };
+                let by_id = by_id(c, created.id)?.unwrap();
+                let by_key = by_thumbprint(c, "thumb-bound")?.unwrap();
+                Ok((binding, created, by_id, by_key, second, unbound))
+            })
+            .await
+            .unwrap();
+        assert_eq!(created.binding, Some(binding));
+        assert_eq!(by_id.binding, Some(binding));
+        assert_eq!(by_key.binding, Some(binding));
+        assert_eq!(second.map(|e| e.kind), Some(ErrorKind::Unauthorized));
+        assert_eq!(unbound.binding, None);
     }
 }

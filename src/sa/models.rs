@@ -24,7 +24,17 @@ pub struct AccountRow {
 }
 
 impl AccountRow {
-    pub fn into_core(self) -> Result<Account> {
+    /// With the organization of its EAB credential (`eab_credentials`
+    /// joined).
+    pub fn into_core(self, organization: Option<i64>) -> Result<Account> {
+        let binding = match (self.eab_credential_id, organization) {
+            (Some(credential), Some(organization)) => Some(Binding {
+                credential: EabId(credential),
+                organization: OrganizationId(organization),
+            }),
+            (None, None) => None,
+            _ => return Err(corrupt("account binding", &self.id.to_string())),
+        };
         let jwk = match serde_json::from_str(&self.jwk) {
             Ok(serde_json::Value::Object(m)) => m,
             _ => return Err(corrupt("account jwk", &self.jwk)),
@@ -37,7 +47,7 @@ impl AccountRow {
                 .map_err(|_| corrupt("account contact", &self.contact))?,
             status: AccountStatus::parse(&self.status)
                 .ok_or_else(|| corrupt("account status", &self.status))?,
-            eab_credential: self.eab_credential_id.map(EabId),
+            binding,
             created_at: from_db(self.created_at),
             terms_version: self.terms_version,
         })
