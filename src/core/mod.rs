@@ -78,6 +78,13 @@ pub struct Binding {
     pub organization: OrganizationId,
 }
 
+impl Account {
+    /// The organization this account acts for.
+    pub fn organization(&self) -> Option<OrganizationId> {
+        self.binding.map(|b| b.organization)
+    }
+}
+
 #[derive(Clone)]
 pub struct EabCredential {
     pub id: EabId,

@@ -217,11 +217,10 @@ impl Ra {
         }
         if req.status.is_some() {
             let id = acct.id;
-            let audit = Audit::account(id, None, self.clock().now());
+            let audit = Audit::account(id, acct.organization(), self.clock().now());
             self.store()
                 .change_account(id, move |c| {
                     sa::accounts::deactivate(c, id)?;
-                    let audit = audit.for_organization(sa::audit::organization_of(c, id)?);
                     audit.record(
                         c,
                         "account.deactivate",

@@ -149,7 +149,7 @@ impl Ra {
         let ra = self.clone();
         let owner = Owner {
             thumbprint: acct.key_thumbprint.clone(),
-            organization: acct.binding.map(|b| b.organization),
+            organization: acct.organization(),
         };
         let request_id = crate::http::current_request_id();
         // In the span of the request that started it, so its log lines

@@ -53,12 +53,6 @@ impl Audit {
         self
     }
 
-    /// The same, for `organization` (learnt inside the write).
-    pub fn for_organization(mut self, organization: Option<OrganizationId>) -> Audit {
-        self.organization = organization;
-        self
-    }
-
     /// The same, at `now` (a later step of the same decision).
     pub fn at(&self, now: OffsetDateTime) -> Audit {
         Audit {

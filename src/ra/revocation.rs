@@ -185,12 +185,11 @@ impl Ra {
         let (tp, jwk) = (new_key.thumbprint().to_owned(), new_key.jwk().clone());
         let thumbprint = tp.clone();
         let old_thumbprint = acct.key_thumbprint.clone();
-        let audit = Audit::account(id, None, self.clock().now());
+        let audit = Audit::account(id, acct.organization(), self.clock().now());
         let changed = self
             .store()
             .change_account(id, move |c| {
                 sa::accounts::change_key(c, id, &tp, &jwk)?;
-                let audit = audit.for_organization(sa::audit::organization_of(c, id)?);
                 audit.record(
                     c,
                     "account.key-change",
