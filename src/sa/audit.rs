@@ -285,10 +285,8 @@ fn event((id, at, actor, action, org, subject, reason, details, request_id): Row
 
 #[cfg(test)]
 mod tests {
-    use diesel::connection::InstrumentationEvent;
-
     use super::*;
-    use crate::sa::crls::testing::store;
+    use crate::sa::crls::testing::{cached_while, store};
 
     fn event(action: &str, n: i64) -> NewEvent<'_> {
         NewEvent {
@@ -307,54 +305,43 @@ mod tests {
     #[tokio::test]
     async fn events_appended_together_keep_their_order_in_one_prepared_insert() {
         let (_db, store) = store();
-        let (stored, cached) = store
+        let ((), cached) = store
             .write(|c| {
                 let now = crate::core::Clock::system().now();
-                let cached = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-                let seen = cached.clone();
-                c.set_instrumentation(move |e: InstrumentationEvent<'_>| {
-                    if let InstrumentationEvent::CacheQuery { sql, .. } = e {
-                        seen.lock().unwrap().push(sql.to_owned());
+                cached_while(c, |c| {
+                    for n in [1, 3, 5] {
+                        let two = [event("caa.check", n), event("certificate.request", n + 1)];
+                        append_all(c, two, now)?;
+                        append(c, event("certificate.issue", n + 2), now)?;
                     }
-                });
-                for n in [1, 3, 5] {
-                    append_all(
-                        c,
-                        [event("caa.check", n), event("certificate.request", n + 1)],
-                        now,
-                    )?;
-                    append(c, event("certificate.issue", n + 2), now)?;
-                }
-                c.set_instrumentation(|_: InstrumentationEvent<'_>| {});
-                let cached = cached.lock().unwrap().clone();
-                Ok((list(c, None, 10)?, cached))
+                    Ok(())
+                })
             })
             .await
             .unwrap();
-        let mut oldest_first: Vec<_> = stored.iter().collect();
-        oldest_first.sort_by_key(|e| e.id);
-        let got: Vec<_> = oldest_first
+        let mut stored = store.read(|c| list(c, None, 10)).await.unwrap();
+        stored.sort_by_key(|e| e.id);
+        let got: Vec<_> = stored
             .iter()
             .map(|e| {
                 (
                     e.action.as_str(),
-                    e.subject.as_str(),
+                    e.subject.clone(),
                     e.details["n"].as_i64(),
                 )
             })
             .collect();
         let want: Vec<_> = [1, 3, 5]
-            .iter()
-            .flat_map(|&n| {
+            .into_iter()
+            .flat_map(|n| {
                 [
                     ("caa.check", n),
                     ("certificate.request", n + 1),
                     ("certificate.issue", n + 2),
                 ]
             })
-            .map(|(a, n)| (a, format!("order:{n}"), Some(n)))
+            .map(|(action, n)| (action, format!("order:{n}"), Some(n)))
             .collect();
-        let want: Vec<_> = want.iter().map(|(a, s, n)| (*a, s.as_str(), *n)).collect();
         assert_eq!(got, want);
         let inserts = cached
             .iter()

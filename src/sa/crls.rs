@@ -384,6 +384,28 @@ pub(crate) mod testing {
         }
     }
 
+    /// Runs `f` on `conn`; with its result, the SQL of every statement
+    /// diesel prepared for its cache meanwhile (a statement prepared
+    /// afresh at each execution is not among them).
+    pub fn cached_while<T>(
+        conn: &mut DbConn,
+        f: impl FnOnce(&mut DbConn) -> crate::error::Result<T>,
+    ) -> crate::error::Result<(T, Vec<String>)> {
+        use diesel::connection::InstrumentationEvent;
+        use std::sync::{Arc, Mutex};
+        let cached = Arc::new(Mutex::new(Vec::new()));
+        let seen = cached.clone();
+        conn.set_instrumentation(move |event: InstrumentationEvent<'_>| {
+            if let InstrumentationEvent::CacheQuery { sql, .. } = event {
+                seen.lock().unwrap().push(sql.to_owned());
+            }
+        });
+        let out = f(conn);
+        conn.set_instrumentation(|_: InstrumentationEvent<'_>| {});
+        let cached = cached.lock().unwrap().clone();
+        Ok((out?, cached))
+    }
+
     /// A scratch database with a store open on it (migrated).
     pub fn store() -> (TestDb, Store) {
         let db = scratch();

@@ -660,7 +660,7 @@ mod tests {
 
     use super::*;
     use crate::sa::accounts;
-    use crate::sa::crls::testing::store;
+    use crate::sa::crls::testing::{cached_while, store};
 
     /// `create` answers with the order as `load` reads it back: the
     /// challenges of its one multi-row INSERT in id order, each with its
@@ -692,33 +692,25 @@ mod tests {
     /// any other number is stored and answered all the same.
     #[tokio::test]
     async fn the_usual_challenge_inserts_stay_prepared() {
-        use diesel::connection::InstrumentationEvent;
         let (_db, store) = store();
-        let cached = store
+        let ((), cached) = store
             .write(|c| {
                 let now = crate::core::Clock::system().now();
                 let account = account(c, "thumb-prepared")?;
-                let cached = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-                let seen = cached.clone();
-                c.set_instrumentation(move |event: InstrumentationEvent<'_>| {
-                    if let InstrumentationEvent::CacheQuery { sql, .. } = event {
-                        seen.lock().unwrap().push(sql.to_owned());
+                cached_while(c, |c| {
+                    for kept in [3, 1, 2, 3, 1] {
+                        let name = format!("n{kept}.example.jp");
+                        let mut new = new_order(account, &[&name], now);
+                        if let AuthzSpec::New { challenges, .. } = &mut new.authorizations[0] {
+                            challenges.truncate(kept);
+                        }
+                        let created = create(c, new, now)?;
+                        assert_eq!(created.authorizations[0].challenges.len(), kept);
+                        let loaded = load(c, created.id)?.unwrap();
+                        assert_eq!(format!("{created:?}"), format!("{loaded:?}"));
                     }
-                });
-                for kept in [3, 1, 2, 3, 1] {
-                    let name = format!("n{kept}.example.jp");
-                    let mut new = new_order(account, &[&name], now);
-                    if let AuthzSpec::New { challenges, .. } = &mut new.authorizations[0] {
-                        challenges.truncate(kept);
-                    }
-                    let created = create(c, new, now)?;
-                    assert_eq!(created.authorizations[0].challenges.len(), kept);
-                    let loaded = load(c, created.id)?.unwrap();
-                    assert_eq!(format!("{created:?}"), format!("{loaded:?}"));
-                }
-                c.set_instrumentation(|_: InstrumentationEvent<'_>| {});
-                let cached = cached.lock().unwrap().clone();
-                Ok(cached)
+                    Ok(())
+                })
             })
             .await
             .unwrap();
